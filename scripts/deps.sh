@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages Offramp builds, runs and tests with, when they
+# are missing. Idempotent: does nothing (and needs no network) when all are
+# present. Needs root or sudo for apt-get.
+set -eu
+PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
+libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev python3 python3-pytest sqlite3 curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,20 @@
+/*
+ * clock.h - wall-clock time, behind one seam so tests and a later simulator
+ * can move it. All times are Unix milliseconds or seconds (units in names).
+ */
+#ifndef OFFRAMP_BASE_CLOCK_H
+#define OFFRAMP_BASE_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CLOCK_RFC3339_LEN 20 /* "2026-05-01T10:00:00Z" without NUL */
+
+/* Current Unix time in milliseconds (CLOCK_REALTIME). */
+uint64_t clock_now_ms(void);
+/* Monotonic milliseconds, for durations and timeouts only. */
+uint64_t clock_mono_ms(void);
+/* Format Unix seconds as RFC 3339 UTC with second precision. */
+void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1]);
+
+#endif

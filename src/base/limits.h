@@ -1,0 +1,43 @@
+/*
+ * limits.h - every cap in the service, in one place (SQLite's sqliteLimit.h).
+ *
+ * A loop, queue, buffer or input without a cap here is a bug. Relations
+ * between caps are checked at compile time.
+ */
+#ifndef OFFRAMP_BASE_LIMITS_H
+#define OFFRAMP_BASE_LIMITS_H
+
+/* HTTP */
+#define LIMIT_BODY_BYTES (64 * 1024)        /* larger bodies get 413 */
+#define LIMIT_URL_BYTES 2048                /* path plus query */
+#define LIMIT_HEADER_POOL_BYTES (32 * 1024) /* per-connection header memory; MHD answers 431 past it */
+#define LIMIT_CONNECTIONS 1024              /* concurrent connections */
+#define LIMIT_CONNECTION_TIMEOUT_S 30       /* idle connection closed after */
+#define LIMIT_HTTP_THREADS_MAX 64
+#define LIMIT_SHUTDOWN_DRAIN_MS 10000       /* in-flight requests get this long at SIGTERM */
+
+/* JSON */
+#define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */
+#define LIMIT_STRING_BYTES 1024             /* default cap on any string field */
+#define LIMIT_NAME_BYTES 200                /* display names, beneficiary names */
+
+/* API */
+#define LIMIT_IDEMPOTENCY_KEY_BYTES 255
+#define LIMIT_IDEMPOTENCY_TTL_S (24 * 3600)
+#define LIMIT_PAGE_SIZE_DEFAULT 20
+#define LIMIT_PAGE_SIZE_MAX 100
+#define LIMIT_API_KEY_BYTES 128             /* longer bearer tokens are refused unhashed */
+#define LIMIT_CAPABILITIES 16
+
+/* Store */
+#define LIMIT_STORE_BUSY_TIMEOUT_MS 5000    /* SQLite busy handler */
+#define LIMIT_STORE_RETRIES 8               /* bounded retry of a transaction on RETRY */
+#define LIMIT_STORE_CONNECTIONS 128         /* pooled connections, one per thread */
+#define LIMIT_RESPONSE_BYTES (256 * 1024)   /* a stored idempotent answer */
+
+_Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
+_Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");
+_Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may echo a body");
+_Static_assert(LIMIT_HTTP_THREADS_MAX < LIMIT_STORE_CONNECTIONS, "every thread gets a connection");
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * session.h - an off-ramp session's status and the state machine that
+ * moves it (CONTRACT §5), as one table that code, docs and the event log
+ * share.
+ *
+ *   pending_approval -> executing -> executed -> settled
+ *   executing | executed -> failed
+ *   pending_approval -> cancelled
+ *
+ * settled, failed and cancelled are terminal. Each status also says what
+ * must be true of the session's ledger hold, which verify-ledger checks.
+ */
+#ifndef OFFRAMP_DOMAIN_SESSION_H
+#define OFFRAMP_DOMAIN_SESSION_H
+
+#include <stdbool.h>
+
+/* X(enum, "name", terminal, hold) where hold is what the session's hold
+ * must be in that status. */
+enum session_hold { HOLD_PENDING, HOLD_POSTED, HOLD_VOIDED };
+
+#define SESSION_STATUSES(X) \
+	X(SESSION_PENDING_APPROVAL, "pending_approval", false, HOLD_PENDING) \
+	X(SESSION_EXECUTING, "executing", false, HOLD_PENDING) \
+	X(SESSION_EXECUTED, "executed", false, HOLD_PENDING) \
+	X(SESSION_SETTLED, "settled", true, HOLD_POSTED) \
+	X(SESSION_FAILED, "failed", true, HOLD_VOIDED) \
+	X(SESSION_CANCELLED, "cancelled", true, HOLD_VOIDED)
+
+enum session_status {
+#define X(e, name, terminal, hold) e,
+	SESSION_STATUSES(X)
+#undef X
+	SESSION__COUNT
+};
+
+/* Events that move a session. */
+#define SESSION_EVENTS(X) \
+	X(SEV_APPROVE, "approve") \
+	X(SEV_REJECT, "reject") \
+	X(SEV_CANCEL, "cancel") \
+	X(SEV_PAYOUT_SUBMITTED, "payout_submitted") \
+	X(SEV_RAIL_CONFIRMED, "rail_confirmed") \
+	X(SEV_STAGE_FAILED, "stage_failed")
+
+enum session_event {
+#define X(e, name) e,
+	SESSION_EVENTS(X)
+#undef X
+	SEV__COUNT
+};
+
+const char *session_status_name(enum session_status s);
+/* Parse a status name; false if unknown. */
+bool session_status_parse(const char *name, enum session_status *out);
+bool session_status_terminal(enum session_status s);
+enum session_hold session_status_hold(enum session_status s);
+const char *session_event_name(enum session_event e);
+
+/* The transition table: true and *next set when (from, ev) is allowed. */
+bool session_transition(enum session_status from, enum session_event ev,
+			enum session_status *next);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * sqlite_schema.h - versioned migrations for the SQLite backend.
+ *
+ * Migration N brings the schema from version N-1 to N; each runs in its
+ * own transaction with the version bump, so a crash mid-migration leaves
+ * the previous version intact. Never edit a released migration: append.
+ *
+ * Invariants the schema itself enforces (defence in depth under the
+ * service's own checks):
+ *  - api key hashes are unique;
+ *  - a hold (pending transfer) is posted or voided at most once
+ *    (transfers_pending_once);
+ *  - an idempotency key exists once per tenant and endpoint (primary key),
+ *    the unique constraint that makes concurrent duplicates safe.
+ */
+#ifndef OFFRAMP_STORE_SQLITE_SCHEMA_H
+#define OFFRAMP_STORE_SQLITE_SCHEMA_H
+
+/* Fixed ids of the system ledger accounts, created by migration 1. */
+#define SQ_ACCOUNT_SANDBOX_FUNDING "00000000-0000-7000-8000-000000000001"
+#define SQ_ACCOUNT_HOLDS "00000000-0000-7000-8000-000000000002"
+
+static const char *const sq_migrations[] = {
+	/* 1: tenants, keys, clients, ledger, destinations, sessions, idempotency */
+	"CREATE TABLE tenants("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE principals("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('user','service')),"
+	"  created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE api_keys("
+	"  id TEXT PRIMARY KEY, principal_id TEXT NOT NULL REFERENCES principals(id),"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id), key_hash BLOB NOT NULL UNIQUE,"
+	"  capabilities INTEGER NOT NULL, revoked_at INTEGER, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE clients("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  display_name TEXT NOT NULL, default_account_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE accounts("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT REFERENCES tenants(id),"
+	"  client_id TEXT REFERENCES clients(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('client','system')),"
+	"  code TEXT UNIQUE, flags INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE balances("
+	"  account_id TEXT NOT NULL REFERENCES accounts(id), currency TEXT NOT NULL,"
+	"  debits_posted INTEGER NOT NULL, credits_posted INTEGER NOT NULL,"
+	"  debits_pending INTEGER NOT NULL, credits_pending INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, currency)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE transfers("
+	"  id TEXT PRIMARY KEY, op TEXT NOT NULL, pending_id TEXT REFERENCES transfers(id),"
+	"  debit_account_id TEXT NOT NULL REFERENCES accounts(id),"
+	"  credit_account_id TEXT NOT NULL REFERENCES accounts(id),"
+	"  currency TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),"
+	"  session_id TEXT, kind TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE UNIQUE INDEX transfers_pending_once ON transfers(pending_id)"
+	"  WHERE pending_id IS NOT NULL;"
+	"CREATE INDEX transfers_session ON transfers(session_id) WHERE session_id IS NOT NULL;"
+	"CREATE TABLE destinations("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  account_id TEXT NOT NULL REFERENCES accounts(id),"
+	"  method TEXT NOT NULL, fiat_rail TEXT NOT NULL, currency TEXT NOT NULL,"
+	"  body TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE sessions("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  account_id TEXT NOT NULL REFERENCES accounts(id),"
+	"  client_id TEXT NOT NULL REFERENCES clients(id),"
+	"  destination_id TEXT NOT NULL REFERENCES destinations(id),"
+	"  principal_id TEXT NOT NULL REFERENCES principals(id), principal_kind TEXT NOT NULL,"
+	"  status TEXT NOT NULL, stage TEXT NOT NULL, currency TEXT NOT NULL,"
+	"  principal_minor INTEGER NOT NULL CHECK (principal_minor > 0),"
+	"  fee_network_minor INTEGER NOT NULL, fee_platform_minor INTEGER NOT NULL,"
+	"  fee_total_minor INTEGER NOT NULL,"
+	"  target_currency TEXT NOT NULL, target_rail TEXT NOT NULL, method TEXT NOT NULL,"
+	"  fiat_rail TEXT NOT NULL, payment_reference TEXT NOT NULL,"
+	"  failure_reason TEXT NOT NULL, hold_transfer_id TEXT NOT NULL REFERENCES transfers(id),"
+	"  version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	"  settled_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX sessions_by_tenant ON sessions(tenant_id, id);"
+	"CREATE INDEX sessions_by_status ON sessions(tenant_id, status, id);"
+	"CREATE INDEX sessions_by_account ON sessions(tenant_id, account_id, id);"
+	"CREATE TABLE idempotency("
+	"  tenant_id TEXT NOT NULL, endpoint TEXT NOT NULL, key TEXT NOT NULL,"
+	"  request_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB,"
+	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant_id, endpoint, key)) STRICT, WITHOUT ROWID;"
+	"INSERT INTO accounts(id, tenant_id, client_id, kind, code, flags, created_at) VALUES"
+	"  ('" SQ_ACCOUNT_SANDBOX_FUNDING "', NULL, NULL, 'system', 'sandbox_funding', 0, 0),"
+	"  ('" SQ_ACCOUNT_HOLDS "', NULL, NULL, 'system', 'holds', 0, 0);",
+};
+
+#define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))
+
+#endif

@@ -1,0 +1,1008 @@
+/*
+ * sqlite_store.c - the SQLite backend of store.h.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a COMMIT has been
+ * fsync'd to the WAL before it returns; a 2xx is only sent after that.
+ * Write transactions start with BEGIN IMMEDIATE, taking the write lock up
+ * front, so two writers never deadlock upgrading read locks; waiting for
+ * the lock uses SQLite's busy handler (LIMIT_STORE_BUSY_TIMEOUT_MS), and a
+ * lock still busy after it becomes STORE_RETRY for store_run's loop.
+ *
+ * Connections: a pool, one connection per concurrent transaction (SQLite
+ * connections must not be shared by two threads at once). Each connection
+ * keeps its prepared statements, keyed by the address of the static SQL
+ * text, so the hot path does not re-parse SQL.
+ *
+ * Errors map to store statuses in one function, sq_status().
+ */
+#include "store/store.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "base/log.h"
+#include "store/sqlite/sqlite_schema.h"
+
+#define SQ_STMT_CACHE 48
+
+struct sq_conn {
+	sqlite3 *db;
+	struct sq_conn *next;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[SQ_STMT_CACHE];
+};
+
+struct sq_store {
+	struct store base;
+	char *path;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sq_conn *idle;
+	int open;
+};
+
+struct sq_tx {
+	struct store_tx base;
+	struct sq_conn *conn;
+};
+
+static const struct store_ops sq_ops;
+
+static enum store_status sq_status(sqlite3 *db, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return STORE_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return STORE_RETRY;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+			return STORE_EXISTS;
+		break;
+	default:
+		break;
+	}
+	log_error("sqlite: %s: %s (%d)", what, db ? sqlite3_errmsg(db) : "?", rc);
+	return STORE_FAIL;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static sqlite3 *sq_open_db(const char *path)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, LIMIT_STORE_BUSY_TIMEOUT_MS);
+	/* journal_mode=WAL persists in the file; synchronous and foreign_keys
+	 * are per connection and must be set on every one. */
+	const char *pragmas = "PRAGMA journal_mode=WAL;"
+			      "PRAGMA synchronous=FULL;"
+			      "PRAGMA foreign_keys=ON;"
+			      "PRAGMA trusted_schema=OFF;";
+	char *msg = NULL;
+	rc = sqlite3_exec(db, pragmas, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: pragmas on %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void sq_conn_free(struct sq_conn *c)
+{
+	for (int i = 0; i < SQ_STMT_CACHE; i++)
+		sqlite3_finalize(c->cache[i].st);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static struct sq_conn *sq_take(struct sq_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	while (!s->idle && s->open >= LIMIT_STORE_CONNECTIONS)
+		pthread_cond_wait(&s->cv, &s->mu);
+	struct sq_conn *c = s->idle;
+	if (c) {
+		s->idle = c->next;
+		pthread_mutex_unlock(&s->mu);
+		return c;
+	}
+	s->open++;
+	pthread_mutex_unlock(&s->mu);
+
+	c = calloc(1, sizeof *c);
+	if (c && !(c->db = sq_open_db(s->path))) {
+		free(c);
+		c = NULL;
+	}
+	if (!c) {
+		pthread_mutex_lock(&s->mu);
+		s->open--;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return c;
+}
+
+static void sq_give(struct sq_store *s, struct sq_conn *c)
+{
+	pthread_mutex_lock(&s->mu);
+	c->next = s->idle;
+	s->idle = c;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A prepared statement for sql (a static string), reset and unbound. */
+static sqlite3_stmt *sq_stmt(struct store_tx *t, const char *sql)
+{
+	struct sq_conn *c = ((struct sq_tx *)t)->conn;
+	int free_slot = -1;
+	for (int i = 0; i < SQ_STMT_CACHE; i++) {
+		if (c->cache[i].sql == sql) {
+			sqlite3_reset(c->cache[i].st);
+			sqlite3_clear_bindings(c->cache[i].st);
+			return c->cache[i].st;
+		}
+		if (!c->cache[i].sql && free_slot < 0)
+			free_slot = i;
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: prepare: %s: %s", sqlite3_errmsg(c->db), sql);
+		return NULL;
+	}
+	/* A full cache is our bug (more distinct statements than slots). */
+	assert(free_slot >= 0);
+	c->cache[free_slot].sql = sql;
+	c->cache[free_slot].st = st;
+	return st;
+}
+
+static sqlite3 *sq_db(struct store_tx *t) { return ((struct sq_tx *)t)->conn->db; }
+
+/* ---- bind and column helpers ------------------------------------------ */
+
+static void bt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v && *v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+/* Bind text that may legitimately be empty (stored as '', not NULL). */
+static void bte(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+static void bi(sqlite3_stmt *st, int i, int64_t v) { sqlite3_bind_int64(st, i, v); }
+
+static void ct(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+	size_t n = v ? (size_t)sqlite3_column_bytes(st, i) : 0;
+	/* Every column was written by us through the same size limits. */
+	assert(n < size);
+	if (n >= size)
+		n = size - 1;
+	if (n)
+		memcpy(out, v, n);
+	out[n] = '\0';
+}
+static int64_t ci(sqlite3_stmt *st, int i) { return sqlite3_column_int64(st, i); }
+static char *cdup(sqlite3_stmt *st, int i, size_t *len)
+{
+	const void *v = sqlite3_column_blob(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	if (len)
+		*len = n;
+	if (!v && sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	char *p = malloc(n + 1);
+	if (p) {
+		if (n)
+			memcpy(p, v, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+/* Run a statement that returns no rows. */
+static enum store_status sq_exec(struct store_tx *t, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	enum store_status s = sq_status(sq_db(t), rc, what);
+	sqlite3_reset(st);
+	return s;
+}
+
+/* Step a one-row lookup: STORE_OK with the row ready, or NOT_FOUND. */
+static enum store_status sq_one(struct store_tx *t, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	enum store_status s = sq_status(sq_db(t), rc, what);
+	sqlite3_reset(st);
+	return s == STORE_OK ? STORE_NOT_FOUND : s;
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, void *arg)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c = sq_take(s);
+	if (!c)
+		return STORE_FAIL;
+	struct sq_tx tx = {.base = {.store = base}, .conn = c};
+	int rc = sqlite3_exec(c->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
+	enum store_status st = sq_status(c->db, rc, "begin");
+	if (st == STORE_OK) {
+		st = fn(&tx.base, arg);
+		if (st == STORE_OK) {
+			rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+			st = sq_status(c->db, rc, "commit");
+		}
+		if (st != STORE_OK && !sqlite3_get_autocommit(c->db))
+			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	/* Statements left mid-step would keep read snapshots open. */
+	for (int i = 0; i < SQ_STMT_CACHE; i++)
+		if (c->cache[i].st)
+			sqlite3_reset(c->cache[i].st);
+	sq_give(s, c);
+	return st;
+}
+
+static void sq_close(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	while (s->idle) {
+		struct sq_conn *c = s->idle;
+		s->idle = c->next;
+		sq_conn_free(c);
+	}
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->path);
+	free(s);
+}
+
+static bool sq_migrate(sqlite3 *db)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_exec(db,
+			 "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+			 "INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+			 NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+	if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SQ_SCHEMA_VERSION) {
+		log_error("sqlite: database schema version %d is newer than this binary's %d",
+			  version, SQ_SCHEMA_VERSION);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return false;
+	}
+	for (int v = version; v < SQ_SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(db, sq_migrations[v], NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+		char bump[64];
+		snprintf(bump, sizeof bump, "UPDATE schema_version SET version = %d", v + 1);
+		if (sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+		log_info("sqlite: migrated schema to version %d", v + 1);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return true;
+fail:
+	log_error("sqlite: migration failed: %s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return false;
+}
+
+struct store *store_open_sqlite(const char *path, const char **err)
+{
+	*err = NULL;
+	if (sqlite3_threadsafe() == 0) {
+		*err = "sqlite library was built without thread support";
+		return NULL;
+	}
+	struct sq_store *s = calloc(1, sizeof *s);
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		*err = "out of memory";
+		return NULL;
+	}
+	s->base.ops = &sq_ops;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	struct sq_conn *c = sq_take(s);
+	if (!c) {
+		*err = "cannot open the database file";
+		sq_close(&s->base);
+		return NULL;
+	}
+	if (!sq_migrate(c->db)) {
+		*err = "cannot create or migrate the schema";
+		sq_conn_free(c);
+		s->open--;
+		sq_close(&s->base);
+		return NULL;
+	}
+	sq_give(s, c);
+	return &s->base;
+}
+
+/* ---- tenants, principals, keys ---------------------------------------- */
+
+static enum store_status sq_tenant_insert(struct store_tx *t, const struct store_tenant *r)
+{
+	static const char sql[] = "INSERT INTO tenants(id, name, created_at) VALUES (?1, ?2, ?3)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bte(st, 2, r->name);
+	bi(st, 3, r->created_at);
+	return sq_exec(t, st, "tenant insert");
+}
+
+static enum store_status sq_tenant_get(struct store_tx *t, const char *id, struct store_tenant *r)
+{
+	static const char sql[] = "SELECT id, name, created_at FROM tenants WHERE id = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	enum store_status s = sq_one(t, st, "tenant get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->name, sizeof r->name);
+	r->created_at = ci(st, 2);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_principal_insert(struct store_tx *t, const struct store_principal *r)
+{
+	static const char sql[] =
+		"INSERT INTO principals(id, tenant_id, kind, created_at) VALUES (?1, ?2, ?3, ?4)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->kind);
+	bi(st, 4, r->created_at);
+	return sq_exec(t, st, "principal insert");
+}
+
+static enum store_status sq_api_key_insert(struct store_tx *t, const struct store_api_key *r)
+{
+	static const char sql[] =
+		"INSERT INTO api_keys(id, principal_id, tenant_id, key_hash, capabilities, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->principal_id);
+	bt(st, 3, r->tenant_id);
+	sqlite3_bind_blob(st, 4, r->hash, sizeof r->hash, SQLITE_STATIC);
+	bi(st, 5, r->capabilities);
+	bi(st, 6, r->created_at);
+	return sq_exec(t, st, "api key insert");
+}
+
+static enum store_status sq_api_key_find(struct store_tx *t, const uint8_t hash[32],
+					 struct store_api_key *r)
+{
+	static const char sql[] =
+		"SELECT k.id, k.principal_id, k.tenant_id, p.kind, k.key_hash, k.capabilities,"
+		" k.revoked_at IS NOT NULL, k.created_at"
+		" FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.key_hash = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+	enum store_status s = sq_one(t, st, "api key find");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->principal_id, sizeof r->principal_id);
+	ct(st, 2, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 3, r->principal_kind, sizeof r->principal_kind);
+	memset(r->hash, 0, sizeof r->hash);
+	if (sqlite3_column_bytes(st, 4) == (int)sizeof r->hash)
+		memcpy(r->hash, sqlite3_column_blob(st, 4), sizeof r->hash);
+	r->capabilities = (uint32_t)ci(st, 5);
+	r->revoked = ci(st, 6) != 0;
+	r->created_at = ci(st, 7);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+/* ---- clients and accounts --------------------------------------------- */
+
+static enum store_status sq_client_insert(struct store_tx *t, const struct store_client *r)
+{
+	static const char sql[] =
+		"INSERT INTO clients(id, tenant_id, display_name, default_account_id, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bte(st, 3, r->display_name);
+	bt(st, 4, r->default_account_id);
+	bi(st, 5, r->created_at);
+	return sq_exec(t, st, "client insert");
+}
+
+static enum store_status sq_client_get(struct store_tx *t, const char *tenant_id, const char *id,
+				       struct store_client *r)
+{
+	static const char sql[] =
+		"SELECT id, tenant_id, display_name, default_account_id, created_at"
+		" FROM clients WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "client get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->display_name, sizeof r->display_name);
+	ct(st, 3, r->default_account_id, sizeof r->default_account_id);
+	r->created_at = ci(st, 4);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_account_insert(struct store_tx *t, const struct store_account *r)
+{
+	static const char sql[] =
+		"INSERT INTO accounts(id, tenant_id, client_id, kind, code, flags, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->client_id);
+	bt(st, 4, r->kind);
+	bt(st, 5, r->code);
+	bi(st, 6, r->flags);
+	bi(st, 7, r->created_at);
+	return sq_exec(t, st, "account insert");
+}
+
+#define SQ_ACCOUNT_COLS "id, tenant_id, client_id, kind, code, flags, created_at"
+
+static void sq_account_row(sqlite3_stmt *st, struct store_account *r)
+{
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->client_id, sizeof r->client_id);
+	ct(st, 3, r->kind, sizeof r->kind);
+	ct(st, 4, r->code, sizeof r->code);
+	r->flags = (unsigned)ci(st, 5);
+	r->created_at = ci(st, 6);
+}
+
+static enum store_status sq_account_get(struct store_tx *t, const char *tenant_id, const char *id,
+					struct store_account *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_ACCOUNT_COLS " FROM accounts WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "account get");
+	if (s != STORE_OK)
+		return s;
+	sq_account_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_account_get_system(struct store_tx *t, const char *code,
+					       struct store_account *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_ACCOUNT_COLS " FROM accounts WHERE code = ?1 AND kind = 'system'";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, code);
+	enum store_status s = sq_one(t, st, "system account get");
+	if (s != STORE_OK)
+		return s;
+	sq_account_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+/* Iterate a prepared, bound statement, handing each row to row_fn. */
+static enum store_status sq_each(struct store_tx *t, sqlite3_stmt *st, const char *what,
+				 void (*row_fn)(sqlite3_stmt *, void *row), void *row,
+				 store_each_fn fn, void *arg)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_fn(st, row);
+		fn(arg, row);
+	}
+	enum store_status s = sq_status(sq_db(t), rc, what);
+	sqlite3_reset(st);
+	return s;
+}
+
+static void sq_account_row_v(sqlite3_stmt *st, void *row) { sq_account_row(st, row); }
+
+static enum store_status sq_account_each(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " SQ_ACCOUNT_COLS " FROM accounts ORDER BY id";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_account row;
+	return sq_each(t, st, "account each", sq_account_row_v, &row, fn, arg);
+}
+
+/* ---- ledger ------------------------------------------------------------ */
+
+static enum store_status sq_balance_get(struct store_tx *t, const char *account_id,
+					const char *currency, struct ledger_balance *b)
+{
+	static const char sql[] =
+		"SELECT debits_posted, credits_posted, debits_pending, credits_pending"
+		" FROM balances WHERE account_id = ?1 AND currency = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, account_id);
+	bt(st, 2, currency);
+	memset(b, 0, sizeof *b);
+	enum store_status s = sq_one(t, st, "balance get");
+	if (s != STORE_OK)
+		return s;
+	b->debits_posted = ci(st, 0);
+	b->credits_posted = ci(st, 1);
+	b->debits_pending = ci(st, 2);
+	b->credits_pending = ci(st, 3);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_balance_put(struct store_tx *t, const char *account_id,
+					const char *currency, const struct ledger_balance *b)
+{
+	static const char sql[] =
+		"INSERT INTO balances(account_id, currency, debits_posted, credits_posted,"
+		" debits_pending, credits_pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+		" ON CONFLICT(account_id, currency) DO UPDATE SET"
+		" debits_posted = excluded.debits_posted, credits_posted = excluded.credits_posted,"
+		" debits_pending = excluded.debits_pending, credits_pending = excluded.credits_pending";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, account_id);
+	bt(st, 2, currency);
+	bi(st, 3, b->debits_posted);
+	bi(st, 4, b->credits_posted);
+	bi(st, 5, b->debits_pending);
+	bi(st, 6, b->credits_pending);
+	return sq_exec(t, st, "balance put");
+}
+
+static void sq_balance_row(sqlite3_stmt *st, void *row)
+{
+	struct store_balance *r = row;
+	ct(st, 0, r->account_id, sizeof r->account_id);
+	ct(st, 1, r->currency, sizeof r->currency);
+	r->b.debits_posted = ci(st, 2);
+	r->b.credits_posted = ci(st, 3);
+	r->b.debits_pending = ci(st, 4);
+	r->b.credits_pending = ci(st, 5);
+}
+
+static enum store_status sq_balance_each(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT account_id, currency, debits_posted, credits_posted, debits_pending,"
+		" credits_pending FROM balances ORDER BY account_id, currency";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_balance row;
+	return sq_each(t, st, "balance each", sq_balance_row, &row, fn, arg);
+}
+
+static enum store_status sq_transfer_insert(struct store_tx *t, const struct store_transfer *r)
+{
+	static const char sql[] =
+		"INSERT INTO transfers(id, op, pending_id, debit_account_id, credit_account_id,"
+		" currency, amount, session_id, kind, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->op);
+	bt(st, 3, r->pending_id);
+	bt(st, 4, r->debit_account_id);
+	bt(st, 5, r->credit_account_id);
+	bt(st, 6, r->currency);
+	bi(st, 7, r->amount_minor);
+	bt(st, 8, r->session_id);
+	bt(st, 9, r->kind);
+	bi(st, 10, r->created_at);
+	return sq_exec(t, st, "transfer insert");
+}
+
+static void sq_transfer_row(sqlite3_stmt *st, void *row)
+{
+	struct store_transfer *r = row;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->op, sizeof r->op);
+	ct(st, 2, r->pending_id, sizeof r->pending_id);
+	ct(st, 3, r->debit_account_id, sizeof r->debit_account_id);
+	ct(st, 4, r->credit_account_id, sizeof r->credit_account_id);
+	ct(st, 5, r->currency, sizeof r->currency);
+	r->amount_minor = ci(st, 6);
+	ct(st, 7, r->session_id, sizeof r->session_id);
+	ct(st, 8, r->kind, sizeof r->kind);
+	r->created_at = ci(st, 9);
+}
+
+static enum store_status sq_transfer_each(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT id, op, pending_id, debit_account_id, credit_account_id, currency, amount,"
+		" session_id, kind, created_at FROM transfers ORDER BY id";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_transfer row;
+	return sq_each(t, st, "transfer each", sq_transfer_row, &row, fn, arg);
+}
+
+/* ---- destinations ------------------------------------------------------ */
+
+static enum store_status sq_destination_insert(struct store_tx *t, const struct store_destination *r)
+{
+	static const char sql[] =
+		"INSERT INTO destinations(id, tenant_id, client_id, account_id, method, fiat_rail,"
+		" currency, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->client_id);
+	bt(st, 4, r->account_id);
+	bt(st, 5, r->method);
+	bte(st, 6, r->fiat_rail);
+	bt(st, 7, r->currency);
+	bte(st, 8, r->body);
+	bi(st, 9, r->created_at);
+	return sq_exec(t, st, "destination insert");
+}
+
+static enum store_status sq_destination_get(struct store_tx *t, const char *tenant_id,
+					    const char *id, struct store_destination *r)
+{
+	static const char sql[] =
+		"SELECT id, tenant_id, client_id, account_id, method, fiat_rail, currency, body,"
+		" created_at FROM destinations WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "destination get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->client_id, sizeof r->client_id);
+	ct(st, 3, r->account_id, sizeof r->account_id);
+	ct(st, 4, r->method, sizeof r->method);
+	ct(st, 5, r->fiat_rail, sizeof r->fiat_rail);
+	ct(st, 6, r->currency, sizeof r->currency);
+	free(r->body);
+	r->body = cdup(st, 7, NULL);
+	r->created_at = ci(st, 8);
+	sqlite3_reset(st);
+	return r->body ? STORE_OK : STORE_FAIL;
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+#define SQ_SESSION_COLS                                                                      \
+	"id, tenant_id, account_id, client_id, destination_id, principal_id, principal_kind," \
+	" status, stage, currency, principal_minor, fee_network_minor, fee_platform_minor,"  \
+	" fee_total_minor, target_currency, target_rail, method, fiat_rail,"                 \
+	" payment_reference, failure_reason, hold_transfer_id, version, created_at,"          \
+	" updated_at, settled_at"
+
+static void sq_session_row(sqlite3_stmt *st, void *row)
+{
+	struct store_session *r = row;
+	int i = 0;
+	ct(st, i++, r->id, sizeof r->id);
+	ct(st, i++, r->tenant_id, sizeof r->tenant_id);
+	ct(st, i++, r->account_id, sizeof r->account_id);
+	ct(st, i++, r->client_id, sizeof r->client_id);
+	ct(st, i++, r->destination_id, sizeof r->destination_id);
+	ct(st, i++, r->principal_id, sizeof r->principal_id);
+	ct(st, i++, r->principal_kind, sizeof r->principal_kind);
+	ct(st, i++, r->status, sizeof r->status);
+	ct(st, i++, r->stage, sizeof r->stage);
+	ct(st, i++, r->currency, sizeof r->currency);
+	r->principal_minor = ci(st, i++);
+	r->fee_network_minor = ci(st, i++);
+	r->fee_platform_minor = ci(st, i++);
+	r->fee_total_minor = ci(st, i++);
+	ct(st, i++, r->target_currency, sizeof r->target_currency);
+	ct(st, i++, r->target_rail, sizeof r->target_rail);
+	ct(st, i++, r->method, sizeof r->method);
+	ct(st, i++, r->fiat_rail, sizeof r->fiat_rail);
+	ct(st, i++, r->payment_reference, sizeof r->payment_reference);
+	ct(st, i++, r->failure_reason, sizeof r->failure_reason);
+	ct(st, i++, r->hold_transfer_id, sizeof r->hold_transfer_id);
+	r->version = ci(st, i++);
+	r->created_at = ci(st, i++);
+	r->updated_at = ci(st, i++);
+	r->settled_at = ci(st, i++);
+}
+
+static enum store_status sq_session_insert(struct store_tx *t, const struct store_session *r)
+{
+	static const char sql[] =
+		"INSERT INTO sessions(" SQ_SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	int i = 1;
+	bt(st, i++, r->id);
+	bt(st, i++, r->tenant_id);
+	bt(st, i++, r->account_id);
+	bt(st, i++, r->client_id);
+	bt(st, i++, r->destination_id);
+	bt(st, i++, r->principal_id);
+	bt(st, i++, r->principal_kind);
+	bt(st, i++, r->status);
+	bte(st, i++, r->stage);
+	bt(st, i++, r->currency);
+	bi(st, i++, r->principal_minor);
+	bi(st, i++, r->fee_network_minor);
+	bi(st, i++, r->fee_platform_minor);
+	bi(st, i++, r->fee_total_minor);
+	bt(st, i++, r->target_currency);
+	bt(st, i++, r->target_rail);
+	bt(st, i++, r->method);
+	bte(st, i++, r->fiat_rail);
+	bte(st, i++, r->payment_reference);
+	bte(st, i++, r->failure_reason);
+	bt(st, i++, r->hold_transfer_id);
+	bi(st, i++, r->version);
+	bi(st, i++, r->created_at);
+	bi(st, i++, r->updated_at);
+	bi(st, i++, r->settled_at);
+	return sq_exec(t, st, "session insert");
+}
+
+static enum store_status sq_session_get(struct store_tx *t, const char *tenant_id, const char *id,
+					struct store_session *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "session get");
+	if (s != STORE_OK)
+		return s;
+	sq_session_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_session_list(struct store_tx *t, const struct store_session_filter *f,
+					 store_each_fn fn, void *arg)
+{
+	/* One statement serves every filter combination: a NULL parameter
+	 * disables its clause. Ids are UUIDv7, so id order is creation order
+	 * and the keyset cursor (id < ?) is stable under concurrent inserts. */
+	static const char sql[] =
+		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE tenant_id = ?1"
+		" AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR account_id = ?3)"
+		" AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, f->tenant_id);
+	bt(st, 2, f->status);
+	bt(st, 3, f->account_id);
+	bt(st, 4, f->before_id);
+	bi(st, 5, f->limit);
+	struct store_session row;
+	return sq_each(t, st, "session list", sq_session_row, &row, fn, arg);
+}
+
+static enum store_status sq_session_each(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " SQ_SESSION_COLS " FROM sessions ORDER BY id";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_session row;
+	return sq_each(t, st, "session each", sq_session_row, &row, fn, arg);
+}
+
+/* ---- idempotency ------------------------------------------------------- */
+
+static enum store_status sq_idem_insert(struct store_tx *t, const struct store_idem *r)
+{
+	/* An expired record under the same key is replaced: keys are kept
+	 * 24 hours, after which the key is free again. */
+	static const char del[] =
+		"DELETE FROM idempotency WHERE tenant_id = ?1 AND endpoint = ?2 AND key = ?3"
+		" AND expires_at <= ?4";
+	static const char ins[] =
+		"INSERT INTO idempotency(tenant_id, endpoint, key, request_hash, status, body,"
+		" created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	sqlite3_stmt *st = sq_stmt(t, del);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->tenant_id);
+	bt(st, 2, r->endpoint);
+	bte(st, 3, r->key);
+	bi(st, 4, r->created_at);
+	enum store_status s = sq_exec(t, st, "idempotency expire");
+	if (s != STORE_OK)
+		return s;
+	st = sq_stmt(t, ins);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->tenant_id);
+	bt(st, 2, r->endpoint);
+	bte(st, 3, r->key);
+	bt(st, 4, r->request_hash);
+	bi(st, 5, r->status);
+	if (r->body)
+		sqlite3_bind_blob(st, 6, r->body, (int)r->body_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	bi(st, 7, r->created_at);
+	bi(st, 8, r->expires_at);
+	return sq_exec(t, st, "idempotency insert");
+}
+
+static enum store_status sq_idem_get(struct store_tx *t, const char *tenant_id,
+				     const char *endpoint, const char *key, int64_t now,
+				     struct store_idem *r)
+{
+	static const char sql[] =
+		"SELECT tenant_id, endpoint, key, request_hash, status, body, created_at, expires_at"
+		" FROM idempotency WHERE tenant_id = ?1 AND endpoint = ?2 AND key = ?3"
+		" AND expires_at > ?4";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, endpoint);
+	bte(st, 3, key);
+	bi(st, 4, now);
+	enum store_status s = sq_one(t, st, "idempotency get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 1, r->endpoint, sizeof r->endpoint);
+	ct(st, 2, r->key, sizeof r->key);
+	ct(st, 3, r->request_hash, sizeof r->request_hash);
+	r->status = (int)ci(st, 4);
+	free(r->body);
+	r->body = cdup(st, 5, &r->body_len);
+	r->created_at = ci(st, 6);
+	r->expires_at = ci(st, 7);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_idem_set_answer(struct store_tx *t, const struct store_idem *r)
+{
+	static const char sql[] =
+		"UPDATE idempotency SET status = ?4, body = ?5"
+		" WHERE tenant_id = ?1 AND endpoint = ?2 AND key = ?3";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->tenant_id);
+	bt(st, 2, r->endpoint);
+	bte(st, 3, r->key);
+	bi(st, 4, r->status);
+	if (r->body)
+		sqlite3_bind_blob(st, 5, r->body, (int)r->body_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	enum store_status s = sq_exec(t, st, "idempotency answer");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.run = sq_run,
+	.tenant_insert = sq_tenant_insert,
+	.tenant_get = sq_tenant_get,
+	.principal_insert = sq_principal_insert,
+	.api_key_insert = sq_api_key_insert,
+	.api_key_find = sq_api_key_find,
+	.client_insert = sq_client_insert,
+	.client_get = sq_client_get,
+	.account_insert = sq_account_insert,
+	.account_get = sq_account_get,
+	.account_get_system = sq_account_get_system,
+	.account_each = sq_account_each,
+	.balance_get = sq_balance_get,
+	.balance_put = sq_balance_put,
+	.balance_each = sq_balance_each,
+	.transfer_insert = sq_transfer_insert,
+	.transfer_each = sq_transfer_each,
+	.destination_insert = sq_destination_insert,
+	.destination_get = sq_destination_get,
+	.session_insert = sq_session_insert,
+	.session_get = sq_session_get,
+	.session_list = sq_session_list,
+	.session_each = sq_session_each,
+	.idem_insert = sq_idem_insert,
+	.idem_get = sq_idem_get,
+	.idem_set_answer = sq_idem_set_answer,
+};

@@ -1,0 +1,59 @@
+/*
+ * store.c - what every backend shares: the bounded retry loop and the
+ * record helpers. The retry loop lives here, once, so no caller writes its
+ * own (STYLE §4).
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "base/log.h"
+
+enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *arg)
+{
+	enum store_status st = STORE_FAIL;
+	for (int attempt = 0; attempt <= LIMIT_STORE_RETRIES; attempt++) {
+		st = s->ops->run(s, write, fn, arg);
+		if (st != STORE_RETRY)
+			return st;
+		/* 1, 2, 4 ... ms: contention in SQLite is a writer holding the
+		 * lock past the busy timeout, so this rarely runs at all. */
+		struct timespec ts = {0, (long)(1000000L << (attempt < 6 ? attempt : 6))};
+		nanosleep(&ts, NULL);
+	}
+	log_warn("store: transaction still contended after %d retries", LIMIT_STORE_RETRIES);
+	return st;
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+const char *store_status_name(enum store_status st)
+{
+	switch (st) {
+	case STORE_OK: return "ok";
+	case STORE_NOT_FOUND: return "not_found";
+	case STORE_EXISTS: return "exists";
+	case STORE_ABORT: return "abort";
+	case STORE_RETRY: return "retry";
+	case STORE_FAIL: return "fail";
+	}
+	return "unknown";
+}
+
+void store_destination_clear(struct store_destination *d)
+{
+	free(d->body);
+	d->body = NULL;
+}
+
+void store_idem_clear(struct store_idem *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+}

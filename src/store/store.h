@@ -1,0 +1,250 @@
+/*
+ * store.h - the storage interface. One table of function pointers
+ * (struct store_ops) that each backend fills: store/sqlite now,
+ * store/pg later. Nothing above this header knows SQL.
+ *
+ * Transactions. All access goes through store_run(): it opens a
+ * transaction, calls fn(tx, arg), commits when fn returns STORE_OK and
+ * rolls back otherwise. A write transaction that meets contention
+ * (SQLite BUSY, PostgreSQL serialization failure or deadlock) is retried
+ * from the start by store_run, a bounded number of times; so fn must be
+ * re-runnable: no effect outside the transaction, outputs rewritten on
+ * each run. That rule is also what will let a later group-commit backend
+ * run many callers' fns in one transaction (one savepoint each) and
+ * acknowledge them all at one fsync: nothing here assumes one commit per
+ * request.
+ *
+ * Status values separate "retry" (contention, nothing happened) from
+ * "fail" (infrastructure broken) from outcomes (not found, exists).
+ *
+ * Ownership. Record structs are filled by the store; their char * fields
+ * are malloc'd and owned by the caller, released with the matching
+ * store_*_clear(). Input structs are borrowed for the call only.
+ *
+ * Tenancy. Every lookup of a tenant resource takes the tenant id and
+ * answers STORE_NOT_FOUND for another tenant's row, exactly as for an
+ * absent one.
+ *
+ * Thread safety. A struct store may be used from any number of threads;
+ * a struct store_tx only by the thread inside store_run.
+ */
+#ifndef OFFRAMP_STORE_STORE_H
+#define OFFRAMP_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/limits.h"
+#include "base/uuid.h"
+#include "domain/ledger.h"
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_NOT_FOUND, /* no such row (or another tenant's) */
+	STORE_EXISTS,    /* a unique key already holds a row */
+	STORE_ABORT,     /* fn chose to roll back (an outcome, not a failure) */
+	STORE_RETRY,     /* contention; run the transaction again */
+	STORE_FAIL,      /* infrastructure failure; give up, answer 5xx */
+};
+
+typedef char store_id[UUID_STR_LEN + 1];
+
+struct store_tenant {
+	store_id id;
+	char name[LIMIT_NAME_BYTES + 1];
+	int64_t created_at;
+};
+
+struct store_principal {
+	store_id id;
+	store_id tenant_id;
+	char kind[8]; /* "user" | "service" */
+	int64_t created_at;
+};
+
+struct store_api_key {
+	store_id id;
+	store_id principal_id;
+	store_id tenant_id;
+	char principal_kind[8];
+	uint8_t hash[32]; /* SHA-256 of the secret; the secret is never kept */
+	uint32_t capabilities;
+	bool revoked;
+	int64_t created_at;
+};
+
+struct store_client {
+	store_id id;
+	store_id tenant_id;
+	char display_name[LIMIT_NAME_BYTES + 1];
+	store_id default_account_id;
+	int64_t created_at;
+};
+
+#define STORE_ACCOUNT_CODE_MAX 32
+struct store_account {
+	store_id id;
+	store_id tenant_id; /* "" for system accounts */
+	store_id client_id; /* "" for system accounts */
+	char kind[8];       /* "client" | "system" */
+	char code[STORE_ACCOUNT_CODE_MAX]; /* system accounts: "sandbox_funding", "holds" */
+	unsigned flags;     /* enum ledger_flags */
+	int64_t created_at;
+};
+
+struct store_balance {
+	store_id account_id;
+	char currency[8];
+	struct ledger_balance b;
+};
+
+struct store_transfer {
+	store_id id;
+	char op[16]; /* ledger_op_name() */
+	store_id pending_id; /* for post/void: the hold; else "" */
+	store_id debit_account_id;
+	store_id credit_account_id;
+	char currency[8];
+	int64_t amount_minor;
+	store_id session_id; /* "" when not a session's */
+	char kind[24];       /* "deposit", "session_hold", "session_post", "session_void" */
+	int64_t created_at;
+};
+
+struct store_destination {
+	store_id id;
+	store_id tenant_id;
+	store_id client_id;
+	store_id account_id;
+	char method[24];
+	char fiat_rail[40]; /* "" for crypto */
+	char currency[8];
+	char *body; /* canonical JSON of the typed destination (owned) */
+	int64_t created_at;
+};
+
+#define STORE_REFERENCE_MAX 560 /* 140 UTF-8 characters of up to 4 bytes */
+struct store_session {
+	store_id id;
+	store_id tenant_id;
+	store_id account_id;
+	store_id client_id;
+	store_id destination_id;
+	store_id principal_id; /* the initiator */
+	char principal_kind[8];
+	char status[20];
+	char stage[24];
+	char currency[8]; /* source asset */
+	int64_t principal_minor;
+	int64_t fee_network_minor;
+	int64_t fee_platform_minor;
+	int64_t fee_total_minor;
+	char target_currency[8];
+	char target_rail[8];  /* "fiat" | "crypto" */
+	char method[24];
+	char fiat_rail[40];
+	char payment_reference[STORE_REFERENCE_MAX + 1];
+	char failure_reason[48]; /* "" for null */
+	store_id hold_transfer_id;
+	int64_t version; /* etag source; bumps on every change */
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t settled_at; /* 0 for null */
+};
+
+#define STORE_ENDPOINT_MAX 64
+struct store_idem {
+	store_id tenant_id;
+	char endpoint[STORE_ENDPOINT_MAX];
+	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
+	char request_hash[65];
+	int status;
+	char *body; /* the answer, byte for byte (owned); may be NULL */
+	size_t body_len;
+	int64_t created_at;
+	int64_t expires_at;
+};
+
+struct store_session_filter {
+	store_id tenant_id;
+	const char *status;     /* NULL: any */
+	const char *account_id; /* NULL: any */
+	const char *before_id;  /* keyset cursor: ids < this; NULL: from newest */
+	int limit;
+};
+
+struct store;
+struct store_tx;
+typedef enum store_status (*store_tx_fn)(struct store_tx *tx, void *arg);
+typedef void (*store_each_fn)(void *arg, const void *row);
+
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *s);
+	/* One transaction; see store_run for the retry rule. */
+	enum store_status (*run)(struct store *s, bool write, store_tx_fn fn, void *arg);
+
+	enum store_status (*tenant_insert)(struct store_tx *, const struct store_tenant *);
+	enum store_status (*tenant_get)(struct store_tx *, const char *id, struct store_tenant *);
+	enum store_status (*principal_insert)(struct store_tx *, const struct store_principal *);
+	enum store_status (*api_key_insert)(struct store_tx *, const struct store_api_key *);
+	enum store_status (*api_key_find)(struct store_tx *, const uint8_t hash[32], struct store_api_key *);
+
+	enum store_status (*client_insert)(struct store_tx *, const struct store_client *);
+	enum store_status (*client_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_client *);
+	enum store_status (*account_insert)(struct store_tx *, const struct store_account *);
+	enum store_status (*account_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_account *);
+	enum store_status (*account_get_system)(struct store_tx *, const char *code, struct store_account *);
+	enum store_status (*account_each)(struct store_tx *, store_each_fn, void *);
+
+	/* A missing balance row reads as STORE_NOT_FOUND; callers treat it as zero. */
+	enum store_status (*balance_get)(struct store_tx *, const char *account_id, const char *currency, struct ledger_balance *);
+	enum store_status (*balance_put)(struct store_tx *, const char *account_id, const char *currency, const struct ledger_balance *);
+	enum store_status (*balance_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_balance */
+	enum store_status (*transfer_insert)(struct store_tx *, const struct store_transfer *);
+	enum store_status (*transfer_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_transfer */
+
+	enum store_status (*destination_insert)(struct store_tx *, const struct store_destination *);
+	enum store_status (*destination_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_destination *);
+
+	enum store_status (*session_insert)(struct store_tx *, const struct store_session *);
+	enum store_status (*session_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_session *);
+	enum store_status (*session_list)(struct store_tx *, const struct store_session_filter *, store_each_fn, void *);
+	enum store_status (*session_each)(struct store_tx *, store_each_fn, void *); /* every tenant: audits */
+
+	/* STORE_EXISTS when (tenant, endpoint, key) holds an unexpired record. */
+	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);
+	enum store_status (*idem_get)(struct store_tx *, const char *tenant_id, const char *endpoint, const char *key, int64_t now, struct store_idem *);
+	/* Fill in the answer of a record inserted earlier in this transaction. */
+	enum store_status (*idem_set_answer)(struct store_tx *, const struct store_idem *);
+};
+
+/* The base every backend embeds first. */
+struct store {
+	const struct store_ops *ops;
+};
+struct store_tx {
+	struct store *store;
+};
+
+/* Open a backend by URL-ish spec: a file path for SQLite (the default),
+ * "postgres://..." for PostgreSQL. Creates or migrates the schema.
+ * *err gets a static message on failure. */
+struct store *store_open_sqlite(const char *path, const char **err);
+
+/* Run fn in a transaction, retrying STORE_RETRY up to LIMIT_STORE_RETRIES
+ * times with a short growing pause. Returns fn's last status (STORE_RETRY
+ * once the retries are spent). */
+enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *arg);
+
+void store_close(struct store *s);
+const char *store_status_name(enum store_status st);
+
+void store_destination_clear(struct store_destination *d);
+void store_idem_clear(struct store_idem *r);
+
+/* Call-through helpers, so callers write store_client_get(tx, ...). */
+#define STORE_CALL(tx, fn, ...) ((tx)->store->ops->fn((tx), __VA_ARGS__))
+
+#endif

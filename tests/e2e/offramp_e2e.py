@@ -1,0 +1,574 @@
+"""Helpers for the black-box end-to-end tests of the Offramp service.
+
+Everything here talks to the service the way a client would: it starts the
+binary (`offramp serve`), runs its admin commands and speaks HTTP/JSON to it
+over 127.0.0.1. Nothing reaches into the source tree except two read-only
+inputs that are part of the contract: src/base/errors.def (the error
+catalogue) and the seed page under ../shared/seeds.
+
+Standard library only.
+"""
+
+import copy
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+from collections import namedtuple
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+BIN = os.environ.get("OFFRAMP_BIN", str(REPO / "build" / "offramp-san"))
+ERRORS_DEF = REPO / "src" / "base" / "errors.def"
+SEED_FILE = SHARED / "seeds" / "000_9dfdfbeff93f999a.txt"
+JSON_SUITE_DIR = SHARED / "data" / "JSONTestSuite" / "test_parsing"
+
+READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 30.0
+MAX_BODY = 64 * 1024
+
+ALL_CAPS = [
+    "ramps.create", "ramps.read", "ramps.approve", "ramps.cancel",
+    "clients.manage", "accounts.read", "destinations.manage",
+    "policies.manage", "webhooks.manage", "sandbox.fund",
+]
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+# ---------------------------------------------------------------------------
+# The seed page: request and response of POST /off-ramp-sessions.
+# ---------------------------------------------------------------------------
+
+_SEED_REQUEST_FALLBACK = {
+    "account_ref": "client-accounts/b8e2f1a0-4c3d-4e5f-9a1b-2c3d4e5f6a7b",
+    "amount": {"currency": "USDC", "value": "250.00"},
+    "destination": {
+        "destination": {
+            "bank_coordinates": {
+                "account_holder_name": "Acme Treasury",
+                "bank_name": "Demo Bank",
+                "bic": "NWBKGB2L",
+                "country": "GB",
+                "iban": "GB29NWBK60161331926819",
+                "scheme": "iban",
+            },
+            "beneficiary_name": "Acme Treasury",
+            "currency": "EUR",
+            "fiat_rail": "sepa_credit_transfer",
+            "method": "bank_transfer",
+            "reference_hint": None,
+        },
+        "fiat_rail": "sepa_credit_transfer",
+        "method": "bank_transfer",
+        "payment_reference": "RF18539007547034",
+        "route_owner_ref": "clients/b8e2f1a0-4c3d-4e5f-9a1b-2c3d4e5f6a7b",
+        "withdrawal_destination_id": "b8e2f1a0-4c3d-4e5f-9a1b-2c3d4e5f6a7b",
+    },
+    "target_currency": "EUR",
+    "target_rail": "fiat",
+}
+
+
+def _load_seed():
+    """Parse the request and response JSON objects out of the seed page."""
+    try:
+        text = SEED_FILE.read_text(encoding="utf-8")
+    except OSError:
+        return copy.deepcopy(_SEED_REQUEST_FALLBACK), None
+    dec = json.JSONDecoder()
+    req = resp = None
+    i = text.find("Request Body")
+    if i >= 0:
+        j = text.find("{", i)
+        req, end = dec.raw_decode(text, j)
+        k = text.find("Response", end)
+        if k >= 0:
+            j = text.find("{", k)
+            resp, _ = dec.raw_decode(text, j)
+    return req or copy.deepcopy(_SEED_REQUEST_FALLBACK), resp
+
+
+SEED_REQUEST, SEED_RESPONSE = _load_seed()
+SEED_DEST = SEED_REQUEST["destination"]["destination"]  # the typed SEPA destination
+
+
+def sepa_destination(**changes):
+    """A fresh copy of the seed's typed destination; bank_coordinates keys may be
+    changed with bc_<name>=value, top-level keys with <name>=value."""
+    d = copy.deepcopy(SEED_DEST)
+    for k, v in changes.items():
+        if k.startswith("bc_"):
+            d["bank_coordinates"][k[3:]] = v
+        else:
+            d[k] = v
+    return d
+
+
+# A second valid SEPA destination (Germany) for "different but valid" cases.
+DE_COORDS = {"iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "country": "DE"}
+
+# ---------------------------------------------------------------------------
+# The error catalogue.
+# ---------------------------------------------------------------------------
+
+_X_RE = re.compile(r'^\s*X\(\s*(\w+)\s*,\s*"([^"]+)"\s*,\s*(\d+)\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)', re.M)
+
+
+def load_errors_def():
+    """{code: status} from src/base/errors.def."""
+    text = ERRORS_DEF.read_text(encoding="utf-8")
+    out = {}
+    for m in _X_RE.finditer(text):
+        out[m.group(2)] = int(m.group(3))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Money.
+# ---------------------------------------------------------------------------
+
+def fmt_money(d):
+    """Print a Decimal the way the contract says the service prints money:
+    at least two fractional digits, trailing zeros beyond them dropped."""
+    d = Decimal(d)
+    s = format(d, "f")
+    if "." in s:
+        ip, fp = s.split(".")
+    else:
+        ip, fp = s, ""
+    fp = fp.rstrip("0")
+    if len(fp) < 2:
+        fp = fp.ljust(2, "0")
+    return f"{ip}.{fp}"
+
+
+# ---------------------------------------------------------------------------
+# HTTP.
+# ---------------------------------------------------------------------------
+
+Resp = namedtuple("Resp", "status headers json raw")
+
+
+def _encode_body(body):
+    if body is None:
+        return None
+    if isinstance(body, (dict, list)):
+        return json.dumps(body).encode("utf-8")
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return bytes(body)
+
+
+def http_request(port, method, path, body=None, key=None, headers=None, timeout=HTTP_TIMEOUT_S):
+    """One request on a fresh connection. Returns Resp(status, headers
+    (lower-cased names), parsed json or None, raw bytes)."""
+    data = _encode_body(body)
+    hdrs = {}
+    if data is not None:
+        hdrs["Content-Type"] = "application/json"
+    if key is not None:
+        hdrs["Authorization"] = f"Bearer {key}"
+    for k, v in (headers or {}).items():
+        for existing in [h for h in hdrs if h.lower() == k.lower()]:
+            del hdrs[existing]
+        if v is not None:
+            hdrs[k] = v
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server may answer (413) and close before reading the whole
+            # body; try to read what it said.
+            pass
+        r = conn.getresponse()
+        raw = r.read()
+        rh = {}
+        for k, v in r.getheaders():
+            rh[k.lower()] = v
+        parsed = None
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+        return Resp(r.status, rh, parsed, raw)
+    finally:
+        conn.close()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_env():
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=1"
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    for k in ("OFFRAMP_DB", "OFFRAMP_DATABASE_URL", "OFFRAMP_LISTEN"):
+        env.pop(k, None)
+    return env
+
+
+def describe(resp):
+    """Short text of a response for assertion messages."""
+    raw = resp.raw[:600].decode("utf-8", "replace") if resp.raw else ""
+    return f"HTTP {resp.status} {raw}"
+
+
+# ---------------------------------------------------------------------------
+# The server process.
+# ---------------------------------------------------------------------------
+
+class ServerFailed(AssertionError):
+    pass
+
+
+class Server:
+    """One `offramp serve` process on a database file in its own directory."""
+
+    _count = 0
+    _count_lock = threading.Lock()
+
+    def __init__(self, workdir, db=None, extra_args=()):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = Path(db) if db else self.dir / "offramp.db"
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.stderr_path = None
+        self._stderr_file = None
+        self._stdout_file = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self, port=None):
+        if not os.path.exists(BIN):
+            raise ServerFailed(f"server binary {BIN} does not exist (set OFFRAMP_BIN)")
+        last = None
+        for _attempt in range(3):
+            with Server._count_lock:
+                Server._count += 1
+                n = Server._count
+            self.port = port or free_port()
+            self.stderr_path = self.dir / f"serve-{n}.stderr"
+            self._stderr_file = open(self.stderr_path, "wb")
+            self._stdout_file = open(self.dir / f"serve-{n}.stdout", "wb")
+            cmd = [BIN, "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}", *self.extra_args]
+            self.proc = subprocess.Popen(cmd, stdout=self._stdout_file, stderr=self._stderr_file,
+                                         stdin=subprocess.DEVNULL, env=child_env(), cwd=str(self.dir))
+            ok, why = self._wait_ready()
+            if ok:
+                return self
+            last = why
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._close_files()
+            if port:  # a fixed port: do not move elsewhere
+                break
+        raise ServerFailed(f"server did not become ready: {last}\n--- stderr ---\n{self.stderr()}")
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        last = None
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                return False, f"exited with status {rc}"
+            try:
+                r = http_request(self.port, "GET", "/healthz", timeout=2)
+                if r.status == 200:
+                    return True, None
+                last = f"/healthz answered {r.status}"
+            except OSError as e:
+                last = repr(e)
+            time.sleep(0.05)
+        return False, f"not ready after {READY_TIMEOUT_S}s ({last})"
+
+    def stderr(self):
+        try:
+            return self.stderr_path.read_text(encoding="utf-8", errors="replace")[-20000:]
+        except (OSError, AttributeError):
+            return ""
+
+    def _close_files(self):
+        for f in (self._stderr_file, self._stdout_file):
+            if f:
+                f.close()
+        self._stderr_file = self._stdout_file = None
+
+    def stop(self, sig=signal.SIGTERM):
+        """Signal the server and wait; returns (exit status, stderr). A
+        server that does not stop in time is killed and reported as None."""
+        if self.proc is None:
+            return 0, ""
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(sig)
+            try:
+                rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = None
+        self._close_files()
+        self.proc = None
+        return rc, self.stderr()
+
+    def stop_checked(self, sig=signal.SIGTERM):
+        rc, err = self.stop(sig)
+        assert rc == 0, f"server exit status {rc} after {signal.Signals(sig).name} (expected 0)\n--- stderr ---\n{err}"
+
+    def kill(self):
+        """SIGKILL: a crash."""
+        self.proc.kill()
+        self.proc.wait()
+        self._close_files()
+        self.proc = None
+
+    def alive(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        try:
+            return http_request(self.port, "GET", "/healthz", timeout=5).status == 200
+        except OSError:
+            return False
+
+    # -- HTTP --------------------------------------------------------------
+
+    def request(self, method, path, body=None, key=None, headers=None, timeout=HTTP_TIMEOUT_S):
+        return http_request(self.port, method, path, body=body, key=key, headers=headers, timeout=timeout)
+
+    # -- admin -------------------------------------------------------------
+
+    def admin_raw(self, *args):
+        return subprocess.run([BIN, "admin", *args, "--db", str(self.db)], capture_output=True,
+                              env=child_env(), timeout=60, cwd=str(self.dir))
+
+    def admin(self, *args):
+        p = self.admin_raw(*args)
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == 0, f"admin {' '.join(args)} exited {p.returncode}\nstdout: {out}\nstderr: {err}"
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        assert lines, f"admin {' '.join(args)} printed nothing; stderr: {err}"
+        try:
+            return json.loads(lines[-1])
+        except ValueError:
+            raise AssertionError(f"admin {' '.join(args)} did not print JSON: {out!r}")
+
+    def verify_ledger(self):
+        p = self.admin_raw("verify-ledger")
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == 0, f"verify-ledger exited {p.returncode}\nstdout: {out}\nstderr: {err}"
+        return out
+
+    def new_tenant(self, name=None):
+        return Tenant(self, name or f"tenant-{uuid.uuid4().hex[:8]}")
+
+
+# ---------------------------------------------------------------------------
+# Tenants and their resources.
+# ---------------------------------------------------------------------------
+
+class Tenant:
+    def __init__(self, server, name):
+        self.server = server
+        out = server.admin("create-tenant", "--name", name)
+        self.created = out
+        self.ref = out["tenant_ref"]
+        self.principal = out["principal"]
+        self.key = out["api_key"]
+
+    def make_key(self, caps, kind=None):
+        args = ["create-api-key", "--tenant", self.ref, "--capabilities", ",".join(caps)]
+        if kind:
+            args += ["--kind", kind]
+        return self.server.admin(*args)
+
+    def key_without(self, *caps):
+        return self.make_key([c for c in ALL_CAPS if c not in caps])["api_key"]
+
+    def req(self, method, path, body=None, key=None, headers=None):
+        return self.server.request(method, path, body=body, key=key or self.key, headers=headers)
+
+    # setup helpers; each asserts success
+    def create_client(self, name="Acme Treasury"):
+        r = self.req("POST", "/clients", {"display_name": name})
+        assert r.status == 201, f"POST /clients: {describe(r)}"
+        return r.json
+
+    def create_account(self, client_id):
+        r = self.req("POST", "/client-accounts", {"client_ref": f"clients/{client_id}"})
+        assert r.status == 201, f"POST /client-accounts: {describe(r)}"
+        return r.json
+
+    def deposit(self, account_ref, value, currency="USDC"):
+        r = self.req("POST", "/sandbox/deposits",
+                     {"account_ref": account_ref, "amount": {"currency": currency, "value": value}})
+        assert r.status == 201, f"POST /sandbox/deposits: {describe(r)}"
+        return r.json
+
+    def create_destination(self, account_ref, dest=None, idem=None):
+        r = self.req("POST", "/withdrawal-destinations",
+                     {"account_ref": account_ref, "destination": dest or sepa_destination()},
+                     headers={"Idempotency-Key": idem or f"dest-{uuid.uuid4()}"})
+        assert r.status == 201, f"POST /withdrawal-destinations: {describe(r)}"
+        return r.json
+
+    def balances(self, account_ref):
+        acct_id = account_ref.split("/", 1)[1]
+        r = self.req("GET", f"/client-accounts/{acct_id}")
+        assert r.status == 200, f"GET /client-accounts/{acct_id}: {describe(r)}"
+        out = {}
+        for b in r.json["balances"]:
+            out[b["currency"]] = {"available": b["available"], "held": b["held"], "total": b["total"]}
+        return out
+
+    def list_sessions(self, **params):
+        """Every session visible to this tenant (following page tokens)."""
+        items = []
+        token = None
+        for _ in range(1000):
+            q = dict(params)
+            if token:
+                q["page_token"] = token
+            path = "/off-ramp-sessions" + ("?" + urllib.parse.urlencode(q) if q else "")
+            r = self.req("GET", path)
+            assert r.status == 200, f"GET {path}: {describe(r)}"
+            items.extend(r.json["items"])
+            token = r.json.get("next_page_token")
+            if not token:
+                return items
+        raise AssertionError("list_sessions: more than 1000 pages")
+
+    def session_ids(self, **params):
+        return [s["id"] for s in self.list_sessions(**params)]
+
+    def setup(self, deposit="1000.00", client_name="Acme Treasury"):
+        """A client with its default account funded and one saved SEPA
+        destination; returns a World."""
+        client = self.create_client(client_name)
+        account_ref = client["default_account_ref"]
+        if deposit:
+            self.deposit(account_ref, deposit)
+        dest_sent = sepa_destination()
+        dest = self.create_destination(account_ref, dest_sent)
+        return World(self, client, account_ref, dest, dest_sent)
+
+    def create_session(self, world, amount="250.00", currency="USDC", key=None, idem=None, **kw):
+        headers = {"Idempotency-Key": idem} if idem else None
+        r = self.req("POST", "/off-ramp-sessions", world.body(amount, currency, **kw), key=key, headers=headers)
+        assert r.status == 201, f"POST /off-ramp-sessions: {describe(r)}"
+        return r.json
+
+
+class World:
+    """One client, its funded account and a saved destination."""
+
+    def __init__(self, tenant, client, account_ref, dest, dest_sent):
+        self.tenant = tenant
+        self.client = client
+        self.client_id = client["id"]
+        self.account_ref = account_ref
+        self.account_id = account_ref.split("/", 1)[1]
+        self.dest = dest
+        self.dest_sent = dest_sent
+
+    def body(self, amount="250.00", currency="USDC", payment_reference="RF18539007547034"):
+        b = copy.deepcopy(SEED_REQUEST)
+        b["account_ref"] = self.account_ref
+        b["amount"] = {"currency": currency, "value": amount}
+        b["destination"]["destination"] = copy.deepcopy(self.dest_sent)
+        b["destination"]["route_owner_ref"] = f"clients/{self.client_id}"
+        b["destination"]["withdrawal_destination_id"] = self.dest["id"]
+        b["destination"]["payment_reference"] = payment_reference
+        return b
+
+    def balances(self):
+        return self.tenant.balances(self.account_ref)
+
+
+# ---------------------------------------------------------------------------
+# Assertions.
+# ---------------------------------------------------------------------------
+
+_CATALOGUE = None
+
+
+def catalogue():
+    global _CATALOGUE
+    if _CATALOGUE is None:
+        try:
+            _CATALOGUE = load_errors_def()
+        except OSError:
+            _CATALOGUE = {}
+    return _CATALOGUE
+
+
+def _strings(x):
+    if isinstance(x, str):
+        yield x
+    elif isinstance(x, dict):
+        for k, v in x.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _strings(v)
+
+
+def check_error_shape(resp):
+    """The error body shape every error answer must have."""
+    assert resp.json is not None and isinstance(resp.json, dict), f"error body is not a JSON object: {describe(resp)}"
+    for k in ("code", "message", "details", "request_id"):
+        assert k in resp.json, f"error body lacks {k!r}: {describe(resp)}"
+    assert isinstance(resp.json["code"], str)
+    assert isinstance(resp.json["message"], str) and resp.json["message"], describe(resp)
+    assert isinstance(resp.json["details"], dict), f"details is not an object: {describe(resp)}"
+    rid = resp.headers.get("x-request-id")
+    assert rid, f"no X-Request-Id header: {describe(resp)}"
+    assert resp.json["request_id"] == rid, f"request_id {resp.json['request_id']!r} != X-Request-Id {rid!r}"
+    cat = catalogue()
+    if cat:
+        code = resp.json["code"]
+        assert code in cat, f"code {code!r} is not in errors.def: {describe(resp)}"
+        assert cat[code] == resp.status, f"code {code!r} is {cat[code]} in errors.def but came with HTTP {resp.status}"
+
+
+def assert_error(resp, status, code, pointer=None):
+    """status: int; code: str or a set of acceptable codes. pointer: a JSON
+    pointer that must appear among the strings of `details`."""
+    codes = {code} if isinstance(code, str) else set(code)
+    assert resp.status == status, f"expected HTTP {status} {sorted(codes)}, got {describe(resp)}"
+    check_error_shape(resp)
+    assert resp.json["code"] in codes, f"expected code in {sorted(codes)}, got {describe(resp)}"
+    if pointer is not None:
+        assert pointer in set(_strings(resp.json["details"])), \
+            f"details should name the field {pointer!r}: {describe(resp)}"
+
+
+def assert_one_of(resp, outcomes):
+    """outcomes: list of (status, code or set of codes)."""
+    for st, code in outcomes:
+        codes = {code} if isinstance(code, str) else set(code)
+        if resp.status == st and resp.json and resp.json.get("code") in codes:
+            check_error_shape(resp)
+            return
+    raise AssertionError(f"expected one of {outcomes}, got {describe(resp)}")
