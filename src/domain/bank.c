@@ -37,7 +37,6 @@
 #include "domain/bank.h"
 
 #include <assert.h>
-#include <string.h>
 
 /* ISO 11649: "RF" + 2 check digits + at least one character. */
 #define BANK_RF_MIN 5
@@ -241,6 +240,7 @@ enum err bank_iban_normalize(const char *in, char out[BANK_IBAN_MAX + 1])
 
 enum err bank_iban_check(const char *iban)
 {
+	const unsigned char *s = (const unsigned char *)iban;
 	size_t len, want;
 	unsigned r = 0;
 
@@ -248,8 +248,6 @@ enum err bank_iban_check(const char *iban)
 	len = bank_bounded_len(iban, BANK_IBAN_MAX);
 	if (len < BANK_IBAN_MIN || len > BANK_IBAN_MAX)
 		return ERR_INVALID_IBAN;
-
-	const unsigned char *s = (const unsigned char *)iban;
 	if (!bank_is_upper(s[0]) || !bank_is_upper(s[1]) ||
 	    !bank_is_digit(s[2]) || !bank_is_digit(s[3]))
 		return ERR_INVALID_IBAN;

@@ -27,9 +27,12 @@ enum capability_bit {
 	CAP__COUNT
 };
 
-#define X(e, name) static const uint32_t e = 1u << e##_BIT;
-CAPABILITIES(X)
+/* Bit masks as enum constants, so route tables can use them statically. */
+enum capability {
+#define X(e, name) e = 1 << e##_BIT,
+	CAPABILITIES(X)
 #undef X
+};
 
 #define CAP_ALL ((1u << CAP__COUNT) - 1u)
 

@@ -50,6 +50,19 @@ def server_factory(tmp_path_factory):
     assert not failures, "\n".join(failures)
 
 
+@pytest.fixture(autouse=True)
+def _module_server_still_running(request):
+    """After each test that used the module's server, the server must still
+    be running (a crash is reported against the test that caused it)."""
+    yield
+    if "server" in request.fixturenames:
+        s = request.getfixturevalue("server")
+        if s.proc is not None and s.proc.poll() is not None:
+            rc = s.proc.returncode
+            pytest.fail(f"the server died during this test (exit status {rc})\n--- stderr ---\n{s.stderr()}",
+                        pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def tenant(server):
     return server.new_tenant()

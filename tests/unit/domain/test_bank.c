@@ -25,6 +25,15 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* For table loops: name the failing vector, not just the line. */
+static void expect_err(const char *what, const char *input, enum err got,
+		       enum err want)
+{
+	if (got != want)
+		fail_msg("%s(\"%s\") = %s, want %s", what, input, err_code(got),
+			 err_code(want));
+}
+
 static char *exact_copy(const char *s)
 {
 	size_t n = strlen(s) + 1;
@@ -255,7 +264,7 @@ static void test_iban_registry_examples(void **state)
 		if (i > 0)
 			assert_true(strncmp(registry[i - 1].iban, iban, 2) < 0);
 
-		assert_int_equal(iban_check(iban), ERR_OK);
+		expect_err("iban_check", iban, iban_check(iban), ERR_OK);
 		assert_int_equal(iban_normalize(iban, out), ERR_OK);
 		assert_string_equal(out, iban);
 
@@ -277,13 +286,15 @@ static void test_iban_registry_lengths_exact(void **state)
 		snprintf(bban, sizeof(bban), "%s0", iban + 4);
 		make_iban(built, sizeof(built), cc, bban);
 		if (strlen(built) <= BANK_IBAN_MAX)
-			assert_int_equal(iban_check(built), ERR_INVALID_IBAN);
+			expect_err("iban_check", built, iban_check(built),
+				   ERR_INVALID_IBAN);
 
 		/* one shorter */
 		snprintf(bban, sizeof(bban), "%s", iban + 4);
 		bban[strlen(bban) - 1] = '\0';
 		make_iban(built, sizeof(built), cc, bban);
-		assert_int_equal(iban_check(built), ERR_INVALID_IBAN);
+		expect_err("iban_check", built, iban_check(built),
+			   ERR_INVALID_IBAN);
 
 		/* the exact length, rebuilt the same way, passes, so the two
 		 * above fail for their length alone (unless the digits landed
@@ -472,7 +483,7 @@ static void test_bic_good(void **state)
 		"CITIUS33",
 	};
 	for (size_t i = 0; i < COUNT(good); i++)
-		assert_int_equal(bic_check(good[i]), ERR_OK);
+		expect_err("bic", good[i], bic_check(good[i]), ERR_OK);
 }
 
 static void test_bic_bad(void **state)
@@ -500,10 +511,8 @@ static void test_bic_bad(void **state)
 		"DEUTDEFF ",
 		"DEUTDEFF\xC3\xA9",
 	};
-	for (size_t i = 0; i < COUNT(bad); i++) {
-		print_message("bic %s\n", bad[i]);
-		assert_int_equal(bic_check(bad[i]), ERR_INVALID_BIC);
-	}
+	for (size_t i = 0; i < COUNT(bad); i++)
+		expect_err("bic", bad[i], bic_check(bad[i]), ERR_INVALID_BIC);
 }
 
 static void test_bic_country(void **state)
@@ -574,12 +583,13 @@ static void test_sepa(void **state)
 	assert_int_equal(bank_sepa_country_count(), 41);
 	assert_int_equal(COUNT(members), 41);
 	for (size_t i = 0; i < COUNT(members); i++) {
-		print_message("sepa %s\n", members[i]);
-		assert_true(sepa(members[i]));
-		assert_true(country_valid(members[i]));
+		if (!sepa(members[i]) || !country_valid(members[i]))
+			fail_msg("%s should be a SEPA country", members[i]);
 	}
-	for (size_t i = 0; i < COUNT(outside); i++)
-		assert_false(sepa(outside[i]));
+	for (size_t i = 0; i < COUNT(outside); i++) {
+		if (sepa(outside[i]))
+			fail_msg("%s should not be a SEPA country", outside[i]);
+	}
 
 	/* nothing else: exactly 41 of all pairs */
 	size_t n = 0;
@@ -615,10 +625,8 @@ static void test_rf_good(void **state)
 		"RF971042",
 		"RF981024",
 	};
-	for (size_t i = 0; i < COUNT(good); i++) {
-		print_message("rf %s\n", good[i]);
-		assert_int_equal(rf_check(good[i]), ERR_OK);
-	}
+	for (size_t i = 0; i < COUNT(good); i++)
+		expect_err("rf", good[i], rf_check(good[i]), ERR_OK);
 }
 
 static void test_rf_bad(void **state)
@@ -635,6 +643,7 @@ static void test_rf_bad(void **state)
 		"RF",
 		"RF1",
 		"RF18",               /* no body */
+		"RF04",               /* no body, though "RF04" is 1 mod 97 */
 		"RF18 ",
 		"",
 		"RF42ABCDEFGHIJ01234567890K", /* 26, mod 97 right */
@@ -651,10 +660,9 @@ static void test_rf_bad(void **state)
 		"XX18539007547034",
 		"RF18539007547034\xC3\xA9",
 	};
-	for (size_t i = 0; i < COUNT(bad); i++) {
-		print_message("rf %s\n", bad[i]);
-		assert_int_equal(rf_check(bad[i]), ERR_INVALID_PAYMENT_REFERENCE);
-	}
+	for (size_t i = 0; i < COUNT(bad); i++)
+		expect_err("rf", bad[i], rf_check(bad[i]),
+			   ERR_INVALID_PAYMENT_REFERENCE);
 }
 
 /* The bad vectors above fail for the stated reason, not by accident. */
@@ -665,12 +673,165 @@ static void test_rf_vectors_are_what_they_say(void **state)
 	assert_int_equal(ref_mod97("1006RF99"), 1);
 	assert_int_equal(ref_mod97("1042RF00"), 1);
 	assert_int_equal(ref_mod97("1024RF01"), 1);
+	/* "RF04" alone is 1 mod 97: only the missing body fails it */
+	assert_int_equal(ref_mod97("RF04"), 1);
 	/* the 26-character reference passes mod 97: only length fails it */
 	assert_int_equal(ref_mod97("ABCDEFGHIJ01234567890KRF42"), 1);
 	assert_int_equal(strlen("RF42ABCDEFGHIJ01234567890K"), BANK_RF_MAX + 1);
 	/* and RF18539007547034 is valid by our own arithmetic */
 	assert_int_equal(ref_mod97("539007547034RF18"), 1);
 	assert_int_not_equal(ref_mod97("539007547034RF19"), 1);
+}
+
+/* ---- every byte in every position ------------------------------------ */
+
+static bool is_upper_alnum(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int ascii_upper(int c)
+{
+	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+}
+
+/*
+ * Replace each character of a valid IBAN with each byte 1..255. A byte
+ * that is not an upper-case letter or digit must be refused whatever the
+ * checksum would make of it; an allowed one must give the answer of the
+ * reference mod 97 (country and check digits stay put in the BBAN loop).
+ */
+static void test_iban_every_byte(void **state)
+{
+	(void)state;
+	const char *base = "GB29NWBK60161331926819";
+	size_t len = strlen(base);
+
+	for (size_t pos = 0; pos < len; pos++) {
+		for (int b = 1; b < 256; b++) {
+			char s[64], moved[64];
+			enum err want;
+
+			memcpy(s, base, len + 1);
+			s[pos] = (char)b;
+			if (pos < 2 && !(b >= 'A' && b <= 'Z'))
+				want = ERR_INVALID_IBAN;
+			else if (pos < 4 && pos >= 2 && !(b >= '0' && b <= '9'))
+				want = ERR_INVALID_IBAN;
+			else if (!is_upper_alnum(b))
+				want = ERR_INVALID_IBAN;
+			else if (pos < 2)
+				continue; /* another country: covered elsewhere */
+			else {
+				snprintf(moved, sizeof(moved), "%s%.4s", s + 4, s);
+				want = ref_mod97(moved) == 1 ? ERR_OK
+							      : ERR_INVALID_IBAN;
+				if (pos < 4 && (strncmp(s + 2, "00", 2) == 0 ||
+						strncmp(s + 2, "01", 2) == 0 ||
+						strncmp(s + 2, "99", 2) == 0))
+					want = ERR_INVALID_IBAN;
+			}
+			expect_err("iban_check", s, iban_check(s), want);
+		}
+	}
+}
+
+/* Both check-digit positions at once: anything but two digits is refused. */
+static void test_iban_check_digit_bytes(void **state)
+{
+	(void)state;
+	for (int hi = 1; hi < 256; hi++) {
+		for (int lo = 1; lo < 256; lo++) {
+			char s[32];
+
+			if (hi >= '0' && hi <= '9' && lo >= '0' && lo <= '9')
+				continue;
+			snprintf(s, sizeof(s), "GB%c%cNWBK60161331926819", hi, lo);
+			if (bank_iban_check(s) != ERR_INVALID_IBAN)
+				fail_msg("check digits %02x %02x accepted", hi, lo);
+		}
+	}
+}
+
+static void test_iban_normalize_every_byte(void **state)
+{
+	(void)state;
+	for (int b = 1; b < 256; b++) {
+		char in[4] = {'A', (char)b, 'B', '\0'};
+		char out[BANK_IBAN_MAX + 1];
+		enum err e = iban_normalize(in, out);
+
+		if (b == ' ') {
+			assert_int_equal(e, ERR_OK);
+			assert_string_equal(out, "AB");
+		} else if (is_upper_alnum(ascii_upper(b))) {
+			char want[4] = {'A', (char)ascii_upper(b), 'B', '\0'};
+			assert_int_equal(e, ERR_OK);
+			assert_string_equal(out, want);
+		} else {
+			if (e != ERR_INVALID_IBAN)
+				fail_msg("byte %02x accepted", b);
+		}
+	}
+}
+
+static void test_bic_every_byte(void **state)
+{
+	(void)state;
+	const char *base = "DEUTDEFF500";
+
+	for (size_t pos = 0; pos < strlen(base); pos++) {
+		for (int b = 1; b < 256; b++) {
+			char s[16];
+
+			memcpy(s, base, strlen(base) + 1);
+			s[pos] = (char)b;
+			if (pos == 4 || pos == 5) {
+				/* the country: letters forming an assigned code */
+				char cc[3] = {s[4], s[5], '\0'};
+				expect_err("bic", s, bic_check(s),
+					   country_valid(cc) ? ERR_OK
+							     : ERR_INVALID_BIC);
+			} else {
+				expect_err("bic", s, bic_check(s),
+					   is_upper_alnum(b) ? ERR_OK
+							     : ERR_INVALID_BIC);
+			}
+		}
+	}
+}
+
+/* Same for the RF body: either case of a letter or a digit gives the
+ * reference mod 97's answer; anything else (space included, since it
+ * would stand in place of a character) is refused. */
+static void test_rf_every_byte(void **state)
+{
+	(void)state;
+	const char *base = "RF18539007547034";
+	size_t len = strlen(base);
+
+	for (size_t pos = 4; pos < len; pos++) {
+		for (int b = 1; b < 256; b++) {
+			char s[32], moved[32];
+			enum err want;
+
+			if (b == ' ')
+				continue;
+			memcpy(s, base, len + 1);
+			s[pos] = (char)b;
+			if (!is_upper_alnum(ascii_upper(b))) {
+				want = ERR_INVALID_PAYMENT_REFERENCE;
+			} else {
+				snprintf(moved, sizeof(moved), "%s%.4s", s + 4, s);
+				for (char *m = moved; *m; m++)
+					*m = (char)ascii_upper(*m);
+				want = ref_mod97(moved) == 1
+					       ? ERR_OK
+					       : ERR_INVALID_PAYMENT_REFERENCE;
+			}
+			expect_err("rf", s, rf_check(s), want);
+		}
+	}
 }
 
 /* ---- payment reference ------------------------------------------------ */
@@ -736,6 +897,7 @@ static void test_payment_reference_structured(void **state)
 	assert_int_equal(ref_check("rF19539007547034"),
 			 ERR_INVALID_PAYMENT_REFERENCE);
 	assert_int_equal(ref_check("RF18"), ERR_INVALID_PAYMENT_REFERENCE);
+	assert_int_equal(ref_check("RF04"), ERR_INVALID_PAYMENT_REFERENCE);
 	assert_int_equal(ref_check("RF001042"), ERR_INVALID_PAYMENT_REFERENCE);
 	/* structured and too long is invalid, not "too long": the RF rules,
 	 * not the 140-character rule, apply to it */
@@ -783,6 +945,11 @@ int main(void)
 		cmocka_unit_test(test_payment_reference_unstructured),
 		cmocka_unit_test(test_payment_reference_structured),
 		cmocka_unit_test(test_payment_reference_truncated_utf8),
+		cmocka_unit_test(test_iban_every_byte),
+		cmocka_unit_test(test_iban_check_digit_bytes),
+		cmocka_unit_test(test_iban_normalize_every_byte),
+		cmocka_unit_test(test_bic_every_byte),
+		cmocka_unit_test(test_rf_every_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,318 @@
+/*
+ * api.c - the route table and what every request goes through before its
+ * handler: route, authenticate, authorise, content type, idempotency
+ * replay, strict JSON. Also the one place where an enum err becomes an
+ * HTTP status and an error body (api_render_error).
+ *
+ * Order of checks (each answers before the next runs):
+ *   404/405 route -> 401 key -> 403 capability -> 415 content type ->
+ *   400 idempotency key -> replay / 409 -> 400 JSON -> handler.
+ * (413 is answered by the HTTP adapter while the body arrives.)
+ */
+#include "api/api_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/crypto.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "domain/capability.h"
+
+/* X(method, pattern, handler, capability, authenticated) */
+#define API_ROUTES(X)                                                                          \
+	X("POST", "/clients", api_h_client_create, CAP_CLIENTS_MANAGE, true)                   \
+	X("GET", "/clients/{id}", api_h_client_get, CAP_CLIENTS_MANAGE, true)                  \
+	X("POST", "/client-accounts", api_h_account_create, CAP_CLIENTS_MANAGE, true)          \
+	X("GET", "/client-accounts/{id}", api_h_account_get, CAP_ACCOUNTS_READ, true)          \
+	X("POST", "/sandbox/deposits", api_h_deposit_create, CAP_SANDBOX_FUND, true)           \
+	X("POST", "/withdrawal-destinations", api_h_destination_create, CAP_DESTINATIONS_MANAGE, true) \
+	X("GET", "/withdrawal-destinations/{id}", api_h_destination_get, CAP_DESTINATIONS_MANAGE, true) \
+	X("POST", "/off-ramp-sessions", api_h_session_create, CAP_RAMPS_CREATE, true)          \
+	X("GET", "/off-ramp-sessions", api_h_session_list, CAP_RAMPS_READ, true)               \
+	X("GET", "/off-ramp-sessions/{id}", api_h_session_get, CAP_RAMPS_READ, true)           \
+	X("GET", "/healthz", api_h_healthz, 0, false)                                          \
+	X("GET", "/errors.json", api_h_errors, 0, false)
+
+static API_HANDLER(api_h_healthz);
+static API_HANDLER(api_h_errors);
+
+struct api_route {
+	const char *method;
+	const char *pattern;
+	void (*handler)(struct api_call *);
+	uint32_t cap;
+	bool auth;
+};
+
+static const struct api_route api_routes[] = {
+#define X(m, p, h, cap, auth) {m, p, h, cap, auth},
+	API_ROUTES(X)
+#undef X
+};
+
+/* ---- answers ----------------------------------------------------------- */
+
+void api_answer_json(json_t *obj, int status, struct svc_answer *out)
+{
+	svc_answer_clear(out);
+	if (!obj)
+		return;
+	out->body = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(obj);
+	if (out->body) {
+		out->len = strlen(out->body);
+		out->status = status;
+	}
+}
+
+void api_render_error(const struct api_call *c, enum err e, const char *field,
+		      struct svc_answer *out)
+{
+	json_t *details = json_object();
+	if (field && *field)
+		json_object_set_new(details, "field", json_string(field));
+	json_t *o = json_pack("{s:s, s:s, s:o, s:s}", "code", err_code(e), "message",
+			      err_message(e), "details", details, "request_id",
+			      c ? c->req->request_id : "");
+	api_answer_json(o, err_http_status(e), out);
+}
+
+void api_fail(struct api_call *c, enum err e, const char *field)
+{
+	api_render_error(c, e, field, &c->answer);
+}
+
+const struct svc_idem *api_idem(const struct api_call *c)
+{
+	return c->has_idem ? &c->idem : NULL;
+}
+
+static void reject_render(void *ctx, enum err e, const char *field, const void *result,
+			  struct svc_answer *out)
+{
+	api_render_error(ctx, e, field, out);
+}
+
+void api_reject(struct api_call *c, enum err e, const char *field)
+{
+	struct svc_render r = {reject_render, c};
+	svc_reject(c->api->svc, &c->auth, api_idem(c), e, field, &r, &c->answer);
+}
+
+void api_error_response(enum err e, const char *request_id, struct api_response *res)
+{
+	struct api_request req = {0};
+	snprintf(req.request_id, sizeof req.request_id, "%s", request_id ? request_id : "");
+	struct api_call c = {.req = &req};
+	api_render_error(&c, e, NULL, &c.answer);
+	memset(res, 0, sizeof *res);
+	res->status = c.answer.status ? c.answer.status : 500;
+	res->body = c.answer.body;
+	res->len = c.answer.len;
+}
+
+void api_response_clear(struct api_response *res)
+{
+	free(res->body);
+	memset(res, 0, sizeof *res);
+}
+
+char *api_errors_catalogue(size_t *len)
+{
+	json_t *list = json_array();
+	for (int e = 1; e < ERR__COUNT; e++)
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "code",
+						      err_code((enum err)e), "status",
+						      err_http_status((enum err)e), "message",
+						      err_message((enum err)e)));
+	json_t *o = json_pack("{s:o}", "errors", list);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	*len = s ? strlen(s) : 0;
+	return s;
+}
+
+static API_HANDLER(api_h_healthz)
+{
+	api_answer_json(json_pack("{s:s}", "status", "ok"), 200, &c->answer);
+}
+
+static API_HANDLER(api_h_errors)
+{
+	svc_answer_clear(&c->answer);
+	c->answer.body = api_errors_catalogue(&c->answer.len);
+	c->answer.status = c->answer.body ? 200 : 500;
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+/* Match path against pattern; {id} takes one segment into id. */
+static bool route_match(const char *pattern, const char *path, char id[UUID_STR_LEN + 1],
+			bool *id_ok)
+{
+	const char *p = pattern, *s = path;
+	while (*p && *s) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			size_t n = strcspn(s, "/");
+			if (n == 0)
+				return false;
+			if (n == UUID_STR_LEN) {
+				memcpy(id, s, n);
+				id[n] = '\0';
+				*id_ok = uuid_valid(id);
+				if (*id_ok)
+					uuid_lower(id);
+			} else {
+				*id_ok = false; /* not a uuid: cannot exist, answers 404 */
+			}
+			s += n;
+			p += 4;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static bool content_type_json(const char *ct)
+{
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	size_t n = strlen("application/json");
+	if (strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	const char *rest = ct + n;
+	while (*rest == ' ')
+		rest++;
+	return *rest == '\0' || *rest == ';';
+}
+
+static bool idem_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > LIMIT_IDEMPOTENCY_KEY_BYTES)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static const char *bearer_token(const char *h)
+{
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+/* Everything before the handler; false when an answer is already set. */
+static bool api_prepare(struct api_call *c, const struct api_route *rt)
+{
+	const struct api_request *req = c->req;
+	if (rt->auth) {
+		enum err e = svc_authenticate(c->api->svc, bearer_token(req->authorization),
+					      &c->auth);
+		if (e) {
+			api_fail(c, e, NULL);
+			return false;
+		}
+		c->authenticated = true;
+		if ((c->auth.caps & rt->cap) != rt->cap) {
+			api_render_error(c, ERR_MISSING_CAPABILITY, NULL, &c->answer);
+			return false;
+		}
+	}
+	if (strcmp(req->method, "POST") != 0)
+		return true;
+
+	if ((req->body_len > 0 || req->content_type) && !content_type_json(req->content_type)) {
+		api_fail(c, ERR_UNSUPPORTED_MEDIA_TYPE, NULL);
+		return false;
+	}
+	if (req->idempotency_key) {
+		if (!idem_key_ok(req->idempotency_key)) {
+			api_fail(c, ERR_INVALID_IDEMPOTENCY_KEY, NULL);
+			return false;
+		}
+		c->has_idem = true;
+		c->idem.key = req->idempotency_key;
+		snprintf(c->idem.endpoint, sizeof c->idem.endpoint, "POST %s", req->path);
+	}
+	enum err e = ERR_OK;
+	c->body = json_in_parse(req->body, req->body_len, &e);
+	if (c->has_idem) {
+		/* Same request = same JSON value: hash its canonical form, so
+		 * whitespace and key order do not matter; raw bytes when it
+		 * does not parse. */
+		char *canon = c->body ? json_in_canonical(c->body) : NULL;
+		if (canon) {
+			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
+			free(canon);
+		} else {
+			crypto_sha256_hex(req->body ? req->body : "", req->body_len,
+					  c->idem.request_hash);
+		}
+		enum err re = svc_idem_replay(c->api->svc, &c->auth, &c->idem, &c->answer);
+		if (re == ERR_OK)
+			return false; /* replayed */
+		if (re != ERR_NOT_FOUND) {
+			api_fail(c, re, NULL);
+			return false;
+		}
+	}
+	if (!c->body) {
+		api_reject(c, e, NULL);
+		return false;
+	}
+	return true;
+}
+
+void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
+{
+	struct api_call c = {.api = api, .req = req};
+	const struct api_route *rt = NULL;
+	bool path_known = false, id_ok = true;
+	for (size_t i = 0; i < sizeof api_routes / sizeof *api_routes; i++) {
+		bool ok = true;
+		if (!route_match(api_routes[i].pattern, req->path, c.id, &ok))
+			continue;
+		path_known = true;
+		if (strcmp(api_routes[i].method, req->method) == 0) {
+			rt = &api_routes[i];
+			id_ok = ok;
+			break;
+		}
+	}
+	if (!rt) {
+		api_fail(&c, path_known ? ERR_METHOD_NOT_ALLOWED : ERR_ROUTE_NOT_FOUND, NULL);
+	} else if (api_prepare(&c, rt)) {
+		if (!id_ok)
+			api_fail(&c, ERR_NOT_FOUND, NULL);
+		else
+			rt->handler(&c);
+	}
+	if (!c.answer.body)
+		api_render_error(&c, ERR_INTERNAL, NULL, &c.answer);
+	memset(res, 0, sizeof *res);
+	res->status = c.answer.status;
+	res->body = c.answer.body;
+	res->len = c.answer.len;
+	res->cached = c.answer.cached;
+	res->www_authenticate = res->status == 401;
+	snprintf(res->etag, sizeof res->etag, "%s", c.etag);
+	if (res->status >= 500)
+		log_error("api: %s %s answered %d (request %s)", req->method, req->path,
+			  res->status, req->request_id);
+	json_decref(c.body);
+}

@@ -1,0 +1,62 @@
+/*
+ * api.h - the API surface: route table, handlers, JSON in and out, and
+ * the one place where outcomes (enum err) become HTTP statuses.
+ *
+ * The HTTP adapter (src/http) parses nothing itself beyond what
+ * libmicrohttpd gives it: it fills a struct api_request, calls
+ * api_handle(), and writes back the struct api_response. So handlers can
+ * be driven without a socket (unit tests, fuzzing).
+ */
+#ifndef OFFRAMP_API_API_H
+#define OFFRAMP_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/uuid.h"
+#include "service/service.h"
+
+#define API_QUERY_MAX 16
+
+struct api_request {
+	const char *method;        /* "GET", "POST", ... */
+	const char *path;          /* without the query string */
+	struct {
+		const char *key, *value; /* value may be "" */
+	} query[API_QUERY_MAX];
+	int nquery;
+	bool query_overflow;       /* more than API_QUERY_MAX parameters */
+	const char *authorization; /* header values, NULL when absent */
+	const char *content_type;
+	const char *idempotency_key;
+	const char *if_match;
+	const char *body;          /* NULL or len bytes, not NUL-terminated */
+	size_t body_len;
+	char request_id[UUID_STR_LEN + 1];
+};
+
+struct api_response {
+	int status;
+	char *body; /* malloc'd, owned by the response */
+	size_t len;
+	bool cached;           /* X-Idempotency-Cached: true */
+	bool www_authenticate; /* 401: WWW-Authenticate: Bearer */
+	char etag[40];         /* "" for none */
+};
+
+struct api {
+	struct service *svc;
+};
+
+/* Handle one request. Always fills res (status and a JSON body). */
+void api_handle(struct api *api, const struct api_request *req, struct api_response *res);
+void api_response_clear(struct api_response *res);
+
+/* An error answer with no request context (used by the HTTP adapter for
+ * 413 and the like). */
+void api_error_response(enum err e, const char *request_id, struct api_response *res);
+
+/* The errors.json catalogue, built from base/errors.def. Owned by caller. */
+char *api_errors_catalogue(size_t *len);
+
+#endif

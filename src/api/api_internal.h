@@ -1,0 +1,77 @@
+/*
+ * api_internal.h - shared by the api's files: one call's context, the
+ * answer helpers, the JSON shapes of resources.
+ */
+#ifndef OFFRAMP_API_INTERNAL_H
+#define OFFRAMP_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "api/json_in.h"
+
+struct api_call {
+	struct api *api;
+	const struct api_request *req;
+	struct auth auth;
+	bool authenticated;
+	struct svc_idem idem;
+	bool has_idem;
+	char id[UUID_STR_LEN + 1]; /* the {id} path segment, lower-cased */
+	json_t *body;              /* parsed request body (POST), owned */
+	struct svc_answer answer;  /* what goes back */
+	char etag[40];
+};
+
+/* The idempotency context of this call, or NULL when no key was sent. */
+const struct svc_idem *api_idem(const struct api_call *c);
+
+/* Render an error envelope into out. field: JSON pointer or NULL. */
+void api_render_error(const struct api_call *c, enum err e, const char *field,
+		      struct svc_answer *out);
+/* Dump obj (stolen) as the answer with status. */
+void api_answer_json(json_t *obj, int status, struct svc_answer *out);
+/* Answer with an error now (no idempotency involvement). */
+void api_fail(struct api_call *c, enum err e, const char *field);
+/* Answer a decoding error of a POST: kept under the key (CONTRACT §7). */
+void api_reject(struct api_call *c, enum err e, const char *field);
+
+/* {"currency": "USDC", "value": "250.00"} */
+json_t *api_money_json(enum currency cur, int64_t minor);
+json_t *api_money_json_code(const char *code, int64_t minor);
+/* RFC 3339 string, or JSON null for 0 when nullable. */
+json_t *api_time_json(int64_t unix_s, bool nullable);
+/* "<collection>/<id>" */
+json_t *api_ref_json(const char *collection, const char *id);
+
+json_t *api_session_json(const struct store_session *s);
+json_t *api_client_json(const struct store_client *c);
+json_t *api_account_json(const struct svc_account_view *v);
+json_t *api_destination_json(const struct store_destination *d);
+json_t *api_deposit_json(const struct store_transfer *t);
+void api_session_etag(const struct store_session *s, char out[40]);
+
+/* Handlers, one per route (see the route table in api.c). */
+#define API_HANDLER(name) void name(struct api_call *c)
+API_HANDLER(api_h_client_create);
+API_HANDLER(api_h_client_get);
+API_HANDLER(api_h_account_create);
+API_HANDLER(api_h_account_get);
+API_HANDLER(api_h_deposit_create);
+API_HANDLER(api_h_destination_create);
+API_HANDLER(api_h_destination_get);
+API_HANDLER(api_h_session_create);
+API_HANDLER(api_h_session_get);
+API_HANDLER(api_h_session_list);
+
+
+
+/* Decode a typed destination object o into out (fields only; call
+ * api_validate_destination next). */
+void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *out);
+/* Validate and normalise; on error records it at o's path + field. */
+void api_validate_destination(struct jd *d, const struct jd_obj *o, struct destination *dst);
+/* Canonical JSON of a normalised destination (malloc'd). */
+char *api_destination_canonical(const struct destination *dst);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * json_in.c - strict JSON decoding; see json_in.h.
+ *
+ * jansson does the parsing (it validates UTF-8 and refuses raw control
+ * characters and, without JSON_ALLOW_NUL, "\u0000"). What it allows and
+ * the contract does not, we check on the parsed tree: escaped control
+ * characters, depth, the top-level type. jansson's own recursion limit
+ * (2048) bounds the walk.
+ */
+#include "api/json_in.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "base/uuid.h"
+
+static bool clean_string(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return false;
+	return true;
+}
+
+static enum err walk(const json_t *v, int depth)
+{
+	if (depth > LIMIT_JSON_DEPTH)
+		return ERR_JSON_TOO_DEEP;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return clean_string(json_string_value(v), json_string_length(v))
+			       ? ERR_OK
+			       : ERR_INVALID_STRING;
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)v, k, x) {
+			if (!clean_string(k, strlen(k)))
+				return ERR_INVALID_STRING;
+			enum err e = walk(x, depth + 1);
+			if (e)
+				return e;
+		}
+		return ERR_OK;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *x;
+		json_array_foreach(v, i, x) {
+			enum err e = walk(x, depth + 1);
+			if (e)
+				return e;
+		}
+		return ERR_OK;
+	}
+	default:
+		return ERR_OK;
+	}
+}
+
+json_t *json_in_parse(const char *body, size_t len, enum err *e)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		switch (json_error_code(&jerr)) {
+		case json_error_duplicate_key:
+			*e = ERR_DUPLICATE_KEY;
+			break;
+		case json_error_invalid_utf8:
+		case json_error_null_character:
+		case json_error_null_byte_in_key:
+			*e = ERR_INVALID_STRING;
+			break;
+		case json_error_stack_overflow:
+			*e = ERR_JSON_TOO_DEEP;
+			break;
+		default:
+			*e = ERR_INVALID_JSON;
+			break;
+		}
+		return NULL;
+	}
+	*e = walk(root, 1);
+	if (*e == ERR_OK && !json_is_object(root))
+		*e = ERR_INVALID_TYPE;
+	if (*e) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+char *json_in_canonical(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+void jd_init(struct jd_obj *o, json_t *obj, const char *path)
+{
+	memset(o, 0, sizeof *o);
+	o->obj = obj;
+	snprintf(o->path, sizeof o->path, "%s", path);
+}
+
+void jd_fail(struct jd *d, const struct jd_obj *o, const char *key, enum err e)
+{
+	if (d->e)
+		return;
+	d->e = e;
+	if (key)
+		snprintf(d->field, sizeof d->field, "%s/%s", o->path, key);
+	else
+		snprintf(d->field, sizeof d->field, "%s", o->path[0] ? o->path : "");
+}
+
+static void seen(struct jd_obj *o, const char *key)
+{
+	for (int i = 0; i < o->nseen; i++)
+		if (strcmp(o->seen[i], key) == 0)
+			return;
+	if (o->nseen < JD_KEYS_MAX)
+		o->seen[o->nseen++] = key;
+}
+
+/* The value at key, or NULL when absent or JSON null (then *is_null). */
+static json_t *get(struct jd_obj *o, const char *key, bool *is_null)
+{
+	seen(o, key);
+	json_t *v = json_object_get(o->obj, key);
+	*is_null = v && json_is_null(v);
+	return *is_null ? NULL : v;
+}
+
+const char *jd_str(struct jd *d, struct jd_obj *o, const char *key, bool required,
+		   bool nullable, size_t max_bytes)
+{
+	if (d->e)
+		return NULL;
+	bool is_null;
+	json_t *v = get(o, key, &is_null);
+	if (!v) {
+		if (is_null && !nullable)
+			jd_fail(d, o, key, ERR_INVALID_TYPE);
+		else if (!is_null && required)
+			jd_fail(d, o, key, ERR_MISSING_FIELD);
+		else if (is_null && required && nullable)
+			return NULL;
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		jd_fail(d, o, key, ERR_INVALID_TYPE);
+		return NULL;
+	}
+	size_t n = json_string_length(v);
+	if (n > max_bytes) {
+		jd_fail(d, o, key, ERR_STRING_TOO_LONG);
+		return NULL;
+	}
+	if (n == 0) {
+		jd_fail(d, o, key, ERR_INVALID_VALUE);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+const char *jd_enum(struct jd *d, struct jd_obj *o, const char *key, bool required,
+		    const char *const *allowed)
+{
+	const char *s = jd_str(d, o, key, required, false, LIMIT_STRING_BYTES);
+	if (!s)
+		return NULL;
+	for (const char *const *a = allowed; *a; a++)
+		if (strcmp(*a, s) == 0)
+			return s;
+	jd_fail(d, o, key, ERR_INVALID_VALUE);
+	return NULL;
+}
+
+bool jd_sub(struct jd *d, struct jd_obj *o, const char *key, bool required, bool nullable,
+	    struct jd_obj *sub)
+{
+	if (d->e)
+		return false;
+	bool is_null;
+	json_t *v = get(o, key, &is_null);
+	if (!v) {
+		if (is_null && !nullable)
+			jd_fail(d, o, key, ERR_INVALID_TYPE);
+		else if (!is_null && required)
+			jd_fail(d, o, key, ERR_MISSING_FIELD);
+		return false;
+	}
+	if (!json_is_object(v)) {
+		jd_fail(d, o, key, ERR_INVALID_TYPE);
+		return false;
+	}
+	char path[JD_PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", o->path, key);
+	jd_init(sub, v, path);
+	return true;
+}
+
+bool jd_ref(struct jd *d, struct jd_obj *o, const char *key, const char *collection,
+	    char id[37])
+{
+	const char *s = jd_str(d, o, key, true, false, LIMIT_STRING_BYTES);
+	if (!s)
+		return false;
+	size_t n = strlen(collection);
+	if (strncmp(s, collection, n) != 0 || s[n] != '/' || !uuid_valid(s + n + 1)) {
+		jd_fail(d, o, key, ERR_INVALID_REFERENCE);
+		return false;
+	}
+	memcpy(id, s + n + 1, UUID_STR_LEN + 1);
+	uuid_lower(id);
+	return true;
+}
+
+bool jd_uuid(struct jd *d, struct jd_obj *o, const char *key, char id[37])
+{
+	const char *s = jd_str(d, o, key, true, false, LIMIT_STRING_BYTES);
+	if (!s)
+		return false;
+	if (!uuid_valid(s)) {
+		jd_fail(d, o, key, ERR_INVALID_ID);
+		return false;
+	}
+	memcpy(id, s, UUID_STR_LEN + 1);
+	uuid_lower(id);
+	return true;
+}
+
+bool jd_money(struct jd *d, struct jd_obj *o, const char *key, bool stablecoin_only,
+	      enum currency *cur, int64_t *minor)
+{
+	struct jd_obj m;
+	if (!jd_sub(d, o, key, true, false, &m))
+		return false;
+	const char *code = jd_str(d, &m, "currency", true, false, 8);
+	/* value must be a string: a JSON number is refused before it is
+	 * ever converted (jansson would read it as a double). */
+	bool is_null;
+	json_t *v = get(&m, "value", &is_null);
+	jd_done(d, &m);
+	if (d->e)
+		return false;
+	*cur = money_currency(code);
+	if (*cur == CUR_NONE || (stablecoin_only && !money_is_stablecoin(*cur))) {
+		jd_fail(d, &m, "currency", ERR_UNSUPPORTED_CURRENCY);
+		return false;
+	}
+	if (!v) {
+		jd_fail(d, &m, "value", is_null ? ERR_INVALID_AMOUNT : ERR_MISSING_FIELD);
+		return false;
+	}
+	if (!json_is_string(v)) {
+		jd_fail(d, &m, "value", ERR_INVALID_AMOUNT);
+		return false;
+	}
+	enum err e = money_parse(json_string_value(v), json_string_length(v), *cur, minor);
+	if (e) {
+		jd_fail(d, &m, "value", e);
+		return false;
+	}
+	return true;
+}
+
+void jd_done(struct jd *d, struct jd_obj *o)
+{
+	if (d->e)
+		return;
+	const char *k;
+	json_t *v;
+	json_object_foreach(o->obj, k, v) {
+		bool known = false;
+		for (int i = 0; i < o->nseen && !known; i++)
+			known = strcmp(o->seen[i], k) == 0;
+		if (!known) {
+			/* The key goes into the pointer: escape per RFC 6901. */
+			char esc[JD_PATH_MAX / 2];
+			size_t j = 0;
+			for (const char *p = k; *p && j + 3 < sizeof esc; p++) {
+				if (*p == '~' || *p == '/') {
+					esc[j++] = '~';
+					esc[j++] = *p == '~' ? '0' : '1';
+				} else {
+					esc[j++] = *p;
+				}
+			}
+			esc[j] = '\0';
+			jd_fail(d, o, esc, ERR_UNKNOWN_FIELD);
+			return;
+		}
+	}
+}

@@ -1,0 +1,156 @@
+/*
+ * render.c - the JSON shapes of resources (what GET shows and what
+ * creates answer). Keys are emitted sorted (JSON_SORT_KEYS), which is
+ * also the seed page's order.
+ */
+#include "api/api_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+
+json_t *api_money_json(enum currency cur, int64_t minor)
+{
+	char v[MONEY_STR_MAX];
+	return json_pack("{s:s, s:s}", "currency", money_currency_code(cur), "value",
+			 money_format(minor, cur, v));
+}
+
+json_t *api_money_json_code(const char *code, int64_t minor)
+{
+	return api_money_json(money_currency(code), minor);
+}
+
+json_t *api_time_json(int64_t unix_s, bool nullable)
+{
+	if (nullable && unix_s == 0)
+		return json_null();
+	char t[CLOCK_RFC3339_LEN + 1];
+	clock_rfc3339(unix_s, t);
+	return json_string(t);
+}
+
+json_t *api_ref_json(const char *collection, const char *id)
+{
+	char ref[96];
+	snprintf(ref, sizeof ref, "%s/%s", collection, id);
+	return json_string(ref);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+void api_session_etag(const struct store_session *s, char out[40])
+{
+	snprintf(out, 40, "\"v%lld\"", (long long)s->version);
+}
+
+static json_t *principal_json(const char *id, const char *kind, const char *tenant_id)
+{
+	return json_pack("{s:s, s:s, s:o}", "id", id, "kind", kind, "tenant_ref",
+			 api_ref_json("enterprises", tenant_id));
+}
+
+json_t *api_session_json(const struct store_session *s)
+{
+	json_t *components = json_array();
+	if (s->fee_network_minor > 0)
+		json_array_append_new(components,
+				      json_pack("{s:o, s:s}", "amount",
+						api_money_json_code(s->currency, s->fee_network_minor),
+						"kind", "network_fee"));
+	if (s->fee_platform_minor > 0)
+		json_array_append_new(components,
+				      json_pack("{s:o, s:s}", "amount",
+						api_money_json_code(s->currency, s->fee_platform_minor),
+						"kind", "platform_fee"));
+	json_t *attribution = json_pack(
+		"{s:n, s:n, s:o, s:{s:s, s:o}, s:n, s:s, s:n, s:o}",
+		"actor", "approved_by",
+		"authenticated_principal", principal_json(s->principal_id, s->principal_kind, s->tenant_id),
+		"enterprise_binding", "tenant_type", "enterprise", "topology_ref",
+		api_ref_json("enterprises", s->tenant_id),
+		"federation", "identity_source", "platform-managed", "initiated_by",
+		"subject", principal_json(s->principal_id, s->principal_kind, s->tenant_id));
+	char etag[40];
+	api_session_etag(s, etag);
+	json_t *o = json_pack(
+		"{s:s, s:o, s:n, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:n, s:o,"
+		" s:o, s:s, s:s, s:s, s:n, s:s}",
+		"id", s->id,
+		"account_ref", api_ref_json("client-accounts", s->account_id),
+		"approval_ref",
+		"created_at", api_time_json(s->created_at, false),
+		"updated_at", api_time_json(s->updated_at, false),
+		"failure_reason", str_or_null(s->failure_reason),
+		"family", "off_ramp",
+		"family_params", "source_currency", s->currency, "target_rail", s->target_rail,
+		"fee_summary", "components", components, "total",
+		api_money_json_code(s->currency, s->fee_total_minor),
+		"fill_rate",
+		"principal_amount", api_money_json_code(s->currency, s->principal_minor),
+		"settled_at", api_time_json(s->settled_at, true),
+		"status", s->status,
+		"stage", s->stage,
+		"target_currency", s->target_currency,
+		"delivered_amount",
+		"etag", etag);
+	json_object_set_new(o, "subject_attribution", attribution);
+	json_object_set_new(
+		o, "destination",
+		json_pack("{s:s, s:o, s:o, s:o, s:s}", "method", s->method, "fiat_rail",
+			  str_or_null(s->fiat_rail), "payment_reference",
+			  str_or_null(s->payment_reference), "route_owner_ref",
+			  api_ref_json("clients", s->client_id), "withdrawal_destination_id",
+			  s->destination_id));
+	return o;
+}
+
+json_t *api_client_json(const struct store_client *c)
+{
+	return json_pack("{s:s, s:s, s:o, s:o}", "id", c->id, "display_name", c->display_name,
+			 "default_account_ref", api_ref_json("client-accounts", c->default_account_id),
+			 "created_at", api_time_json(c->created_at, false));
+}
+
+json_t *api_account_json(const struct svc_account_view *v)
+{
+	json_t *balances = json_array();
+	for (int i = 0; i < v->n; i++) {
+		enum currency cur = v->balances[i].currency;
+		const struct ledger_balance *b = &v->balances[i].b;
+		char av[MONEY_STR_MAX], he[MONEY_STR_MAX], to[MONEY_STR_MAX];
+		json_array_append_new(balances,
+				      json_pack("{s:s, s:s, s:s, s:s}", "currency",
+						money_currency_code(cur), "available",
+						money_format(ledger_available(b), cur, av), "held",
+						money_format(ledger_held(b), cur, he), "total",
+						money_format(ledger_total(b), cur, to)));
+	}
+	return json_pack("{s:s, s:o, s:o, s:o}", "id", v->account.id, "client_ref",
+			 api_ref_json("clients", v->account.client_id), "balances", balances,
+			 "created_at", api_time_json(v->account.created_at, false));
+}
+
+json_t *api_destination_json(const struct store_destination *d)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(d->body ? d->body : "null", JSON_DECODE_ANY, &jerr);
+	return json_pack("{s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:o}", "id", d->id, "account_ref",
+			 api_ref_json("client-accounts", d->account_id), "route_owner_ref",
+			 api_ref_json("clients", d->client_id), "method", d->method, "fiat_rail",
+			 str_or_null(d->fiat_rail), "currency", d->currency, "destination",
+			 body ? body : json_null(), "created_at",
+			 api_time_json(d->created_at, false));
+}
+
+json_t *api_deposit_json(const struct store_transfer *t)
+{
+	return json_pack("{s:s, s:o, s:o, s:s, s:o}", "id", t->id, "account_ref",
+			 api_ref_json("client-accounts", t->credit_account_id), "amount",
+			 api_money_json_code(t->currency, t->amount_minor), "status", "completed",
+			 "created_at", api_time_json(t->created_at, false));
+}

@@ -1,0 +1,326 @@
+/*
+ * main.c - the offramp binary: wires store, service, api and http
+ * together and runs one command (CONTRACT §2).
+ *
+ *   offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]
+ *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
+ *   offramp admin create-tenant --name NAME
+ *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
+ *   offramp admin verify-ledger
+ *
+ * Admin commands print one JSON object on stdout. Exit status: 0 success,
+ * 1 failure of the operation (or an unsound ledger), 2 bad usage.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread before any is
+ * started, and the main thread waits for them with sigwait(), so the
+ * shutdown sequence runs in ordinary code, not in a signal handler.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "base/log.h"
+#include "domain/capability.h"
+#include "http/server.h"
+#include "service/service.h"
+#include "store/store.h"
+
+struct opts {
+	const char *db;
+	const char *database_url;
+	const char *listen;
+	const char *rails;
+	long sandbox_step_ms;
+	long http_threads;
+	const char *name;
+	const char *tenant;
+	const char *capabilities;
+	const char *kind;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage:\n"
+	      "  offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]\n"
+	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
+	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
+	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
+	      "                [--kind user|service] [--db PATH]\n"
+	      "  offramp admin verify-ledger [--db PATH]\n"
+	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN,\n"
+	      "             OFFRAMP_SANDBOX_STEP_MS (flags win over the environment)\n",
+	      f);
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || !*s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"database-url", required_argument, NULL, 'u'},
+		{"listen", required_argument, NULL, 'l'},
+		{"rails", required_argument, NULL, 'r'},
+		{"sandbox-step-ms", required_argument, NULL, 's'},
+		{"http-threads", required_argument, NULL, 't'},
+		{"name", required_argument, NULL, 'n'},
+		{"tenant", required_argument, NULL, 'T'},
+		{"capabilities", required_argument, NULL, 'c'},
+		{"kind", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	o->db = env_or("OFFRAMP_DB", "./offramp.db");
+	o->database_url = env_or("OFFRAMP_DATABASE_URL", NULL);
+	o->listen = env_or("OFFRAMP_LISTEN", "127.0.0.1:8080");
+	o->rails = "sandbox";
+	o->kind = "user";
+	o->http_threads = 16;
+	if (!parse_long(env_or("OFFRAMP_SANDBOX_STEP_MS", "1000"), 0, 3600000, &o->sandbox_step_ms)) {
+		fprintf(stderr, "offramp: OFFRAMP_SANDBOX_STEP_MS must be 0..3600000\n");
+		return 2;
+	}
+	bool db_flag = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->db = optarg; db_flag = true; break;
+		case 'u': o->database_url = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'r': o->rails = optarg; break;
+		case 's':
+			if (!parse_long(optarg, 0, 3600000, &o->sandbox_step_ms)) {
+				fprintf(stderr, "offramp: --sandbox-step-ms must be 0..3600000\n");
+				return 2;
+			}
+			break;
+		case 't':
+			if (!parse_long(optarg, 1, LIMIT_HTTP_THREADS_MAX, &o->http_threads)) {
+				fprintf(stderr, "offramp: --http-threads must be 1..%d\n",
+					LIMIT_HTTP_THREADS_MAX);
+				return 2;
+			}
+			break;
+		case 'n': o->name = optarg; break;
+		case 'T': o->tenant = optarg; break;
+		case 'c': o->capabilities = optarg; break;
+		case 'k': o->kind = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "offramp: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	/* An explicit --db beats a database URL from the environment. */
+	if (db_flag && !getenv("OFFRAMP_DATABASE_URL_FORCE"))
+		o->database_url = NULL;
+	return 0;
+}
+
+static struct store *open_store(const struct opts *o)
+{
+	if (o->database_url) {
+		fprintf(stderr, "offramp: the PostgreSQL backend is not built yet; use --db PATH\n");
+		return NULL;
+	}
+	const char *err = NULL;
+	struct store *st = store_open_sqlite(o->db, &err);
+	if (!st)
+		fprintf(stderr, "offramp: %s: %s\n", o->db, err ? err : "cannot open");
+	return st;
+}
+
+static void print_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	json_decref(o);
+	fflush(stdout);
+}
+
+static json_t *key_json(const struct svc_new_key *k)
+{
+	char ref[64];
+	snprintf(ref, sizeof ref, "enterprises/%s", k->tenant_id);
+	json_t *caps = json_array();
+	for (int i = 0; i < CAP__COUNT; i++)
+		if (k->caps & (1u << i))
+			json_array_append_new(caps, json_string(capability_name(i)));
+	return json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:o}", "tenant_ref", ref, "principal",
+			 "id", k->principal_id, "kind", k->principal_kind, "tenant_ref", ref,
+			 "api_key", k->secret, "capabilities", caps);
+}
+
+static int cmd_create_tenant(struct service *svc, const struct opts *o)
+{
+	if (!o->name) {
+		fprintf(stderr, "offramp: create-tenant needs --name NAME\n");
+		return 2;
+	}
+	struct svc_new_key k;
+	enum err e = svc_tenant_create(svc, o->name, &k);
+	if (e) {
+		fprintf(stderr, "offramp: create-tenant: %s\n", err_message(e));
+		return e == ERR_INVALID_VALUE ? 2 : 1;
+	}
+	print_json(key_json(&k));
+	return 0;
+}
+
+static int cmd_create_api_key(struct service *svc, const struct opts *o)
+{
+	const char *pre = "enterprises/";
+	if (!o->tenant || strncmp(o->tenant, pre, strlen(pre)) != 0 || !o->capabilities) {
+		fprintf(stderr, "offramp: create-api-key needs --tenant enterprises/<uuid> "
+				"--capabilities a,b\n");
+		return 2;
+	}
+	uint32_t caps;
+	const char *bad = NULL;
+	if (!capability_parse_list(o->capabilities, &caps, &bad)) {
+		fprintf(stderr, "offramp: unknown capability at '%s'\n", bad ? bad : "");
+		return 2;
+	}
+	struct svc_new_key k;
+	enum err e = svc_api_key_create(svc, o->tenant + strlen(pre), caps, o->kind, &k);
+	if (e) {
+		fprintf(stderr, "offramp: create-api-key: %s\n",
+			e == ERR_NOT_FOUND ? "no such tenant" : err_message(e));
+		return e == ERR_INTERNAL || e == ERR_UNAVAILABLE ? 1 : 2;
+	}
+	json_t *out = key_json(&k);
+	json_object_del(out, "tenant_ref");
+	print_json(out);
+	return 0;
+}
+
+static int cmd_verify_ledger(struct service *svc)
+{
+	struct svc_ledger_report r;
+	enum err e = svc_verify_ledger(svc, &r);
+	if (e) {
+		fprintf(stderr, "offramp: verify-ledger: %s\n", err_message(e));
+		return 1;
+	}
+	json_t *net = json_object();
+	for (int c = 1; c < CUR__COUNT; c++) {
+		char a[MONEY_STR_MAX], b[MONEY_STR_MAX];
+		json_object_set_new(net, money_currency_code((enum currency)c),
+				    json_pack("{s:s, s:s}", "posted",
+					      money_format(r.net_posted[c], (enum currency)c, a),
+					      "pending",
+					      money_format(r.net_pending[c], (enum currency)c, b)));
+	}
+	print_json(json_pack("{s:b, s:i, s:i, s:i, s:i, s:i, s:s?, s:o}", "ok", r.ok, "accounts",
+			     (json_int_t)r.accounts, "balances", (json_int_t)r.balances,
+			     "transfers", (json_int_t)r.transfers, "sessions",
+			     (json_int_t)r.sessions, "problems", (json_int_t)r.problems,
+			     "first_problem", r.ok ? NULL : r.first_problem, "net", net));
+	return r.ok ? 0 : 1;
+}
+
+static int cmd_serve(struct service *svc, const struct opts *o)
+{
+	if (strcmp(o->rails, "sandbox") != 0) {
+		fprintf(stderr, "offramp: --rails: only 'sandbox' exists\n");
+		return 2;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct api api = {.svc = svc};
+	struct http_config hc = {.listen = o->listen, .threads = (unsigned)o->http_threads};
+	struct http_server *http = http_start(&hc, &api);
+	if (!http)
+		return 1;
+	log_info("serve: ready (sandbox rails, step %ld ms)", o->sandbox_step_ms);
+	int sig = 0;
+	sigwait(&set, &sig);
+	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	http_stop(http);
+	log_info("serve: stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	const char *sub = NULL;
+	int shift = 1;
+	if (strcmp(cmd, "admin") == 0) {
+		if (argc < 3) {
+			usage(stderr);
+			return 2;
+		}
+		sub = argv[2];
+		shift = 2;
+	} else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	} else if (strcmp(cmd, "serve") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (sub && strcmp(sub, "create-tenant") != 0 && strcmp(sub, "create-api-key") != 0 &&
+	    strcmp(sub, "verify-ledger") != 0) {
+		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
+		usage(stderr);
+		return 2;
+	}
+	struct opts o = {0};
+	int rc = parse_opts(argc - shift, argv + shift, &o);
+	if (rc)
+		return rc;
+	if (sub)
+		log_set_level(LOG_WARN); /* admin output is the JSON line */
+
+	struct store *st = open_store(&o);
+	if (!st)
+		return 1;
+	struct service svc = {.store = st, .fees = fees_default(), .sandbox = true};
+	if (!sub)
+		rc = cmd_serve(&svc, &o);
+	else if (strcmp(sub, "create-tenant") == 0)
+		rc = cmd_create_tenant(&svc, &o);
+	else if (strcmp(sub, "create-api-key") == 0)
+		rc = cmd_create_api_key(&svc, &o);
+	else
+		rc = cmd_verify_ledger(&svc);
+	store_close(st);
+	return rc;
+}

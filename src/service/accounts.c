@@ -1,0 +1,251 @@
+/*
+ * accounts.c - clients, client accounts, sandbox deposits, and the one
+ * helper that moves money in the ledger (svc_ledger_move).
+ *
+ * A client is created with its default account in the same transaction.
+ * Client accounts carry LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS, so no
+ * client's available balance can go below zero whatever the caller does.
+ */
+#include "service/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+
+enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
+				  const struct store_account *dr, const struct store_account *cr,
+				  enum currency cur, int64_t amount, const char *pending_id,
+				  const char *session_id, const char *kind, int64_t now,
+				  char out_id[UUID_STR_LEN + 1], enum ledger_result *lr)
+{
+	const char *code = money_currency_code(cur);
+	struct ledger_balance db, cb;
+	enum store_status st = STORE_CALL(tx, balance_get, dr->id, code, &db);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
+		return st;
+	st = STORE_CALL(tx, balance_get, cr->id, code, &cb);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
+		return st;
+	*lr = ledger_apply(op, amount, &db, dr->flags, &cb);
+	if (*lr != LEDGER_OK)
+		return STORE_OK;
+	struct store_transfer t = {.amount_minor = amount, .created_at = now};
+	if (!uuid_v7(t.id))
+		return STORE_FAIL;
+	snprintf(t.op, sizeof t.op, "%s", ledger_op_name(op));
+	snprintf(t.pending_id, sizeof t.pending_id, "%s", pending_id ? pending_id : "");
+	memcpy(t.debit_account_id, dr->id, sizeof t.debit_account_id);
+	memcpy(t.credit_account_id, cr->id, sizeof t.credit_account_id);
+	snprintf(t.currency, sizeof t.currency, "%s", code);
+	snprintf(t.session_id, sizeof t.session_id, "%s", session_id ? session_id : "");
+	snprintf(t.kind, sizeof t.kind, "%s", kind);
+	if ((st = STORE_CALL(tx, transfer_insert, &t)) != STORE_OK ||
+	    (st = STORE_CALL(tx, balance_put, dr->id, code, &db)) != STORE_OK ||
+	    (st = STORE_CALL(tx, balance_put, cr->id, code, &cb)) != STORE_OK)
+		return st;
+	memcpy(out_id, t.id, UUID_STR_LEN + 1);
+	return STORE_OK;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+struct client_arg {
+	const struct auth *a;
+	const char *display_name;
+	struct store_client client;
+};
+
+static enum store_status client_effect(struct store_tx *tx, void *arg, enum err *e,
+				       const char **field, const void **result)
+{
+	struct client_arg *c = arg;
+	int64_t now = svc_now();
+	struct store_account acct = {.flags = LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS,
+				     .created_at = now};
+	memset(&c->client, 0, sizeof c->client);
+	if (!uuid_v7(c->client.id) || !uuid_v7(acct.id))
+		return STORE_FAIL;
+	memcpy(c->client.tenant_id, c->a->tenant_id, sizeof c->client.tenant_id);
+	snprintf(c->client.display_name, sizeof c->client.display_name, "%s", c->display_name);
+	memcpy(c->client.default_account_id, acct.id, sizeof acct.id);
+	c->client.created_at = now;
+	memcpy(acct.tenant_id, c->a->tenant_id, sizeof acct.tenant_id);
+	memcpy(acct.client_id, c->client.id, sizeof acct.client_id);
+	snprintf(acct.kind, sizeof acct.kind, "client");
+	enum store_status st = STORE_CALL(tx, client_insert, &c->client);
+	if (st == STORE_OK)
+		st = STORE_CALL(tx, account_insert, &acct);
+	*result = &c->client;
+	return st;
+}
+
+void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		       const char *display_name, const struct svc_render *r,
+		       struct svc_answer *out)
+{
+	struct client_arg c = {.a = a, .display_name = display_name};
+	svc_commit(s, a, idem, client_effect, &c, ERR_OK, NULL, r, out);
+}
+
+struct get_arg {
+	const struct auth *a;
+	const char *id;
+	void *out;
+};
+
+static enum store_status client_get_tx(struct store_tx *tx, void *arg)
+{
+	struct get_arg *g = arg;
+	return STORE_CALL(tx, client_get, g->a->tenant_id, g->id, g->out);
+}
+
+static enum err get_result(enum store_status st)
+{
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+enum err svc_client_get(struct service *s, const struct auth *a, const char *id,
+			struct store_client *out)
+{
+	struct get_arg g = {a, id, out};
+	return get_result(store_run(s->store, false, client_get_tx, &g));
+}
+
+/* ---- accounts ----------------------------------------------------------- */
+
+static enum store_status account_view(struct store_tx *tx, struct svc_account_view *v)
+{
+	static const enum currency shown[2] = {CUR_USDC, CUR_USDT};
+	v->n = 0;
+	for (int i = 0; i < 2; i++) {
+		v->balances[i].currency = shown[i];
+		enum store_status st = STORE_CALL(tx, balance_get, v->account.id,
+						  money_currency_code(shown[i]), &v->balances[i].b);
+		if (st != STORE_OK && st != STORE_NOT_FOUND)
+			return st;
+		v->n++;
+	}
+	return STORE_OK;
+}
+
+struct account_arg {
+	const struct auth *a;
+	const char *client_id;
+	struct svc_account_view view;
+};
+
+static enum store_status account_effect(struct store_tx *tx, void *arg, enum err *e,
+					const char **field, const void **result)
+{
+	struct account_arg *c = arg;
+	struct store_client client;
+	enum store_status st = STORE_CALL(tx, client_get, c->a->tenant_id, c->client_id, &client);
+	if (st == STORE_NOT_FOUND) {
+		*e = ERR_NOT_FOUND;
+		*field = "/client_ref";
+		return STORE_OK;
+	}
+	if (st != STORE_OK)
+		return st;
+	struct store_account *acct = &c->view.account;
+	memset(&c->view, 0, sizeof c->view);
+	if (!uuid_v7(acct->id))
+		return STORE_FAIL;
+	memcpy(acct->tenant_id, c->a->tenant_id, sizeof acct->tenant_id);
+	memcpy(acct->client_id, client.id, sizeof acct->client_id);
+	snprintf(acct->kind, sizeof acct->kind, "client");
+	acct->flags = LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS;
+	acct->created_at = svc_now();
+	if ((st = STORE_CALL(tx, account_insert, acct)) != STORE_OK)
+		return st;
+	if ((st = account_view(tx, &c->view)) != STORE_OK)
+		return st;
+	*result = &c->view;
+	return STORE_OK;
+}
+
+void svc_account_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const char *client_id, const struct svc_render *r, struct svc_answer *out)
+{
+	struct account_arg c = {.a = a, .client_id = client_id};
+	svc_commit(s, a, idem, account_effect, &c, ERR_OK, NULL, r, out);
+}
+
+static enum store_status account_get_tx(struct store_tx *tx, void *arg)
+{
+	struct get_arg *g = arg;
+	struct svc_account_view *v = g->out;
+	enum store_status st = STORE_CALL(tx, account_get, g->a->tenant_id, g->id, &v->account);
+	if (st != STORE_OK)
+		return st;
+	return account_view(tx, v);
+}
+
+enum err svc_account_get(struct service *s, const struct auth *a, const char *id,
+			 struct svc_account_view *out)
+{
+	memset(out, 0, sizeof *out);
+	struct get_arg g = {a, id, out};
+	return get_result(store_run(s->store, false, account_get_tx, &g));
+}
+
+/* ---- deposits ----------------------------------------------------------- */
+
+struct deposit_arg {
+	const struct auth *a;
+	const char *account_id;
+	enum currency cur;
+	int64_t amount;
+	struct store_transfer transfer;
+};
+
+static enum store_status deposit_effect(struct store_tx *tx, void *arg, enum err *e,
+					const char **field, const void **result)
+{
+	struct deposit_arg *d = arg;
+	struct store_account acct, funding;
+	enum store_status st = STORE_CALL(tx, account_get, d->a->tenant_id, d->account_id, &acct);
+	if (st == STORE_NOT_FOUND) {
+		*e = ERR_NOT_FOUND;
+		*field = "/account_ref";
+		return STORE_OK;
+	}
+	if (st != STORE_OK)
+		return st;
+	if ((st = STORE_CALL(tx, account_get_system, "sandbox_funding", &funding)) != STORE_OK)
+		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	enum ledger_result lr;
+	int64_t now = svc_now();
+	char id[UUID_STR_LEN + 1] = "";
+	st = svc_ledger_move(tx, LEDGER_OP_POSTED, &funding, &acct, d->cur, d->amount, NULL, NULL,
+			     "deposit", now, id, &lr);
+	if (st != STORE_OK)
+		return st;
+	if (lr != LEDGER_OK) {
+		/* Only overflow can refuse a credit: a balance past int64. */
+		*e = ERR_AMOUNT_TOO_LARGE;
+		*field = "/amount/value";
+		return STORE_OK;
+	}
+	memset(&d->transfer, 0, sizeof d->transfer);
+	memcpy(d->transfer.id, id, sizeof d->transfer.id);
+	snprintf(d->transfer.kind, sizeof d->transfer.kind, "deposit");
+	memcpy(d->transfer.credit_account_id, acct.id, sizeof acct.id);
+	memcpy(d->transfer.debit_account_id, funding.id, sizeof funding.id);
+	snprintf(d->transfer.currency, sizeof d->transfer.currency, "%s",
+		 money_currency_code(d->cur));
+	d->transfer.amount_minor = d->amount;
+	d->transfer.created_at = now;
+	*result = &d->transfer;
+	return STORE_OK;
+}
+
+void svc_deposit_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const char *account_id, enum currency cur, int64_t amount_minor,
+			const struct svc_render *r, struct svc_answer *out)
+{
+	struct deposit_arg d = {.a = a, .account_id = account_id, .cur = cur,
+				.amount = amount_minor};
+	svc_commit(s, a, idem, deposit_effect, &d, ERR_OK, NULL, r, out);
+}

@@ -1,0 +1,259 @@
+/*
+ * audit.c - verify-ledger: re-derive every balance from the transfers and
+ * check CONTRACT §8 in one read transaction (one consistent snapshot, so
+ * it may run while `serve` writes):
+ *
+ *  1. in each currency, net posted and net pending positions of all
+ *     accounts (system accounts included) sum to zero;
+ *  2. each stored balance equals the sum of its account's transfers;
+ *  3. no account flagged debits-must-not-exceed-credits has a negative
+ *     available balance;
+ *  4. each session has exactly one hold of principal + fees, and the
+ *     hold is pending, posted or voided as the session's status demands,
+ *     exactly once.
+ *
+ * Sizes: balances and holds are kept in memory, which is fine up to a few
+ * million rows; a streaming audit (ORDER BY and merge) is the plan past it.
+ */
+#include "service/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/session.h"
+
+struct derived {
+	store_id account_id;
+	char currency[8];
+	struct ledger_balance b;
+	bool stored; /* a balance row exists */
+	struct ledger_balance stored_b;
+};
+
+struct hold {
+	store_id transfer_id;
+	store_id session_id;
+	int64_t amount;
+	int posts, voids;
+};
+
+struct audit {
+	struct svc_ledger_report *rep;
+	struct derived *d;
+	size_t nd, capd;
+	struct hold *h;
+	size_t nh, caph;
+	unsigned *flags; /* per account index in accts */
+	store_id *accts;
+	size_t na, capa;
+	bool oom;
+};
+
+static void problem(struct audit *au, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct audit *au, const char *fmt, ...)
+{
+	if (au->rep->problems++ == 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(au->rep->first_problem, sizeof au->rep->first_problem, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static bool grow(void **p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return true;
+	size_t nc = *cap ? *cap * 2 : 64;
+	void *q = realloc(*p, nc * size);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = nc;
+	return true;
+}
+
+static struct derived *derived_of(struct audit *au, const char *account, const char *cur)
+{
+	for (size_t i = au->nd; i-- > 0;) /* recent first: transfers cluster */
+		if (strcmp(au->d[i].account_id, account) == 0 && strcmp(au->d[i].currency, cur) == 0)
+			return &au->d[i];
+	if (!grow((void **)&au->d, &au->capd, au->nd, sizeof *au->d)) {
+		au->oom = true;
+		return NULL;
+	}
+	struct derived *x = &au->d[au->nd++];
+	memset(x, 0, sizeof *x);
+	snprintf(x->account_id, sizeof x->account_id, "%s", account);
+	snprintf(x->currency, sizeof x->currency, "%s", cur);
+	return x;
+}
+
+static void on_account(void *arg, const void *row)
+{
+	struct audit *au = arg;
+	const struct store_account *a = row;
+	au->rep->accounts++;
+	if (!grow((void **)&au->accts, &au->capa, au->na, sizeof *au->accts) ||
+	    !(au->flags = realloc(au->flags, au->capa * sizeof *au->flags))) {
+		au->oom = true;
+		return;
+	}
+	memcpy(au->accts[au->na], a->id, sizeof a->id);
+	au->flags[au->na++] = a->flags;
+}
+
+static void on_balance(void *arg, const void *row)
+{
+	struct audit *au = arg;
+	const struct store_balance *b = row;
+	au->rep->balances++;
+	struct derived *x = derived_of(au, b->account_id, b->currency);
+	if (x) {
+		x->stored = true;
+		x->stored_b = b->b;
+	}
+}
+
+static struct hold *hold_of(struct audit *au, const char *transfer_id)
+{
+	for (size_t i = 0; i < au->nh; i++)
+		if (strcmp(au->h[i].transfer_id, transfer_id) == 0)
+			return &au->h[i];
+	return NULL;
+}
+
+static void on_transfer(void *arg, const void *row)
+{
+	struct audit *au = arg;
+	const struct store_transfer *t = row;
+	au->rep->transfers++;
+	enum ledger_op op;
+	if (!ledger_op_parse(t->op, &op)) {
+		problem(au, "transfer %s has unknown op %s", t->id, t->op);
+		return;
+	}
+	struct derived *dr = derived_of(au, t->debit_account_id, t->currency);
+	struct derived *cr = derived_of(au, t->credit_account_id, t->currency);
+	if (!dr || !cr)
+		return;
+	/* Re-apply without flags: this re-derives, the flag check is (3). */
+	enum ledger_result lr = ledger_apply(op, t->amount_minor, &dr->b, 0, &cr->b);
+	if (lr != LEDGER_OK)
+		problem(au, "transfer %s cannot be replayed (ledger result %d)", t->id, (int)lr);
+	if (op == LEDGER_OP_PENDING && t->session_id[0]) {
+		if (!grow((void **)&au->h, &au->caph, au->nh, sizeof *au->h)) {
+			au->oom = true;
+			return;
+		}
+		struct hold *h = &au->h[au->nh++];
+		memset(h, 0, sizeof *h);
+		memcpy(h->transfer_id, t->id, sizeof h->transfer_id);
+		memcpy(h->session_id, t->session_id, sizeof h->session_id);
+		h->amount = t->amount_minor;
+	} else if (op == LEDGER_OP_POST || op == LEDGER_OP_VOID) {
+		struct hold *h = hold_of(au, t->pending_id);
+		if (!h) {
+			problem(au, "transfer %s settles unknown hold %s", t->id, t->pending_id);
+			return;
+		}
+		if (t->amount_minor != h->amount)
+			problem(au, "transfer %s settles hold %s partially", t->id, t->pending_id);
+		if (op == LEDGER_OP_POST)
+			h->posts++;
+		else
+			h->voids++;
+	}
+}
+
+static void on_session(void *arg, const void *row)
+{
+	struct audit *au = arg;
+	const struct store_session *s = row;
+	au->rep->sessions++;
+	struct hold *h = hold_of(au, s->hold_transfer_id);
+	if (!h || strcmp(h->session_id, s->id) != 0) {
+		problem(au, "session %s has no hold", s->id);
+		return;
+	}
+	int64_t want;
+	if (!money_add(s->principal_minor, s->fee_total_minor, &want) || h->amount != want) {
+		problem(au, "session %s hold %lld != principal + fees", s->id, (long long)h->amount);
+		return;
+	}
+	enum session_status st;
+	if (!session_status_parse(s->status, &st)) {
+		problem(au, "session %s has unknown status %s", s->id, s->status);
+		return;
+	}
+	enum session_hold need = session_status_hold(st);
+	int posts = h->posts, voids = h->voids;
+	bool ok = need == HOLD_PENDING ? posts == 0 && voids == 0
+		: need == HOLD_POSTED  ? posts == 1 && voids == 0
+				       : posts == 0 && voids == 1;
+	if (!ok)
+		problem(au, "session %s is %s but its hold was posted %d and voided %d times",
+			s->id, s->status, posts, voids);
+}
+
+static enum store_status audit_tx(struct store_tx *tx, void *arg)
+{
+	struct audit *au = arg;
+	struct svc_ledger_report *rep = au->rep;
+	/* A retried read starts from nothing. */
+	au->nd = au->nh = au->na = 0;
+	memset(rep, 0, sizeof *rep);
+	enum store_status st;
+	if ((st = STORE_CALL(tx, account_each, on_account, au)) != STORE_OK ||
+	    (st = STORE_CALL(tx, balance_each, on_balance, au)) != STORE_OK ||
+	    (st = STORE_CALL(tx, transfer_each, on_transfer, au)) != STORE_OK ||
+	    (st = STORE_CALL(tx, session_each, on_session, au)) != STORE_OK)
+		return st;
+	return au->oom ? STORE_FAIL : STORE_OK;
+}
+
+enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *rep)
+{
+	struct audit au = {.rep = rep};
+	enum store_status st = store_run(s->store, false, audit_tx, &au);
+	if (st != STORE_OK) {
+		free(au.d);
+		free(au.h);
+		free(au.accts);
+		free(au.flags);
+		return svc_store_err(st);
+	}
+	for (size_t i = 0; i < au.nd; i++) {
+		struct derived *x = &au.d[i];
+		enum currency c = money_currency(x->currency);
+		if (c == CUR_NONE) {
+			problem(&au, "account %s holds unknown currency %s", x->account_id, x->currency);
+			continue;
+		}
+		if (!x->stored || memcmp(&x->b, &x->stored_b, sizeof x->b) != 0)
+			problem(&au, "account %s %s balance differs from its transfers",
+				x->account_id, x->currency);
+		if (!money_add(rep->net_posted[c], ledger_net_posted(&x->b), &rep->net_posted[c]) ||
+		    !money_add(rep->net_pending[c], ledger_net_pending(&x->b), &rep->net_pending[c]))
+			problem(&au, "net position of %s overflows", x->currency);
+		for (size_t k = 0; k < au.na; k++)
+			if (strcmp(au.accts[k], x->account_id) == 0 &&
+			    (au.flags[k] & LEDGER_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
+			    ledger_available(&x->stored_b) < 0)
+				problem(&au, "account %s %s available balance is negative",
+					x->account_id, x->currency);
+	}
+	for (int c = 1; c < CUR__COUNT; c++)
+		if (rep->net_posted[c] != 0 || rep->net_pending[c] != 0)
+			problem(&au, "%s does not sum to zero (posted %lld, pending %lld)",
+				money_currency_code((enum currency)c), (long long)rep->net_posted[c],
+				(long long)rep->net_pending[c]);
+	rep->ok = rep->problems == 0;
+	free(au.d);
+	free(au.h);
+	free(au.accts);
+	free(au.flags);
+	return ERR_OK;
+}

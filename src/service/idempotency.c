@@ -1,0 +1,175 @@
+/*
+ * idempotency.c - CONTRACT §7, and the one write path every use case
+ * takes (svc_commit).
+ *
+ * Concurrency: the idempotency record is inserted first in the write
+ * transaction, under the (tenant, endpoint, key) primary key. Of two
+ * concurrent requests with one key, exactly one insert succeeds; the
+ * other gets STORE_EXISTS once the first commits (SQLite serialises
+ * writers; PostgreSQL blocks on the unique index), rolls back whatever it
+ * did, and replays the stored answer. So there is never a second effect,
+ * and never a check-then-insert race.
+ *
+ * Kept answers: 2xx, 400, 404, 422. Others (401, 403, 409, 412, 429,
+ * 5xx) are not kept, so the client may retry them with the same key.
+ */
+#include "service/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+int64_t svc_now(void) { return (int64_t)(clock_now_ms() / 1000); }
+
+void svc_answer_clear(struct svc_answer *a)
+{
+	free(a->body);
+	memset(a, 0, sizeof *a);
+}
+
+enum err svc_store_err(enum store_status st)
+{
+	return st == STORE_RETRY ? ERR_UNAVAILABLE : ERR_INTERNAL;
+}
+
+static bool kept_status(int status)
+{
+	return (status >= 200 && status < 300) || status == 400 || status == 404 ||
+	       status == 422;
+}
+
+struct replay_arg {
+	const struct auth *a;
+	const struct svc_idem *idem;
+	struct store_idem rec;
+};
+
+static enum store_status replay_tx(struct store_tx *tx, void *arg)
+{
+	struct replay_arg *r = arg;
+	return STORE_CALL(tx, idem_get, r->a->tenant_id, r->idem->endpoint, r->idem->key,
+			  svc_now(), &r->rec);
+}
+
+enum err svc_idem_replay(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			 struct svc_answer *out)
+{
+	struct replay_arg r = {.a = a, .idem = idem};
+	enum store_status st = store_run(s->store, false, replay_tx, &r);
+	if (st == STORE_NOT_FOUND)
+		return ERR_NOT_FOUND;
+	if (st != STORE_OK) {
+		store_idem_clear(&r.rec);
+		return svc_store_err(st);
+	}
+	enum err e = ERR_OK;
+	if (strcmp(r.rec.request_hash, idem->request_hash) != 0) {
+		e = ERR_IDEMPOTENCY_KEY_REUSED;
+	} else if (r.rec.status == 0) {
+		/* Only reachable by a backend that shows uncommitted rows. */
+		e = ERR_IDEMPOTENCY_KEY_IN_FLIGHT;
+	} else {
+		svc_answer_clear(out);
+		out->status = r.rec.status;
+		out->body = r.rec.body;
+		out->len = r.rec.body_len;
+		out->cached = true;
+		r.rec.body = NULL;
+	}
+	store_idem_clear(&r.rec);
+	return e;
+}
+
+struct commit_arg {
+	const struct auth *a;
+	const struct svc_idem *idem;
+	svc_effect_fn effect;
+	void *effect_arg;
+	enum err preset;
+	const char *preset_field;
+	const struct svc_render *r;
+	struct svc_answer *out;
+};
+
+static enum store_status commit_tx(struct store_tx *tx, void *arg)
+{
+	struct commit_arg *c = arg;
+	bool keyed = c->idem && c->idem->key;
+	int64_t now = svc_now();
+	struct store_idem rec = {0};
+	enum store_status st;
+
+	svc_answer_clear(c->out); /* a retried run starts afresh */
+	if (keyed) {
+		memcpy(rec.tenant_id, c->a->tenant_id, sizeof rec.tenant_id);
+		snprintf(rec.endpoint, sizeof rec.endpoint, "%s", c->idem->endpoint);
+		snprintf(rec.key, sizeof rec.key, "%s", c->idem->key);
+		memcpy(rec.request_hash, c->idem->request_hash, sizeof rec.request_hash);
+		rec.created_at = now;
+		rec.expires_at = now + LIMIT_IDEMPOTENCY_TTL_S;
+		st = STORE_CALL(tx, idem_insert, &rec);
+		if (st != STORE_OK)
+			return st; /* STORE_EXISTS: the key is taken; replay after rollback */
+	}
+	enum err e = c->preset;
+	const char *field = c->preset_field;
+	const void *result = NULL;
+	if (c->effect) {
+		e = ERR_OK;
+		field = NULL;
+		st = c->effect(tx, c->effect_arg, &e, &field, &result);
+		if (st != STORE_OK)
+			return st;
+	}
+	c->r->fn(c->r->ctx, e, field, e == ERR_OK ? result : NULL, c->out);
+	if (!c->out->body)
+		return STORE_FAIL;
+	if (keyed) {
+		if (!kept_status(c->out->status))
+			return STORE_ABORT;
+		rec.status = c->out->status;
+		rec.body = c->out->body;
+		rec.body_len = c->out->len;
+		st = STORE_CALL(tx, idem_set_answer, &rec);
+		rec.body = NULL; /* borrowed from out */
+		return st;
+	}
+	return e == ERR_OK ? STORE_OK : STORE_ABORT;
+}
+
+void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		svc_effect_fn effect, void *effect_arg, enum err preset, const char *preset_field,
+		const struct svc_render *r, struct svc_answer *out)
+{
+	struct commit_arg c = {a, idem, effect, effect_arg, preset, preset_field, r, out};
+	enum store_status st = store_run(s->store, true, commit_tx, &c);
+	if (st == STORE_OK || st == STORE_ABORT)
+		return;
+	svc_answer_clear(out);
+	enum err e = svc_store_err(st);
+	if (st == STORE_EXISTS && idem && idem->key) {
+		e = svc_idem_replay(s, a, idem, out);
+		if (e == ERR_OK)
+			return;
+		if (e == ERR_NOT_FOUND) /* expired between the two reads */
+			e = ERR_IDEMPOTENCY_KEY_IN_FLIGHT;
+	} else {
+		log_error("service: write transaction failed: %s", store_status_name(st));
+	}
+	r->fn(r->ctx, e, NULL, NULL, out);
+}
+
+void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		enum err e, const char *field, const struct svc_render *r, struct svc_answer *out)
+{
+	bool keyed = idem && idem->key;
+	if (keyed && kept_status(err_http_status(e))) {
+		svc_commit(s, a, idem, NULL, NULL, e, field, r, out);
+		return;
+	}
+	svc_answer_clear(out);
+	r->fn(r->ctx, e, field, NULL, out);
+}

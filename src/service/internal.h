@@ -1,0 +1,48 @@
+/*
+ * internal.h - what the service's files share and nobody else sees.
+ */
+#ifndef OFFRAMP_SERVICE_INTERNAL_H
+#define OFFRAMP_SERVICE_INTERNAL_H
+
+#include "service/service.h"
+
+/*
+ * An effect: the body of a write use case, run inside the transaction
+ * that also writes the idempotency record. It sets *e to the client
+ * outcome (and *field for a field error) and *result to the record to
+ * render on success. Rule: an effect checks everything before its first
+ * write, so a client error never leaves a partial effect behind (the
+ * transaction still commits the idempotency record of a kept error).
+ * Returns a store status for infrastructure outcomes only.
+ */
+typedef enum store_status (*svc_effect_fn)(struct store_tx *tx, void *arg, enum err *e,
+					   const char **field, const void **result);
+
+/*
+ * Run effect (or, with effect NULL, just the given error) under idem in
+ * one write transaction, render the outcome with r into out, and keep it
+ * for replay when the client sent a key and the status is a kept one.
+ */
+void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		svc_effect_fn effect, void *effect_arg, enum err preset, const char *preset_field,
+		const struct svc_render *r, struct svc_answer *out);
+
+/* Now, in Unix seconds. */
+int64_t svc_now(void);
+
+/*
+ * Move amount of cur from dr to cr as op (posted, pending, post, void) in
+ * tx: read both balances, apply the domain rules, write both back and
+ * record the transfer. *lr gets the ledger's verdict; nothing is written
+ * unless it is LEDGER_OK. out_id receives the new transfer's id.
+ */
+enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
+				  const struct store_account *dr, const struct store_account *cr,
+				  enum currency cur, int64_t amount, const char *pending_id,
+				  const char *session_id, const char *kind, int64_t now,
+				  char out_id[UUID_STR_LEN + 1], enum ledger_result *lr);
+
+/* Map a store status met outside svc_commit to an infrastructure error. */
+enum err svc_store_err(enum store_status st);
+
+#endif

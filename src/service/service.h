@@ -1,0 +1,205 @@
+/*
+ * service.h - the use cases: authenticate, create clients, accounts,
+ * deposits, destinations and sessions, read them back, audit the ledger.
+ *
+ * The service owns transactions and idempotency. It knows nothing of
+ * HTTP or JSON: the api layer hands it decoded, typed requests and a
+ * render callback that turns an outcome into the answer bytes. The
+ * render callback runs inside the write transaction, so the answer a
+ * client gets and the answer stored for replay are the same bytes,
+ * committed with the effect (CONTRACT §7: session + hold + idempotency
+ * record in one transaction).
+ *
+ * Outcomes are values: every function returns ERR_OK or the client's
+ * error from base/errors.def; ERR_INTERNAL / ERR_UNAVAILABLE are the only
+ * infrastructure errors.
+ */
+#ifndef OFFRAMP_SERVICE_SERVICE_H
+#define OFFRAMP_SERVICE_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errors.h"
+#include "domain/destination.h"
+#include "domain/fees.h"
+#include "domain/money.h"
+#include "store/store.h"
+
+struct service {
+	struct store *store;     /* borrowed; outlives the service */
+	struct fee_schedule fees; /* default schedule for every tenant */
+	bool sandbox;            /* sandbox rails: deposits allowed */
+};
+
+/* Who is calling: the authenticated principal and its tenant. */
+struct auth {
+	store_id tenant_id;
+	store_id principal_id;
+	char principal_kind[8];
+	uint32_t caps;
+};
+
+/* An answer: HTTP status and body bytes (owned, malloc'd). */
+struct svc_answer {
+	int status;
+	char *body;
+	size_t len;
+	bool cached; /* a replay of a stored answer */
+};
+void svc_answer_clear(struct svc_answer *a);
+
+/* Idempotency of one request; key NULL when the client sent none. */
+struct svc_idem {
+	const char *key;
+	char endpoint[STORE_ENDPOINT_MAX]; /* "POST /off-ramp-sessions" */
+	char request_hash[65];             /* SHA-256 hex of the canonical request */
+};
+
+/*
+ * Renders an outcome: e is ERR_OK with result pointing at the op's result
+ * record, or the client's error (result then NULL, err_field the JSON
+ * pointer of the failing field or NULL). Must be pure: it may run more
+ * than once (a retried transaction). Fills out->status/body/len.
+ */
+typedef void (*svc_render_fn)(void *ctx, enum err e, const char *err_field,
+			      const void *result, struct svc_answer *out);
+
+struct svc_render {
+	svc_render_fn fn;
+	void *ctx;
+};
+
+/* ---- auth and admin ---------------------------------------------------- */
+
+/* Resolve a bearer secret. ERR_UNAUTHENTICATED for unknown, revoked or
+ * malformed keys; ERR_UNAVAILABLE if the store failed. */
+enum err svc_authenticate(struct service *s, const char *secret, struct auth *out);
+
+struct svc_new_key {
+	store_id tenant_id;
+	store_id principal_id;
+	char principal_kind[8];
+	uint32_t caps;
+	char secret[64]; /* "ofr_sk_" + base64url(32 random bytes); shown once */
+};
+/* Create a tenant with a first principal (kind user) holding every
+ * capability. name: 1..LIMIT_NAME_BYTES bytes. */
+enum err svc_tenant_create(struct service *s, const char *name, struct svc_new_key *out);
+/* Create a principal and its key in tenant_id (a bare uuid). */
+enum err svc_api_key_create(struct service *s, const char *tenant_id, uint32_t caps,
+			    const char *kind, struct svc_new_key *out);
+
+/* ---- idempotency ------------------------------------------------------- */
+
+/*
+ * Look up a stored answer for idem (key must be set). Returns ERR_OK with
+ * out filled (cached = true) for a replay, ERR_IDEMPOTENCY_KEY_REUSED when
+ * the key was used with another request, ERR_NOT_FOUND when there is none.
+ */
+enum err svc_idem_replay(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			 struct svc_answer *out);
+
+/*
+ * Answer a request that failed before reaching a use case (e.g. 400 on
+ * decoding): keep the rendered error under the key if it is a kept status
+ * (CONTRACT §7), or replay / refuse if the key was taken meanwhile.
+ * idem may be NULL. Always leaves an answer in out.
+ */
+void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		enum err e, const char *field, const struct svc_render *r, struct svc_answer *out);
+
+/* ---- clients, accounts, deposits --------------------------------------- */
+
+struct svc_account_view {
+	struct store_account account;
+	int n;
+	struct {
+		enum currency currency;
+		struct ledger_balance b;
+	} balances[2]; /* USDC, USDT */
+};
+
+/* Results rendered for POST /clients. */
+struct svc_client_result {
+	struct store_client client;
+};
+
+void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		       const char *display_name, const struct svc_render *r,
+		       struct svc_answer *out);
+enum err svc_client_get(struct service *s, const struct auth *a, const char *id,
+			struct store_client *out);
+
+/* client_id: a bare uuid. Renders struct svc_account_view. */
+void svc_account_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const char *client_id, const struct svc_render *r, struct svc_answer *out);
+enum err svc_account_get(struct service *s, const struct auth *a, const char *id,
+			 struct svc_account_view *out);
+
+/* Renders struct store_transfer. */
+void svc_deposit_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const char *account_id, enum currency cur, int64_t amount_minor,
+			const struct svc_render *r, struct svc_answer *out);
+
+/* ---- destinations ------------------------------------------------------ */
+
+/*
+ * d must have passed destination_validate(); canonical is its canonical
+ * JSON (what GET shows and what a session's inline copy must equal).
+ * Renders struct store_destination.
+ */
+void svc_destination_create(struct service *s, const struct auth *a,
+			    const struct svc_idem *idem, const char *account_id,
+			    const struct destination *d, const char *canonical,
+			    const struct svc_render *r, struct svc_answer *out);
+/* out->body is owned by the caller (store_destination_clear). */
+enum err svc_destination_get(struct service *s, const struct auth *a, const char *id,
+			     struct store_destination *out);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+struct svc_session_request {
+	const char *account_id;            /* bare uuid */
+	enum currency source;              /* USDC | USDT */
+	int64_t amount_minor;
+	enum currency target_currency;
+	const char *target_rail;           /* "fiat" | "crypto" */
+	const char *route_owner_client_id; /* bare uuid */
+	const char *destination_id;        /* bare uuid */
+	const struct destination *inline_dest; /* validated */
+	const char *inline_canonical;      /* canonical JSON of inline_dest */
+	const char *payment_reference;     /* validated; "" for none */
+};
+
+/* Renders struct store_session. */
+void svc_session_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const struct svc_session_request *req, const struct svc_render *r,
+			struct svc_answer *out);
+enum err svc_session_get(struct service *s, const struct auth *a, const char *id,
+			 struct store_session *out);
+
+/* Calls each(arg, session) for up to limit sessions, newest first.
+ * *more is set when another page exists. */
+enum err svc_session_list(struct service *s, const struct auth *a, const char *status,
+			  const char *account_id, const char *before_id, int limit,
+			  void (*each)(void *arg, const struct store_session *), void *arg,
+			  bool *more);
+
+/* ---- audit ------------------------------------------------------------- */
+
+struct svc_ledger_report {
+	bool ok;
+	long accounts, balances, transfers, sessions;
+	long problems;
+	char first_problem[256];
+	/* Net positions per currency, indexed by enum currency. */
+	int64_t net_posted[CUR__COUNT];
+	int64_t net_pending[CUR__COUNT];
+};
+/* Check every invariant of CONTRACT §8. ERR_OK when the audit ran
+ * (report->ok says whether the ledger is sound). */
+enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *report);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * sessions.c - creating and reading off-ramp sessions.
+ *
+ * Creation checks, in order, inside one write transaction (CONTRACT §5):
+ * the account is the tenant's; the destination exists, belongs to the
+ * route owner, the route owner is the account's client, and the inline
+ * copy equals what was saved; the rail serves the destination's country;
+ * the account's available balance covers principal plus fees. Only then
+ * does it write: the hold (a pending transfer of principal + fees from
+ * the client account to the system "holds" account), the session, and
+ * the idempotency record, all in the one commit.
+ *
+ * Sessions start `executing` (no approval policy exists yet) and stay
+ * there until the lifecycle workers arrive.
+ */
+#include "service/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/session.h"
+
+struct session_arg {
+	struct service *s;
+	const struct auth *a;
+	const struct svc_session_request *req;
+	struct store_session rec;
+};
+
+static enum store_status refuse(enum err *e, const char **field, enum err code,
+				const char *where)
+{
+	*e = code;
+	*field = where;
+	return STORE_OK;
+}
+
+static enum store_status session_effect(struct store_tx *tx, void *arg, enum err *e,
+					const char **field, const void **result)
+{
+	struct session_arg *c = arg;
+	const struct svc_session_request *q = c->req;
+	enum store_status st;
+
+	struct store_account acct, holds;
+	st = STORE_CALL(tx, account_get, c->a->tenant_id, q->account_id, &acct);
+	if (st == STORE_NOT_FOUND)
+		return refuse(e, field, ERR_NOT_FOUND, "/account_ref");
+	if (st != STORE_OK)
+		return st;
+
+	struct store_destination dest = {0};
+	st = STORE_CALL(tx, destination_get, c->a->tenant_id, q->destination_id, &dest);
+	if (st == STORE_NOT_FOUND)
+		return refuse(e, field, ERR_NOT_FOUND, "/destination/withdrawal_destination_id");
+	if (st != STORE_OK)
+		return st;
+	bool same_owner = strcmp(dest.client_id, q->route_owner_client_id) == 0;
+	bool own_client = strcmp(acct.client_id, q->route_owner_client_id) == 0;
+	bool same_body = strcmp(dest.body, q->inline_canonical) == 0;
+	store_destination_clear(&dest);
+	if (!same_owner || !own_client)
+		return refuse(e, field, ERR_DESTINATION_MISMATCH, "/destination/route_owner_ref");
+	if (!same_body)
+		return refuse(e, field, ERR_DESTINATION_MISMATCH, "/destination/destination");
+	if (dest_route_check(q->inline_dest) != ERR_OK)
+		return refuse(e, field, ERR_UNSUPPORTED_ROUTE,
+			      "/destination/destination/bank_coordinates/country");
+
+	struct fee_quote fq;
+	int64_t hold_minor;
+	if (fees_quote(&c->s->fees, q->source, q->amount_minor, &fq) != ERR_OK ||
+	    !money_add(q->amount_minor, fq.total_minor, &hold_minor))
+		return refuse(e, field, ERR_AMOUNT_TOO_LARGE, "/amount/value");
+
+	if ((st = STORE_CALL(tx, account_get_system, "holds", &holds)) != STORE_OK)
+		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+
+	struct store_session *r = &c->rec;
+	memset(r, 0, sizeof *r);
+	if (!uuid_v7(r->id))
+		return STORE_FAIL;
+	int64_t now = svc_now();
+	enum ledger_result lr;
+	st = svc_ledger_move(tx, LEDGER_OP_PENDING, &acct, &holds, q->source, hold_minor, NULL,
+			     r->id, "session_hold", now, r->hold_transfer_id, &lr);
+	if (st != STORE_OK)
+		return st;
+	if (lr == LEDGER_EXCEEDS_CREDITS)
+		return refuse(e, field, ERR_INSUFFICIENT_FUNDS, "/amount/value");
+	if (lr != LEDGER_OK)
+		return refuse(e, field, ERR_AMOUNT_TOO_LARGE, "/amount/value");
+
+	memcpy(r->tenant_id, c->a->tenant_id, sizeof r->tenant_id);
+	memcpy(r->account_id, acct.id, sizeof r->account_id);
+	memcpy(r->client_id, acct.client_id, sizeof r->client_id);
+	snprintf(r->destination_id, sizeof r->destination_id, "%s", q->destination_id);
+	memcpy(r->principal_id, c->a->principal_id, sizeof r->principal_id);
+	memcpy(r->principal_kind, c->a->principal_kind, sizeof r->principal_kind);
+	snprintf(r->status, sizeof r->status, "%s", session_status_name(SESSION_EXECUTING));
+	snprintf(r->stage, sizeof r->stage, "stablecoin_transfer");
+	snprintf(r->currency, sizeof r->currency, "%s", money_currency_code(q->source));
+	r->principal_minor = q->amount_minor;
+	for (int i = 0; i < fq.n; i++) {
+		if (fq.components[i].kind == FEE_NETWORK)
+			r->fee_network_minor = fq.components[i].amount_minor;
+		else
+			r->fee_platform_minor = fq.components[i].amount_minor;
+	}
+	r->fee_total_minor = fq.total_minor;
+	snprintf(r->target_currency, sizeof r->target_currency, "%s",
+		 money_currency_code(q->target_currency));
+	snprintf(r->target_rail, sizeof r->target_rail, "%s", q->target_rail);
+	snprintf(r->method, sizeof r->method, "%s", dest_method_name(q->inline_dest->method));
+	snprintf(r->fiat_rail, sizeof r->fiat_rail, "%s", dest_rail_name(q->inline_dest->rail));
+	snprintf(r->payment_reference, sizeof r->payment_reference, "%s",
+		 q->payment_reference ? q->payment_reference : "");
+	r->version = 1;
+	r->created_at = r->updated_at = now;
+	if ((st = STORE_CALL(tx, session_insert, r)) != STORE_OK)
+		return st;
+	*result = r;
+	return STORE_OK;
+}
+
+void svc_session_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const struct svc_session_request *req, const struct svc_render *r,
+			struct svc_answer *out)
+{
+	struct session_arg c = {.s = s, .a = a, .req = req};
+	svc_commit(s, a, idem, session_effect, &c, ERR_OK, NULL, r, out);
+}
+
+struct session_get_arg {
+	const struct auth *a;
+	const char *id;
+	struct store_session *out;
+};
+
+static enum store_status session_get_tx(struct store_tx *tx, void *arg)
+{
+	struct session_get_arg *g = arg;
+	return STORE_CALL(tx, session_get, g->a->tenant_id, g->id, g->out);
+}
+
+enum err svc_session_get(struct service *s, const struct auth *a, const char *id,
+			 struct store_session *out)
+{
+	struct session_get_arg g = {a, id, out};
+	enum store_status st = store_run(s->store, false, session_get_tx, &g);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+/* Rows are buffered in the transaction and handed out after it, so the
+ * caller's callback never runs inside a store transaction (and a retried
+ * read cannot show it a row twice). */
+struct list_arg {
+	struct store_session_filter f;
+	struct store_session rows[LIMIT_PAGE_SIZE_MAX + 1];
+	int n;
+};
+
+static void list_row(void *arg, const void *row)
+{
+	struct list_arg *l = arg;
+	if (l->n < LIMIT_PAGE_SIZE_MAX + 1)
+		l->rows[l->n++] = *(const struct store_session *)row;
+}
+
+static enum store_status list_tx(struct store_tx *tx, void *arg)
+{
+	struct list_arg *l = arg;
+	l->n = 0;
+	return STORE_CALL(tx, session_list, &l->f, list_row, l);
+}
+
+enum err svc_session_list(struct service *s, const struct auth *a, const char *status,
+			  const char *account_id, const char *before_id, int limit,
+			  void (*each)(void *arg, const struct store_session *), void *arg,
+			  bool *more)
+{
+	if (limit < 1 || limit > LIMIT_PAGE_SIZE_MAX)
+		return ERR_INVALID_QUERY;
+	struct list_arg *l = calloc(1, sizeof *l);
+	if (!l)
+		return ERR_INTERNAL;
+	memcpy(l->f.tenant_id, a->tenant_id, sizeof l->f.tenant_id);
+	l->f.status = status;
+	l->f.account_id = account_id;
+	l->f.before_id = before_id;
+	l->f.limit = limit + 1; /* one more tells whether a next page exists */
+	enum store_status st = store_run(s->store, false, list_tx, l);
+	if (st != STORE_OK) {
+		free(l);
+		return svc_store_err(st);
+	}
+	*more = l->n > limit;
+	for (int i = 0; i < l->n && i < limit; i++)
+		each(arg, &l->rows[i]);
+	free(l);
+	return ERR_OK;
+}
