@@ -30,6 +30,7 @@ struct api_request {
 	const char *content_type;
 	const char *idempotency_key;
 	const char *if_match;
+	bool body_too_large;       /* past LIMIT_BODY_BYTES: answered 413 after auth */
 	const char *body;          /* NULL or len bytes, not NUL-terminated */
 	size_t body_len;
 	char request_id[UUID_STR_LEN + 1];

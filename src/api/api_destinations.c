@@ -29,9 +29,8 @@ void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *
 		return;
 	out->method = dest_method_parse(method);
 	if (out->method == DEST_CRYPTO_TRANSFER) {
-		/* Crypto payouts arrive with the other rails; until then the
-		 * route is refused whatever the rest of the object says. */
-		jd_fail(d, o, "method", ERR_UNSUPPORTED_ROUTE);
+		/* Crypto payouts arrive with the other rails; the caller
+		 * refuses the route (422) or the mismatch (400). */
 		return;
 	}
 	const char *rail = jd_str(d, o, "fiat_rail", true, false, 64);
@@ -75,7 +74,16 @@ void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *
 		return;
 	out->rail = dest_rail_parse(rail);
 	if (out->rail == RAIL_NONE) {
-		jd_fail(d, o, "fiat_rail", ERR_UNSUPPORTED_ROUTE);
+		/* A rail the contract names but this build does not serve is
+		 * valid input and not executable (422); any other name is
+		 * invalid input (400). */
+		static const char *const named[] = {
+			"sepa_instant", "ach", "wire", "faster_payments", "pix", "spei", "swift", NULL};
+		enum err e = ERR_INVALID_VALUE;
+		for (const char *const *n = named; *n; n++)
+			if (strcmp(*n, rail) == 0)
+				e = ERR_UNSUPPORTED_ROUTE;
+		jd_fail(d, o, "fiat_rail", e);
 		return;
 	}
 	out->currency = money_currency(cur);
@@ -148,6 +156,8 @@ API_HANDLER(api_h_destination_create)
 	}
 	if (!d.e)
 		api_decode_destination(&d, typed, &dst);
+	if (!d.e && dst.method == DEST_CRYPTO_TRANSFER)
+		jd_fail(&d, typed, "method", ERR_UNSUPPORTED_ROUTE);
 	api_validate_destination(&d, typed, &dst);
 	if (d.e) {
 		api_reject(c, d.e, d.field);

@@ -59,10 +59,15 @@ API_HANDLER(api_h_session_create)
 	enum currency target = d.e ? CUR_NONE : money_currency(target_currency);
 	if (!d.e && (target == CUR_NONE || money_is_stablecoin(target)))
 		jd_fail(&d, &root, "target_currency", ERR_UNSUPPORTED_CURRENCY);
-	if (!d.e && strcmp(target_rail, "fiat") != 0)
-		jd_fail(&d, &root, "target_rail", ERR_UNSUPPORTED_ROUTE);
+	/* target_rail, the outer method and the typed destination's method
+	 * must tell one story (400); a consistent crypto request is valid but
+	 * not executable yet (422). */
 	if (!d.e && strcmp(method, dest_method_name(dst.method)) != 0)
 		jd_fail(&d, &dest, "method", ERR_RAIL_MISMATCH);
+	if (!d.e && (strcmp(target_rail, "fiat") == 0) != (dst.method == DEST_BANK_TRANSFER))
+		jd_fail(&d, &root, "target_rail", ERR_RAIL_MISMATCH);
+	if (!d.e && dst.method == DEST_CRYPTO_TRANSFER)
+		jd_fail(&d, &root, "target_rail", ERR_UNSUPPORTED_ROUTE);
 	if (!d.e && (!fiat_rail || strcmp(fiat_rail, dest_rail_name(dst.rail)) != 0))
 		jd_fail(&d, &dest, "fiat_rail", ERR_RAIL_MISMATCH);
 	api_validate_destination(&d, &typed, &dst);

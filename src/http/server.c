@@ -95,6 +95,27 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct http_req *
 	return send_answer(conn, hr, &res);
 }
 
+/* Fill the request from the connection and hand it to the api. */
+static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn,
+				struct http_req *hr, const char *url, const char *method)
+{
+	struct api_request *r = &hr->r;
+	r->method = method;
+	r->path = url;
+	r->nquery = 0;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, r);
+	r->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	r->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	r->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+	r->if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-Match");
+	r->body_too_large = hr->too_large;
+	r->body = hr->too_large ? NULL : hr->body;
+	r->body_len = hr->too_large ? 0 : hr->len;
+	struct api_response res;
+	api_handle(s->api, r, &res);
+	return send_answer(conn, hr, &res);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -114,10 +135,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			snprintf(hr->r.request_id, sizeof hr->r.request_id, "unknown");
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > LIMIT_BODY_BYTES)
-			return send_error(conn, hr, ERR_PAYLOAD_TOO_LARGE);
 		if (strlen(url) > LIMIT_URL_BYTES)
 			return send_error(conn, hr, ERR_ROUTE_NOT_FOUND);
+		if (cl && strtoull(cl, NULL, 10) > LIMIT_BODY_BYTES) {
+			/* Answer now, without reading the body; the api still
+			 * checks route, key and capability first. */
+			hr->too_large = true;
+			return dispatch(s, conn, hr, url, method);
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -137,22 +162,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		hr->len += n;
 		return MHD_YES;
 	}
-	if (hr->too_large)
-		return send_error(conn, hr, ERR_PAYLOAD_TOO_LARGE);
-
-	struct api_request *r = &hr->r;
-	r->method = method;
-	r->path = url;
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, r);
-	r->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-	r->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-	r->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
-	r->if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-Match");
-	r->body = hr->body;
-	r->body_len = hr->len;
-	struct api_response res;
-	api_handle(s->api, r, &res);
-	return send_answer(conn, hr, &res);
+	return dispatch(s, conn, hr, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

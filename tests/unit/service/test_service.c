@@ -1,0 +1,375 @@
+/*
+ * test_service.c - the service over a real SQLite file, without HTTP:
+ * keys, the seed session, idempotency (replay, reuse, 16 racing
+ * duplicates), kept 422s, and the ledger audit after each.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain/capability.h"
+#include "service/service.h"
+
+struct fx {
+	char path[64];
+	struct store *store;
+	struct service svc;
+	struct svc_new_key key;
+	struct auth auth;
+	char account_id[UUID_STR_LEN + 1];
+	char client_id[UUID_STR_LEN + 1];
+	char dest_id[UUID_STR_LEN + 1];
+	struct destination dest;
+	const char *canon;
+};
+
+/* Renders "<id>" on success and "<code>" on error, so tests can read
+ * outcomes without JSON. */
+static void render(void *ctx, enum err e, const char *field, const void *result,
+		   struct svc_answer *out)
+{
+	char buf[128];
+	const char *kind = ctx;
+	if (e) {
+		snprintf(buf, sizeof buf, "%s", err_code(e));
+		out->status = err_http_status(e);
+	} else {
+		const char *id = strcmp(kind, "client") == 0
+					 ? ((const struct store_client *)result)->id
+				 : strcmp(kind, "session") == 0
+					 ? ((const struct store_session *)result)->id
+				 : strcmp(kind, "dest") == 0
+					 ? ((const struct store_destination *)result)->id
+					 : ((const struct store_transfer *)result)->id;
+		snprintf(buf, sizeof buf, "%s", id);
+		out->status = 201;
+	}
+	out->body = strdup(buf);
+	out->len = strlen(buf);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	snprintf(f->path, sizeof f->path, "/tmp/offramp-test-%d-%p.db", getpid(), (void *)f);
+	const char *err = NULL;
+	f->store = store_open_sqlite(f->path, &err);
+	assert_non_null(f->store);
+	f->svc = (struct service){.store = f->store, .fees = fees_default(), .sandbox = true};
+	assert_int_equal(svc_tenant_create(&f->svc, "Acme", &f->key), ERR_OK);
+	assert_int_equal(svc_authenticate(&f->svc, f->key.secret, &f->auth), ERR_OK);
+
+	struct svc_answer a = {0};
+	struct svc_render rc = {render, "client"};
+	svc_client_create(&f->svc, &f->auth, NULL, "Acme Treasury", &rc, &a);
+	assert_int_equal(a.status, 201);
+	snprintf(f->client_id, sizeof f->client_id, "%s", a.body);
+	svc_answer_clear(&a);
+	struct store_client cl;
+	assert_int_equal(svc_client_get(&f->svc, &f->auth, f->client_id, &cl), ERR_OK);
+	memcpy(f->account_id, cl.default_account_id, sizeof f->account_id);
+
+	struct svc_render rd = {render, "deposit"};
+	svc_deposit_create(&f->svc, &f->auth, NULL, f->account_id, CUR_USDC, 1000000000, &rd, &a);
+	assert_int_equal(a.status, 201);
+	svc_answer_clear(&a);
+
+	f->dest.method = DEST_BANK_TRANSFER;
+	f->dest.rail = RAIL_SEPA_CREDIT_TRANSFER;
+	f->dest.currency = CUR_EUR;
+	strcpy(f->dest.bank.beneficiary_name, "Acme Treasury");
+	strcpy(f->dest.bank.scheme, "iban");
+	strcpy(f->dest.bank.iban, "GB29NWBK60161331926819");
+	strcpy(f->dest.bank.bic, "NWBKGB2L");
+	strcpy(f->dest.bank.country, "GB");
+	const char *field;
+	assert_int_equal(destination_validate(&f->dest, &field), ERR_OK);
+	f->canon = "{\"canonical\":\"seed\"}";
+	struct svc_idem idem = {.key = "dest-1", .endpoint = "POST /withdrawal-destinations",
+				.request_hash = "h"};
+	struct svc_render rde = {render, "dest"};
+	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, f->canon, &rde,
+			       &a);
+	assert_int_equal(a.status, 201);
+	snprintf(f->dest_id, sizeof f->dest_id, "%s", a.body);
+	svc_answer_clear(&a);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	struct svc_ledger_report rep;
+	assert_int_equal(svc_verify_ledger(&f->svc, &rep), ERR_OK);
+	if (!rep.ok)
+		fail_msg("ledger: %s", rep.first_problem);
+	store_close(f->store);
+	char p[96];
+	unlink(f->path);
+	snprintf(p, sizeof p, "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", f->path);
+	unlink(p);
+	free(f);
+	return 0;
+}
+
+static struct svc_session_request seed_request(struct fx *f, int64_t amount)
+{
+	return (struct svc_session_request){
+		.account_id = f->account_id,
+		.source = CUR_USDC,
+		.amount_minor = amount,
+		.target_currency = CUR_EUR,
+		.target_rail = "fiat",
+		.route_owner_client_id = f->client_id,
+		.destination_id = f->dest_id,
+		.inline_dest = &f->dest,
+		.inline_canonical = f->canon,
+		.payment_reference = "RF18539007547034",
+	};
+}
+
+static void balance(struct fx *f, int64_t *avail, int64_t *held)
+{
+	struct svc_account_view v;
+	assert_int_equal(svc_account_get(&f->svc, &f->auth, f->account_id, &v), ERR_OK);
+	assert_int_equal(v.balances[0].currency, CUR_USDC);
+	*avail = ledger_available(&v.balances[0].b);
+	*held = ledger_held(&v.balances[0].b);
+}
+
+static void count_each(void *arg, const struct store_session *s) { ++*(int *)arg; }
+
+static int session_count(struct fx *f)
+{
+	int n = 0;
+	bool more;
+	assert_int_equal(svc_session_list(&f->svc, &f->auth, NULL, NULL, NULL, 100, count_each, &n,
+					  &more),
+			 ERR_OK);
+	return n;
+}
+
+static void test_auth_rejects_unknown_and_empty_keys(void **state)
+{
+	struct fx *f = *state;
+	struct auth a;
+	char wrong[64];
+	snprintf(wrong, sizeof wrong, "%s", f->key.secret);
+	wrong[strlen(wrong) - 1] ^= 1;
+	assert_int_equal(svc_authenticate(&f->svc, wrong, &a), ERR_UNAUTHENTICATED);
+	assert_int_equal(svc_authenticate(&f->svc, "", &a), ERR_UNAUTHENTICATED);
+	assert_int_equal(svc_authenticate(&f->svc, NULL, &a), ERR_UNAUTHENTICATED);
+	assert_int_equal(f->auth.caps, CAP_ALL);
+	struct svc_new_key k2;
+	assert_int_equal(svc_api_key_create(&f->svc, f->key.tenant_id, CAP_RAMPS_READ, "service",
+					    &k2),
+			 ERR_OK);
+	assert_int_equal(svc_authenticate(&f->svc, k2.secret, &a), ERR_OK);
+	assert_int_equal(a.caps, CAP_RAMPS_READ);
+	assert_string_equal(a.principal_kind, "service");
+	assert_int_equal(svc_api_key_create(&f->svc, "00000000-0000-7000-8000-00000000dead",
+					    CAP_RAMPS_READ, "user", &k2),
+			 ERR_NOT_FOUND);
+}
+
+static void test_seed_session_holds_principal_plus_fee(void **state)
+{
+	struct fx *f = *state;
+	struct svc_session_request q = seed_request(f, 250000000);
+	struct svc_answer a = {0};
+	struct svc_render r = {render, "session"};
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	assert_int_equal(a.status, 201);
+	struct store_session s;
+	assert_int_equal(svc_session_get(&f->svc, &f->auth, a.body, &s), ERR_OK);
+	assert_string_equal(s.status, "executing");
+	assert_int_equal(s.fee_total_minor, 1000000);
+	int64_t avail, held;
+	balance(f, &avail, &held);
+	assert_int_equal(held, 251000000);
+	assert_int_equal(avail, 749000000);
+	svc_answer_clear(&a);
+}
+
+static void test_replay_and_reuse(void **state)
+{
+	struct fx *f = *state;
+	struct svc_session_request q = seed_request(f, 10000000);
+	struct svc_idem idem = {.key = "k1", .endpoint = "POST /off-ramp-sessions",
+				.request_hash = "aaaa"};
+	struct svc_answer a1 = {0}, a2 = {0}, a3 = {0};
+	struct svc_render r = {render, "session"};
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a1);
+	assert_int_equal(a1.status, 201);
+	assert_false(a1.cached);
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a2);
+	assert_true(a2.cached);
+	assert_int_equal(a2.status, 201);
+	assert_memory_equal(a1.body, a2.body, a1.len);
+	assert_int_equal(session_count(f), 1);
+	snprintf(idem.request_hash, sizeof idem.request_hash, "bbbb");
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a3);
+	assert_int_equal(a3.status, 409);
+	assert_string_equal(a3.body, "idempotency_key_reused");
+	assert_int_equal(session_count(f), 1);
+	/* The same key on another endpoint is another key. */
+	snprintf(idem.endpoint, sizeof idem.endpoint, "POST /clients");
+	assert_int_equal(svc_idem_replay(&f->svc, &f->auth, &idem, &a3), ERR_NOT_FOUND);
+	svc_answer_clear(&a1);
+	svc_answer_clear(&a2);
+	svc_answer_clear(&a3);
+}
+
+static void test_insufficient_funds_is_kept_and_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	int64_t avail0, held0, avail1, held1;
+	balance(f, &avail0, &held0);
+	/* 999.00 + 1.00 fee = exactly 1000.00: allowed; 999.000001 is not. */
+	struct svc_session_request q = seed_request(f, 999000001);
+	struct svc_idem idem = {.key = "poor", .endpoint = "POST /off-ramp-sessions",
+				.request_hash = "cccc"};
+	struct svc_answer a = {0}, b = {0};
+	struct svc_render r = {render, "session"};
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a);
+	assert_int_equal(a.status, 422);
+	assert_string_equal(a.body, "insufficient_funds");
+	balance(f, &avail1, &held1);
+	assert_int_equal(avail0, avail1);
+	assert_int_equal(held0, held1);
+	assert_int_equal(session_count(f), 0);
+	/* Kept: the same key replays the 422 even once funds would suffice. */
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &b);
+	assert_true(b.cached);
+	assert_int_equal(b.status, 422);
+	svc_answer_clear(&a);
+	svc_answer_clear(&b);
+	/* Exactly the available balance is allowed. */
+	q.amount_minor = 999000000;
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	assert_int_equal(a.status, 201);
+	balance(f, &avail1, &held1);
+	assert_int_equal(avail1, 0);
+	svc_answer_clear(&a);
+}
+
+static void test_destination_checks(void **state)
+{
+	struct fx *f = *state;
+	struct svc_answer a = {0};
+	struct svc_render r = {render, "session"};
+	struct svc_session_request q = seed_request(f, 1000000);
+	q.inline_canonical = "{\"canonical\":\"other\"}";
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	assert_string_equal(a.body, "destination_mismatch");
+	svc_answer_clear(&a);
+	q = seed_request(f, 1000000);
+	q.route_owner_client_id = "00000000-0000-7000-8000-0000000000aa";
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	assert_string_equal(a.body, "destination_mismatch");
+	svc_answer_clear(&a);
+	q = seed_request(f, 1000000);
+	q.destination_id = "00000000-0000-7000-8000-0000000000bb";
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	assert_int_equal(a.status, 404);
+	svc_answer_clear(&a);
+	q = seed_request(f, 1000000);
+	q.account_id = "00000000-0000-7000-8000-0000000000cc";
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	assert_int_equal(a.status, 404);
+	svc_answer_clear(&a);
+	assert_int_equal(session_count(f), 0);
+}
+
+static void test_other_tenant_sees_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct svc_new_key k;
+	struct auth other;
+	assert_int_equal(svc_tenant_create(&f->svc, "Other", &k), ERR_OK);
+	assert_int_equal(svc_authenticate(&f->svc, k.secret, &other), ERR_OK);
+	struct store_client cl;
+	struct svc_account_view v;
+	struct store_destination d = {0};
+	assert_int_equal(svc_client_get(&f->svc, &other, f->client_id, &cl), ERR_NOT_FOUND);
+	assert_int_equal(svc_account_get(&f->svc, &other, f->account_id, &v), ERR_NOT_FOUND);
+	assert_int_equal(svc_destination_get(&f->svc, &other, f->dest_id, &d), ERR_NOT_FOUND);
+	struct svc_session_request q = seed_request(f, 1000000);
+	struct svc_answer a = {0};
+	struct svc_render r = {render, "session"};
+	svc_session_create(&f->svc, &other, NULL, &q, &r, &a);
+	assert_int_equal(a.status, 404);
+	svc_answer_clear(&a);
+}
+
+struct racer {
+	struct fx *f;
+	pthread_barrier_t *start;
+	struct svc_answer a;
+};
+
+static void *race(void *arg)
+{
+	struct racer *x = arg;
+	struct svc_session_request q = seed_request(x->f, 5000000);
+	struct svc_idem idem = {.key = "race", .endpoint = "POST /off-ramp-sessions",
+				.request_hash = "dddd"};
+	struct svc_render r = {render, "session"};
+	pthread_barrier_wait(x->start);
+	svc_session_create(&x->f->svc, &x->f->auth, &idem, &q, &r, &x->a);
+	return NULL;
+}
+
+static void test_sixteen_concurrent_duplicates_make_one_session(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 16 };
+	pthread_t t[N];
+	struct racer x[N];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, N);
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct racer){.f = f, .start = &start};
+		pthread_create(&t[i], NULL, race, &x[i]);
+	}
+	int fresh = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(x[i].a.status, 201);
+		assert_string_equal(x[i].a.body, x[0].a.body);
+		fresh += !x[i].a.cached;
+	}
+	assert_int_equal(fresh, 1);
+	assert_int_equal(session_count(f), 1);
+	int64_t avail, held;
+	balance(f, &avail, &held);
+	assert_int_equal(held, 6000000);
+	for (int i = 0; i < N; i++)
+		svc_answer_clear(&x[i].a);
+	pthread_barrier_destroy(&start);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_auth_rejects_unknown_and_empty_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seed_session_holds_principal_plus_fee, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_and_reuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insufficient_funds_is_kept_and_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destination_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_tenant_sees_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sixteen_concurrent_duplicates_make_one_session, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("service", tests, NULL, NULL);
+}
