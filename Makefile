@@ -6,6 +6,8 @@
 #                   ASan+UBSan with -Werror, run unit and end-to-end tests
 #   make unit       unit tests only (sanitised)
 #   make e2e        end-to-end tests only (sanitised binary)
+#   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each
+#   make bench      benchmarks (bench/), printing figures
 #   make deps       install missing Debian packages
 #
 # Sources are discovered: every src/**/*.c is part of the service; every
@@ -41,9 +43,22 @@ SAN_MAIN_OBJ := $(SAN_DIR)/app/main.o
 SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRCS))
 
+# Fuzz targets: fuzz/fuzz_<name>.c with seed corpora in fuzz/corpus/<name>/.
+# `make check` replays the corpora through a plain driver (gcc, sanitised);
+# `make fuzz` runs each target under libFuzzer (clang) for FUZZ_SECONDS.
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_REPLAY := $(patsubst %,$(SAN_DIR)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_DIR := build/fuzz
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS)
+FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
+FUZZ_SECONDS ?= 60
+BENCH_SECONDS ?= 10
+
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench fuzz
+.PHONY: all run check unit e2e deps clean bench fuzz fuzz-replay
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -64,6 +79,31 @@ $(SAN_DIR)/tests/%: tests/unit/%.c $(SAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(SAN_CFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LIBS) $(CMOCKA_LIBS)
 
+$(SAN_DIR)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/driver.c $(SAN_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< fuzz/driver.c $(SAN_LIB_OBJS) $(LIBS)
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@for n in $(FUZZ_NAMES); do $(SAN_DIR)/fuzz/fuzz_$$n fuzz/corpus/$$n || exit 1; done
+
+$(FUZZ_DIR)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(LIBS)
+
+# Coverage-guided fuzzing; new inputs are added to the corpora (commit them).
+fuzz: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
+	@for n in $(FUZZ_NAMES); do \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+			fuzz/corpus/$$n || exit 1; \
+	done
+
+bench:
+	bench/run.sh $(BENCH_SECONDS)
+
 deps:
 	@scripts/deps.sh
 
@@ -79,6 +119,7 @@ e2e: build/offramp-san
 
 check: deps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory e2e
 
 clean:

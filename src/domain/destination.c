@@ -101,13 +101,14 @@ enum err destination_validate(struct destination *d, const char **field)
 	if (bank_iban_normalize(b->iban, norm) != ERR_OK || bank_iban_check(norm) != ERR_OK)
 		return fail(field, "bank_coordinates/iban", ERR_INVALID_IBAN);
 	memcpy(b->iban, norm, sizeof norm);
+	if (b->bic[0] && bank_bic_check(b->bic) != ERR_OK)
+		return fail(field, "bank_coordinates/bic", ERR_INVALID_BIC);
 	if (!bank_country_valid(b->country))
 		return fail(field, "bank_coordinates/country", ERR_INVALID_COUNTRY);
+	/* Each is valid; now they must agree. */
 	if (!same_prefix(b->iban, b->country))
 		return fail(field, "bank_coordinates/country", ERR_COUNTRY_MISMATCH);
 	if (b->bic[0]) {
-		if (bank_bic_check(b->bic) != ERR_OK)
-			return fail(field, "bank_coordinates/bic", ERR_INVALID_BIC);
 		char cc[3];
 		bank_bic_country(b->bic, cc);
 		if (!same_prefix(b->iban, cc))

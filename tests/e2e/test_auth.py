@@ -2,6 +2,7 @@
 between tenants, 401 shapes, the capability each endpoint needs, the order
 of checks (route, auth, capability, 413/415, JSON), request ids."""
 
+import urllib.parse
 import uuid
 
 import pytest
@@ -103,8 +104,10 @@ def test_cross_tenant_destination_is_indistinguishable_from_absent(two):
 # 401
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("auth", [None, "Bearer", "Bearer ", "Bearer sk_nope", "Basic dXNlcjpwYXNz", "Token abc",
-                                  "BEARER_GARBAGE"])
+@pytest.mark.parametrize("auth", [None, "", "Bearer", "Bearer ", "Bearer sk_nope", "Basic dXNlcjpwYXNz", "Token abc",
+                                  "BEARER_GARBAGE", "Bearer " + "k" * 5000, "Bearer \u00e9t\u00e9"],
+                         ids=["none", "empty", "bearer", "bearer_space", "unknown", "basic", "token", "garbage",
+                              "long_5000", "latin1"])
 def test_401_forms(server, tenant, auth):
     headers = {"Authorization": auth} if auth is not None else {}
     r = server.request("GET", "/off-ramp-sessions", headers=headers)
@@ -117,6 +120,22 @@ def test_401_for_mangled_real_key(server, tenant):
     for k in (tenant.key + "x", tenant.key[:-1], flipped, tenant.key + " " + tenant.key):
         r = server.request("GET", "/off-ramp-sessions", headers={"Authorization": f"Bearer {k}"})
         assert_error(r, 401, "unauthenticated")
+
+
+def test_page_token_of_another_tenant_reveals_nothing(two):
+    x = two
+    for _ in range(2):
+        x.a.create_session(x.wa, "1.00")
+    r = x.a.req("GET", "/off-ramp-sessions?page_size=1")
+    assert r.status == 200 and r.json["next_page_token"], describe(r)
+    token = r.json["next_page_token"]
+    a_ids = set(x.a.session_ids())
+    r = x.b.req("GET", "/off-ramp-sessions?page_size=5&page_token=" + urllib.parse.quote(token))
+    if r.status == 200:
+        leaked = [s["id"] for s in r.json["items"] if s["id"] in a_ids]
+        assert not leaked, f"tenant B read tenant A's sessions through A's page token: {leaked}"
+    else:
+        assert_error(r, 400, "invalid_page_token")
 
 
 def test_healthz_needs_no_key(server):

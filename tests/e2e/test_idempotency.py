@@ -243,3 +243,24 @@ def test_replay_survives_restart(server_factory):
     assert t.session_ids() == [first.json["id"]]
     assert w.balances()["USDC"] == {"available": "749.00", "held": "251.00", "total": "1000.00"}
     s2.verify_ledger()
+
+
+def test_sixteen_concurrent_keyed_deposits_credit_once(server):
+    t = server.new_tenant()
+    c = t.create_client()
+    acct = c["default_account_ref"]
+    k = f"dep-race-{uuid.uuid4()}"
+    body = {"account_ref": acct, "amount": {"currency": "USDC", "value": "100.00"}}
+    barrier = threading.Barrier(16)
+
+    def go(_):
+        barrier.wait()
+        return post(t, body, k, path="/sandbox/deposits")
+
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        res = list(ex.map(go, range(16)))
+    bad = [describe(r) for r in res if r.status not in (201, 409)]
+    assert not bad, bad
+    assert len([r for r in res if r.status == 201 and not cached(r)]) == 1
+    assert t.balances(acct)["USDC"] == {"available": "100.00", "held": "0.00", "total": "100.00"}
+    server.verify_ledger()

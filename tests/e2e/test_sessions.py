@@ -261,6 +261,36 @@ def test_concurrent_sessions_never_overdraw(server):
     server.verify_ledger()
 
 
+def test_balance_cannot_overflow(server):
+    """Two deposits that together exceed what an int64 of micro-USDC holds:
+    the second is refused, or the total is exact; never a wrapped balance."""
+    t = server.new_tenant()
+    c = t.create_client()
+    acct = c["default_account_ref"]
+    t.deposit(acct, "9000000000000.00")
+    r = t.req("POST", "/sandbox/deposits", {"account_ref": acct, "amount": {"currency": "USDC", "value": "9000000000000.00"}})
+    bal = t.balances(acct)["USDC"]
+    if r.status == 201:
+        assert bal == {"available": "18000000000000.00", "held": "0.00", "total": "18000000000000.00"}, bal
+    else:
+        assert r.status in (400, 422), describe(r)
+        assert_error(r, r.status, {"amount_too_large", "limit_exceeded"})
+        assert bal == {"available": "9000000000000.00", "held": "0.00", "total": "9000000000000.00"}, bal
+    server.verify_ledger()
+
+
+def test_principal_plus_fee_cannot_overflow(server):
+    """A principal at the int64 edge: adding the fee must not wrap around."""
+    t = server.new_tenant()
+    w = t.setup("9000000000000.00")
+    r = t.req("POST", "/off-ramp-sessions", w.body("9223372036854.775807"))
+    assert r.status in (400, 422), describe(r)
+    assert_error(r, r.status, {"amount_too_large", "insufficient_funds", "limit_exceeded"})
+    assert t.session_ids() == []
+    assert w.balances()["USDC"]["held"] == "0.00"
+    server.verify_ledger()
+
+
 # ---------------------------------------------------------------------------
 # what the request may look like
 # ---------------------------------------------------------------------------
