@@ -13,7 +13,9 @@
  *
  * Graceful stop: MHD_quiesce_daemon closes the listening socket, then we
  * wait until the in-flight counter reaches zero (or the drain time runs
- * out) before MHD_stop_daemon.
+ * out) before MHD_stop_daemon. In flight means the handler has run and the
+ * answer is not yet delivered; a client still (or never) sending its body
+ * has had no effect and does not hold the shutdown.
  */
 #include "http/server.h"
 
@@ -43,6 +45,7 @@ struct http_req {
 	char *body;
 	size_t len;
 	bool too_large;
+	bool dispatched; /* counted in inflight: the handler has run */
 	uint64_t start_ms;
 	int status;
 	char method[16];
@@ -111,6 +114,8 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	r->body_too_large = hr->too_large;
 	r->body = hr->too_large ? NULL : hr->body;
 	r->body_len = hr->too_large ? 0 : hr->len;
+	hr->dispatched = true;
+	atomic_fetch_add(&s->inflight, 1);
 	struct api_response res;
 	api_handle(s->api, r, &res);
 	return send_answer(conn, hr, &res);
@@ -127,7 +132,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!hr)
 			return MHD_NO;
 		*con_cls = hr;
-		atomic_fetch_add(&s->inflight, 1);
 		hr->start_ms = clock_mono_ms();
 		snprintf(hr->method, sizeof hr->method, "%s", method);
 		snprintf(hr->path, sizeof hr->path, "%s", url);
@@ -175,10 +179,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_info("http %s %s %d %llums request=%s%s", hr->method, hr->path, hr->status,
 		 (unsigned long long)(clock_mono_ms() - hr->start_ms), hr->r.request_id,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	if (hr->dispatched)
+		atomic_fetch_sub(&s->inflight, 1);
 	free(hr->body);
 	free(hr);
 	*con_cls = NULL;
-	atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -244,13 +249,13 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 			   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	s->d = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HEADER_POOL_BYTES,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 		MHD_OPTION_END);
 	if (!s->d) {

@@ -48,6 +48,22 @@ enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 	return STORE_OK;
 }
 
+enum store_status svc_system_account(struct store_tx *tx, const char *tenant_id,
+				     const char *code, struct store_account *out)
+{
+	enum store_status st = STORE_CALL(tx, account_get_system, tenant_id, code, out);
+	if (st != STORE_NOT_FOUND)
+		return st;
+	memset(out, 0, sizeof *out);
+	if (!uuid_v7(out->id))
+		return STORE_FAIL;
+	snprintf(out->tenant_id, sizeof out->tenant_id, "%s", tenant_id);
+	snprintf(out->kind, sizeof out->kind, "system");
+	snprintf(out->code, sizeof out->code, "%s", code);
+	out->created_at = svc_now();
+	return STORE_CALL(tx, account_insert, out);
+}
+
 /* ---- clients ------------------------------------------------------------ */
 
 struct client_arg {
@@ -213,8 +229,8 @@ static enum store_status deposit_effect(struct store_tx *tx, void *arg, enum err
 	}
 	if (st != STORE_OK)
 		return st;
-	if ((st = STORE_CALL(tx, account_get_system, "sandbox_funding", &funding)) != STORE_OK)
-		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	if ((st = svc_system_account(tx, d->a->tenant_id, "sandbox_funding", &funding)) != STORE_OK)
+		return st;
 	enum ledger_result lr;
 	int64_t now = svc_now();
 	char id[UUID_STR_LEN + 1] = "";

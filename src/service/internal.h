@@ -42,6 +42,12 @@ enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 				  const char *session_id, const char *kind, int64_t now,
 				  char out_id[UUID_STR_LEN + 1], enum ledger_result *lr);
 
+/* The tenant's system account `code` ("sandbox_funding", "holds"),
+ * created on first use inside tx. Each tenant's books balance on their
+ * own, and no row is shared by every tenant's writes. */
+enum store_status svc_system_account(struct store_tx *tx, const char *tenant_id,
+				     const char *code, struct store_account *out);
+
 /* Map a store status met outside svc_commit to an infrastructure error. */
 enum err svc_store_err(enum store_status st);
 

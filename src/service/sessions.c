@@ -74,8 +74,8 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	    !money_add(q->amount_minor, fq.total_minor, &hold_minor))
 		return refuse(e, field, ERR_AMOUNT_TOO_LARGE, "/amount/value");
 
-	if ((st = STORE_CALL(tx, account_get_system, "holds", &holds)) != STORE_OK)
-		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	if ((st = svc_system_account(tx, c->a->tenant_id, "holds", &holds)) != STORE_OK)
+		return st;
 
 	struct store_session *r = &c->rec;
 	memset(r, 0, sizeof *r);

@@ -85,7 +85,7 @@ struct store_client {
 #define STORE_ACCOUNT_CODE_MAX 32
 struct store_account {
 	store_id id;
-	store_id tenant_id; /* "" for system accounts */
+	store_id tenant_id;
 	store_id client_id; /* "" for system accounts */
 	char kind[8];       /* "client" | "system" */
 	char code[STORE_ACCOUNT_CODE_MAX]; /* system accounts: "sandbox_funding", "holds" */
@@ -195,7 +195,8 @@ struct store_ops {
 	enum store_status (*client_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_client *);
 	enum store_status (*account_insert)(struct store_tx *, const struct store_account *);
 	enum store_status (*account_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_account *);
-	enum store_status (*account_get_system)(struct store_tx *, const char *code, struct store_account *);
+	/* A tenant's system account by code (unique per tenant). */
+	enum store_status (*account_get_system)(struct store_tx *, const char *tenant_id, const char *code, struct store_account *);
 	enum store_status (*account_each)(struct store_tx *, store_each_fn, void *);
 
 	/* A missing balance row reads as STORE_NOT_FOUND; callers treat it as zero. */

@@ -16,10 +16,6 @@
 #ifndef OFFRAMP_STORE_SQLITE_SCHEMA_H
 #define OFFRAMP_STORE_SQLITE_SCHEMA_H
 
-/* Fixed ids of the system ledger accounts, created by migration 1. */
-#define SQ_ACCOUNT_SANDBOX_FUNDING "00000000-0000-7000-8000-000000000001"
-#define SQ_ACCOUNT_HOLDS "00000000-0000-7000-8000-000000000002"
-
 static const char *const sq_migrations[] = {
 	/* 1: tenants, keys, clients, ledger, destinations, sessions, idempotency */
 	"CREATE TABLE tenants("
@@ -40,7 +36,8 @@ static const char *const sq_migrations[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT REFERENCES tenants(id),"
 	"  client_id TEXT REFERENCES clients(id),"
 	"  kind TEXT NOT NULL CHECK (kind IN ('client','system')),"
-	"  code TEXT UNIQUE, flags INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"  code TEXT, flags INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE UNIQUE INDEX accounts_system_code ON accounts(tenant_id, code) WHERE code IS NOT NULL;"
 	"CREATE TABLE balances("
 	"  account_id TEXT NOT NULL REFERENCES accounts(id), currency TEXT NOT NULL,"
 	"  debits_posted INTEGER NOT NULL, credits_posted INTEGER NOT NULL,"
@@ -83,10 +80,7 @@ static const char *const sq_migrations[] = {
 	"  tenant_id TEXT NOT NULL, endpoint TEXT NOT NULL, key TEXT NOT NULL,"
 	"  request_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB,"
 	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-	"  PRIMARY KEY (tenant_id, endpoint, key)) STRICT, WITHOUT ROWID;"
-	"INSERT INTO accounts(id, tenant_id, client_id, kind, code, flags, created_at) VALUES"
-	"  ('" SQ_ACCOUNT_SANDBOX_FUNDING "', NULL, NULL, 'system', 'sandbox_funding', 0, 0),"
-	"  ('" SQ_ACCOUNT_HOLDS "', NULL, NULL, 'system', 'holds', 0, 0);",
+	"  PRIMARY KEY (tenant_id, endpoint, key)) STRICT, WITHOUT ROWID;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

@@ -545,15 +545,17 @@ static enum store_status sq_account_get(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
-static enum store_status sq_account_get_system(struct store_tx *t, const char *code,
-					       struct store_account *r)
+static enum store_status sq_account_get_system(struct store_tx *t, const char *tenant_id,
+					       const char *code, struct store_account *r)
 {
 	static const char sql[] =
-		"SELECT " SQ_ACCOUNT_COLS " FROM accounts WHERE code = ?1 AND kind = 'system'";
+		"SELECT " SQ_ACCOUNT_COLS " FROM accounts"
+		" WHERE tenant_id = ?1 AND code = ?2 AND kind = 'system'";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
-	bt(st, 1, code);
+	bt(st, 1, tenant_id);
+	bt(st, 2, code);
 	enum store_status s = sq_one(t, st, "system account get");
 	if (s != STORE_OK)
 		return s;
