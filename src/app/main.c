@@ -136,7 +136,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	/* An explicit --db beats a database URL from the environment. */
-	if (db_flag && !getenv("OFFRAMP_DATABASE_URL_FORCE"))
+	if (db_flag)
 		o->database_url = NULL;
 	return 0;
 }

@@ -262,32 +262,46 @@ def test_concurrent_sessions_never_overdraw(server):
 
 
 def test_balance_cannot_overflow(server):
-    """Two deposits that together exceed what an int64 of micro-USDC holds:
-    the second is refused, or the total is exact; never a wrapped balance."""
+    """Deposits that together exceed what an int64 of micro-USDC holds
+    (9223372036854.775807): each is credited exactly or refused; never a
+    wrapped balance."""
     t = server.new_tenant()
     c = t.create_client()
     acct = c["default_account_ref"]
-    t.deposit(acct, "9000000000000.00")
-    r = t.req("POST", "/sandbox/deposits", {"account_ref": acct, "amount": {"currency": "USDC", "value": "9000000000000.00"}})
-    bal = t.balances(acct)["USDC"]
-    if r.status == 201:
-        assert bal == {"available": "18000000000000.00", "held": "0.00", "total": "18000000000000.00"}, bal
-    else:
-        assert r.status in (400, 422), describe(r)
-        assert_error(r, r.status, {"amount_too_large", "limit_exceeded"})
-        assert bal == {"available": "9000000000000.00", "held": "0.00", "total": "9000000000000.00"}, bal
+    total = Decimal(0)
+    for _ in range(3):
+        r = t.req("POST", "/sandbox/deposits",
+                  {"account_ref": acct, "amount": {"currency": "USDC", "value": "4000000000000.00"}})
+        if r.status == 201:
+            total += Decimal("4000000000000.00")
+        else:
+            assert r.status in (400, 422), describe(r)
+            assert_error(r, r.status, {"amount_too_large", "limit_exceeded"})
+        bal = t.balances(acct)["USDC"]
+        assert bal == {"available": fmt_money(total), "held": "0.00", "total": fmt_money(total)}, bal
     server.verify_ledger()
 
 
-def test_principal_plus_fee_cannot_overflow(server):
-    """A principal at the int64 edge: adding the fee must not wrap around."""
+def test_principal_at_the_edge(server):
+    """Principals too large to hold, or larger than the balance, are refused
+    without effect (and without an overflow when the fee is added)."""
     t = server.new_tenant()
-    w = t.setup("9000000000000.00")
-    r = t.req("POST", "/off-ramp-sessions", w.body("9223372036854.775807"))
-    assert r.status in (400, 422), describe(r)
-    assert_error(r, r.status, {"amount_too_large", "insufficient_funds", "limit_exceeded"})
+    w = t.setup("4000000000000.00")
+    for value, outcomes in [("9223372036854.775807", {400: {"amount_too_large"}}),
+                            ("9223372036854.775808", {400: {"amount_too_large"}}),
+                            ("4611686018427.387903", {400: {"amount_too_large"},
+                                                      422: {"insufficient_funds", "limit_exceeded"}}),
+                            ("4000000000000.00", {422: {"insufficient_funds", "limit_exceeded"}})]:
+        r = t.req("POST", "/off-ramp-sessions", w.body(value))
+        assert r.status in outcomes, f"{value}: {describe(r)}"
+        assert_error(r, r.status, outcomes[r.status])
     assert t.session_ids() == []
-    assert w.balances()["USDC"]["held"] == "0.00"
+    assert w.balances()["USDC"] == {"available": "4000000000000.00", "held": "0.00", "total": "4000000000000.00"}
+    s = t.create_session(w, "3999999990000.00")
+    assert s["principal_amount"]["value"] == "3999999990000.00"
+    held = Decimal("3999999990000.00") + Decimal(s["fee_summary"]["total"]["value"])
+    assert w.balances()["USDC"] == {"available": fmt_money(Decimal("4000000000000.00") - held),
+                                    "held": fmt_money(held), "total": "4000000000000.00"}
     server.verify_ledger()
 
 
