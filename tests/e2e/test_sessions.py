@@ -338,6 +338,56 @@ def test_payment_reference_variants_accepted(server):
     assert len(t.session_ids()) == 4
 
 
+SEPA_COORDS = [
+    ("DE", "DE89370400440532013000", "COBADEFFXXX"),
+    ("FR", "FR1420041010050500013M02606", "BNPAFRPP"),
+    ("NL", "NL91ABNA0417164300", "ABNANL2A"),
+    ("AT", "AT611904300234573201", "BKAUATWW"),
+    ("IE", "IE29AIBK93115212345678", "AIBKIE2D"),
+    ("PL", "PL61109010140000071219812874", "BPKOPLPW"),
+    ("CH", "CH9300762011623852957", "UBSWCHZH80A"),
+    ("NO", "NO9386011117947", "DNBANOKK"),
+    ("MC", "MC5811222000010123456789030", "BARCMCMX"),
+]
+
+
+def test_sepa_destinations_accepted(server):
+    """Valid coordinates from several SEPA countries (EU, EEA, CH, MC; BICs of
+    8 and 11 characters; IBANs of 15 to 28 characters) are saved and paid to."""
+    t = server.new_tenant()
+    w = t.setup("1000.00")
+    failures = []
+    for cc, iban, bic in SEPA_COORDS:
+        d = sepa_destination(bc_country=cc, bc_iban=iban, bc_bic=bic)
+        r = t.req("POST", "/withdrawal-destinations", {"account_ref": w.account_ref, "destination": d},
+                  headers={"Idempotency-Key": str(uuid.uuid4())})
+        if r.status != 201:
+            failures.append(f"{cc} destination: {describe(r)}")
+            continue
+        body = w.body("1.00")
+        body["destination"]["destination"] = d
+        body["destination"]["withdrawal_destination_id"] = r.json["id"]
+        r = t.req("POST", "/off-ramp-sessions", body)
+        if r.status != 201:
+            failures.append(f"{cc} session: {describe(r)}")
+    assert not failures, "\n".join(failures)
+
+
+def test_json_escapes_are_decoded(server):
+    """Keys and values written with JSON escapes mean the same as plain ones."""
+    t = server.new_tenant()
+    w = t.setup("1000.00")
+    raw = json.dumps(w.body("5.00"))
+    raw = raw.replace('"account_ref"', '"account_\\u0072ef"', 1)
+    raw = raw.replace("client-accounts/", "client-accounts\\/", 1)
+    raw = raw.replace('"USDC"', '"USD\\u0043"', 1)
+    raw = raw.replace('"Acme Treasury"', '"Acme\\u0020Treasury"')
+    r = t.req("POST", "/off-ramp-sessions", raw.encode())
+    assert r.status == 201, f"{describe(r)}\nbody: {raw}"
+    assert r.json["account_ref"] == w.account_ref
+    assert r.json["principal_amount"] == {"currency": "USDC", "value": "5.00"}
+
+
 def test_session_from_second_account(server):
     """Any account of the client may be the source; holds hit that account only."""
     t = server.new_tenant()
