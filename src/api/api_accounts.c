@@ -5,14 +5,7 @@
 
 #include <string.h>
 
-static void render_client(void *ctx, enum err e, const char *field, const void *result,
-			  struct svc_answer *out)
-{
-	if (e)
-		api_render_error(ctx, e, field, out);
-	else
-		api_answer_json(api_client_json(result), 201, out);
-}
+API_RENDERER(render_client, api_client_json, struct store_client, 201)
 
 API_HANDLER(api_h_client_create)
 {
@@ -39,14 +32,7 @@ API_HANDLER(api_h_client_get)
 		api_answer_json(api_client_json(&cl), 200, &c->answer);
 }
 
-static void render_account(void *ctx, enum err e, const char *field, const void *result,
-			   struct svc_answer *out)
-{
-	if (e)
-		api_render_error(ctx, e, field, out);
-	else
-		api_answer_json(api_account_json(result), 201, out);
-}
+API_RENDERER(render_account, api_account_json, struct svc_account_view, 201)
 
 API_HANDLER(api_h_account_create)
 {
@@ -74,14 +60,7 @@ API_HANDLER(api_h_account_get)
 		api_answer_json(api_account_json(&v), 200, &c->answer);
 }
 
-static void render_deposit(void *ctx, enum err e, const char *field, const void *result,
-			   struct svc_answer *out)
-{
-	if (e)
-		api_render_error(ctx, e, field, out);
-	else
-		api_answer_json(api_deposit_json(result), 201, out);
-}
+API_RENDERER(render_deposit, api_deposit_json, struct store_transfer, 201)
 
 API_HANDLER(api_h_deposit_create)
 {

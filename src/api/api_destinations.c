@@ -127,14 +127,7 @@ char *api_destination_canonical(const struct destination *dst)
 	return s;
 }
 
-static void render_destination(void *ctx, enum err e, const char *field, const void *result,
-			       struct svc_answer *out)
-{
-	if (e)
-		api_render_error(ctx, e, field, out);
-	else
-		api_answer_json(api_destination_json(result), 201, out);
-}
+API_RENDERER(render_destination, api_destination_json, struct store_destination, 201)
 
 API_HANDLER(api_h_destination_create)
 {

@@ -36,6 +36,20 @@ void api_fail(struct api_call *c, enum err e, const char *field);
 /* Answer a decoding error of a POST: kept under the key (CONTRACT §7). */
 void api_reject(struct api_call *c, enum err e, const char *field);
 
+/*
+ * Define a render callback (see svc_render_fn) named `name` that answers
+ * an error envelope, or `shape((const type *)result)` with `status`.
+ */
+#define API_RENDERER(name, shape, type, status)                                          \
+	static void name(void *ctx, enum err e, const char *field, const void *result,     \
+			 struct svc_answer *out)                                           \
+	{                                                                                  \
+		if (e)                                                                     \
+			api_render_error(ctx, e, field, out);                              \
+		else                                                                       \
+			api_answer_json(shape((const type *)result), status, out);         \
+	}
+
 /* {"currency": "USDC", "value": "250.00"} */
 json_t *api_money_json(enum currency cur, int64_t minor);
 json_t *api_money_json_code(const char *code, int64_t minor);

@@ -16,14 +16,7 @@
 #include "domain/bank.h"
 #include "domain/session.h"
 
-static void render_session(void *ctx, enum err e, const char *field, const void *result,
-			   struct svc_answer *out)
-{
-	if (e)
-		api_render_error(ctx, e, field, out);
-	else
-		api_answer_json(api_session_json(result), 201, out);
-}
+API_RENDERER(render_session, api_session_json, struct store_session, 201)
 
 API_HANDLER(api_h_session_create)
 {

@@ -14,7 +14,8 @@
 #define LIMIT_CONNECTIONS 1024              /* concurrent connections */
 #define LIMIT_CONNECTION_TIMEOUT_S 30       /* idle connection closed after */
 #define LIMIT_HTTP_THREADS_MAX 64
-#define LIMIT_SHUTDOWN_DRAIN_MS 10000       /* in-flight requests get this long at SIGTERM */
+#define LIMIT_SHUTDOWN_DRAIN_MS 10000       /* handled requests get this long at SIGTERM */
+#define LIMIT_SHUTDOWN_UPLOAD_MS 3000       /* bodies still arriving get this long */
 
 /* JSON */
 #define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */
@@ -35,6 +36,7 @@
 #define LIMIT_STORE_CONNECTIONS 128         /* pooled connections, one per thread */
 #define LIMIT_RESPONSE_BYTES (256 * 1024)   /* a stored idempotent answer */
 
+_Static_assert(LIMIT_SHUTDOWN_UPLOAD_MS <= LIMIT_SHUTDOWN_DRAIN_MS, "uploads drain within the drain");
 _Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
 _Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");
 _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may echo a body");

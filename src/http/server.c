@@ -13,9 +13,11 @@
  *
  * Graceful stop: MHD_quiesce_daemon closes the listening socket, then we
  * wait until the in-flight counter reaches zero (or the drain time runs
- * out) before MHD_stop_daemon. In flight means the handler has run and the
- * answer is not yet delivered; a client still (or never) sending its body
- * has had no effect and does not hold the shutdown.
+ * out) before MHD_stop_daemon. A request whose handler has run gets up to
+ * LIMIT_SHUTDOWN_DRAIN_MS for its answer to go out; one whose body is still
+ * arriving gets LIMIT_SHUTDOWN_UPLOAD_MS to finish sending it (and is then
+ * handled), so a client that stalls or vanishes mid-body cannot hold the
+ * shutdown for long. Neither has had an effect until it is handled.
  */
 #include "http/server.h"
 
@@ -37,7 +39,8 @@
 struct http_server {
 	struct MHD_Daemon *d;
 	struct api *api;
-	atomic_int inflight;
+	atomic_int inflight;  /* handler has run, answer not yet delivered */
+	atomic_int uploading; /* headers in, body still arriving */
 };
 
 struct http_req {
@@ -116,6 +119,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	r->body_len = hr->too_large ? 0 : hr->len;
 	hr->dispatched = true;
 	atomic_fetch_add(&s->inflight, 1);
+	atomic_fetch_sub(&s->uploading, 1);
 	struct api_response res;
 	api_handle(s->api, r, &res);
 	return send_answer(conn, hr, &res);
@@ -132,6 +136,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!hr)
 			return MHD_NO;
 		*con_cls = hr;
+		atomic_fetch_add(&s->uploading, 1);
 		hr->start_ms = clock_mono_ms();
 		snprintf(hr->method, sizeof hr->method, "%s", method);
 		snprintf(hr->path, sizeof hr->path, "%s", url);
@@ -179,8 +184,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_info("http %s %s %d %llums request=%s%s", hr->method, hr->path, hr->status,
 		 (unsigned long long)(clock_mono_ms() - hr->start_ms), hr->r.request_id,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
-	if (hr->dispatched)
-		atomic_fetch_sub(&s->inflight, 1);
+	atomic_fetch_sub(hr->dispatched ? &s->inflight : &s->uploading, 1);
 	free(hr->body);
 	free(hr);
 	*con_cls = NULL;
@@ -274,13 +278,19 @@ void http_stop(struct http_server *s)
 	MHD_socket fd = MHD_quiesce_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	uint64_t deadline = clock_mono_ms() + LIMIT_SHUTDOWN_DRAIN_MS;
-	while (atomic_load(&s->inflight) > 0 && clock_mono_ms() < deadline) {
+	uint64_t start = clock_mono_ms();
+	for (;;) {
+		uint64_t waited = clock_mono_ms() - start;
+		bool handled = atomic_load(&s->inflight) > 0 && waited < LIMIT_SHUTDOWN_DRAIN_MS;
+		bool bodies = atomic_load(&s->uploading) > 0 && waited < LIMIT_SHUTDOWN_UPLOAD_MS;
+		if (!handled && !bodies)
+			break;
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	if (atomic_load(&s->inflight) > 0)
-		log_warn("http: %d requests still running at shutdown", atomic_load(&s->inflight));
+	if (atomic_load(&s->inflight) > 0 || atomic_load(&s->uploading) > 0)
+		log_warn("http: closing with %d answers undelivered and %d bodies incomplete",
+			 atomic_load(&s->inflight), atomic_load(&s->uploading));
 	MHD_stop_daemon(s->d);
 	free(s);
 }

@@ -3,15 +3,18 @@ verify-ledger, graceful stop (SIGTERM/SIGINT exit 0), restart and crash
 recovery on the same database and address, keys stored hashed."""
 
 import concurrent.futures
+import http.client
 import json
 import re
 import signal
+import socket
+import subprocess
 import threading
 import time
 import uuid
 from decimal import Decimal
 
-from offramp_e2e import UUID_RE, describe, fmt_money, http_request
+from offramp_e2e import BIN, UUID_RE, child_env, describe, fmt_money, free_port, http_request
 
 TENANT_RE = re.compile(r"^enterprises/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -190,4 +193,104 @@ def test_sigterm_with_requests_in_flight(server_factory):
                for x in t.list_sessions())
     assert w.balances()["USDC"] == {"available": fmt_money(Decimal(10000) - held), "held": fmt_money(held),
                                     "total": "10000.00"}
+    s2.verify_ledger()
+
+
+def _wait_healthz(port, proc, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"serve exited with {proc.returncode}"
+        try:
+            if http_request(port, "GET", "/healthz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("serve did not become ready")
+
+
+def _stop(proc, errf):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
+    errf.seek(0)
+    assert rc == 0, f"exit status {rc}\n{errf.read().decode('utf-8', 'replace')[-5000:]}"
+
+
+def test_environment_variables_and_flags(tmp_path):
+    """OFFRAMP_DB and OFFRAMP_LISTEN do what --db and --listen do; --rails
+    sandbox and --sandbox-step-ms are accepted."""
+    db = tmp_path / "env.db"
+    port = free_port()
+    env = child_env()
+    env["OFFRAMP_DB"] = str(db)
+    env["OFFRAMP_LISTEN"] = f"127.0.0.1:{port}"
+    with open(tmp_path / "serve.err", "w+b") as errf:
+        proc = subprocess.Popen([BIN, "serve", "--rails", "sandbox", "--sandbox-step-ms", "1000"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=errf, cwd=str(tmp_path))
+        try:
+            _wait_healthz(port, proc)
+            p = subprocess.run([BIN, "admin", "create-tenant", "--name", "Env Co"], env=env, capture_output=True,
+                               timeout=60, cwd=str(tmp_path))
+            out = _one_json_line(p)
+            r = http_request(port, "POST", "/clients", {"display_name": "Env"}, key=out["api_key"])
+            assert r.status == 201, describe(r)
+            p = subprocess.run([BIN, "admin", "verify-ledger"], env=env, capture_output=True, timeout=60,
+                               cwd=str(tmp_path))
+            assert p.returncode == 0, p
+        finally:
+            _stop(proc, errf)
+    assert db.exists(), "OFFRAMP_DB was not used"
+
+
+def test_default_database_is_offramp_db_in_cwd(tmp_path):
+    env = child_env()
+    p = subprocess.run([BIN, "admin", "create-tenant", "--name", "Default Co"], env=env, capture_output=True,
+                       timeout=60, cwd=str(tmp_path))
+    out = _one_json_line(p)
+    assert (tmp_path / "offramp.db").exists(), "admin did not use ./offramp.db"
+    port = free_port()
+    with open(tmp_path / "serve.err", "w+b") as errf:
+        proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=errf, cwd=str(tmp_path))
+        try:
+            _wait_healthz(port, proc)
+            r = http_request(port, "GET", "/off-ramp-sessions", key=out["api_key"])
+            assert r.status == 200, describe(r)
+        finally:
+            _stop(proc, errf)
+
+
+def test_sigterm_lets_an_in_flight_request_finish(server_factory):
+    """A request whose body is still arriving when SIGTERM comes is finished
+    and answered; its effect is durable; then the server exits 0."""
+    s = server_factory()
+    t = s.new_tenant()
+    w = t.setup("1000.00")
+    data = json.dumps(w.body("7.00")).encode()
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=15)
+    try:
+        sock.sendall((f"POST /off-ramp-sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t.key}\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+                     + data[:50])
+        time.sleep(0.3)
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        sock.sendall(data[50:])
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        body = resp.read()
+        assert resp.status == 201, f"in-flight request got {resp.status} {body[:300]!r}"
+        sid = json.loads(body)["id"]
+    finally:
+        sock.close()
+    rc, err = s.stop()
+    assert rc == 0, f"exit status {rc}\n{err}"
+    s2 = server_factory(db=s.db)
+    t.server = s2
+    assert t.session_ids() == [sid]
     s2.verify_ledger()
