@@ -170,15 +170,21 @@ API_HANDLER(api_h_session_list)
 		const char *k = q->query[i].key, *v = q->query[i].value;
 		char field[80];
 		snprintf(field, sizeof field, "?%s", k);
+		for (int j = 0; j < i; j++)
+			if (strcmp(q->query[j].key, k) == 0) {
+				api_fail(c, ERR_INVALID_QUERY, field); /* repeated: which one? */
+				return;
+			}
 		if (strcmp(k, "page_size") == 0) {
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (!*v || *end || v[0] == '+' || v[0] == '-' || n < 1 ||
-			    n > LIMIT_PAGE_SIZE_MAX) {
+			/* 1 to 3 ASCII digits, nothing else: no sign, space, exponent. */
+			size_t len = strlen(v);
+			bool digits = len >= 1 && len <= 3 && strspn(v, "0123456789") == len;
+			int n = digits ? atoi(v) : 0;
+			if (n < 1 || n > LIMIT_PAGE_SIZE_MAX) {
 				api_fail(c, ERR_INVALID_QUERY, field);
 				return;
 			}
-			page_size = (int)n;
+			page_size = n;
 		} else if (strcmp(k, "page_token") == 0) {
 			if (!token_decode(v, before)) {
 				api_fail(c, ERR_INVALID_PAGE_TOKEN, field);

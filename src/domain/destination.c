@@ -95,6 +95,14 @@ enum err destination_validate(struct destination *d, const char **field)
 		return fail(field, "currency", ERR_CURRENCY_MISMATCH);
 
 	struct dest_bank *b = &d->bank;
+	/* BICs and country codes are upper case by standard; accept what a
+	 * person types, as for the IBAN, and keep the normal form. */
+	for (char *p = b->bic; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	for (char *p = b->country; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
 	if (strcmp(b->scheme, "iban") != 0)
 		return fail(field, "bank_coordinates/scheme", ERR_INVALID_VALUE);
 	char norm[BANK_IBAN_MAX + 1];

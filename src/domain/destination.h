@@ -2,8 +2,8 @@
  * destination.h - a typed withdrawal destination and its validation.
  *
  * A destination is decoded from JSON by the api layer into this struct,
- * then destination_validate() normalises it in place (IBAN without spaces,
- * upper case) and checks it. The normalised struct is what gets saved and
+ * then destination_validate() normalises it in place (IBAN without spaces;
+ * IBAN, BIC and country upper case) and checks it. The normalised struct is what gets saved and
  * what a session's inline copy is compared against, so "GB29 NWBK ..." and
  * "GB29NWBK..." are the same destination.
  *

@@ -294,3 +294,45 @@ def test_sigterm_lets_an_in_flight_request_finish(server_factory):
     t.server = s2
     assert t.session_ids() == [sid]
     s2.verify_ledger()
+
+
+def test_verify_ledger_under_load(server_factory):
+    """verify-ledger run while sessions and deposits are being written sees a
+    consistent ledger every time."""
+    s = server_factory()
+    tenants = [s.new_tenant() for _ in range(2)]
+    worlds = [t.setup("100000.00") for t in tenants]
+    stop = threading.Event()
+    errors = []
+
+    def writer(t, w, n):
+        i = 0
+        while not stop.is_set() and i < 400:
+            i += 1
+            if i % 3 == 0:
+                r = t.req("POST", "/sandbox/deposits", {"account_ref": w.account_ref,
+                                                        "amount": {"currency": "USDC", "value": "3.33"}})
+            else:
+                r = t.req("POST", "/off-ramp-sessions", w.body("1.11"))
+            if r.status != 201:
+                errors.append(describe(r))
+                return
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        futs = [ex.submit(writer, tenants[i % 2], worlds[i % 2], i) for i in range(4)]
+        try:
+            for _ in range(5):
+                p = s.admin_raw("verify-ledger")
+                assert p.returncode == 0, f"verify-ledger under load: {p.stdout!r} {p.stderr!r}"
+        finally:
+            stop.set()
+            for f in futs:
+                f.result()
+    assert not errors, errors[:5]
+    for t, w in zip(tenants, worlds):
+        held = sum(Decimal(x["principal_amount"]["value"]) + Decimal(x["fee_summary"]["total"]["value"])
+                   for x in t.list_sessions())
+        bal = w.balances()["USDC"]
+        assert Decimal(bal["held"]) == held, (bal, held)
+        assert Decimal(bal["available"]) + Decimal(bal["held"]) == Decimal(bal["total"])
+    s.verify_ledger()

@@ -180,3 +180,20 @@ def test_error_answers_are_json_with_request_id(server, world):
               server.request("DELETE", "/clients", key=x.t.key)]:
         assert r.headers.get("content-type", "").startswith("application/json"), (r.status, r.headers)
         assert_error(r, r.status, r.json["code"])
+
+
+def test_nul_bytes_in_url_are_not_truncated(server, world):
+    """A percent-encoded NUL must not cut an identifier or a query value short
+    (ids with trailing garbage are not the id)."""
+    x = world
+    sid = x.t.create_session(x.w, "1.00")["id"]
+    bad = []
+    for path in [f"/off-ramp-sessions/{sid}%00junk", f"/clients/{x.w.client_id}%00",
+                 f"/client-accounts/{x.w.account_id}%00x"]:
+        r = server.request("GET", path, key=x.t.key)
+        if r.status not in (400, 404):
+            bad.append(f"GET {path}: {describe(r)}")
+    r = server.request("GET", f"/off-ramp-sessions?account_ref={x.w.account_ref}%00junk", key=x.t.key)
+    if r.status != 400:
+        bad.append(f"?account_ref=<ref>%00junk: {describe(r)}")
+    assert not bad, "\n".join(bad)

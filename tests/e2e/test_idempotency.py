@@ -7,8 +7,9 @@ import concurrent.futures
 import json
 import threading
 import uuid
+from decimal import Decimal
 
-from offramp_e2e import assert_error, describe, sepa_destination
+from offramp_e2e import assert_error, describe, fmt_money, sepa_destination
 
 
 def cached(r):
@@ -159,6 +160,15 @@ def test_400_and_404_are_kept_and_replayed(server):
     assert_error(first, 404, "not_found")
     again = post(t, body, k)
     assert again.status == 404 and cached(again) and again.raw == first.raw, describe(again)
+
+    # a malformed body is a processed 400 too; fixing it under the same key is a different request
+    k = f"malformed-{uuid.uuid4()}"
+    first = post(t, b'{"account_ref": ', k)
+    assert_error(first, 400, "invalid_json")
+    again = post(t, b'{"account_ref": ', k)
+    assert again.status == 400 and cached(again) and again.raw == first.raw, describe(again)
+    fixed = post(t, w.body("1.00"), k)
+    assert_error(fixed, 409, "idempotency_key_reused")
     assert t.session_ids() == []
 
 
@@ -264,3 +274,48 @@ def test_sixteen_concurrent_keyed_deposits_credit_once(server):
     assert len([r for r in res if r.status == 201 and not cached(r)]) == 1
     assert t.balances(acct)["USDC"] == {"available": "100.00", "held": "0.00", "total": "100.00"}
     server.verify_ledger()
+
+
+def test_concurrent_different_bodies_same_key_one_effect(server):
+    t = server.new_tenant()
+    w = t.setup("1000.00")
+    k = f"mixed-race-{uuid.uuid4()}"
+    barrier = threading.Barrier(8)
+
+    def go(i):
+        barrier.wait()
+        return post(t, w.body(f"{i + 1}.00"), k)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        res = list(ex.map(go, range(8)))
+    bad = [describe(r) for r in res if r.status not in (201, 409)]
+    assert not bad, bad
+    ok = [r for r in res if r.status == 201]
+    assert len(ok) == 1, f"{len(ok)} different bodies under one key were all accepted"
+    for r in res:
+        if r.status == 409:
+            assert_error(r, 409, {"idempotency_key_reused", "idempotency_key_in_flight"})
+    sessions = t.list_sessions()
+    assert [s["id"] for s in sessions] == [ok[0].json["id"]]
+    held = Decimal(ok[0].json["principal_amount"]["value"]) + Decimal(ok[0].json["fee_summary"]["total"]["value"])
+    assert w.balances()["USDC"]["held"] == fmt_money(held)
+    server.verify_ledger()
+
+
+def test_concurrent_destination_creation_one_effect(server):
+    t = server.new_tenant()
+    c = t.create_client()
+    k = f"dest-race-{uuid.uuid4()}"
+    body = {"account_ref": c["default_account_ref"], "destination": sepa_destination()}
+    barrier = threading.Barrier(8)
+
+    def go(_):
+        barrier.wait()
+        return post(t, body, k, path="/withdrawal-destinations")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        res = list(ex.map(go, range(8)))
+    bad = [describe(r) for r in res if r.status not in (201, 409)]
+    assert not bad, bad
+    ids = {r.json["id"] for r in res if r.status == 201}
+    assert len(ids) == 1, f"one idempotency key created {len(ids)} destinations"

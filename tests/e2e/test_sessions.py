@@ -506,6 +506,17 @@ def test_list_bad_query_parameters(server, tenant):
     assert_error(r, 400, "invalid_page_token")
 
 
+def test_list_page_size_is_parsed_strictly(server, tenant):
+    """page_size is a plain positive integer: signs, blanks and NUL bytes are
+    invalid, not silently skipped or truncated."""
+    bad = []
+    for q in ["page_size=+1", "page_size=%201", "page_size=%0A1", "page_size=1%00", "page_size=1%002"]:
+        r = tenant.req("GET", f"/off-ramp-sessions?{q}")
+        if r.status != 400 or (r.json or {}).get("code") != "invalid_query_parameter":
+            bad.append(f"?{q}: {describe(r)}")
+    assert not bad, "\n".join(bad)
+
+
 def test_list_empty_for_new_tenant(server):
     t = server.new_tenant()
     p = _page(t)
