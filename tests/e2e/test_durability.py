@@ -25,7 +25,7 @@ def test_sigkill_under_load_loses_no_acknowledged_session(server_factory):
             try:
                 r = http_request(s1.port, "POST", "/off-ramp-sessions", body=body, key=t.key,
                                  headers={"Idempotency-Key": f"kill-{n}-{i}"}, timeout=15)
-            except OSError:
+            except Exception:  # noqa: BLE001 - reset, incomplete read, closed socket
                 continue  # the crash cut this one off: not acknowledged
             with lock:
                 (acked if r.status == 201 else unexpected).append(
