@@ -27,4 +27,10 @@ void crypto_hex(const uint8_t *in, size_t len, char *out);
  * Returns the number of characters written. */
 size_t crypto_base64url(const uint8_t *in, size_t len, char *out);
 
+/* Decode unpadded base64url text of n characters into out (room for
+ * 3*n/4 bytes). Returns the byte count, or -1 for a character outside the
+ * alphabet or an impossible length. Only the canonical encoding is
+ * accepted (unused trailing bits must be zero). */
+long crypto_base64url_decode(const char *in, size_t n, uint8_t *out);
+
 #endif

@@ -197,6 +197,39 @@ static void test_base64url(void **state)
 
 /* ---- crypto_random ---------------------------------------------------- */
 
+static void test_base64url_decode(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+		long len;
+	} ok[] = {{"", "", 0}, {"Zg", "f", 1}, {"Zm8", "fo", 2}, {"Zm9v", "foo", 3},
+		  {"Zm9vYg", "foob", 4}, {"Zm9vYmE", "fooba", 5}, {"Zm9vYmFy", "foobar", 6},
+		  {"-_8", "\xfb\xff", 2}};
+	uint8_t buf[16];
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+		long n = crypto_base64url_decode(ok[i].in, strlen(ok[i].in), buf);
+		assert_int_equal(n, ok[i].len);
+		assert_memory_equal(buf, ok[i].out, (size_t)n);
+	}
+	/* Outside the alphabet, impossible length, non-canonical padding bits. */
+	static const char *const bad[] = {"Zg==", "Z", "Zm9vY", "+/8", "Zh", "Zm9", "Zm,v"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (crypto_base64url_decode(bad[i], strlen(bad[i]), buf) >= 0 &&
+		    strcmp(bad[i], "Zm9") != 0)
+			fail_msg("accepted \"%s\"", bad[i]);
+	/* "Zm9" decodes to "fo" canonically; "Zm-" has stray low bits. */
+	assert_int_equal(crypto_base64url_decode("Zm-", 3, buf), -1);
+	/* Round trip over every byte value. */
+	uint8_t all[256], back[256];
+	char text[400];
+	for (int i = 0; i < 256; i++)
+		all[i] = (uint8_t)i;
+	size_t tn = crypto_base64url(all, sizeof all, text);
+	assert_int_equal(crypto_base64url_decode(text, tn, back), 256);
+	assert_memory_equal(all, back, 256);
+}
+
 static void test_random(void **state)
 {
 	(void)state;
@@ -219,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_base64url),
+		cmocka_unit_test(test_base64url_decode),
 		cmocka_unit_test(test_random),
 	};
 
