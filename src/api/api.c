@@ -23,7 +23,8 @@
 #include "base/log.h"
 #include "domain/capability.h"
 
-/* X(method, pattern, handler, capability, authenticated) */
+/* X(method, pattern, handler, capabilities, authenticated): the key must
+ * hold at least one of the capabilities. */
 #define API_ROUTES(X)                                                                          \
 	X("POST", "/clients", api_h_client_create, CAP_CLIENTS_MANAGE, true)                   \
 	X("GET", "/clients/{id}", api_h_client_get, CAP_CLIENTS_MANAGE, true)                  \
@@ -35,6 +36,15 @@
 	X("POST", "/off-ramp-sessions", api_h_session_create, CAP_RAMPS_CREATE, true)          \
 	X("GET", "/off-ramp-sessions", api_h_session_list, CAP_RAMPS_READ, true)               \
 	X("GET", "/off-ramp-sessions/{id}", api_h_session_get, CAP_RAMPS_READ, true)           \
+	X("POST", "/off-ramp-sessions/{id}/cancel", api_h_session_cancel, CAP_RAMPS_CANCEL, true) \
+	X("GET", "/approvals", api_h_approval_list, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true)  \
+	X("GET", "/approvals/{id}", api_h_approval_get, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true) \
+	X("POST", "/approvals/{id}/approve", api_h_approval_approve, CAP_RAMPS_APPROVE, true)  \
+	X("POST", "/approvals/{id}/reject", api_h_approval_reject, CAP_RAMPS_APPROVE, true)    \
+	X("PUT", "/policies/off-ramp-approval", api_h_policy_put, CAP_POLICIES_MANAGE, true)   \
+	X("GET", "/policies/off-ramp-approval", api_h_policy_get, CAP_POLICIES_MANAGE, true)   \
+	X("GET", "/events", api_h_event_list, CAP_RAMPS_READ, true)                            \
+	X("GET", "/sandbox/payouts", api_h_payout_list, CAP_SANDBOX_FUND, true)                \
 	X("GET", "/healthz", api_h_healthz, 0, false)                                          \
 	X("GET", "/errors.json", api_h_errors, 0, false)
 
@@ -85,6 +95,21 @@ void api_render_error(const struct api_call *c, enum err e, const char *field,
 void api_fail(struct api_call *c, enum err e, const char *field)
 {
 	api_render_error(c, e, field, &c->answer);
+}
+
+int64_t api_if_match(const struct api_call *c)
+{
+	const char *h = c->req->if_match;
+	if (!h)
+		return -1;
+	/* Our etags are "v<version>"; anything else matches nothing. */
+	if (h[0] != '"' || h[1] != 'v' || h[2] < '1' || h[2] > '9')
+		return -2;
+	int64_t v = 0;
+	const char *p = h + 2;
+	for (; *p >= '0' && *p <= '9' && v < INT64_MAX / 10; p++)
+		v = v * 10 + (*p - '0');
+	return p[0] == '"' && p[1] == '\0' ? v : -2;
 }
 
 const struct svc_idem *api_idem(const struct api_call *c)
@@ -230,7 +255,7 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 			return false;
 		}
 		c->authenticated = true;
-		if ((c->auth.caps & rt->cap) != rt->cap) {
+		if (rt->cap && (c->auth.caps & rt->cap) == 0) {
 			api_render_error(c, ERR_MISSING_CAPABILITY, NULL, &c->answer);
 			return false;
 		}
@@ -239,14 +264,15 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		api_fail(c, ERR_PAYLOAD_TOO_LARGE, NULL);
 		return false;
 	}
-	if (strcmp(req->method, "POST") != 0)
+	bool post = strcmp(req->method, "POST") == 0;
+	if (!post && strcmp(req->method, "PUT") != 0)
 		return true;
 
 	if ((req->body_len > 0 || req->content_type) && !content_type_json(req->content_type)) {
 		api_fail(c, ERR_UNSUPPORTED_MEDIA_TYPE, NULL);
 		return false;
 	}
-	if (req->idempotency_key) {
+	if (post && req->idempotency_key) {
 		if (!idem_key_ok(req->idempotency_key)) {
 			api_fail(c, ERR_INVALID_IDEMPOTENCY_KEY, NULL);
 			return false;
@@ -256,7 +282,10 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		snprintf(c->idem.endpoint, sizeof c->idem.endpoint, "POST %s", req->path);
 	}
 	enum err e = ERR_OK;
-	c->body = json_in_parse(req->body, req->body_len, &e);
+	/* Actions (cancel, approve, reject) take no body: none means {}. */
+	static const char empty[] = "{}";
+	bool none = req->body_len == 0 && !req->content_type;
+	c->body = none ? json_in_parse(empty, 2, &e) : json_in_parse(req->body, req->body_len, &e);
 	if (c->has_idem) {
 		/* Same request = same JSON value: hash its canonical form, so
 		 * whitespace and key order do not matter; raw bytes when it

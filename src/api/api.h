@@ -57,6 +57,11 @@ void api_response_clear(struct api_response *res);
  * 413 and the like). */
 void api_error_response(enum err e, const char *request_id, struct api_response *res);
 
+/* A session as GET shows it, as JSON text (malloc'd); the service's
+ * event snapshots (struct service.session_snapshot). */
+struct store_session;
+char *api_session_snapshot(const struct store_session *s);
+
 /* The errors.json catalogue, built from base/errors.def. Owned by caller. */
 char *api_errors_catalogue(size_t *len);
 

@@ -63,6 +63,13 @@ json_t *api_client_json(const struct store_client *c);
 json_t *api_account_json(const struct svc_account_view *v);
 json_t *api_destination_json(const struct store_destination *d);
 json_t *api_deposit_json(const struct store_transfer *t);
+json_t *api_approval_json(const struct store_approval *a);
+json_t *api_policy_json(const struct store_policy *p);
+json_t *api_event_json(const struct store_event *e);
+json_t *api_payout_json(const struct store_payout *p);
+/* The If-Match header as a session version: -1 when absent, -2 when it
+ * names no version this service issues (never matches). */
+int64_t api_if_match(const struct api_call *c);
 void api_session_etag(const struct store_session *s, char out[40]);
 
 /* Handlers, one per route (see the route table in api.c). */
@@ -77,6 +84,15 @@ API_HANDLER(api_h_destination_get);
 API_HANDLER(api_h_session_create);
 API_HANDLER(api_h_session_get);
 API_HANDLER(api_h_session_list);
+API_HANDLER(api_h_session_cancel);
+API_HANDLER(api_h_approval_list);
+API_HANDLER(api_h_approval_get);
+API_HANDLER(api_h_approval_approve);
+API_HANDLER(api_h_approval_reject);
+API_HANDLER(api_h_policy_put);
+API_HANDLER(api_h_policy_get);
+API_HANDLER(api_h_event_list);
+API_HANDLER(api_h_payout_list);
 
 
 

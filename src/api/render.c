@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "domain/fx.h"
 
 json_t *api_money_json(enum currency cur, int64_t minor)
 {
@@ -68,8 +69,11 @@ json_t *api_session_json(const struct store_session *s)
 						api_money_json_code(s->currency, s->fee_platform_minor),
 						"kind", "platform_fee"));
 	json_t *attribution = json_pack(
-		"{s:n, s:n, s:o, s:{s:s, s:o}, s:n, s:s, s:n, s:o}",
-		"actor", "approved_by",
+		"{s:n, s:o, s:o, s:{s:s, s:o}, s:n, s:s, s:n, s:o}",
+		"actor",
+		"approved_by", s->approved_by_id[0]
+				       ? principal_json(s->approved_by_id, s->approved_by_kind, s->tenant_id)
+				       : json_null(),
 		"authenticated_principal", principal_json(s->principal_id, s->principal_kind, s->tenant_id),
 		"enterprise_binding", "tenant_type", "enterprise", "topology_ref",
 		api_ref_json("enterprises", s->tenant_id),
@@ -77,12 +81,15 @@ json_t *api_session_json(const struct store_session *s)
 		"subject", principal_json(s->principal_id, s->principal_kind, s->tenant_id));
 	char etag[40];
 	api_session_etag(s, etag);
+	char rate[FX_STR_MAX];
+	if (s->fill_rate_value > 0)
+		fx_rate_format(&(struct fx_rate){s->fill_rate_value, s->fill_rate_scale}, rate);
 	json_t *o = json_pack(
-		"{s:s, s:o, s:n, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:n, s:o,"
-		" s:o, s:s, s:s, s:s, s:n, s:s}",
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:o, s:o,"
+		" s:o, s:s, s:s, s:s, s:o, s:s}",
 		"id", s->id,
 		"account_ref", api_ref_json("client-accounts", s->account_id),
-		"approval_ref",
+		"approval_ref", s->approval_id[0] ? api_ref_json("approvals", s->approval_id) : json_null(),
 		"created_at", api_time_json(s->created_at, false),
 		"updated_at", api_time_json(s->updated_at, false),
 		"failure_reason", str_or_null(s->failure_reason),
@@ -90,13 +97,14 @@ json_t *api_session_json(const struct store_session *s)
 		"family_params", "source_currency", s->currency, "target_rail", s->target_rail,
 		"fee_summary", "components", components, "total",
 		api_money_json_code(s->currency, s->fee_total_minor),
-		"fill_rate",
+		"fill_rate", s->fill_rate_value > 0 ? json_string(rate) : json_null(),
 		"principal_amount", api_money_json_code(s->currency, s->principal_minor),
 		"settled_at", api_time_json(s->settled_at, true),
 		"status", s->status,
 		"stage", s->stage,
 		"target_currency", s->target_currency,
-		"delivered_amount",
+		"delivered_amount", s->fill_rate_value > 0
+			? api_money_json_code(s->target_currency, s->delivered_minor) : json_null(),
 		"etag", etag);
 	json_object_set_new(o, "subject_attribution", attribution);
 	json_object_set_new(
@@ -107,6 +115,57 @@ json_t *api_session_json(const struct store_session *s)
 			  api_ref_json("clients", s->client_id), "withdrawal_destination_id",
 			  s->destination_id));
 	return o;
+}
+
+char *api_session_snapshot(const struct store_session *s)
+{
+	json_t *o = api_session_json(s);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	return text;
+}
+
+json_t *api_approval_json(const struct store_approval *a)
+{
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", a->id, "status",
+			 a->status, "session_ref", api_ref_json("off-ramp-sessions", a->session_id),
+			 "amount", api_money_json_code(a->currency, a->amount_minor), "initiated_by",
+			 principal_json(a->initiator_id, a->initiator_kind, a->tenant_id),
+			 "decided_by",
+			 a->decided_by_id[0]
+				 ? principal_json(a->decided_by_id, a->decided_by_kind, a->tenant_id)
+				 : json_null(),
+			 "created_at", api_time_json(a->created_at, false), "decided_at",
+			 api_time_json(a->decided_at, true));
+}
+
+json_t *api_policy_json(const struct store_policy *p)
+{
+	return json_pack("{s:o, s:o}", "threshold",
+			 p->threshold_minor > 0
+				 ? api_money_json_code(p->threshold_currency, p->threshold_minor)
+				 : json_null(),
+			 "updated_at", api_time_json(p->updated_at, true));
+}
+
+json_t *api_event_json(const struct store_event *e)
+{
+	json_error_t jerr;
+	json_t *data = json_loads(e->data ? e->data : "{}", 0, &jerr);
+	return json_pack("{s:s, s:I, s:s, s:o, s:I, s:o, s:o}", "id", e->id, "sequence",
+			 (json_int_t)e->seq, "type", e->type, "resource_ref",
+			 api_ref_json("off-ramp-sessions", e->resource_id), "session_sequence",
+			 (json_int_t)e->resource_seq, "created_at", api_time_json(e->created_at, false),
+			 "data", data ? data : json_object());
+}
+
+json_t *api_payout_json(const struct store_payout *p)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:i, s:o}", "id", p->id, "session_id",
+			 p->session_id, "idempotency_key", p->idempotency_key, "rail", p->rail,
+			 "amount", api_money_json_code(p->currency, p->amount_minor), "outcome",
+			 p->outcome, "calls", p->calls, "created_at",
+			 api_time_json(p->created_at, false));
 }
 
 json_t *api_client_json(const struct store_client *c)

@@ -7,6 +7,9 @@
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
+ *   offramp admin set-rate ASSET CURRENCY RATE
+ *   offramp admin set-fees --tenant enterprises/<uuid> [--platform-bps N]
+ *                          [--network-fee ASSET:NETWORK:AMOUNT]
  *
  * Admin commands print one JSON object on stdout. Exit status: 0 success,
  * 1 failure of the operation (or an unsound ledger), 2 bad usage.
@@ -28,6 +31,8 @@
 #include "base/log.h"
 #include "domain/capability.h"
 #include "http/server.h"
+#include "rails/rail.h"
+#include "workers/workers.h"
 #include "service/service.h"
 #include "store/store.h"
 
@@ -42,6 +47,12 @@ struct opts {
 	const char *tenant;
 	const char *capabilities;
 	const char *kind;
+	long workers;
+	long platform_bps; /* -1: unchanged */
+	const char *network_fees[8]; /* repeated --network-fee */
+	int nfees;
+	const char *args[4]; /* positional arguments of set-rate */
+	int nargs;
 };
 
 static void usage(FILE *f)
@@ -53,6 +64,9 @@ static void usage(FILE *f)
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
 	      "  offramp admin verify-ledger [--db PATH]\n"
+	      "  offramp admin set-rate ASSET CURRENCY RATE [--db PATH]\n"
+	      "  offramp admin set-fees --tenant enterprises/<uuid> [--platform-bps N]\n"
+	      "                [--network-fee ASSET:NETWORK:AMOUNT] [--db PATH]\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS (flags win over the environment)\n",
 	      f);
@@ -88,6 +102,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"tenant", required_argument, NULL, 'T'},
 		{"capabilities", required_argument, NULL, 'c'},
 		{"kind", required_argument, NULL, 'k'},
+		{"workers", required_argument, NULL, 'w'},
+		{"platform-bps", required_argument, NULL, 'b'},
+		{"network-fee", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -97,6 +114,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->rails = "sandbox";
 	o->kind = "user";
 	o->http_threads = 16;
+	o->workers = 2;
+	o->platform_bps = -1;
 	if (!parse_long(env_or("OFFRAMP_SANDBOX_STEP_MS", "1000"), 0, 3600000, &o->sandbox_step_ms)) {
 		fprintf(stderr, "offramp: OFFRAMP_SANDBOX_STEP_MS must be 0..3600000\n");
 		return 2;
@@ -127,13 +146,35 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'T': o->tenant = optarg; break;
 		case 'c': o->capabilities = optarg; break;
 		case 'k': o->kind = optarg; break;
+		case 'w':
+			if (!parse_long(optarg, 1, 8, &o->workers)) {
+				fprintf(stderr, "offramp: --workers must be 1..8\n");
+				return 2;
+			}
+			break;
+		case 'b':
+			if (!parse_long(optarg, 0, 10000, &o->platform_bps)) {
+				fprintf(stderr, "offramp: --platform-bps must be 0..10000\n");
+				return 2;
+			}
+			break;
+		case 'f':
+			if (o->nfees >= 8) {
+				fprintf(stderr, "offramp: at most 8 --network-fee\n");
+				return 2;
+			}
+			o->network_fees[o->nfees++] = optarg;
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "offramp: unexpected argument '%s'\n", argv[optind]);
-		return 2;
+	while (optind < argc) {
+		if (o->nargs >= 4) {
+			fprintf(stderr, "offramp: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+		o->args[o->nargs++] = argv[optind++];
 	}
 	/* An explicit --db beats a database URL from the environment. */
 	if (db_flag)
@@ -246,6 +287,85 @@ static int cmd_verify_ledger(struct service *svc)
 	return r.ok ? 0 : 1;
 }
 
+static int cmd_set_rate(struct service *svc, const struct opts *o)
+{
+	if (o->nargs != 3) {
+		fprintf(stderr, "offramp: set-rate needs ASSET CURRENCY RATE, e.g. USDC EUR 0.9234\n");
+		return 2;
+	}
+	enum currency from = money_currency(o->args[0]), to = money_currency(o->args[1]);
+	struct fx_rate rate;
+	if (fx_rate_parse(o->args[2], &rate) != ERR_OK) {
+		fprintf(stderr, "offramp: set-rate: '%s' is not a positive decimal rate\n", o->args[2]);
+		return 2;
+	}
+	enum err e = svc_fx_set(svc, from, to, &rate);
+	if (e) {
+		fprintf(stderr, "offramp: set-rate: %s\n", err_message(e));
+		return e == ERR_INTERNAL || e == ERR_UNAVAILABLE ? 1 : 2;
+	}
+	char text[FX_STR_MAX];
+	print_json(json_pack("{s:s, s:s, s:s}", "source", money_currency_code(from), "target",
+			     money_currency_code(to), "rate", fx_rate_format(&rate, text)));
+	return 0;
+}
+
+/* Parse ASSET:NETWORK:AMOUNT (e.g. USDC:ethereum:1.00; AMOUNT may be 0). */
+static bool parse_network_fee(const char *spec, enum currency *asset, char network[32],
+			      int64_t *fee)
+{
+	const char *b = strchr(spec, ':'), *c = b ? strchr(b + 1, ':') : NULL;
+	char code[8] = "";
+	if (!c || (size_t)(b - spec) >= sizeof code || (size_t)(c - b - 1) >= 32 || c == b + 1)
+		return false;
+	memcpy(code, spec, (size_t)(b - spec));
+	memcpy(network, b + 1, (size_t)(c - b - 1));
+	network[c - b - 1] = '\0';
+	*asset = money_currency(code);
+	if (!money_is_stablecoin(*asset))
+		return false;
+	*fee = 0;
+	return strcmp(c + 1, "0") == 0 || money_parse(c + 1, strlen(c + 1), *asset, fee) == ERR_OK;
+}
+
+static int cmd_set_fees(struct service *svc, const struct opts *o)
+{
+	const char *pre = "enterprises/";
+	if (!o->tenant || strncmp(o->tenant, pre, strlen(pre)) != 0 ||
+	    (o->platform_bps < 0 && o->nfees == 0)) {
+		fprintf(stderr, "offramp: set-fees needs --tenant enterprises/<uuid> and "
+				"--platform-bps N and/or --network-fee ASSET:NETWORK:AMOUNT\n");
+		return 2;
+	}
+	struct {
+		enum currency asset;
+		char network[32];
+		int64_t fee;
+	} fees[8];
+	for (int i = 0; i < o->nfees; i++)
+		if (!parse_network_fee(o->network_fees[i], &fees[i].asset, fees[i].network,
+				       &fees[i].fee)) {
+			fprintf(stderr, "offramp: --network-fee wants ASSET:NETWORK:AMOUNT, e.g. "
+					"USDC:ethereum:1.00, not '%s'\n", o->network_fees[i]);
+			return 2;
+		}
+	/* Everything was checked above; each setting is then one write. */
+	int n = o->nfees ? o->nfees : 1;
+	for (int i = 0; i < n; i++) {
+		enum err e = svc_fees_set(svc, o->tenant + strlen(pre),
+					  i == 0 ? (int32_t)o->platform_bps : -1,
+					  o->nfees ? fees[i].asset : CUR_NONE,
+					  o->nfees ? fees[i].network : "", o->nfees ? fees[i].fee : 0);
+		if (e) {
+			fprintf(stderr, "offramp: set-fees: %s\n",
+				e == ERR_NOT_FOUND ? "no such tenant" : err_message(e));
+			return e == ERR_INTERNAL || e == ERR_UNAVAILABLE ? 1 : 2;
+		}
+	}
+	print_json(json_pack("{s:s, s:b}", "tenant_ref", o->tenant, "ok", 1));
+	return 0;
+}
+
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
 	if (strcmp(o->rails, "sandbox") != 0) {
@@ -259,16 +379,30 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	struct rail *rail = rail_sandbox_new(svc->store);
+	if (!rail)
+		return 1;
+	/* Workers first: every unfinished session resumes at once. */
+	struct workers *workers = workers_start(svc, rail, (int)o->workers);
+	if (!workers) {
+		rail_close(rail);
+		return 1;
+	}
 	struct api api = {.svc = svc};
 	struct http_config hc = {.listen = o->listen, .threads = (unsigned)o->http_threads};
 	struct http_server *http = http_start(&hc, &api);
-	if (!http)
+	if (!http) {
+		workers_stop(workers);
+		rail_close(rail);
 		return 1;
+	}
 	log_info("serve: ready (sandbox rails, step %ld ms)", o->sandbox_step_ms);
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(http);
+	workers_stop(workers);
+	rail_close(rail);
 	log_info("serve: stopped");
 	return 0;
 }
@@ -297,7 +431,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (sub && strcmp(sub, "create-tenant") != 0 && strcmp(sub, "create-api-key") != 0 &&
-	    strcmp(sub, "verify-ledger") != 0) {
+	    strcmp(sub, "verify-ledger") != 0 && strcmp(sub, "set-rate") != 0 &&
+	    strcmp(sub, "set-fees") != 0) {
 		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
 		usage(stderr);
 		return 2;
@@ -312,14 +447,26 @@ int main(int argc, char **argv)
 	struct store *st = open_store(&o);
 	if (!st)
 		return 1;
-	struct service svc = {.store = st, .fees = fees_default(), .sandbox = true};
-	if (!sub)
+	struct service svc = {.store = st, .fees = fees_default(), .sandbox = true,
+			      .step_ms = o.sandbox_step_ms,
+			      .session_snapshot = api_session_snapshot};
+	if (!sub && o.nargs) {
+		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
+		rc = 2;
+	} else if (!sub)
 		rc = cmd_serve(&svc, &o);
+	else if (strcmp(sub, "set-rate") == 0)
+		rc = cmd_set_rate(&svc, &o);
+	else if (strcmp(sub, "set-fees") == 0)
+		rc = cmd_set_fees(&svc, &o);
 	else if (strcmp(sub, "create-tenant") == 0)
 		rc = cmd_create_tenant(&svc, &o);
 	else if (strcmp(sub, "create-api-key") == 0)
 		rc = cmd_create_api_key(&svc, &o);
-	else
+	else if (o.nargs) {
+		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
+		rc = 2;
+	} else
 		rc = cmd_verify_ledger(&svc);
 	store_close(st);
 	return rc;

@@ -48,6 +48,29 @@ enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 enum store_status svc_system_account(struct store_tx *tx, const char *tenant_id,
 				     const char *code, struct store_account *out);
 
+/* The fee schedule of a tenant for an asset paid from a network:
+ * defaults overridden by the tenant's settings. */
+enum store_status svc_fee_schedule(struct store_tx *tx, const struct service *s,
+				   const char *tenant_id, enum currency asset,
+				   const char *network, struct fee_schedule *out);
+/* The rate source -> target: the operator's, else the documented default.
+ * STORE_NOT_FOUND when there is none. */
+enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum currency target,
+			      struct fx_rate *out);
+/*
+ * Write a changed session (s->version must still be expect_version in the
+ * store; it is bumped here) and, when event_type is not NULL, its event
+ * with a snapshot. Returns STORE_NOT_FOUND if the session moved meanwhile.
+ */
+enum store_status svc_session_save(struct store_tx *tx, const struct service *svc,
+				   struct store_session *s, int64_t expect_version,
+				   const char *event_type);
+/* Post the hold of a settled session and pay principal and fees out of
+ * holds; or void it for a failed/cancelled one. */
+enum store_status svc_hold_settle(struct store_tx *tx, const struct store_session *s);
+enum store_status svc_hold_release(struct store_tx *tx, const struct store_session *s);
+int64_t svc_now_ms(void);
+
 /* Map a store status met outside svc_commit to an infrastructure error. */
 enum err svc_store_err(enum store_status st);
 

@@ -24,13 +24,21 @@
 #include "base/errors.h"
 #include "domain/destination.h"
 #include "domain/fees.h"
+#include "domain/fx.h"
 #include "domain/money.h"
 #include "store/store.h"
+
+struct store_session;
+/* Renders a session as GET shows it (malloc'd JSON), for event snapshots.
+ * Set by the api layer; pure. */
+typedef char *(*svc_snapshot_fn)(const struct store_session *s);
 
 struct service {
 	struct store *store;     /* borrowed; outlives the service */
 	struct fee_schedule fees; /* default schedule for every tenant */
 	bool sandbox;            /* sandbox rails: deposits allowed */
+	int64_t step_ms;         /* sandbox: time each stage takes */
+	svc_snapshot_fn session_snapshot; /* NULL: events carry "{}" */
 };
 
 /* Who is calling: the authenticated principal and its tenant. */
@@ -186,6 +194,62 @@ enum err svc_session_list(struct service *s, const struct auth *a, const char *s
 			  const char *account_id, const char *before_id, int limit,
 			  void (*each)(void *arg, const struct store_session *), void *arg,
 			  bool *more);
+
+/* ---- lifecycle (workers) ----------------------------------------------- */
+
+struct rail;
+/*
+ * One worker pass: lease up to batch due sessions to owner and move each
+ * one step through rail (CONTRACT §5, docs/LIFECYCLE.md). Returns how many
+ * sessions it worked on (0 when none was due), or -1 if the store failed.
+ * *next_due_ms gets the earliest time another session will be due (or 0
+ * when none is waiting). Thread-safe: any number of workers may call it.
+ */
+int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int batch,
+		    int64_t *next_due_ms);
+/* Release every lease (single-process backends, at start). */
+enum err svc_worker_recover(struct service *s);
+
+/* ---- approvals, cancel, policies ---------------------------------------- */
+
+/* expect_version: the version an If-Match named, or -1 for none.
+ * Renders struct store_session. */
+void svc_session_cancel(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			const char *session_id, int64_t expect_version,
+			const struct svc_render *r, struct svc_answer *out);
+/* Renders struct store_approval. */
+void svc_approval_decide(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			 const char *approval_id, bool approve, const struct svc_render *r,
+			 struct svc_answer *out);
+enum err svc_approval_get(struct service *s, const struct auth *a, const char *id,
+			  struct store_approval *out);
+enum err svc_approval_list(struct service *s, const struct auth *a, const char *status,
+			   const char *before_id, int limit,
+			   void (*each)(void *arg, const struct store_approval *), void *arg,
+			   bool *more);
+/* threshold_minor 0 removes the policy. Renders struct store_policy. */
+void svc_policy_put(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		    enum currency cur, int64_t threshold_minor, const struct svc_render *r,
+		    struct svc_answer *out);
+/* ERR_NOT_FOUND when the tenant has none. */
+enum err svc_policy_get(struct service *s, const struct auth *a, struct store_policy *out);
+
+/* ---- events, sandbox book, operator settings ------------------------------ */
+
+/* Oldest first after after_seq; resource_id NULL for all. */
+enum err svc_event_list(struct service *s, const struct auth *a, const char *resource_id,
+			int64_t after_seq, int limit,
+			void (*each)(void *arg, const struct store_event *), void *arg,
+			bool *more);
+enum err svc_payout_list(struct service *s, const struct auth *a, const char *session_id,
+			 void (*each)(void *arg, const struct store_payout *), void *arg);
+/* Operator: set the rate source -> target. */
+enum err svc_fx_set(struct service *s, enum currency source, enum currency target,
+		    const struct fx_rate *rate);
+/* Operator: a tenant's fee schedule. platform_bps < 0 leaves it; asset
+ * CUR_NONE leaves the network fees. */
+enum err svc_fees_set(struct service *s, const char *tenant_id, int32_t platform_bps,
+		      enum currency asset, const char *network, int64_t network_fee_minor);
 
 /* ---- audit ------------------------------------------------------------- */
 

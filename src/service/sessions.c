@@ -10,8 +10,9 @@
  * the client account to the system "holds" account), the session, and
  * the idempotency record, all in the one commit.
  *
- * Sessions start `executing` (no approval policy exists yet) and stay
- * there until the lifecycle workers arrive.
+ * Sessions start `executing`, or `pending_approval` with an approval
+ * record when the tenant's policy asks for one; workers take them from
+ * there (lifecycle.c).
  */
 #include "service/internal.h"
 
@@ -68,11 +69,33 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		return refuse(e, field, ERR_UNSUPPORTED_ROUTE,
 			      "/destination/destination/bank_coordinates/country");
 
+	/* A rate must exist now, or the session could only fail later. */
+	struct fx_rate rate;
+	st = svc_fx_rate(tx, q->source, q->target_currency, &rate);
+	if (st == STORE_NOT_FOUND)
+		return refuse(e, field, ERR_UNSUPPORTED_ROUTE, "/target_currency");
+	if (st != STORE_OK)
+		return st;
+
+	struct fee_schedule sched;
+	const char *network = "ethereum";
+	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
+	    STORE_OK)
+		return st;
 	struct fee_quote fq;
 	int64_t hold_minor;
-	if (fees_quote(&c->s->fees, q->source, q->amount_minor, &fq) != ERR_OK ||
+	if (fees_quote(&sched, q->source, q->amount_minor, &fq) != ERR_OK ||
 	    !money_add(q->amount_minor, fq.total_minor, &hold_minor))
 		return refuse(e, field, ERR_AMOUNT_TOO_LARGE, "/amount/value");
+
+	/* Approval policy: at or above the threshold waits for a second
+	 * principal. USDC and USDT are compared at par (both are dollars). */
+	struct store_policy pol;
+	st = STORE_CALL(tx, policy_get, c->a->tenant_id, &pol);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
+		return st;
+	bool needs_approval = st == STORE_OK && pol.threshold_minor > 0 &&
+			      q->amount_minor >= pol.threshold_minor;
 
 	if ((st = svc_system_account(tx, c->a->tenant_id, "holds", &holds)) != STORE_OK)
 		return st;
@@ -98,8 +121,12 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	snprintf(r->destination_id, sizeof r->destination_id, "%s", q->destination_id);
 	memcpy(r->principal_id, c->a->principal_id, sizeof r->principal_id);
 	memcpy(r->principal_kind, c->a->principal_kind, sizeof r->principal_kind);
-	snprintf(r->status, sizeof r->status, "%s", session_status_name(SESSION_EXECUTING));
-	snprintf(r->stage, sizeof r->stage, "stablecoin_transfer");
+	snprintf(r->status, sizeof r->status, "%s",
+		 session_status_name(needs_approval ? SESSION_PENDING_APPROVAL : SESSION_EXECUTING));
+	snprintf(r->stage, sizeof r->stage, "%s",
+		 needs_approval ? "awaiting_approval" : "stablecoin_transfer");
+	snprintf(r->network, sizeof r->network, "%s", network);
+	r->next_run_ms = needs_approval ? 0 : svc_now_ms() + c->s->step_ms;
 	snprintf(r->currency, sizeof r->currency, "%s", money_currency_code(q->source));
 	r->principal_minor = q->amount_minor;
 	for (int i = 0; i < fq.n; i++) {
@@ -116,10 +143,30 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	snprintf(r->fiat_rail, sizeof r->fiat_rail, "%s", dest_rail_name(q->inline_dest->rail));
 	snprintf(r->payment_reference, sizeof r->payment_reference, "%s",
 		 q->payment_reference ? q->payment_reference : "");
-	r->version = 1;
 	r->created_at = r->updated_at = now;
+	if (needs_approval) {
+		struct store_approval ap = {.amount_minor = q->amount_minor, .created_at = now};
+		if (!uuid_v7(ap.id))
+			return STORE_FAIL;
+		memcpy(ap.tenant_id, c->a->tenant_id, sizeof ap.tenant_id);
+		memcpy(ap.session_id, r->id, sizeof ap.session_id);
+		snprintf(ap.status, sizeof ap.status, "pending");
+		memcpy(ap.initiator_id, c->a->principal_id, sizeof ap.initiator_id);
+		memcpy(ap.initiator_kind, c->a->principal_kind, sizeof ap.initiator_kind);
+		snprintf(ap.currency, sizeof ap.currency, "%s", r->currency);
+		if ((st = STORE_CALL(tx, approval_insert, &ap)) != STORE_OK)
+			return st;
+		memcpy(r->approval_id, ap.id, sizeof r->approval_id);
+	}
+	/* Inserted at version 0, then saved as version 1 with its first
+	 * event, so creation goes through the same path as every change. */
+	r->version = 0;
 	if ((st = STORE_CALL(tx, session_insert, r)) != STORE_OK)
 		return st;
+	char type[48];
+	snprintf(type, sizeof type, "off_ramp_session.%s", r->status);
+	if ((st = svc_session_save(tx, c->s, r, 0, type)) != STORE_OK)
+		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
 	*result = r;
 	return STORE_OK;
 }

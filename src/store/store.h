@@ -151,6 +151,65 @@ struct store_session {
 	int64_t created_at;
 	int64_t updated_at;
 	int64_t settled_at; /* 0 for null */
+	/* Lifecycle (schema 2). */
+	int64_t next_run_ms;    /* when a worker should next look at it */
+	char lease_owner[64];   /* "" when not leased */
+	int64_t lease_until_ms;
+	int attempts;           /* transient failures of the current step */
+	int64_t fill_rate_value; /* 0 until conversion */
+	int fill_rate_scale;
+	int64_t delivered_minor; /* in target_currency; 0 until conversion */
+	store_id approval_id;    /* "" when none */
+	store_id approved_by_id; /* "" when none */
+	char approved_by_kind[8];
+	char network[16];
+	int64_t event_seq;       /* resource_seq of the session's last event */
+};
+
+struct store_approval {
+	store_id id;
+	store_id tenant_id;
+	store_id session_id;
+	char status[12]; /* pending | approved | rejected | cancelled */
+	store_id initiator_id;
+	char initiator_kind[8];
+	store_id decided_by_id; /* "" while pending */
+	char decided_by_kind[8];
+	char currency[8];
+	int64_t amount_minor;
+	int64_t created_at;
+	int64_t decided_at; /* 0 while pending */
+};
+
+struct store_policy {
+	store_id tenant_id;
+	char threshold_currency[8];
+	int64_t threshold_minor; /* 0: no approval needed */
+	int64_t updated_at;
+};
+
+struct store_event {
+	int64_t seq; /* assigned by the store on insert */
+	store_id id;
+	store_id tenant_id;
+	store_id resource_id;
+	int64_t resource_seq;
+	char type[48];
+	char *data; /* JSON snapshot (owned by whoever filled it) */
+	int64_t created_at;
+};
+
+struct store_payout {
+	char idempotency_key[80];
+	store_id id;
+	store_id tenant_id;
+	store_id session_id;
+	char rail[40];
+	char currency[8];
+	int64_t amount_minor;
+	char outcome[16]; /* paid | rejected */
+	int calls;        /* how many times the rail was asked */
+	int64_t created_at;
 };
 
 #define STORE_ENDPOINT_MAX 64
@@ -213,6 +272,45 @@ struct store_ops {
 	enum store_status (*session_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_session *);
 	enum store_status (*session_list)(struct store_tx *, const struct store_session_filter *, store_each_fn, void *);
 	enum store_status (*session_each)(struct store_tx *, store_each_fn, void *); /* every tenant: audits */
+
+	/* Write every mutable column of s, bumping nothing itself: the caller
+	 * sets s->version. Applies only if the stored version is
+	 * expect_version (else STORE_NOT_FOUND: the session moved). */
+	enum store_status (*session_update)(struct store_tx *, const struct store_session *, int64_t expect_version);
+	/* Lease up to limit sessions due at now_ms (executing/executed, not
+	 * leased or lease expired) to owner until lease_until_ms; each leased
+	 * session is handed to fn as a struct store_session. */
+	enum store_status (*session_claim)(struct store_tx *, int64_t now_ms, const char *owner, int64_t lease_until_ms, int limit, store_each_fn fn, void *arg);
+	/* Earliest next_run_ms of a session a worker could claim; NOT_FOUND if none. */
+	enum store_status (*session_next_due)(struct store_tx *, int64_t *next_ms);
+	/* Drop every lease (a single-process backend, at start). */
+	enum store_status (*session_release_leases)(struct store_tx *);
+
+	enum store_status (*approval_insert)(struct store_tx *, const struct store_approval *);
+	enum store_status (*approval_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_approval *);
+	enum store_status (*approval_update)(struct store_tx *, const struct store_approval *);
+	/* Newest first, keyset on id; status NULL for any. */
+	enum store_status (*approval_list)(struct store_tx *, const char *tenant_id, const char *status, const char *before_id, int limit, store_each_fn, void *);
+
+	enum store_status (*policy_get)(struct store_tx *, const char *tenant_id, struct store_policy *);
+	enum store_status (*policy_put)(struct store_tx *, const struct store_policy *);
+	/* Operator-set FX rate; NOT_FOUND when none was set. */
+	enum store_status (*fx_get)(struct store_tx *, const char *source, const char *target, int64_t *value, int *scale);
+	enum store_status (*fx_put)(struct store_tx *, const char *source, const char *target, int64_t value, int scale, int64_t now);
+	/* Integer settings per tenant (fee schedule); NOT_FOUND when unset. */
+	enum store_status (*setting_get)(struct store_tx *, const char *tenant_id, const char *key, int64_t *value);
+	enum store_status (*setting_put)(struct store_tx *, const char *tenant_id, const char *key, int64_t value);
+
+	/* Assigns ev->seq. */
+	enum store_status (*event_insert)(struct store_tx *, struct store_event *ev);
+	/* Oldest first after after_seq; resource_id NULL for all. Rows are
+	 * struct store_event with data borrowed for the callback only. */
+	enum store_status (*event_list)(struct store_tx *, const char *tenant_id, const char *resource_id, int64_t after_seq, int limit, store_each_fn, void *);
+
+	enum store_status (*payout_get)(struct store_tx *, const char *idempotency_key, struct store_payout *);
+	enum store_status (*payout_insert)(struct store_tx *, const struct store_payout *);
+	enum store_status (*payout_touch)(struct store_tx *, const char *idempotency_key); /* calls + 1 */
+	enum store_status (*payout_list)(struct store_tx *, const char *tenant_id, const char *session_id, store_each_fn, void *);
 
 	/* STORE_EXISTS when (tenant, endpoint, key) holds an unexpired record. */
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);

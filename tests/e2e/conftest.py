@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from offramp_e2e import Server  # noqa: E402
+from offramp_e2e import DEFAULT_STEP_MS, LIFECYCLE_STEP_MS, Server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,26 @@ def server(tmp_path_factory):
     s.stop_checked()
 
 
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory):
+    """One `offramp serve` per module with a short sandbox step
+    (LIFECYCLE_STEP_MS): sessions move through their lifecycle on their own."""
+    s = Server(tmp_path_factory.mktemp("srv"), step_ms=LIFECYCLE_STEP_MS)
+    s.start()
+    yield s
+    s.stop_checked()
+
+
 @pytest.fixture
 def server_factory(tmp_path_factory):
-    """start(db=None, port=None) -> a started Server; all are stopped and
-    checked (exit 0) after the test unless the test stopped them itself."""
+    """start(db=None, port=None, extra_args=(), step_ms=DEFAULT_STEP_MS,
+    env=None) -> a started Server; all are stopped and checked (exit 0)
+    after the test unless the test stopped them itself. The default step is
+    an hour: sessions stay `executing`; lifecycle tests pass a short one."""
     made = []
 
-    def start(db=None, port=None, extra_args=()):
-        s = Server(tmp_path_factory.mktemp("srv"), db=db, extra_args=extra_args)
+    def start(db=None, port=None, extra_args=(), step_ms=DEFAULT_STEP_MS, env=None):
+        s = Server(tmp_path_factory.mktemp("srv"), db=db, extra_args=extra_args, step_ms=step_ms, env=env)
         s.start(port=port)
         made.append(s)
         return s
@@ -55,12 +67,13 @@ def _module_server_still_running(request):
     """After each test that used the module's server, the server must still
     be running (a crash is reported against the test that caused it)."""
     yield
-    if "server" in request.fixturenames:
-        s = request.getfixturevalue("server")
-        if s.proc is not None and s.proc.poll() is not None:
-            rc = s.proc.returncode
-            pytest.fail(f"the server died during this test (exit status {rc})\n--- stderr ---\n{s.stderr()}",
-                        pytrace=False)
+    for name in ("server", "fast_server"):
+        if name in request.fixturenames:
+            s = request.getfixturevalue(name)
+            if s.proc is not None and s.proc.poll() is not None:
+                rc = s.proc.returncode
+                pytest.fail(f"the server died during this test (exit status {rc})\n--- stderr ---\n{s.stderr()}",
+                            pytrace=False)
 
 
 @pytest.fixture(scope="module")

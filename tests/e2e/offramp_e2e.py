@@ -32,6 +32,11 @@ ERRORS_DEF = REPO / "src" / "base" / "errors.def"
 SEED_FILE = SHARED / "seeds" / "000_9dfdfbeff93f999a.txt"
 JSON_SUITE_DIR = SHARED / "data" / "JSONTestSuite" / "test_parsing"
 
+# The sandbox step (CONTRACT 9, docs/LIFECYCLE.md) of servers the fixtures
+# start unless a test asks for another: an hour, so sessions stay `executing`
+# with their hold for the whole test (the issue-2 tests rely on that). Tests of
+# the lifecycle ask for a short step explicitly.
+DEFAULT_STEP_MS = 3600000
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 30.0
@@ -214,12 +219,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def child_env():
+def child_env(extra=None):
+    """The environment of every process the tests start. The sandbox step
+    defaults to DEFAULT_STEP_MS (also for serve processes started by hand);
+    `extra` adds or, with a None value, removes variables."""
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "detect_leaks=1"
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
     for k in ("OFFRAMP_DB", "OFFRAMP_DATABASE_URL", "OFFRAMP_LISTEN"):
         env.pop(k, None)
+    env["OFFRAMP_SANDBOX_STEP_MS"] = str(DEFAULT_STEP_MS)
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
     return env
 
 
@@ -228,6 +242,73 @@ def describe(resp):
     raw = resp.raw[:600].decode("utf-8", "replace") if resp.raw else ""
     return f"HTTP {resp.status} {raw}"
 
+
+# ---------------------------------------------------------------------------
+# The session lifecycle (docs/LIFECYCLE.md): polling, events, approvals,
+# sandbox payouts, operator settings.
+# ---------------------------------------------------------------------------
+
+LIFECYCLE_STEP_MS = 100          # the step lifecycle tests ask for
+TERMINAL = ("settled", "failed", "cancelled")
+# The order (status, stage) pairs are met in by a session that settles.
+HAPPY_PATH = [("executing", "stablecoin_transfer"), ("executing", "conversion"),
+              ("executed", "payout"), ("settled", "payout")]
+
+
+def poll_until(fn, timeout, what, interval=0.05):
+    """Call fn() until it returns (True, value); returns value. Fails after
+    `timeout` seconds naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        ok, last = fn()
+        if ok:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {str(last)[:1500]}")
+        time.sleep(interval)
+
+
+def cents(amount):
+    """The amount's first two fractional digits (LIFECYCLE: they choose the
+    sandbox outcome)."""
+    s = str(amount)
+    frac = s.split(".", 1)[1] if "." in s else ""
+    return (frac + "00")[:2]
+
+
+def expected_outcome(amount):
+    """(status, failure_reason) the sandbox gives a session of this amount."""
+    c = cents(amount)
+    if c == "05":
+        return "failed", "chain_transfer_failed"
+    if c == "06":
+        return "failed", "beneficiary_account_closed"
+    return "settled", None
+
+
+def principal_json(principal, tenant_ref):
+    """{id, kind, tenant_ref} as the service shows a principal."""
+    return {"id": principal["id"], "kind": principal["kind"], "tenant_ref": tenant_ref}
+
+
+def payout_session_id(p):
+    sid = p.get("session_id")
+    if sid is None and isinstance(p.get("session_ref"), str):
+        sid = p["session_ref"].split("/", 1)[-1]
+    return sid
+
+
+def list_items(resp):
+    """The items of a list answer ({"items": [...]}, or a bare array)."""
+    j = resp.json
+    if isinstance(j, list):
+        return j
+    assert isinstance(j, dict), f"list answer is not an object: {describe(resp)}"
+    for k in ("items", "data", "payouts", "events", "approvals"):
+        if isinstance(j.get(k), list):
+            return j[k]
+    raise AssertionError(f"list answer has no items: {describe(resp)}")
 
 # ---------------------------------------------------------------------------
 # The server process.
@@ -243,11 +324,16 @@ class Server:
     _count = 0
     _count_lock = threading.Lock()
 
-    def __init__(self, workdir, db=None, extra_args=()):
+    def __init__(self, workdir, db=None, extra_args=(), step_ms=DEFAULT_STEP_MS, env=None):
+        """step_ms: the --sandbox-step-ms flag (None: no flag, so the
+        environment or the binary's default decides); extra_args: more serve
+        flags; env: more environment variables (see child_env)."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db = Path(db) if db else self.dir / "offramp.db"
         self.extra_args = list(extra_args)
+        self.step_ms = step_ms
+        self.env = dict(env or {})
         self.proc = None
         self.port = None
         self.stderr_path = None
@@ -268,9 +354,12 @@ class Server:
             self.stderr_path = self.dir / f"serve-{n}.stderr"
             self._stderr_file = open(self.stderr_path, "wb")
             self._stdout_file = open(self.dir / f"serve-{n}.stdout", "wb")
-            cmd = [BIN, "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}", *self.extra_args]
+            cmd = [BIN, "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}"]
+            if self.step_ms is not None:
+                cmd += ["--sandbox-step-ms", str(self.step_ms)]
+            cmd += self.extra_args
             self.proc = subprocess.Popen(cmd, stdout=self._stdout_file, stderr=self._stderr_file,
-                                         stdin=subprocess.DEVNULL, env=child_env(), cwd=str(self.dir))
+                                         stdin=subprocess.DEVNULL, env=child_env(self.env), cwd=str(self.dir))
             ok, why = self._wait_ready()
             if ok:
                 return self
@@ -372,6 +461,28 @@ class Server:
         except ValueError:
             raise AssertionError(f"admin {' '.join(args)} did not print JSON: {out!r}")
 
+    def admin_ok(self, *args):
+        """An admin command that must exit 0; returns its stdout."""
+        p = self.admin_raw(*args)
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        assert p.returncode == 0, f"admin {' '.join(args)} exited {p.returncode}\nstdout: {out}\nstderr: {err}"
+        return out
+
+    def set_rate(self, source, target, rate):
+        """offramp admin set-rate SOURCE TARGET RATE (operator FX table)."""
+        return self.admin_ok("set-rate", source, target, rate)
+
+    def set_fees(self, tenant_ref, platform_bps=None, network_fees=()):
+        """offramp admin set-fees --tenant REF [--platform-bps N]
+        [--network-fee ASSET:NETWORK:AMOUNT]..."""
+        args = ["set-fees", "--tenant", tenant_ref]
+        if platform_bps is not None:
+            args += ["--platform-bps", str(platform_bps)]
+        for nf in network_fees:
+            args += ["--network-fee", nf]
+        return self.admin_ok(*args)
+
     def verify_ledger(self):
         p = self.admin_raw("verify-ledger")
         out = p.stdout.decode("utf-8", "replace")
@@ -407,6 +518,61 @@ class Tenant:
 
     def req(self, method, path, body=None, key=None, headers=None):
         return self.server.request(method, path, body=body, key=key or self.key, headers=headers)
+
+    # lifecycle helpers (docs/LIFECYCLE.md)
+    def get(self, path, key=None):
+        r = self.req("GET", path, key=key)
+        assert r.status == 200, f"GET {path}: {describe(r)}"
+        return r.json
+
+    def session(self, sid, key=None):
+        return self.get(f"/off-ramp-sessions/{sid}", key=key)
+
+    def watch(self, sid, until=TERMINAL, timeout=30.0, interval=0.02):
+        """GET the session until its status is in `until`; returns (last
+        session, every distinct version seen, in order)."""
+        seen = []
+
+        def step():
+            s = self.session(sid)
+            if not seen or seen[-1] != s:
+                seen.append(s)
+            return s["status"] in until, s
+        last = poll_until(step, timeout, f"session {sid} to reach {until}", interval)
+        return last, seen
+
+    def paged(self, path, params=None, page_size=None, key=None, max_pages=10000):
+        """Every item of a paged list, following next_page_token."""
+        items, token = [], None
+        for _ in range(max_pages):
+            q = dict(params or {})
+            if page_size:
+                q["page_size"] = page_size
+            if token:
+                q["page_token"] = token
+            full = path + ("?" + urllib.parse.urlencode(q) if q else "")
+            r = self.req("GET", full, key=key)
+            assert r.status == 200, f"GET {full}: {describe(r)}"
+            items.extend(list_items(r))
+            token = r.json.get("next_page_token") if isinstance(r.json, dict) else None
+            if not token:
+                return items
+        raise AssertionError(f"{path}: more than {max_pages} pages")
+
+    def events(self, sid=None, page_size=None, key=None):
+        """The event log, oldest first: one session's, or the tenant's."""
+        params = {"resource": f"off-ramp-sessions/{sid}"} if sid else {}
+        return self.paged("/events", params, page_size=page_size, key=key)
+
+    def payouts(self, sid=None, key=None):
+        params = {"session_id": sid} if sid else {}
+        return self.paged("/sandbox/payouts", params, key=key)
+
+    def set_threshold(self, value, currency="USDC", key=None):
+        body = {"threshold": None if value is None else {"currency": currency, "value": value}}
+        r = self.req("PUT", "/policies/off-ramp-approval", body, key=key)
+        assert r.status == 200, f"PUT /policies/off-ramp-approval {body}: {describe(r)}"
+        return r.json
 
     # setup helpers; each asserts success
     def create_client(self, name="Acme Treasury"):

@@ -28,7 +28,7 @@
 #include "base/log.h"
 #include "store/sqlite/sqlite_schema.h"
 
-#define SQ_STMT_CACHE 48
+#define SQ_STMT_CACHE 96
 
 struct sq_conn {
 	sqlite3 *db;
@@ -766,7 +766,10 @@ static enum store_status sq_destination_get(struct store_tx *t, const char *tena
 	" status, stage, currency, principal_minor, fee_network_minor, fee_platform_minor,"  \
 	" fee_total_minor, target_currency, target_rail, method, fiat_rail,"                 \
 	" payment_reference, failure_reason, hold_transfer_id, version, created_at,"          \
-	" updated_at, settled_at"
+	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
+	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
+	" approved_by_kind, network, event_seq"
+#define SQ_SESSION_NCOLS 37
 
 static void sq_session_row(sqlite3_stmt *st, void *row)
 {
@@ -797,16 +800,24 @@ static void sq_session_row(sqlite3_stmt *st, void *row)
 	r->created_at = ci(st, i++);
 	r->updated_at = ci(st, i++);
 	r->settled_at = ci(st, i++);
+	r->next_run_ms = ci(st, i++);
+	ct(st, i++, r->lease_owner, sizeof r->lease_owner);
+	r->lease_until_ms = ci(st, i++);
+	r->attempts = (int)ci(st, i++);
+	r->fill_rate_value = ci(st, i++);
+	r->fill_rate_scale = (int)ci(st, i++);
+	r->delivered_minor = ci(st, i++);
+	ct(st, i++, r->approval_id, sizeof r->approval_id);
+	ct(st, i++, r->approved_by_id, sizeof r->approved_by_id);
+	ct(st, i++, r->approved_by_kind, sizeof r->approved_by_kind);
+	ct(st, i++, r->network, sizeof r->network);
+	r->event_seq = ci(st, i++);
+	assert(i == SQ_SESSION_NCOLS);
 }
 
-static enum store_status sq_session_insert(struct store_tx *t, const struct store_session *r)
+/* Bind every column in SQ_SESSION_COLS order to ?1..?37. */
+static void sq_session_bind(sqlite3_stmt *st, const struct store_session *r)
 {
-	static const char sql[] =
-		"INSERT INTO sessions(" SQ_SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
-	sqlite3_stmt *st = sq_stmt(t, sql);
-	if (!st)
-		return STORE_FAIL;
 	int i = 1;
 	bt(st, i++, r->id);
 	bt(st, i++, r->tenant_id);
@@ -833,7 +844,102 @@ static enum store_status sq_session_insert(struct store_tx *t, const struct stor
 	bi(st, i++, r->created_at);
 	bi(st, i++, r->updated_at);
 	bi(st, i++, r->settled_at);
+	bi(st, i++, r->next_run_ms);
+	bte(st, i++, r->lease_owner);
+	bi(st, i++, r->lease_until_ms);
+	bi(st, i++, r->attempts);
+	bi(st, i++, r->fill_rate_value);
+	bi(st, i++, r->fill_rate_scale);
+	bi(st, i++, r->delivered_minor);
+	bte(st, i++, r->approval_id);
+	bte(st, i++, r->approved_by_id);
+	bte(st, i++, r->approved_by_kind);
+	bte(st, i++, r->network[0] ? r->network : "ethereum");
+	bi(st, i++, r->event_seq);
+	assert(i == SQ_SESSION_NCOLS + 1);
+}
+
+static enum store_status sq_session_insert(struct store_tx *t, const struct store_session *r)
+{
+	static const char sql[] =
+		"INSERT INTO sessions(" SQ_SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,"
+		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_session_bind(st, r);
 	return sq_exec(t, st, "session insert");
+}
+
+static enum store_status sq_session_update(struct store_tx *t, const struct store_session *r,
+					   int64_t expect_version)
+{
+	/* Identity columns (?1..?7, ?10..?21 bar the status ones) never
+	 * change; the WHERE pins the row and the version it was read at. */
+	static const char sql[] =
+		"UPDATE sessions SET status = ?8, stage = ?9, failure_reason = ?20, version = ?22,"
+		" updated_at = ?24, settled_at = ?25, next_run_ms = ?26, lease_owner = ?27,"
+		" lease_until_ms = ?28, attempts = ?29, fill_rate_value = ?30, fill_rate_scale = ?31,"
+		" delivered_minor = ?32, approval_id = ?33, approved_by_id = ?34,"
+		" approved_by_kind = ?35, event_seq = ?37"
+		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?38";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_session_bind(st, r);
+	bi(st, 38, expect_version);
+	enum store_status s = sq_exec(t, st, "session update");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static enum store_status sq_session_claim(struct store_tx *t, int64_t now_ms, const char *owner,
+					  int64_t lease_until_ms, int limit, store_each_fn fn,
+					  void *arg)
+{
+	static const char sql[] =
+		"UPDATE sessions SET lease_owner = ?2, lease_until_ms = ?3 WHERE id IN ("
+		" SELECT id FROM sessions WHERE status IN ('executing', 'executed')"
+		" AND next_run_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY next_run_ms LIMIT ?4)"
+		" RETURNING " SQ_SESSION_COLS;
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bi(st, 1, now_ms);
+	bt(st, 2, owner);
+	bi(st, 3, lease_until_ms);
+	bi(st, 4, limit);
+	struct store_session row;
+	return sq_each(t, st, "session claim", sq_session_row, &row, fn, arg);
+}
+
+static enum store_status sq_session_next_due(struct store_tx *t, int64_t *next_ms)
+{
+	static const char sql[] =
+		"SELECT MIN(MAX(next_run_ms, lease_until_ms)) FROM sessions"
+		" WHERE status IN ('executing', 'executed')";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	enum store_status s = sq_one(t, st, "session next due");
+	if (s != STORE_OK)
+		return s;
+	bool none = sqlite3_column_type(st, 0) == SQLITE_NULL;
+	*next_ms = ci(st, 0);
+	sqlite3_reset(st);
+	return none ? STORE_NOT_FOUND : STORE_OK;
+}
+
+static enum store_status sq_session_release_leases(struct store_tx *t)
+{
+	static const char sql[] =
+		"UPDATE sessions SET lease_owner = '', lease_until_ms = 0 WHERE lease_until_ms > 0";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	return sq_exec(t, st, "release leases");
 }
 
 static enum store_status sq_session_get(struct store_tx *t, const char *tenant_id, const char *id,
@@ -978,6 +1084,353 @@ static enum store_status sq_idem_set_answer(struct store_tx *t, const struct sto
 	return s;
 }
 
+/* ---- approvals, policies, rates, settings ------------------------------- */
+
+#define SQ_APPROVAL_COLS                                                                \
+	"id, tenant_id, session_id, status, initiator_id, initiator_kind, decided_by_id," \
+	" decided_by_kind, currency, amount_minor, created_at, decided_at"
+
+static void sq_approval_row(sqlite3_stmt *st, void *row)
+{
+	struct store_approval *r = row;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->session_id, sizeof r->session_id);
+	ct(st, 3, r->status, sizeof r->status);
+	ct(st, 4, r->initiator_id, sizeof r->initiator_id);
+	ct(st, 5, r->initiator_kind, sizeof r->initiator_kind);
+	ct(st, 6, r->decided_by_id, sizeof r->decided_by_id);
+	ct(st, 7, r->decided_by_kind, sizeof r->decided_by_kind);
+	ct(st, 8, r->currency, sizeof r->currency);
+	r->amount_minor = ci(st, 9);
+	r->created_at = ci(st, 10);
+	r->decided_at = ci(st, 11);
+}
+
+static void sq_approval_bind(sqlite3_stmt *st, const struct store_approval *r)
+{
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->session_id);
+	bt(st, 4, r->status);
+	bt(st, 5, r->initiator_id);
+	bt(st, 6, r->initiator_kind);
+	bte(st, 7, r->decided_by_id);
+	bte(st, 8, r->decided_by_kind);
+	bt(st, 9, r->currency);
+	bi(st, 10, r->amount_minor);
+	bi(st, 11, r->created_at);
+	bi(st, 12, r->decided_at);
+}
+
+static enum store_status sq_approval_insert(struct store_tx *t, const struct store_approval *r)
+{
+	static const char sql[] = "INSERT INTO approvals(" SQ_APPROVAL_COLS ") VALUES"
+				  " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_approval_bind(st, r);
+	return sq_exec(t, st, "approval insert");
+}
+
+static enum store_status sq_approval_update(struct store_tx *t, const struct store_approval *r)
+{
+	static const char sql[] = "UPDATE approvals SET status = ?4, decided_by_id = ?7,"
+				  " decided_by_kind = ?8, decided_at = ?12"
+				  " WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_approval_bind(st, r);
+	enum store_status s = sq_exec(t, st, "approval update");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static enum store_status sq_approval_get(struct store_tx *t, const char *tenant_id, const char *id,
+					 struct store_approval *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_APPROVAL_COLS " FROM approvals WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "approval get");
+	if (s != STORE_OK)
+		return s;
+	sq_approval_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_approval_list(struct store_tx *t, const char *tenant_id,
+					  const char *status, const char *before_id, int limit,
+					  store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT " SQ_APPROVAL_COLS " FROM approvals WHERE tenant_id = ?1"
+		" AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3)"
+		" ORDER BY id DESC LIMIT ?4";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, status);
+	bt(st, 3, before_id);
+	bi(st, 4, limit);
+	struct store_approval row;
+	return sq_each(t, st, "approval list", sq_approval_row, &row, fn, arg);
+}
+
+static enum store_status sq_policy_get(struct store_tx *t, const char *tenant_id,
+				       struct store_policy *r)
+{
+	static const char sql[] = "SELECT tenant_id, threshold_currency, threshold_minor,"
+				  " updated_at FROM policies WHERE tenant_id = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	enum store_status s = sq_one(t, st, "policy get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 1, r->threshold_currency, sizeof r->threshold_currency);
+	r->threshold_minor = ci(st, 2);
+	r->updated_at = ci(st, 3);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_policy_put(struct store_tx *t, const struct store_policy *r)
+{
+	static const char sql[] =
+		"INSERT INTO policies(tenant_id, threshold_currency, threshold_minor, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT(tenant_id) DO UPDATE SET"
+		" threshold_currency = excluded.threshold_currency,"
+		" threshold_minor = excluded.threshold_minor, updated_at = excluded.updated_at";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->tenant_id);
+	bte(st, 2, r->threshold_currency);
+	bi(st, 3, r->threshold_minor);
+	bi(st, 4, r->updated_at);
+	return sq_exec(t, st, "policy put");
+}
+
+static enum store_status sq_fx_get(struct store_tx *t, const char *source, const char *target,
+				   int64_t *value, int *scale)
+{
+	static const char sql[] =
+		"SELECT value, scale FROM fx_rates WHERE source = ?1 AND target = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, source);
+	bt(st, 2, target);
+	enum store_status s = sq_one(t, st, "fx get");
+	if (s != STORE_OK)
+		return s;
+	*value = ci(st, 0);
+	*scale = (int)ci(st, 1);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_fx_put(struct store_tx *t, const char *source, const char *target,
+				   int64_t value, int scale, int64_t now)
+{
+	static const char sql[] =
+		"INSERT INTO fx_rates(source, target, value, scale, updated_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(source, target) DO UPDATE SET"
+		" value = excluded.value, scale = excluded.scale, updated_at = excluded.updated_at";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, source);
+	bt(st, 2, target);
+	bi(st, 3, value);
+	bi(st, 4, scale);
+	bi(st, 5, now);
+	return sq_exec(t, st, "fx put");
+}
+
+static enum store_status sq_setting_get(struct store_tx *t, const char *tenant_id,
+					const char *key, int64_t *value)
+{
+	static const char sql[] =
+		"SELECT value FROM tenant_settings WHERE tenant_id = ?1 AND key = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, key);
+	enum store_status s = sq_one(t, st, "setting get");
+	if (s != STORE_OK)
+		return s;
+	*value = ci(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_setting_put(struct store_tx *t, const char *tenant_id,
+					const char *key, int64_t value)
+{
+	static const char sql[] =
+		"INSERT INTO tenant_settings(tenant_id, key, value) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT(tenant_id, key) DO UPDATE SET value = excluded.value";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, key);
+	bi(st, 3, value);
+	return sq_exec(t, st, "setting put");
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static enum store_status sq_event_insert(struct store_tx *t, struct store_event *ev)
+{
+	static const char sql[] =
+		"INSERT INTO events(id, tenant_id, resource_id, resource_seq, type, data, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, ev->id);
+	bt(st, 2, ev->tenant_id);
+	bt(st, 3, ev->resource_id);
+	bi(st, 4, ev->resource_seq);
+	bt(st, 5, ev->type);
+	bte(st, 6, ev->data);
+	bi(st, 7, ev->created_at);
+	enum store_status s = sq_exec(t, st, "event insert");
+	if (s == STORE_OK)
+		ev->seq = sqlite3_last_insert_rowid(sq_db(t));
+	return s;
+}
+
+static void sq_event_row(sqlite3_stmt *st, void *row)
+{
+	struct store_event *r = row;
+	r->seq = ci(st, 0);
+	ct(st, 1, r->id, sizeof r->id);
+	ct(st, 2, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 3, r->resource_id, sizeof r->resource_id);
+	r->resource_seq = ci(st, 4);
+	ct(st, 5, r->type, sizeof r->type);
+	r->data = (char *)sqlite3_column_text(st, 6); /* borrowed for the callback */
+	r->created_at = ci(st, 7);
+}
+
+static enum store_status sq_event_list(struct store_tx *t, const char *tenant_id,
+				       const char *resource_id, int64_t after_seq, int limit,
+				       store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT seq, id, tenant_id, resource_id, resource_seq, type, data, created_at"
+		" FROM events WHERE tenant_id = ?1 AND (?2 IS NULL OR resource_id = ?2)"
+		" AND seq > ?3 ORDER BY seq LIMIT ?4";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, resource_id);
+	bi(st, 3, after_seq);
+	bi(st, 4, limit);
+	struct store_event row;
+	return sq_each(t, st, "event list", sq_event_row, &row, fn, arg);
+}
+
+/* ---- the sandbox rail's book ------------------------------------------- */
+
+#define SQ_PAYOUT_COLS                                                                     \
+	"idempotency_key, id, tenant_id, session_id, rail, currency, amount_minor, outcome," \
+	" calls, created_at"
+
+static void sq_payout_row(sqlite3_stmt *st, void *row)
+{
+	struct store_payout *r = row;
+	ct(st, 0, r->idempotency_key, sizeof r->idempotency_key);
+	ct(st, 1, r->id, sizeof r->id);
+	ct(st, 2, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 3, r->session_id, sizeof r->session_id);
+	ct(st, 4, r->rail, sizeof r->rail);
+	ct(st, 5, r->currency, sizeof r->currency);
+	r->amount_minor = ci(st, 6);
+	ct(st, 7, r->outcome, sizeof r->outcome);
+	r->calls = (int)ci(st, 8);
+	r->created_at = ci(st, 9);
+}
+
+static enum store_status sq_payout_get(struct store_tx *t, const char *key, struct store_payout *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_PAYOUT_COLS " FROM sandbox_payouts WHERE idempotency_key = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, key);
+	enum store_status s = sq_one(t, st, "payout get");
+	if (s != STORE_OK)
+		return s;
+	sq_payout_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_payout_insert(struct store_tx *t, const struct store_payout *r)
+{
+	static const char sql[] = "INSERT INTO sandbox_payouts(" SQ_PAYOUT_COLS ")"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->idempotency_key);
+	bt(st, 2, r->id);
+	bt(st, 3, r->tenant_id);
+	bt(st, 4, r->session_id);
+	bt(st, 5, r->rail);
+	bt(st, 6, r->currency);
+	bi(st, 7, r->amount_minor);
+	bt(st, 8, r->outcome);
+	bi(st, 9, r->calls);
+	bi(st, 10, r->created_at);
+	return sq_exec(t, st, "payout insert");
+}
+
+static enum store_status sq_payout_touch(struct store_tx *t, const char *key)
+{
+	static const char sql[] =
+		"UPDATE sandbox_payouts SET calls = calls + 1 WHERE idempotency_key = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, key);
+	return sq_exec(t, st, "payout touch");
+}
+
+static enum store_status sq_payout_list(struct store_tx *t, const char *tenant_id,
+					const char *session_id, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT " SQ_PAYOUT_COLS " FROM sandbox_payouts WHERE tenant_id = ?1"
+		" AND (?2 IS NULL OR session_id = ?2) ORDER BY id LIMIT 10000";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, session_id);
+	struct store_payout row;
+	return sq_each(t, st, "payout list", sq_payout_row, &row, fn, arg);
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1004,6 +1457,26 @@ static const struct store_ops sq_ops = {
 	.session_get = sq_session_get,
 	.session_list = sq_session_list,
 	.session_each = sq_session_each,
+	.session_update = sq_session_update,
+	.session_claim = sq_session_claim,
+	.session_next_due = sq_session_next_due,
+	.session_release_leases = sq_session_release_leases,
+	.approval_insert = sq_approval_insert,
+	.approval_get = sq_approval_get,
+	.approval_update = sq_approval_update,
+	.approval_list = sq_approval_list,
+	.policy_get = sq_policy_get,
+	.policy_put = sq_policy_put,
+	.fx_get = sq_fx_get,
+	.fx_put = sq_fx_put,
+	.setting_get = sq_setting_get,
+	.setting_put = sq_setting_put,
+	.event_insert = sq_event_insert,
+	.event_list = sq_event_list,
+	.payout_get = sq_payout_get,
+	.payout_insert = sq_payout_insert,
+	.payout_touch = sq_payout_touch,
+	.payout_list = sq_payout_list,
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
 	.idem_set_answer = sq_idem_set_answer,

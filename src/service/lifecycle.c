@@ -1,0 +1,438 @@
+/*
+ * lifecycle.c - moving sessions through their stages (docs/LIFECYCLE.md).
+ *
+ * A worker pass leases due sessions (one write transaction), then for
+ * each: asks the rail (no transaction open: a rail may block), plans the
+ * change, and commits it in one transaction with its ledger effect and
+ * its event, provided the session has not moved and the lease is still
+ * ours. A commit that finds the session moved does nothing: whoever moved
+ * it repeats the rail call with the same idempotency key, which the rail
+ * answers the same, so nothing is paid twice.
+ *
+ * Invariants: a status changes only along the table in domain/session.c;
+ * the hold is posted exactly when the session becomes settled and voided
+ * exactly when it becomes failed or cancelled, in the same transaction.
+ */
+#include "service/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "domain/session.h"
+#include "rails/rail.h"
+
+#define LEASE_MS 30000           /* a worker's claim on a session */
+#define BACKOFF_BASE_MS 100      /* first retry of a transient rail error */
+#define BACKOFF_CAP_MS 60000     /* retries never wait longer than this */
+#define PRE_PAYOUT_ATTEMPTS 8    /* before the payout: then fail, nothing was paid */
+#define CLAIM_BATCH_MAX 64
+
+int64_t svc_now_ms(void) { return (int64_t)clock_now_ms(); }
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+enum store_status svc_fee_schedule(struct store_tx *tx, const struct service *s,
+				   const char *tenant_id, enum currency asset,
+				   const char *network, struct fee_schedule *out)
+{
+	*out = s->fees;
+	int64_t v;
+	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, "platform_bps", &v);
+	if (st == STORE_OK)
+		out->platform_bps = (int32_t)v;
+	else if (st != STORE_NOT_FOUND)
+		return st;
+	char key[64];
+	snprintf(key, sizeof key, "network_fee:%s:%s", money_currency_code(asset), network);
+	st = STORE_CALL(tx, setting_get, tenant_id, key, &v);
+	if (st == STORE_OK)
+		out->network_fee_minor = v;
+	else if (st != STORE_NOT_FOUND)
+		return st;
+	return STORE_OK;
+}
+
+enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum currency target,
+			      struct fx_rate *out)
+{
+	int64_t value;
+	int scale;
+	enum store_status st = STORE_CALL(tx, fx_get, money_currency_code(source),
+					  money_currency_code(target), &value, &scale);
+	if (st == STORE_OK) {
+		out->value = value;
+		out->scale = scale;
+		return STORE_OK;
+	}
+	if (st != STORE_NOT_FOUND)
+		return st;
+	return fx_default_rate(source, target, out) ? STORE_OK : STORE_NOT_FOUND;
+}
+
+enum store_status svc_session_save(struct store_tx *tx, const struct service *svc,
+				   struct store_session *s, int64_t expect_version,
+				   const char *event_type)
+{
+	s->version = expect_version + 1;
+	s->updated_at = svc_now();
+	if (event_type)
+		s->event_seq++;
+	enum store_status st = STORE_CALL(tx, session_update, s, expect_version);
+	if (st != STORE_OK || !event_type)
+		return st;
+	struct store_event ev = {.resource_seq = s->event_seq, .created_at = s->updated_at};
+	if (!uuid_v7(ev.id))
+		return STORE_FAIL;
+	memcpy(ev.tenant_id, s->tenant_id, sizeof ev.tenant_id);
+	memcpy(ev.resource_id, s->id, sizeof ev.resource_id);
+	snprintf(ev.type, sizeof ev.type, "%s", event_type);
+	ev.data = svc->session_snapshot ? svc->session_snapshot(s) : strdup("{}");
+	if (!ev.data)
+		return STORE_FAIL;
+	st = STORE_CALL(tx, event_insert, &ev);
+	free(ev.data);
+	return st;
+}
+
+static enum store_status hold_accounts(struct store_tx *tx, const struct store_session *s,
+				       struct store_account *client, struct store_account *holds)
+{
+	enum store_status st = STORE_CALL(tx, account_get, s->tenant_id, s->account_id, client);
+	if (st != STORE_OK)
+		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	return svc_system_account(tx, s->tenant_id, "holds", holds);
+}
+
+static enum store_status move(struct store_tx *tx, enum ledger_op op,
+			      const struct store_account *dr, const struct store_account *cr,
+			      const struct store_session *s, int64_t amount, const char *kind)
+{
+	char id[UUID_STR_LEN + 1];
+	enum ledger_result lr;
+	enum store_status st =
+		svc_ledger_move(tx, op, dr, cr, money_currency(s->currency), amount,
+				op == LEDGER_OP_POST || op == LEDGER_OP_VOID ? s->hold_transfer_id : NULL,
+				s->id, kind, svc_now(), id, &lr);
+	if (st == STORE_OK && lr != LEDGER_OK) {
+		/* The ledger refusing our own bookkeeping is our bug. */
+		log_error("lifecycle: session %s: ledger refused %s (%d)", s->id, kind, (int)lr);
+		return STORE_FAIL;
+	}
+	return st;
+}
+
+enum store_status svc_hold_settle(struct store_tx *tx, const struct store_session *s)
+{
+	struct store_account client, holds, payouts, fees;
+	enum store_status st = hold_accounts(tx, s, &client, &holds);
+	if (st == STORE_OK)
+		st = move(tx, LEDGER_OP_POST, &client, &holds, s, s->principal_minor + s->fee_total_minor,
+			  "session_post");
+	if (st == STORE_OK)
+		st = svc_system_account(tx, s->tenant_id, "payouts", &payouts);
+	if (st == STORE_OK)
+		st = move(tx, LEDGER_OP_POSTED, &holds, &payouts, s, s->principal_minor,
+			  "session_payout");
+	if (st == STORE_OK && s->fee_total_minor > 0) {
+		st = svc_system_account(tx, s->tenant_id, "fees", &fees);
+		if (st == STORE_OK)
+			st = move(tx, LEDGER_OP_POSTED, &holds, &fees, s, s->fee_total_minor,
+				  "session_fees");
+	}
+	return st;
+}
+
+enum store_status svc_hold_release(struct store_tx *tx, const struct store_session *s)
+{
+	struct store_account client, holds;
+	enum store_status st = hold_accounts(tx, s, &client, &holds);
+	if (st == STORE_OK)
+		st = move(tx, LEDGER_OP_VOID, &client, &holds, s,
+			  s->principal_minor + s->fee_total_minor, "session_void");
+	return st;
+}
+
+/* ---- one step ------------------------------------------------------------ */
+
+enum money_action { MONEY_NONE, MONEY_SETTLE, MONEY_RELEASE };
+
+struct plan {
+	enum session_status status;
+	char stage[24];
+	char reason[48];
+	int attempts;
+	int64_t next_run_ms;
+	bool convert;      /* compute fill_rate and delivered amount at commit */
+	enum money_action money;
+};
+
+struct step_arg {
+	const struct service *svc;
+	const struct store_session *seen; /* as leased */
+	const char *owner;
+	struct plan plan;
+	bool moved; /* the session changed under us: nothing committed */
+};
+
+static int64_t backoff_ms(int attempts)
+{
+	int64_t d = BACKOFF_BASE_MS;
+	for (int i = 1; i < attempts && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	return d < BACKOFF_CAP_MS ? d : BACKOFF_CAP_MS;
+}
+
+static enum store_status step_tx(struct store_tx *tx, void *arg)
+{
+	struct step_arg *a = arg;
+	const struct plan *p = &a->plan;
+	struct store_session s;
+	a->moved = false;
+	enum store_status st = STORE_CALL(tx, session_get, a->seen->tenant_id, a->seen->id, &s);
+	if (st != STORE_OK)
+		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	if (s.version != a->seen->version || strcmp(s.lease_owner, a->owner) != 0) {
+		a->moved = true;
+		return STORE_ABORT;
+	}
+	enum session_status from;
+	if (!session_status_parse(s.status, &from))
+		return STORE_FAIL;
+	const char *event = NULL;
+	char type[48];
+	if (p->status != from) {
+		snprintf(type, sizeof type, "off_ramp_session.%s", session_status_name(p->status));
+		event = type;
+	} else if (strcmp(p->stage, s.stage) != 0) {
+		event = "off_ramp_session.stage_changed";
+	}
+	snprintf(s.status, sizeof s.status, "%s", session_status_name(p->status));
+	snprintf(s.stage, sizeof s.stage, "%s", p->stage);
+	snprintf(s.failure_reason, sizeof s.failure_reason, "%s", p->reason);
+	s.attempts = p->attempts;
+	s.next_run_ms = p->next_run_ms;
+	s.lease_owner[0] = '\0';
+	s.lease_until_ms = 0;
+	if (p->convert) {
+		struct fx_rate rate;
+		int64_t delivered = 0;
+		st = svc_fx_rate(tx, money_currency(s.currency), money_currency(s.target_currency),
+				 &rate);
+		if (st != STORE_OK && st != STORE_NOT_FOUND)
+			return st;
+		if (st == STORE_NOT_FOUND ||
+		    fx_convert(s.principal_minor, money_currency(s.currency), &rate,
+			       money_currency(s.target_currency), &delivered) != ERR_OK ||
+		    delivered <= 0) {
+			/* No rate, or nothing to deliver: fail before any payout. */
+			snprintf(s.status, sizeof s.status, "%s", session_status_name(SESSION_FAILED));
+			snprintf(s.failure_reason, sizeof s.failure_reason, "%s",
+				 st == STORE_NOT_FOUND ? "fx_rate_unavailable" : "amount_too_small");
+			snprintf(type, sizeof type, "off_ramp_session.failed");
+			event = type;
+			if ((st = svc_hold_release(tx, &s)) != STORE_OK)
+				return st;
+		} else {
+			s.fill_rate_value = rate.value;
+			s.fill_rate_scale = rate.scale;
+			s.delivered_minor = delivered;
+		}
+	}
+	if (p->money == MONEY_SETTLE) {
+		s.settled_at = svc_now();
+		st = svc_hold_settle(tx, &s);
+	} else if (p->money == MONEY_RELEASE) {
+		st = svc_hold_release(tx, &s);
+	}
+	if (st != STORE_OK)
+		return st;
+	st = svc_session_save(tx, a->svc, &s, a->seen->version, event);
+	if (st == STORE_NOT_FOUND) {
+		a->moved = true;
+		return STORE_ABORT;
+	}
+	return st;
+}
+
+static void plan_fail(struct plan *p, const char *reason)
+{
+	p->status = SESSION_FAILED;
+	snprintf(p->reason, sizeof p->reason, "%s", reason);
+	p->money = MONEY_RELEASE;
+	p->next_run_ms = 0;
+}
+
+/* A transient answer: retry later, or give up if nothing was paid yet and
+ * the attempts are spent. */
+static void plan_retry(struct plan *p, bool may_give_up, int64_t now)
+{
+	p->attempts++;
+	if (may_give_up && p->attempts >= PRE_PAYOUT_ATTEMPTS)
+		plan_fail(p, "rail_unavailable");
+	else
+		p->next_run_ms = now + backoff_ms(p->attempts);
+}
+
+static void advance(struct service *svc, struct rail *rail, const char *owner,
+		    const struct store_session *s)
+{
+	enum session_status status;
+	if (!session_status_parse(s->status, &status))
+		return;
+	int64_t now = svc_now_ms();
+	struct step_arg a = {.svc = svc, .seen = s, .owner = owner};
+	struct plan *p = &a.plan;
+	p->status = status;
+	snprintf(p->stage, sizeof p->stage, "%s", s->stage);
+	p->attempts = s->attempts;
+	p->next_run_ms = now + svc->step_ms;
+
+	char key[UUID_STR_LEN + 16];
+	struct rail_call call = {
+		.idempotency_key = key,
+		.tenant_id = s->tenant_id,
+		.session_id = s->id,
+		.rail_name = s->fiat_rail[0] ? s->fiat_rail : s->target_rail,
+		.source = money_currency(s->currency),
+		.principal_minor = s->principal_minor,
+		.currency = money_currency(s->target_currency),
+		.amount_minor = s->delivered_minor,
+		.attempt = s->attempts,
+	};
+	struct rail_result r;
+	bool executing = status == SESSION_EXECUTING;
+
+	if (executing && strcmp(s->stage, "stablecoin_transfer") == 0) {
+		snprintf(key, sizeof key, "%s:chain", s->id);
+		call.currency = call.source;
+		call.amount_minor = s->principal_minor;
+		rail->ops->chain_transfer(rail, &call, &r);
+		if (r.outcome == RAIL_OK) {
+			snprintf(p->stage, sizeof p->stage, "conversion");
+			p->attempts = 0;
+		} else if (r.outcome == RAIL_REJECTED) {
+			plan_fail(p, r.reason);
+		} else {
+			plan_retry(p, true, now);
+		}
+	} else if (executing && strcmp(s->stage, "conversion") == 0 && s->fill_rate_value == 0) {
+		/* Fix the rate and amount first, in their own commit, so a
+		 * retried payout always asks the rail for the same amount. */
+		p->convert = true;
+		p->next_run_ms = now;
+	} else if (executing && strcmp(s->stage, "conversion") == 0) {
+		snprintf(key, sizeof key, "%s:payout", s->id);
+		rail->ops->payout_submit(rail, &call, &r);
+		if (r.outcome == RAIL_OK) {
+			p->status = SESSION_EXECUTED;
+			snprintf(p->stage, sizeof p->stage, "payout");
+			p->attempts = 0;
+		} else if (r.outcome == RAIL_REJECTED) {
+			plan_fail(p, r.reason);
+		} else {
+			/* The rail may have taken it: never give up, ask again. */
+			plan_retry(p, false, now);
+		}
+	} else if (status == SESSION_EXECUTED) {
+		snprintf(key, sizeof key, "%s:payout", s->id);
+		rail->ops->payout_status(rail, &call, &r);
+		if (r.outcome == RAIL_OK) {
+			p->status = SESSION_SETTLED;
+			p->money = MONEY_SETTLE;
+			p->next_run_ms = 0;
+		} else if (r.outcome == RAIL_REJECTED) {
+			plan_fail(p, r.reason);
+		} else {
+			plan_retry(p, false, now);
+		}
+	} else {
+		log_error("lifecycle: session %s in %s/%s has no step", s->id, s->status, s->stage);
+		p->next_run_ms = now + BACKOFF_CAP_MS;
+	}
+	/* Every change goes along the table: checked here, our bug if not. */
+	if (p->status != status) {
+		enum session_status next;
+		enum session_event ev = p->status == SESSION_FAILED    ? SEV_STAGE_FAILED
+					: p->status == SESSION_EXECUTED ? SEV_PAYOUT_SUBMITTED
+									: SEV_RAIL_CONFIRMED;
+		if (!session_transition(status, ev, &next) || next != p->status) {
+			log_error("lifecycle: session %s: %s -> %s is not in the table", s->id,
+				  s->status, session_status_name(p->status));
+			return;
+		}
+	}
+	enum store_status st = store_run(svc->store, true, step_tx, &a);
+	if (st != STORE_OK && !(st == STORE_ABORT && a.moved))
+		log_error("lifecycle: session %s: commit failed: %s", s->id, store_status_name(st));
+}
+
+/* ---- worker pass --------------------------------------------------------- */
+
+struct claim_arg {
+	int64_t now;
+	const char *owner;
+	int limit;
+	struct store_session *rows;
+	int n;
+};
+
+static void claim_row(void *arg, const void *row)
+{
+	struct claim_arg *c = arg;
+	if (c->n < c->limit)
+		c->rows[c->n++] = *(const struct store_session *)row;
+}
+
+static enum store_status claim_tx(struct store_tx *tx, void *arg)
+{
+	struct claim_arg *c = arg;
+	c->n = 0;
+	int64_t next;
+	/* Look before taking the write lock: most passes find nothing. */
+	enum store_status st = STORE_CALL(tx, session_next_due, &next);
+	if (st == STORE_NOT_FOUND || (st == STORE_OK && next > c->now))
+		return STORE_OK;
+	if (st != STORE_OK)
+		return st;
+	return STORE_CALL(tx, session_claim, c->now, c->owner, c->now + LEASE_MS, c->limit,
+			  claim_row, c);
+}
+
+static enum store_status next_due_tx(struct store_tx *tx, void *arg)
+{
+	return STORE_CALL(tx, session_next_due, (int64_t *)arg);
+}
+
+int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int batch,
+		    int64_t *next_due_ms)
+{
+	if (batch < 1)
+		batch = 1;
+	if (batch > CLAIM_BATCH_MAX)
+		batch = CLAIM_BATCH_MAX;
+	struct store_session rows[CLAIM_BATCH_MAX];
+	struct claim_arg c = {.now = svc_now_ms(), .owner = owner, .limit = batch, .rows = rows};
+	enum store_status st = store_run(s->store, true, claim_tx, &c);
+	if (st != STORE_OK)
+		return -1;
+	for (int i = 0; i < c.n; i++)
+		advance(s, rail, owner, &rows[i]);
+	int64_t next = 0;
+	st = store_run(s->store, false, next_due_tx, &next);
+	*next_due_ms = st == STORE_OK ? next : 0;
+	return c.n;
+}
+
+static enum store_status recover_tx(struct store_tx *tx, void *arg)
+{
+	return tx->store->ops->session_release_leases(tx);
+}
+
+enum err svc_worker_recover(struct service *s)
+{
+	enum store_status st = store_run(s->store, true, recover_tx, NULL);
+	return st == STORE_OK ? ERR_OK : svc_store_err(st);
+}
