@@ -180,6 +180,10 @@ def test_sigkill_twice_during_lifecycle(server_factory):
             bad.append((amount_of[sid], "last event data is not the session as GET shows it"))
     assert not bad, f"{len(bad)} sessions have the wrong events, e.g. {bad[:3]} {ctx}"
     srv.verify_ledger()
+    outcomes = Counter(final[i]["status"] for i in expected_ids)
+    print(f"crash test {ctx}: {len(acked)} acknowledged, {len(cut_off)} cut off "
+          f"({sum(1 for i in replayed if i in stored)} had been stored), outcomes {dict(outcomes)}, "
+          f"{len(book)} payouts")
 
 
 def test_sigkill_with_pending_approvals(server_factory):

@@ -1,0 +1,329 @@
+/*
+ * test_lifecycle.c - workers over the sandbox rail and over a rail made
+ * to misbehave, against a real SQLite file: outcomes by cents, money
+ * after each, idempotency keys on every rail call, and a late rail answer
+ * that must not overwrite a terminal state.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain/capability.h"
+#include "rails/rail.h"
+#include "service/internal.h"
+
+struct fx {
+	char path[64];
+	struct store *store;
+	struct service svc;
+	struct auth auth;
+	char account_id[UUID_STR_LEN + 1];
+	char client_id[UUID_STR_LEN + 1];
+	char dest_id[UUID_STR_LEN + 1];
+	struct destination dest;
+};
+
+static void render(void *ctx, enum err e, const char *field, const void *result,
+		   struct svc_answer *out)
+{
+	char buf[96];
+	snprintf(buf, sizeof buf, "%s", e ? err_code(e) : ((const struct store_session *)result)->id);
+	out->status = e ? err_http_status(e) : 201;
+	out->body = strdup(buf);
+	out->len = strlen(buf);
+}
+
+static void render_id(void *ctx, enum err e, const char *field, const void *result,
+		      struct svc_answer *out)
+{
+	char buf[96];
+	const char *kind = ctx;
+	const char *id = e ? err_code(e)
+		: strcmp(kind, "client") == 0 ? ((const struct store_client *)result)->id
+					       : ((const struct store_destination *)result)->id;
+	snprintf(buf, sizeof buf, "%s", id);
+	out->status = e ? err_http_status(e) : 201;
+	out->body = strdup(buf);
+	out->len = strlen(buf);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	snprintf(f->path, sizeof f->path, "/tmp/offramp-lc-%d-%p.db", getpid(), (void *)f);
+	const char *err;
+	f->store = store_open_sqlite(f->path, &err);
+	assert_non_null(f->store);
+	f->svc = (struct service){.store = f->store, .fees = fees_default(), .sandbox = true,
+				  .step_ms = 0};
+	struct svc_new_key k;
+	assert_int_equal(svc_tenant_create(&f->svc, "Acme", &k), ERR_OK);
+	assert_int_equal(svc_authenticate(&f->svc, k.secret, &f->auth), ERR_OK);
+	struct svc_answer a = {0};
+	struct svc_render rc = {render_id, "client"};
+	svc_client_create(&f->svc, &f->auth, NULL, "Acme", &rc, &a);
+	snprintf(f->client_id, sizeof f->client_id, "%s", a.body);
+	svc_answer_clear(&a);
+	struct store_client cl;
+	assert_int_equal(svc_client_get(&f->svc, &f->auth, f->client_id, &cl), ERR_OK);
+	memcpy(f->account_id, cl.default_account_id, sizeof f->account_id);
+	struct svc_render rdep = {render, NULL};
+	svc_deposit_create(&f->svc, &f->auth, NULL, f->account_id, CUR_USDC, 1000000000, &rdep, &a);
+	assert_int_equal(a.status, 201);
+	svc_answer_clear(&a);
+	f->dest = (struct destination){.method = DEST_BANK_TRANSFER,
+				       .rail = RAIL_SEPA_CREDIT_TRANSFER, .currency = CUR_EUR};
+	strcpy(f->dest.bank.beneficiary_name, "Acme");
+	strcpy(f->dest.bank.scheme, "iban");
+	strcpy(f->dest.bank.iban, "GB29NWBK60161331926819");
+	strcpy(f->dest.bank.country, "GB");
+	const char *field;
+	assert_int_equal(destination_validate(&f->dest, &field), ERR_OK);
+	struct svc_render rde = {render_id, "dest"};
+	struct svc_idem idem = {.key = "d", .endpoint = "POST /withdrawal-destinations",
+				.request_hash = "h"};
+	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, "{}", &rde, &a);
+	assert_int_equal(a.status, 201);
+	snprintf(f->dest_id, sizeof f->dest_id, "%s", a.body);
+	svc_answer_clear(&a);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	struct svc_ledger_report rep;
+	assert_int_equal(svc_verify_ledger(&f->svc, &rep), ERR_OK);
+	if (!rep.ok)
+		fail_msg("ledger: %s", rep.first_problem);
+	store_close(f->store);
+	char p[96];
+	unlink(f->path);
+	snprintf(p, sizeof p, "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", f->path);
+	unlink(p);
+	free(f);
+	return 0;
+}
+
+static int try_create(struct fx *f, int64_t amount, char id[UUID_STR_LEN + 1])
+{
+	struct svc_session_request q = {
+		.account_id = f->account_id, .source = CUR_USDC, .amount_minor = amount,
+		.target_currency = CUR_EUR, .target_rail = "fiat",
+		.route_owner_client_id = f->client_id, .destination_id = f->dest_id,
+		.inline_dest = &f->dest, .inline_canonical = "{}", .payment_reference = ""};
+	struct svc_answer a = {0};
+	struct svc_render r = {render, NULL};
+	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
+	int status = a.status;
+	snprintf(id, UUID_STR_LEN + 1, "%s", a.body);
+	svc_answer_clear(&a);
+	return status;
+}
+
+static void create(struct fx *f, int64_t amount, char id[UUID_STR_LEN + 1])
+{
+	assert_int_equal(try_create(f, amount, id), 201);
+}
+
+/* Tick until every session rests (bounded: a loop without end is a bug). */
+static void run(struct fx *f, struct rail *rail)
+{
+	int64_t next;
+	for (int i = 0; i < 400; i++) {
+		int n = svc_worker_tick(&f->svc, rail, "test/0", 16, &next);
+		assert_true(n >= 0);
+		if (n == 0 && next == 0)
+			return;
+		int64_t wait = next - svc_now_ms();
+		if (n == 0 && wait > 0)
+			usleep((useconds_t)(wait < 1000 ? wait : 1000) * 1000); /* retry backoff */
+	}
+	fail_msg("sessions still moving after 400 passes");
+}
+
+static struct store_session get(struct fx *f, const char *id)
+{
+	struct store_session s;
+	assert_int_equal(svc_session_get(&f->svc, &f->auth, id, &s), ERR_OK);
+	return s;
+}
+
+static int64_t available(struct fx *f)
+{
+	struct svc_account_view v;
+	assert_int_equal(svc_account_get(&f->svc, &f->auth, f->account_id, &v), ERR_OK);
+	assert_int_equal(ledger_held(&v.balances[0].b), 0);
+	return ledger_available(&v.balances[0].b);
+}
+
+static void test_outcomes_by_cents(void **state)
+{
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	static const struct {
+		int64_t amount;
+		const char *status, *reason;
+		int64_t delivered;
+	} cases[] = {
+		{250000000, "settled", "", 23000},                   /* 250.00 at 0.92 */
+		{10050000, "failed", "chain_transfer_failed", 0},     /* .05 */
+		{10060000, "failed", "beneficiary_account_closed", 925}, /* .06 */
+		{10070000, "settled", "", 926},                      /* .07: late */
+	};
+	enum { N = sizeof cases / sizeof *cases };
+	char ids[N][UUID_STR_LEN + 1];
+	int64_t before = available(f), spent = 0;
+	for (int i = 0; i < N; i++)
+		create(f, cases[i].amount, ids[i]);
+	run(f, rail);
+	for (int i = 0; i < N; i++) {
+		struct store_session s = get(f, ids[i]);
+		if (strcmp(s.status, cases[i].status) != 0 ||
+		    strcmp(s.failure_reason, cases[i].reason) != 0)
+			fail_msg("case %d: %s/%s, want %s/%s", i, s.status, s.failure_reason,
+				 cases[i].status, cases[i].reason);
+		assert_int_equal(s.delivered_minor, cases[i].delivered);
+		if (strcmp(s.status, "settled") == 0) {
+			spent += s.principal_minor + s.fee_total_minor;
+			assert_true(s.settled_at > 0);
+		}
+	}
+	assert_int_equal(available(f), before - spent);
+	/* 0.001 USDC converts to 0.00092 EUR: nothing to deliver. Any
+	 * positive amount is valid input (CONTRACT §3), so the session is
+	 * accepted and fails at conversion with its hold released. */
+	char small[UUID_STR_LEN + 1];
+	before = available(f);
+	create(f, 1000, small);
+	run(f, rail);
+	struct store_session s = get(f, small);
+	assert_string_equal(s.status, "failed");
+	assert_string_equal(s.failure_reason, "amount_too_small");
+	assert_int_equal(available(f), before);
+	rail_close(rail);
+}
+
+
+/* A rail that counts calls by key, answers "confirmed" to payout status,
+ * and, on its first status call, lets another worker fail the session
+ * first (as if our lease had expired): a late answer. */
+struct late_rail {
+	struct rail base;
+	struct rail *inner;
+	struct fx *f;
+	int status_calls, submit_calls;
+	char last_key[96];
+};
+
+static void late_chain(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct late_rail *l = (struct late_rail *)r;
+	snprintf(l->last_key, sizeof l->last_key, "%s", c->idempotency_key);
+	l->inner->ops->chain_transfer(l->inner, c, out);
+}
+
+static void late_submit(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct late_rail *l = (struct late_rail *)r;
+	l->submit_calls++;
+	char want[96];
+	snprintf(want, sizeof want, "%s:payout", c->session_id);
+	assert_string_equal(c->idempotency_key, want);
+	l->inner->ops->payout_submit(l->inner, c, out);
+}
+
+struct force_arg {
+	struct fx *f;
+	const char *id;
+};
+
+static enum store_status force_fail_tx(struct store_tx *tx, void *arg)
+{
+	struct force_arg *a = arg;
+	struct store_session s;
+	enum store_status st = STORE_CALL(tx, session_get, a->f->auth.tenant_id, a->id, &s);
+	if (st != STORE_OK)
+		return st;
+	int64_t v = s.version;
+	snprintf(s.status, sizeof s.status, "failed");
+	snprintf(s.failure_reason, sizeof s.failure_reason, "beneficiary_account_closed");
+	if ((st = svc_hold_release(tx, &s)) != STORE_OK)
+		return st;
+	return svc_session_save(tx, &a->f->svc, &s, v, "off_ramp_session.failed");
+}
+
+static void late_status(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct late_rail *l = (struct late_rail *)r;
+	if (l->status_calls++ == 0) {
+		struct force_arg a = {l->f, c->session_id};
+		assert_int_equal(store_run(l->f->store, true, force_fail_tx, &a), STORE_OK);
+	}
+	memset(out, 0, sizeof *out);
+	out->outcome = RAIL_OK; /* "confirmed" - too late */
+}
+
+static void late_close(struct rail *r) { (void)r; }
+
+static const struct rail_ops late_ops = {"late", late_chain, late_submit, late_status, late_close};
+
+static void test_late_answer_never_overwrites_a_terminal_state(void **state)
+{
+	struct fx *f = *state;
+	struct late_rail l = {.base = {&late_ops}, .inner = rail_sandbox_new(f->store), .f = f};
+	char id[UUID_STR_LEN + 1];
+	int64_t before = available(f);
+	create(f, 50000000, id);
+	run(f, &l.base);
+	struct store_session s = get(f, id);
+	assert_string_equal(s.status, "failed");
+	assert_int_equal(s.settled_at, 0);
+	assert_int_equal(l.status_calls, 1); /* terminal: never asked again */
+	assert_int_equal(l.submit_calls, 1);
+	char want[96];
+	snprintf(want, sizeof want, "%s:chain", id);
+	assert_string_equal(l.last_key, want);
+	assert_int_equal(available(f), before); /* released once, never posted */
+	rail_close(l.inner);
+}
+
+static void test_rail_keys_are_stable_across_repeats(void **state)
+{
+	/* A payout submitted twice (as after a crash) is one payout. */
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	struct rail_call c = {.idempotency_key = "x:payout", .tenant_id = f->auth.tenant_id,
+			      .session_id = "x", .rail_name = "sepa_credit_transfer",
+			      .source = CUR_USDC, .principal_minor = 1000000, .currency = CUR_EUR,
+			      .amount_minor = 92};
+	struct rail_result r;
+	rail->ops->payout_submit(rail, &c, &r);
+	assert_int_equal(r.outcome, RAIL_OK);
+	c.amount_minor = 93; /* a confused retry must not pay again, or differently */
+	rail->ops->payout_submit(rail, &c, &r);
+	assert_int_equal(r.outcome, RAIL_OK);
+	rail->ops->payout_status(rail, &c, &r);
+	assert_int_equal(r.outcome, RAIL_OK);
+	rail_close(rail);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_outcomes_by_cents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
+}
