@@ -10,7 +10,18 @@
 
 #include "base/crypto.h"
 
-API_RENDERER(render_session_200, api_session_json, struct store_session, 200)
+/* A transition answers the session with its new ETag. */
+static void render_session_200(void *ctx, enum err e, const char *field, const void *result,
+			       struct svc_answer *out)
+{
+	struct api_call *c = ctx;
+	if (e) {
+		api_render_error(c, e, field, out);
+		return;
+	}
+	api_session_etag(result, c->etag);
+	api_answer_json(api_session_json(result), 200, out);
+}
 API_RENDERER(render_approval, api_approval_json, struct store_approval, 200)
 API_RENDERER(render_policy, api_policy_json, struct store_policy, 200)
 
