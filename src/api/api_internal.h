@@ -96,6 +96,21 @@ API_HANDLER(api_h_payout_list);
 
 
 
+/* ---- lists (query.c) ---- */
+/* Refuse unknown and repeated query parameters (allowed: NULL-ended). */
+bool api_query_ok(struct api_call *c, const char *const *allowed);
+/* A query parameter's value, or NULL. */
+const char *api_query(const struct api_call *c, const char *key);
+/* "1".."100" as a page size, 0 for anything else. */
+int api_page_size(const char *v);
+/* Opaque page tokens: base64url of "<tag>:<value>". */
+void api_token_make(const char *tag, const char *value, char out[96]);
+bool api_token_read(const char *tok, const char *tag, char *value, size_t size);
+/* Answer {"items", "next_page_token"}; the token carries cursor_key of
+ * the last item. Steals items. */
+void api_answer_page(struct api_call *c, json_t *items, bool more, const char *tag,
+		     const char *cursor_key);
+
 /* Decode a typed destination object o into out (fields only; call
  * api_validate_destination next). */
 void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *out);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/crypto.h"
 
 /* A transition answers the session with its new ETag. */
 static void render_session_200(void *ctx, enum err e, const char *field, const void *result,
@@ -68,74 +67,6 @@ API_HANDLER(api_h_approval_get)
 		api_answer_json(api_approval_json(&a), 200, &c->answer);
 }
 
-/* ---- list helpers ------------------------------------------------------ */
-
-/* Opaque page tokens: base64url of "<tag>:<value>". */
-static void token_make(const char *tag, const char *value, char out[96])
-{
-	char raw[64];
-	int n = snprintf(raw, sizeof raw, "%s:%s", tag, value);
-	crypto_base64url((const uint8_t *)raw, (size_t)n, out);
-}
-
-static bool token_read(const char *tok, const char *tag, char *value, size_t size)
-{
-	uint8_t raw[72];
-	size_t n = strlen(tok);
-	if (n > 90)
-		return false;
-	long len = crypto_base64url_decode(tok, n, raw);
-	size_t tl = strlen(tag);
-	if (len <= (long)tl + 1 || (size_t)len - tl - 1 >= size || memcmp(raw, tag, tl) != 0 ||
-	    raw[tl] != ':')
-		return false;
-	memcpy(value, raw + tl + 1, (size_t)len - tl - 1);
-	value[len - tl - 1] = '\0';
-	return true;
-}
-
-/* 1 to 3 digits in 1..LIMIT_PAGE_SIZE_MAX. */
-static int page_size(const char *v)
-{
-	size_t len = strlen(v);
-	if (len < 1 || len > 3 || strspn(v, "0123456789") != len)
-		return 0;
-	int n = atoi(v);
-	return n <= LIMIT_PAGE_SIZE_MAX ? n : 0;
-}
-
-/* Reject repeated and unknown query parameters. allowed: NULL-ended. */
-static bool query_ok(struct api_call *c, const char *const *allowed)
-{
-	const struct api_request *q = c->req;
-	if (q->query_overflow) {
-		api_fail(c, ERR_INVALID_QUERY, NULL);
-		return false;
-	}
-	for (int i = 0; i < q->nquery; i++) {
-		bool known = false;
-		for (const char *const *a = allowed; *a; a++)
-			known = known || strcmp(*a, q->query[i].key) == 0;
-		for (int j = 0; j < i && known; j++)
-			known = strcmp(q->query[j].key, q->query[i].key) != 0;
-		if (!known) {
-			char field[80];
-			snprintf(field, sizeof field, "?%s", q->query[i].key);
-			api_fail(c, ERR_INVALID_QUERY, field);
-			return false;
-		}
-	}
-	return true;
-}
-
-static const char *query(const struct api_call *c, const char *key)
-{
-	for (int i = 0; i < c->req->nquery; i++)
-		if (strcmp(c->req->query[i].key, key) == 0)
-			return c->req->query[i].value;
-	return NULL;
-}
-
 /* ---- approvals list ------------------------------------------------------ */
 
 static void approval_each(void *arg, const struct store_approval *a)
@@ -146,21 +77,21 @@ static void approval_each(void *arg, const struct store_approval *a)
 API_HANDLER(api_h_approval_list)
 {
 	static const char *const allowed[] = {"status", "page_size", "page_token", NULL};
-	if (!query_ok(c, allowed))
+	if (!api_query_ok(c, allowed))
 		return;
-	const char *status = query(c, "status"), *ps = query(c, "page_size"),
-		   *tok = query(c, "page_token");
+	const char *status = api_query(c, "status"), *ps = api_query(c, "page_size"),
+		   *tok = api_query(c, "page_token");
 	static const char *const statuses[] = {"pending", "approved", "rejected", "cancelled", NULL};
 	bool status_ok = !status;
 	for (const char *const *s = statuses; *s && !status_ok; s++)
 		status_ok = strcmp(*s, status) == 0;
-	int limit = ps ? page_size(ps) : LIMIT_PAGE_SIZE_DEFAULT;
+	int limit = ps ? api_page_size(ps) : LIMIT_PAGE_SIZE_DEFAULT;
 	char before[UUID_STR_LEN + 1] = "";
 	if (!status_ok || !limit) {
 		api_fail(c, ERR_INVALID_QUERY, !status_ok ? "?status" : "?page_size");
 		return;
 	}
-	if (tok && (!token_read(tok, "a1", before, sizeof before) || !uuid_valid(before))) {
+	if (tok && (!api_token_read(tok, "a1", before, sizeof before) || !uuid_valid(before))) {
 		api_fail(c, ERR_INVALID_PAGE_TOKEN, "?page_token");
 		return;
 	}
@@ -173,15 +104,7 @@ API_HANDLER(api_h_approval_list)
 		api_fail(c, e, NULL);
 		return;
 	}
-	json_t *next = json_null();
-	size_t n = json_array_size(items);
-	if (more && n) {
-		char t[96];
-		token_make("a1", json_string_value(json_object_get(json_array_get(items, n - 1), "id")), t);
-		next = json_string(t);
-	}
-	api_answer_json(json_pack("{s:o, s:o}", "items", items, "next_page_token", next), 200,
-			&c->answer);
+	api_answer_page(c, items, more, "a1", "id");
 }
 
 /* ---- policy -------------------------------------------------------------- */
@@ -232,10 +155,10 @@ static void event_each(void *arg, const struct store_event *e)
 API_HANDLER(api_h_event_list)
 {
 	static const char *const allowed[] = {"resource", "page_size", "page_token", NULL};
-	if (!query_ok(c, allowed))
+	if (!api_query_ok(c, allowed))
 		return;
-	const char *res = query(c, "resource"), *ps = query(c, "page_size"),
-		   *tok = query(c, "page_token");
+	const char *res = api_query(c, "resource"), *ps = api_query(c, "page_size"),
+		   *tok = api_query(c, "page_token");
 	char id[UUID_STR_LEN + 1] = "";
 	const char *pre = "off-ramp-sessions/";
 	if (res) {
@@ -246,7 +169,7 @@ API_HANDLER(api_h_event_list)
 		memcpy(id, res + strlen(pre), UUID_STR_LEN + 1);
 		uuid_lower(id);
 	}
-	int limit = ps ? page_size(ps) : LIMIT_PAGE_SIZE_DEFAULT;
+	int limit = ps ? api_page_size(ps) : LIMIT_PAGE_SIZE_DEFAULT;
 	if (!limit) {
 		api_fail(c, ERR_INVALID_QUERY, "?page_size");
 		return;
@@ -254,7 +177,7 @@ API_HANDLER(api_h_event_list)
 	int64_t after = 0;
 	if (tok) {
 		char v[24];
-		if (!token_read(tok, "e1", v, sizeof v) || strspn(v, "0123456789") != strlen(v) ||
+		if (!api_token_read(tok, "e1", v, sizeof v) || strspn(v, "0123456789") != strlen(v) ||
 		    strlen(v) == 0 || strlen(v) > 18) {
 			api_fail(c, ERR_INVALID_PAGE_TOKEN, "?page_token");
 			return;
@@ -270,18 +193,7 @@ API_HANDLER(api_h_event_list)
 		api_fail(c, e, NULL);
 		return;
 	}
-	json_t *next = json_null();
-	size_t n = json_array_size(items);
-	if (more && n) {
-		char v[24], t[96];
-		snprintf(v, sizeof v, "%lld",
-			 (long long)json_integer_value(
-				 json_object_get(json_array_get(items, n - 1), "sequence")));
-		token_make("e1", v, t);
-		next = json_string(t);
-	}
-	api_answer_json(json_pack("{s:o, s:o}", "items", items, "next_page_token", next), 200,
-			&c->answer);
+	api_answer_page(c, items, more, "e1", "sequence");
 }
 
 /* ---- sandbox payouts ---------------------------------------------------- */
@@ -294,9 +206,9 @@ static void payout_each(void *arg, const struct store_payout *p)
 API_HANDLER(api_h_payout_list)
 {
 	static const char *const allowed[] = {"session_id", NULL};
-	if (!query_ok(c, allowed))
+	if (!api_query_ok(c, allowed))
 		return;
-	const char *sid = query(c, "session_id");
+	const char *sid = api_query(c, "session_id");
 	char id[UUID_STR_LEN + 1];
 	if (sid) {
 		if (!uuid_valid(sid)) {

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/crypto.h"
 #include "domain/bank.h"
 #include "domain/session.h"
 
@@ -114,106 +113,47 @@ static void list_each(void *arg, const struct store_session *s)
 	json_array_append_new(arg, api_session_json(s));
 }
 
-/* Page tokens are opaque to clients: base64url of "s1:<last id>". */
-static bool token_decode(const char *tok, char id[UUID_STR_LEN + 1])
-{
-	uint8_t raw[64];
-	size_t n = strlen(tok);
-	if (n > 60)
-		return false;
-	long len = crypto_base64url_decode(tok, n, raw);
-	if (len != 3 + UUID_STR_LEN || memcmp(raw, "s1:", 3) != 0)
-		return false;
-	memcpy(id, raw + 3, UUID_STR_LEN);
-	id[UUID_STR_LEN] = '\0';
-	if (!uuid_valid(id))
-		return false;
-	uuid_lower(id);
-	return true;
-}
-
-static void token_encode(const char *id, char out[64])
-{
-	char raw[3 + UUID_STR_LEN + 1];
-	snprintf(raw, sizeof raw, "s1:%s", id);
-	crypto_base64url((const uint8_t *)raw, 39, out);
-}
-
 API_HANDLER(api_h_session_list)
 {
-	const struct api_request *q = c->req;
-	int page_size = LIMIT_PAGE_SIZE_DEFAULT;
-	const char *status = NULL;
-	char account_id[UUID_STR_LEN + 1] = "", before[UUID_STR_LEN + 1] = "";
-	bool has_account = false, has_before = false;
-	if (q->query_overflow) {
-		api_fail(c, ERR_INVALID_QUERY, NULL);
+	static const char *const allowed[] = {"page_size", "page_token", "status", "account_ref",
+					      NULL};
+	if (!api_query_ok(c, allowed))
+		return;
+	const char *ps = api_query(c, "page_size"), *tok = api_query(c, "page_token"),
+		   *status = api_query(c, "status"), *acct = api_query(c, "account_ref");
+	int page_size = ps ? api_page_size(ps) : LIMIT_PAGE_SIZE_DEFAULT;
+	if (!page_size) {
+		api_fail(c, ERR_INVALID_QUERY, "?page_size");
 		return;
 	}
-	for (int i = 0; i < q->nquery; i++) {
-		const char *k = q->query[i].key, *v = q->query[i].value;
-		char field[80];
-		snprintf(field, sizeof field, "?%s", k);
-		for (int j = 0; j < i; j++)
-			if (strcmp(q->query[j].key, k) == 0) {
-				api_fail(c, ERR_INVALID_QUERY, field); /* repeated: which one? */
-				return;
-			}
-		if (strcmp(k, "page_size") == 0) {
-			/* 1 to 3 ASCII digits, nothing else: no sign, space, exponent. */
-			size_t len = strlen(v);
-			bool digits = len >= 1 && len <= 3 && strspn(v, "0123456789") == len;
-			int n = digits ? atoi(v) : 0;
-			if (n < 1 || n > LIMIT_PAGE_SIZE_MAX) {
-				api_fail(c, ERR_INVALID_QUERY, field);
-				return;
-			}
-			page_size = n;
-		} else if (strcmp(k, "page_token") == 0) {
-			if (!token_decode(v, before)) {
-				api_fail(c, ERR_INVALID_PAGE_TOKEN, field);
-				return;
-			}
-			has_before = true;
-		} else if (strcmp(k, "status") == 0) {
-			enum session_status st;
-			if (!session_status_parse(v, &st)) {
-				api_fail(c, ERR_INVALID_QUERY, field);
-				return;
-			}
-			status = v;
-		} else if (strcmp(k, "account_ref") == 0) {
-			const char *pre = "client-accounts/";
-			if (strncmp(v, pre, strlen(pre)) != 0 || !uuid_valid(v + strlen(pre))) {
-				api_fail(c, ERR_INVALID_QUERY, field);
-				return;
-			}
-			memcpy(account_id, v + strlen(pre), UUID_STR_LEN + 1);
-			uuid_lower(account_id);
-			has_account = true;
-		} else {
-			api_fail(c, ERR_INVALID_QUERY, field);
+	char before[UUID_STR_LEN + 1] = "", account_id[UUID_STR_LEN + 1] = "";
+	if (tok && (!api_token_read(tok, "s1", before, sizeof before) || !uuid_valid(before))) {
+		api_fail(c, ERR_INVALID_PAGE_TOKEN, "?page_token");
+		return;
+	}
+	uuid_lower(before);
+	enum session_status st;
+	if (status && !session_status_parse(status, &st)) {
+		api_fail(c, ERR_INVALID_QUERY, "?status");
+		return;
+	}
+	const char *pre = "client-accounts/";
+	if (acct) {
+		if (strncmp(acct, pre, strlen(pre)) != 0 || !uuid_valid(acct + strlen(pre))) {
+			api_fail(c, ERR_INVALID_QUERY, "?account_ref");
 			return;
 		}
+		memcpy(account_id, acct + strlen(pre), UUID_STR_LEN + 1);
+		uuid_lower(account_id);
 	}
 	json_t *items = json_array();
 	bool more = false;
-	enum err e = svc_session_list(c->api->svc, &c->auth, status,
-				      has_account ? account_id : NULL, has_before ? before : NULL,
-				      page_size, list_each, items, &more);
+	enum err e = svc_session_list(c->api->svc, &c->auth, status, acct ? account_id : NULL,
+				      tok ? before : NULL, page_size, list_each, items, &more);
 	if (e) {
 		json_decref(items);
 		api_fail(c, e, NULL);
 		return;
 	}
-	json_t *next = json_null();
-	size_t n = json_array_size(items);
-	if (more && n > 0) {
-		char tok[64];
-		token_encode(json_string_value(json_object_get(json_array_get(items, n - 1), "id")),
-			     tok);
-		next = json_string(tok);
-	}
-	api_answer_json(json_pack("{s:o, s:o}", "items", items, "next_page_token", next), 200,
-			&c->answer);
+	api_answer_page(c, items, more, "s1", "id");
 }

@@ -223,14 +223,19 @@ static enum store_status step_tx(struct store_tx *tx, void *arg)
 				 &rate);
 		if (st != STORE_OK && st != STORE_NOT_FOUND)
 			return st;
-		if (st == STORE_NOT_FOUND ||
-		    fx_convert(s.principal_minor, money_currency(s.currency), &rate,
-			       money_currency(s.target_currency), &delivered) != ERR_OK ||
-		    delivered <= 0) {
-			/* No rate, or nothing to deliver: fail before any payout. */
+		const char *why = NULL;
+		if (st == STORE_NOT_FOUND)
+			why = "fx_rate_unavailable";
+		else if (fx_convert(s.principal_minor, money_currency(s.currency), &rate,
+				    money_currency(s.target_currency), &delivered) != ERR_OK)
+			why = "amount_too_large";
+		else if (delivered <= 0)
+			why = "amount_too_small";
+		if (why) {
+			/* No rate, or nothing (or too much) to deliver: fail
+			 * before any payout. */
 			snprintf(s.status, sizeof s.status, "%s", session_status_name(SESSION_FAILED));
-			snprintf(s.failure_reason, sizeof s.failure_reason, "%s",
-				 st == STORE_NOT_FOUND ? "fx_rate_unavailable" : "amount_too_small");
+			snprintf(s.failure_reason, sizeof s.failure_reason, "%s", why);
 			snprintf(type, sizeof type, "off_ramp_session.failed");
 			event = type;
 			if ((st = svc_hold_release(tx, &s)) != STORE_OK)

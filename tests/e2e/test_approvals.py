@@ -287,7 +287,9 @@ def test_cancel_pending_with_if_match(fast_server, world):
     c = r.json
     assert c["id"] == sid and c["status"] == "cancelled", c
     assert c["stage"] == "awaiting_approval", c
+    assert c["failure_reason"] is None, f"a cancelled (not rejected) session has no failure_reason: {c}"
     assert c["etag"] != etag, "cancel must change the etag"
+    assert r.headers.get("etag") in (None, c["etag"]), r.headers
     assert t.session(sid)["status"] == "cancelled"
     # the approval is cancelled with it and can no longer be decided
     a = t.get(f"/approvals/{aid}")
@@ -392,3 +394,122 @@ def test_racing_approve_and_cancel(fast_server, world):
             assert final["status"] == "cancelled", final
             assert w.balances()["USDC"]["held"] == before["held"]
     fast_server.verify_ledger()
+
+
+# ---------------------------------------------------------------------------
+# concurrency, idempotency, odds and ends
+# ---------------------------------------------------------------------------
+
+def test_concurrent_approvals_one_wins(fast_server, world):
+    """Several principals approve the same approval at once: one 200, the
+    others 409; the session settles once."""
+    import concurrent.futures
+    t, w, _ = world
+    keys = [t.make_key(["ramps.approve", "ramps.read"])["api_key"] for _ in range(5)]
+    s, aid = _pending(t, w, "1000.00")
+    with concurrent.futures.ThreadPoolExecutor(len(keys)) as ex:
+        rs = list(ex.map(lambda k: t.req("POST", f"/approvals/{aid}/approve", key=k), keys))
+    statuses = sorted(r.status for r in rs)
+    assert statuses == [200] + [409] * (len(keys) - 1), [describe(r) for r in rs]
+    winner = next(i for i, r in enumerate(rs) if r.status == 200)
+    final, _ = t.watch(s["id"], timeout=SETTLE_TIMEOUT)
+    assert final["status"] == "settled", final
+    assert final["subject_attribution"]["approved_by"]["id"] == rs[winner].json["decided_by"]["id"]
+    assert w.balances()["USDC"] == {"available": "3999.00", "held": "0.00", "total": "3999.00"}
+    assert len([p for p in t.payouts(s["id"])]) == 1
+    fast_server.verify_ledger()
+
+
+def test_concurrent_cancels_release_once(fast_server, world):
+    import concurrent.futures
+    t, w, _ = world
+    s, aid = _pending(t, w, "2000.00")
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        rs = list(ex.map(lambda _: t.req("POST", f"/off-ramp-sessions/{s['id']}/cancel"), range(6)))
+    statuses = sorted(r.status for r in rs)
+    assert statuses == [200] + [409] * 5, [describe(r) for r in rs]
+    assert w.balances()["USDC"] == {"available": "5000.00", "held": "0.00", "total": "5000.00"}
+    assert t.get(f"/approvals/{aid}")["status"] == "cancelled"
+    fast_server.verify_ledger()
+
+
+def test_decisions_and_cancel_honour_idempotency_keys(world):
+    """CONTRACT 7: every POST honours Idempotency-Key: the same decision or
+    cancel sent twice with one key replays the first answer (not a 409)."""
+    t, w, approver = world
+    s, aid = _pending(t, w, "1000.00")
+    k = f"approve-{uuid.uuid4()}"
+    r1 = t.req("POST", f"/approvals/{aid}/approve", key=approver["key"], headers={"Idempotency-Key": k})
+    assert r1.status == 200, describe(r1)
+    r2 = t.req("POST", f"/approvals/{aid}/approve", key=approver["key"], headers={"Idempotency-Key": k})
+    assert r2.status == 200, f"replayed approve: {describe(r2)}"
+    assert r2.headers.get("x-idempotency-cached") == "true", r2.headers
+    assert r2.raw == r1.raw
+    c, _ = _pending(t, w, "1000.00")
+    k = f"cancel-{uuid.uuid4()}"
+    r1 = t.req("POST", f"/off-ramp-sessions/{c['id']}/cancel", headers={"Idempotency-Key": k})
+    assert r1.status == 200, describe(r1)
+    r2 = t.req("POST", f"/off-ramp-sessions/{c['id']}/cancel", headers={"Idempotency-Key": k})
+    assert r2.status == 200 and r2.headers.get("x-idempotency-cached") == "true", describe(r2)
+    assert r2.raw == r1.raw
+    # a new key on a terminal session: 409
+    r3 = t.req("POST", f"/off-ramp-sessions/{c['id']}/cancel", headers={"Idempotency-Key": f"x-{uuid.uuid4()}"})
+    assert_error(r3, 409, "invalid_state_transition")
+    final, _ = t.watch(s["id"], timeout=SETTLE_TIMEOUT)
+    assert final["status"] == "settled", final
+
+
+def test_action_bodies(world):
+    """Cancel, approve and reject take no fields: an unknown one is 400 and
+    changes nothing."""
+    t, w, approver = world
+    s, aid = _pending(t, w, "1000.00")
+    r = t.req("POST", f"/off-ramp-sessions/{s['id']}/cancel", {"reason": "x"})
+    assert_error(r, 400, "unknown_field")
+    r = t.req("POST", f"/approvals/{aid}/reject", {"comment": "x"}, key=approver["key"])
+    assert_error(r, 400, "unknown_field")
+    assert t.session(s["id"])["status"] == "pending_approval"
+    assert t.get(f"/approvals/{aid}")["status"] == "pending"
+    r = t.req("POST", f"/approvals/{aid}/reject", {}, key=approver["key"])
+    assert r.status == 200 and r.json["status"] == "rejected", describe(r)
+    r = t.req("GET", "/approvals/not-a-uuid")
+    assert r.status in (400, 404), describe(r)
+
+
+def test_usdt_threshold_and_usdt_approval(fast_server):
+    t = fast_server.new_tenant()
+    w = t.setup("5000.00")
+    t.deposit(w.account_ref, "5000.00", "USDT")
+    out = t.set_threshold("500.00", "USDT")
+    assert out["threshold"] == {"currency": "USDT", "value": "500.00"}, out
+    s = t.create_session(w, "500.00")          # USDC at par with a USDT threshold
+    assert s["status"] == "pending_approval", s
+    u = t.create_session(w, "600.00", "USDT")
+    assert u["status"] == "pending_approval", u
+    a = t.get(f"/approvals/{_approval_id(u)}")
+    assert a["amount"] == {"currency": "USDT", "value": "600.00"}, a
+    bal = w.balances()
+    assert bal["USDT"]["held"] == "601.00" and bal["USDC"]["held"] == "501.00", bal
+    assert t.create_session(w, "499.99", "USDT")["status"] == "executing"
+
+
+def test_approvals_list_newest_first(fast_server):
+    t = fast_server.new_tenant()
+    w = t.setup("10000.00")
+    t.set_threshold("10.00")
+    ids = [_approval_id(t.create_session(w, "10.00")) for _ in range(4)]
+    got = [a["id"] for a in _approvals(t)]
+    assert got == list(reversed(ids)), f"approvals are listed newest first: {got} vs created {ids}"
+    assert len(t.session_ids(status="pending_approval")) == 4
+
+
+def test_approve_needs_only_ramps_approve_and_service_principals_approve(world):
+    t, w, _ = world
+    k = t.make_key(["ramps.approve"], kind="service")
+    s, aid = _pending(t, w, "1000.00")
+    r = t.req("POST", f"/approvals/{aid}/approve", key=k["api_key"])
+    assert r.status == 200, describe(r)
+    want = {"id": k["principal"]["id"], "kind": "service", "tenant_ref": t.ref}
+    assert r.json["decided_by"] == want, r.json
+    final, _ = t.watch(s["id"], timeout=SETTLE_TIMEOUT)
+    assert final["subject_attribution"]["approved_by"] == want, final["subject_attribution"]

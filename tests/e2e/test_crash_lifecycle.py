@@ -225,3 +225,32 @@ def test_sigkill_with_pending_approvals(server_factory):
     pend = t.paged("/approvals", {"status": "pending"})
     assert len(pend) == n_pending, pend
     s2.verify_ledger()
+
+
+def test_sigterm_with_sessions_in_flight(server_factory):
+    """A graceful stop while workers move many sessions: exit 0 (no leak,
+    in time); the next server finishes every one as its cents say."""
+    s1 = server_factory(step_ms=STEP_MS)
+    t = s1.new_tenant()
+    w = t.setup("1000.00")
+    ids = {t.create_session(w, a)["id"]: a for a in AMOUNTS * 3}
+    time.sleep(2 * STEP_MS / 1000)   # let the workers be busy with them
+    s1.stop_checked()
+    s2 = server_factory(db=s1.db, step_ms=STEP_MS)
+    t.server = s2
+
+    def done():
+        cur = {s["id"]: s for s in t.list_sessions(page_size=100)}
+        return all(cur[i]["status"] in TERMINAL for i in ids), cur
+    cur = poll_until(done, TERMINAL_TIMEOUT, "every session to be terminal after a SIGTERM restart", 0.2)
+    spent = Decimal(0)
+    for sid, a in ids.items():
+        assert (cur[sid]["status"], cur[sid]["failure_reason"]) == expected_outcome(a), (a, cur[sid])
+        if cur[sid]["status"] == "settled":
+            spent += Decimal(a) + FEE
+    left = fmt_money(Decimal("1000.00") - spent)
+    assert w.balances()["USDC"] == {"available": left, "held": "0.00", "total": left}
+    per = Counter(payout_session_id(p) for p in t.payouts())
+    assert all(per.get(sid, 0) == 1 for sid in ids if cur[sid]["status"] == "settled"), per
+    assert all(n == 1 for n in per.values()), per
+    s2.verify_ledger()

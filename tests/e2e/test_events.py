@@ -38,6 +38,8 @@ def _check_log(t, sid, expect):
             assert d["status"] == kind, f"type {e['type']} carries data.status {d['status']!r}"
     seqs = [e["sequence"] for e in evs]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), f"sequence must rise: {seqs}"
+    times = [e["created_at"] for e in evs]
+    assert times == sorted(times), f"events' created_at go backwards: {times}"
     ss = [e["session_sequence"] for e in evs]
     assert ss == list(range(ss[0], ss[0] + len(ss))), f"session_sequence must rise by one per event: {ss}"
     assert len({e["id"] for e in evs}) == len(evs), "event ids repeat"
@@ -81,6 +83,10 @@ def test_events_of_failed_sessions(fast_server):
     assert evs[-1]["data"]["failure_reason"] == "chain_transfer_failed" and evs[-1]["data"] == fc
     evs = _check_log(t, closed["id"], ["executing", "stage_changed", "executed", "failed"])
     assert evs[-1]["data"]["failure_reason"] == "beneficiary_account_closed" and evs[-1]["data"] == fr
+    dust = t.create_session(w, "0.001")
+    fd, _ = t.watch(dust["id"], timeout=SETTLE_TIMEOUT)
+    evs = _check_log(t, dust["id"], ["executing", "stage_changed", "failed"])
+    assert evs[-1]["data"]["failure_reason"] == "amount_too_small" and evs[-1]["data"] == fd
 
 
 def test_events_of_approved_rejected_cancelled(fast_server):

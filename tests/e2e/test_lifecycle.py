@@ -233,7 +233,9 @@ def test_many_sessions_in_one_account_settle_and_fail_exactly(fast_server):
     with the deposit minus what the settled ones cost, nothing held."""
     t = fast_server.new_tenant()
     w = t.setup("1000.00")
-    amounts = ["1.00", "2.05", "3.06", "4.50", "5.000001", "6.05", "7.06", "8.99"]
+    # the cents are the first two fractional digits, whatever follows them
+    amounts = ["1.00", "2.05", "3.06", "4.50", "5.000001", "6.05", "7.06", "8.99",
+               "3.051", "3.069999", "3.5", "5", "2.0500", "4.007", "4.605"]
     ids = {t.create_session(w, a)["id"]: a for a in amounts}
 
     def all_terminal():
@@ -283,6 +285,50 @@ def test_operator_rate_and_rounding_down(server_factory):
     assert w.balances()["USDC"] == {"available": "735.009999", "held": "0.00", "total": "735.009999"}
     assert w.balances()["USDT"] == {"available": "49.00", "held": "0.00", "total": "49.00"}
     srv.verify_ledger()
+
+
+def test_dust_session_fails_amount_too_small(fast_server):
+    """LIFECYCLE "Money": a principal converting to less than one cent (0.001
+    USDC is 0.00092 EUR) fails at conversion with amount_too_small; its hold
+    is released; nothing is paid."""
+    t = fast_server.new_tenant()
+    w = t.setup("10.00")
+    ids = [t.create_session(w, a)["id"] for a in ("0.001", "0.000001", "0.010869")]
+    ok = t.create_session(w, "0.010870")["id"]   # 0.0100004 EUR: one cent
+    for sid in ids:
+        final, _ = t.watch(sid, timeout=SETTLE_TIMEOUT)
+        assert final["status"] == "failed" and final["failure_reason"] == "amount_too_small", final
+        assert final["stage"] == "conversion", final
+        assert final["settled_at"] is None, final
+        assert t.payouts(sid) == [], "a dust session paid something"
+    final, _ = t.watch(ok, timeout=SETTLE_TIMEOUT)
+    assert final["status"] == "settled" and final["delivered_amount"] == _eur("0.01"), final
+    assert w.balances()["USDC"] == {"available": "8.98913", "held": "0.00", "total": "8.98913"}
+    fast_server.verify_ledger()
+
+
+def test_conversion_too_large_for_the_target(server_factory):
+    """A principal whose conversion does not fit the target's minor units
+    (9e12 USDC x 100000 = 9e17 EUR): the session ends, its hold is released,
+    the server survives and the ledger verifies. The failure is not
+    `amount_too_small`, which LIFECYCLE defines as converting to less than
+    one minor unit."""
+    srv = server_factory(step_ms=LIFECYCLE_STEP_MS)  # set-rate is global
+    t = srv.new_tenant()
+    w = t.setup(None)
+    srv.set_rate("USDC", "EUR", "100000")
+    t.deposit(w.account_ref, "9000000000000.00")
+    r = t.req("POST", "/off-ramp-sessions", w.body("8999999999999.00"))
+    if r.status != 201:   # refusing it up front is fine too
+        assert r.status in (400, 422), describe(r)
+        return
+    final, _ = t.watch(r.json["id"], timeout=SETTLE_TIMEOUT)
+    assert final["status"] == "failed", final
+    assert w.balances()["USDC"] == {"available": "9000000000000.00", "held": "0.00", "total": "9000000000000.00"}
+    assert srv.alive()
+    srv.verify_ledger()
+    assert final["failure_reason"] != "amount_too_small", \
+        f"8999999999999.00 USDC at 100000 EUR/USDC is not too small: {final['failure_reason']}"
 
 
 def test_set_rate_refuses_bad_input(server_factory):
@@ -416,10 +462,9 @@ def test_sandbox_payouts(fast_server):
         items = one(s["id"])
         assert len(items) == 1, f"a settled session has exactly one payout: {items}"
         p = items[0]
-        if "idempotency_key" in p:
-            assert p["idempotency_key"] == f"{s['id']}:payout", p
-        if isinstance(p.get("amount"), dict):
-            assert p["amount"] == finals[s["id"]]["delivered_amount"], (p, finals[s["id"]])
+        # LIFECYCLE: the sandbox keeps its payouts keyed by <session id>:payout
+        assert p.get("idempotency_key") == f"{s['id']}:payout", p
+        assert p.get("amount") == finals[s["id"]]["delivered_amount"], (p, finals[s["id"]])
         paid.append(p)
     assert one(chain["id"]) == [], "a session whose chain transfer failed never reaches the payout rail"
     rejected = one(closed["id"])
