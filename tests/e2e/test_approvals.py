@@ -4,13 +4,14 @@ pending_approval holding their funds; GET /approvals; approve/reject with the
 four-eyes rule (403 initiator_cannot_approve); a decided approval is 409;
 POST /off-ramp-sessions/{id}/cancel with If-Match/412."""
 
+import concurrent.futures
 import time
 import uuid
 
 import pytest
 
 from offramp_e2e import (
-    LIFECYCLE_STEP_MS, TERMINAL, TS_RE, UUID_RE, assert_error, check_error_shape, describe, poll_until,
+    LIFECYCLE_STEP_MS, TERMINAL, TS_RE, UUID_RE, assert_error, check_error_shape, describe,
     principal_json,
 )
 
@@ -377,7 +378,6 @@ def test_approved_session_cannot_be_cancelled(world):
 def test_racing_approve_and_cancel(fast_server, world):
     """Approve and cancel at once: exactly one wins; the session ends as the
     winner says and the money agrees."""
-    import concurrent.futures
     t, w, approver = world
     for _ in range(3):
         before = w.balances()["USDC"]
@@ -403,7 +403,6 @@ def test_racing_approve_and_cancel(fast_server, world):
 def test_concurrent_approvals_one_wins(fast_server, world):
     """Several principals approve the same approval at once: one 200, the
     others 409; the session settles once."""
-    import concurrent.futures
     t, w, _ = world
     keys = [t.make_key(["ramps.approve", "ramps.read"])["api_key"] for _ in range(5)]
     s, aid = _pending(t, w, "1000.00")
@@ -421,7 +420,6 @@ def test_concurrent_approvals_one_wins(fast_server, world):
 
 
 def test_concurrent_cancels_release_once(fast_server, world):
-    import concurrent.futures
     t, w, _ = world
     s, aid = _pending(t, w, "2000.00")
     with concurrent.futures.ThreadPoolExecutor(6) as ex:

@@ -284,6 +284,14 @@ def test_operator_rate_and_rounding_down(server_factory):
     # 1000.00 - (251.00 + 11.99 + 2.000001); USDT 300.00 - 251.00
     assert w.balances()["USDC"] == {"available": "735.009999", "held": "0.00", "total": "735.009999"}
     assert w.balances()["USDT"] == {"available": "49.00", "held": "0.00", "total": "49.00"}
+    # USDT has its own entry in the table
+    srv.set_rate("USDT", "EUR", "0.95")
+    e = t.create_session(w, "40.00", "USDT")
+    fe, _ = t.watch(e["id"], timeout=SETTLE_TIMEOUT)
+    assert fe["fill_rate"] == "0.95" and fe["delivered_amount"] == _eur("38.00"), fe
+    f = t.create_session(w, "10.00")
+    ff, _ = t.watch(f["id"], timeout=SETTLE_TIMEOUT)
+    assert ff["fill_rate"] == "0.9234", f"set-rate USDT EUR changed USDC's rate: {ff}"
     srv.verify_ledger()
 
 
@@ -310,9 +318,8 @@ def test_dust_session_fails_amount_too_small(fast_server):
 def test_conversion_too_large_for_the_target(server_factory):
     """A principal whose conversion does not fit the target's minor units
     (9e12 USDC x 100000 = 9e17 EUR): the session ends, its hold is released,
-    the server survives and the ledger verifies. The failure is not
-    `amount_too_small`, which LIFECYCLE defines as converting to less than
-    one minor unit."""
+    the server survives and the ledger verifies; failure_reason
+    `amount_too_large` (LIFECYCLE "Failure reasons")."""
     srv = server_factory(step_ms=LIFECYCLE_STEP_MS)  # set-rate is global
     t = srv.new_tenant()
     w = t.setup(None)
@@ -327,8 +334,10 @@ def test_conversion_too_large_for_the_target(server_factory):
     assert w.balances()["USDC"] == {"available": "9000000000000.00", "held": "0.00", "total": "9000000000000.00"}
     assert srv.alive()
     srv.verify_ledger()
-    assert final["failure_reason"] != "amount_too_small", \
-        f"8999999999999.00 USDC at 100000 EUR/USDC is not too small: {final['failure_reason']}"
+    assert final["failure_reason"] == "amount_too_large", \
+        f"8999999999999.00 USDC at 100000 EUR/USDC does not fit EUR cents: {final['failure_reason']}"
+    assert final["stage"] == "conversion", final
+    assert t.payouts(final["id"]) == []
 
 
 def test_set_rate_refuses_bad_input(server_factory):
