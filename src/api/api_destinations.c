@@ -6,6 +6,13 @@
  * The request may nest the typed destination under "destination" (as the
  * session body does) or give its fields at the top level beside
  * "account_ref"; both are accepted and saved alike.
+ *
+ * Bank coordinates by scheme (the rail decides which): iban {iban, bic?},
+ * swift {bic, iban | account_number}, aba {routing_number, account_number,
+ * account_type}, sort_code {sort_code, account_number}, pix {pix_key_type,
+ * pix_key}, clabe {clabe}; each also takes country, account_holder_name and
+ * bank_name. Crypto: {method, asset, network, destination {address, memo},
+ * label}.
  */
 #include "api/api_internal.h"
 
@@ -20,6 +27,90 @@ static void copy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/* Optional nullable string field copied into dst; an over-long value is
+ * a field error, never a silent cut. */
+static void field(struct jd *d, struct jd_obj *o, const char *key, bool required, char *dst,
+		  size_t size, size_t max_bytes, enum err too_long)
+{
+	const char *v = jd_str(d, o, key, required, !required, max_bytes);
+	if (d->e || !v)
+		return;
+	if (strlen(v) >= size) {
+		jd_fail(d, o, key, too_long);
+		return;
+	}
+	copy(dst, size, v);
+}
+
+static void decode_bank_coordinates(struct jd *d, struct jd_obj *bc, struct dest_bank *b)
+{
+	static const char *const schemes[] = {"iban", "aba", "sort_code", "pix", "clabe", "swift",
+					      NULL};
+	const char *scheme = jd_enum(d, bc, "scheme", true, schemes);
+	if (!scheme)
+		return;
+	copy(b->scheme, sizeof b->scheme, scheme);
+	field(d, bc, "account_holder_name", false, b->account_holder_name,
+	      sizeof b->account_holder_name, LIMIT_NAME_BYTES, ERR_STRING_TOO_LONG);
+	field(d, bc, "bank_name", false, b->bank_name, sizeof b->bank_name, LIMIT_NAME_BYTES,
+	      ERR_STRING_TOO_LONG);
+	bool iban_scheme = strcmp(scheme, "iban") == 0, swift = strcmp(scheme, "swift") == 0;
+	field(d, bc, "country", iban_scheme, b->country, sizeof b->country, 64,
+	      ERR_INVALID_COUNTRY);
+	if (iban_scheme || swift) {
+		field(d, bc, "iban", iban_scheme, b->iban, sizeof b->iban, 2 * BANK_IBAN_MAX,
+		      ERR_INVALID_IBAN);
+		field(d, bc, "bic", swift, b->bic, sizeof b->bic, 64, ERR_INVALID_BIC);
+	}
+	if (swift || strcmp(scheme, "aba") == 0 || strcmp(scheme, "sort_code") == 0)
+		field(d, bc, "account_number", !swift, b->account_number, sizeof b->account_number,
+		      64, ERR_INVALID_ACCOUNT_NUMBER);
+	if (strcmp(scheme, "aba") == 0) {
+		field(d, bc, "routing_number", true, b->routing_number, sizeof b->routing_number, 64,
+		      ERR_INVALID_ROUTING_NUMBER);
+		field(d, bc, "account_type", true, b->account_type, sizeof b->account_type, 64,
+		      ERR_INVALID_ACCOUNT_TYPE);
+	} else if (strcmp(scheme, "sort_code") == 0) {
+		field(d, bc, "sort_code", true, b->sort_code, sizeof b->sort_code, 64,
+		      ERR_INVALID_SORT_CODE);
+	} else if (strcmp(scheme, "pix") == 0) {
+		field(d, bc, "pix_key_type", true, b->pix_key_type, sizeof b->pix_key_type, 64,
+		      ERR_INVALID_VALUE);
+		field(d, bc, "pix_key", true, b->pix_key, sizeof b->pix_key, 256,
+		      ERR_INVALID_PIX_KEY);
+	} else if (strcmp(scheme, "clabe") == 0) {
+		field(d, bc, "clabe", true, b->clabe, sizeof b->clabe, 64, ERR_INVALID_CLABE);
+	}
+	jd_done(d, bc);
+}
+
+static void decode_crypto(struct jd *d, struct jd_obj *o, struct destination *out)
+{
+	const char *asset = jd_str(d, o, "asset", true, false, 8);
+	const char *network = jd_str(d, o, "network", true, false, 32);
+	struct jd_obj inner;
+	if (jd_sub(d, o, "destination", true, false, &inner)) {
+		field(d, &inner, "address", true, out->crypto.address, sizeof out->crypto.address,
+		      128, ERR_INVALID_ADDRESS);
+		const char *memo = jd_str(d, &inner, "memo", false, true, LIMIT_NAME_BYTES);
+		out->crypto.has_memo = memo != NULL;
+		copy(out->crypto.memo, sizeof out->crypto.memo, memo);
+		jd_done(d, &inner);
+	}
+	const char *label = jd_str(d, o, "label", false, true, LIMIT_NAME_BYTES);
+	out->crypto.has_label = label != NULL;
+	copy(out->crypto.label, sizeof out->crypto.label, label);
+	jd_done(d, o);
+	if (d->e)
+		return;
+	out->currency = money_currency(asset);
+	if (!money_is_stablecoin(out->currency)) {
+		jd_fail(d, o, "asset", ERR_UNSUPPORTED_CURRENCY);
+		return;
+	}
+	out->crypto.network = dest_network_parse(network);
+}
+
 void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *out)
 {
 	memset(out, 0, sizeof *out);
@@ -29,8 +120,7 @@ void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *
 		return;
 	out->method = dest_method_parse(method);
 	if (out->method == DEST_CRYPTO_TRANSFER) {
-		/* Crypto payouts arrive with the other rails; the caller
-		 * refuses the route (422) or the mismatch (400). */
+		decode_crypto(d, o, out);
 		return;
 	}
 	const char *rail = jd_str(d, o, "fiat_rail", true, false, 64);
@@ -38,52 +128,14 @@ void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *
 	const char *name = jd_str(d, o, "beneficiary_name", true, false, LIMIT_NAME_BYTES);
 	const char *hint = jd_str(d, o, "reference_hint", false, true, DEST_TEXT_MAX);
 	struct jd_obj bc;
-	if (jd_sub(d, o, "bank_coordinates", true, false, &bc)) {
-		copy(out->bank.account_holder_name, sizeof out->bank.account_holder_name,
-		     jd_str(d, &bc, "account_holder_name", false, true, LIMIT_NAME_BYTES));
-		copy(out->bank.bank_name, sizeof out->bank.bank_name,
-		     jd_str(d, &bc, "bank_name", false, true, LIMIT_NAME_BYTES));
-		copy(out->bank.bic, sizeof out->bank.bic,
-		     jd_str(d, &bc, "bic", false, true, 64));
-		copy(out->bank.country, sizeof out->bank.country,
-		     jd_str(d, &bc, "country", true, false, 64));
-		copy(out->bank.iban, sizeof out->bank.iban,
-		     jd_str(d, &bc, "iban", true, false, 64));
-		copy(out->bank.scheme, sizeof out->bank.scheme,
-		     jd_str(d, &bc, "scheme", true, false, 64));
-		/* Strings longer than their buffers were cut by copy(); make
-		 * that a validation failure, never a silent truncation. */
-		if (!d->e) {
-			const char *bic = json_string_value(json_object_get(bc.obj, "bic"));
-			const char *iban = json_string_value(json_object_get(bc.obj, "iban"));
-			const char *cc = json_string_value(json_object_get(bc.obj, "country"));
-			const char *scheme = json_string_value(json_object_get(bc.obj, "scheme"));
-			if (bic && strlen(bic) > BANK_BIC_MAX)
-				jd_fail(d, &bc, "bic", ERR_INVALID_BIC);
-			else if (iban && strlen(iban) > 2 * BANK_IBAN_MAX)
-				jd_fail(d, &bc, "iban", ERR_INVALID_IBAN);
-			else if (cc && strlen(cc) != 2)
-				jd_fail(d, &bc, "country", ERR_INVALID_COUNTRY);
-			else if (scheme && strlen(scheme) >= sizeof out->bank.scheme)
-				jd_fail(d, &bc, "scheme", ERR_INVALID_VALUE);
-		}
-		jd_done(d, &bc);
-	}
+	if (jd_sub(d, o, "bank_coordinates", true, false, &bc))
+		decode_bank_coordinates(d, &bc, &out->bank);
 	jd_done(d, o);
 	if (d->e)
 		return;
 	out->rail = dest_rail_parse(rail);
 	if (out->rail == RAIL_NONE) {
-		/* A rail the contract names but this build does not serve is
-		 * valid input and not executable (422); any other name is
-		 * invalid input (400). */
-		static const char *const named[] = {
-			"sepa_instant", "ach", "wire", "faster_payments", "pix", "spei", "swift", NULL};
-		enum err e = ERR_INVALID_VALUE;
-		for (const char *const *n = named; *n; n++)
-			if (strcmp(*n, rail) == 0)
-				e = ERR_UNSUPPORTED_ROUTE;
-		jd_fail(d, o, "fiat_rail", e);
+		jd_fail(d, o, "fiat_rail", ERR_INVALID_VALUE);
 		return;
 	}
 	out->currency = money_currency(cur);
@@ -100,10 +152,10 @@ void api_validate_destination(struct jd *d, const struct jd_obj *o, struct desti
 {
 	if (d->e)
 		return;
-	const char *field = NULL;
-	enum err e = destination_validate(dst, &field);
+	const char *where = NULL;
+	enum err e = destination_validate(dst, &where);
 	if (e)
-		jd_fail(d, o, field, e);
+		jd_fail(d, o, where, e);
 }
 
 static json_t *opt(const char *s)
@@ -111,17 +163,63 @@ static json_t *opt(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
+static void put_opt(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, opt(v));
+}
+
 char *api_destination_canonical(const struct destination *dst)
 {
-	const struct dest_bank *b = &dst->bank;
-	json_t *o = json_pack(
-		"{s:s, s:s, s:s, s:s, s:o, s:{s:o, s:o, s:o, s:s, s:s, s:s}}", "method",
-		dest_method_name(dst->method), "fiat_rail", dest_rail_name(dst->rail), "currency",
-		money_currency_code(dst->currency), "beneficiary_name", b->beneficiary_name,
-		"reference_hint", b->has_reference_hint ? json_string(b->reference_hint) : json_null(),
-		"bank_coordinates", "account_holder_name", opt(b->account_holder_name), "bank_name",
-		opt(b->bank_name), "bic", opt(b->bic), "country", b->country, "iban", b->iban,
-		"scheme", b->scheme);
+	json_t *o;
+	if (dst->method == DEST_CRYPTO_TRANSFER) {
+		const struct dest_crypto *c = &dst->crypto;
+		o = json_pack("{s:s, s:s, s:s, s:{s:s, s:o}, s:o}", "method",
+			      dest_method_name(dst->method), "asset", money_currency_code(dst->currency),
+			      "network", dest_network_name(c->network), "destination", "address",
+			      c->address, "memo", c->has_memo ? json_string(c->memo) : json_null(),
+			      "label", c->has_label ? json_string(c->label) : json_null());
+	} else {
+		const struct dest_bank *b = &dst->bank;
+		json_t *bc = json_pack("{s:s}", "scheme", b->scheme);
+		put_opt(bc, "account_holder_name", b->account_holder_name);
+		put_opt(bc, "bank_name", b->bank_name);
+		json_object_set_new(bc, "country", json_string(b->country));
+		switch (dest_rail_scheme(dst->rail)) {
+		case SCHEME_IBAN:
+			put_opt(bc, "bic", b->bic);
+			json_object_set_new(bc, "iban", json_string(b->iban));
+			break;
+		case SCHEME_SWIFT:
+			json_object_set_new(bc, "bic", json_string(b->bic));
+			put_opt(bc, "iban", b->iban);
+			put_opt(bc, "account_number", b->account_number);
+			break;
+		case SCHEME_ABA:
+			json_object_set_new(bc, "routing_number", json_string(b->routing_number));
+			json_object_set_new(bc, "account_number", json_string(b->account_number));
+			json_object_set_new(bc, "account_type", json_string(b->account_type));
+			break;
+		case SCHEME_SORT_CODE:
+			json_object_set_new(bc, "sort_code", json_string(b->sort_code));
+			json_object_set_new(bc, "account_number", json_string(b->account_number));
+			break;
+		case SCHEME_PIX:
+			json_object_set_new(bc, "pix_key_type", json_string(b->pix_key_type));
+			json_object_set_new(bc, "pix_key", json_string(b->pix_key));
+			break;
+		case SCHEME_CLABE:
+			json_object_set_new(bc, "clabe", json_string(b->clabe));
+			break;
+		default:
+			break;
+		}
+		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "method",
+			      dest_method_name(dst->method), "fiat_rail", dest_rail_name(dst->rail),
+			      "currency", money_currency_code(dst->currency), "beneficiary_name",
+			      b->beneficiary_name, "reference_hint",
+			      b->has_reference_hint ? json_string(b->reference_hint) : json_null(),
+			      "bank_coordinates", bc);
+	}
 	char *s = json_in_canonical(o);
 	json_decref(o);
 	return s;
@@ -149,8 +247,6 @@ API_HANDLER(api_h_destination_create)
 	}
 	if (!d.e)
 		api_decode_destination(&d, typed, &dst);
-	if (!d.e && dst.method == DEST_CRYPTO_TRANSFER)
-		jd_fail(&d, typed, "method", ERR_UNSUPPORTED_ROUTE);
 	api_validate_destination(&d, typed, &dst);
 	if (d.e) {
 		api_reject(c, d.e, d.field);

@@ -47,24 +47,25 @@ API_HANDLER(api_h_session_create)
 	}
 	jd_done(&d, &root);
 
-	/* Semantics that need no database. */
+	/* Semantics that need no database. target_rail, the outer method and
+	 * rail, and the typed destination must tell one story. */
+	bool crypto = !d.e && dst.method == DEST_CRYPTO_TRANSFER;
 	enum currency target = d.e ? CUR_NONE : money_currency(target_currency);
-	if (!d.e && (target == CUR_NONE || money_is_stablecoin(target)))
+	if (!d.e && (target == CUR_NONE || money_is_stablecoin(target) != crypto))
 		jd_fail(&d, &root, "target_currency", ERR_UNSUPPORTED_CURRENCY);
-	/* target_rail, the outer method and the typed destination's method
-	 * must tell one story (400); a consistent crypto request is valid but
-	 * not executable yet (422). */
 	if (!d.e && strcmp(method, dest_method_name(dst.method)) != 0)
 		jd_fail(&d, &dest, "method", ERR_RAIL_MISMATCH);
-	if (!d.e && (strcmp(target_rail, "fiat") == 0) != (dst.method == DEST_BANK_TRANSFER))
+	if (!d.e && (strcmp(target_rail, "crypto") == 0) != crypto)
 		jd_fail(&d, &root, "target_rail", ERR_RAIL_MISMATCH);
-	if (!d.e && dst.method == DEST_CRYPTO_TRANSFER)
-		jd_fail(&d, &root, "target_rail", ERR_UNSUPPORTED_ROUTE);
-	if (!d.e && (!fiat_rail || strcmp(fiat_rail, dest_rail_name(dst.rail)) != 0))
+	if (!d.e && (crypto ? fiat_rail != NULL
+			    : !fiat_rail || strcmp(fiat_rail, dest_rail_name(dst.rail)) != 0))
 		jd_fail(&d, &dest, "fiat_rail", ERR_RAIL_MISMATCH);
 	api_validate_destination(&d, &typed, &dst);
 	if (!d.e && target != dst.currency)
 		jd_fail(&d, &root, "target_currency", ERR_CURRENCY_MISMATCH);
+	/* A crypto payout sends the asset it debits: no stablecoin swaps. */
+	if (!d.e && crypto && source != dst.currency)
+		jd_fail(&d, &root, "amount/currency", ERR_CURRENCY_MISMATCH);
 	if (!d.e && reference) {
 		enum err e = bank_payment_reference_check(reference);
 		if (e)

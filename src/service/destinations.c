@@ -31,7 +31,8 @@ static enum store_status dest_effect(struct store_tx *tx, void *arg, enum err *e
 	}
 	if (st != STORE_OK)
 		return st;
-	if (dest_route_check(c->d) != ERR_OK) {
+	const char *where = NULL;
+	if (dest_route_check(c->d, &where) != ERR_OK) {
 		*e = ERR_UNSUPPORTED_ROUTE;
 		*field = "/destination/bank_coordinates/country";
 		return STORE_OK;

@@ -58,6 +58,11 @@ enum store_status svc_fee_schedule(struct store_tx *tx, const struct service *s,
 enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum currency target,
 			      struct fx_rate *out)
 {
+	if (source == target) {
+		/* A crypto payout of the same asset: nothing to convert. */
+		*out = (struct fx_rate){.value = 1, .scale = 0};
+		return STORE_OK;
+	}
 	int64_t value;
 	int scale;
 	enum store_status st = STORE_CALL(tx, fx_get, money_currency_code(source),
@@ -300,7 +305,7 @@ static void advance(struct service *svc, struct rail *rail, const char *owner,
 		.idempotency_key = key,
 		.tenant_id = s->tenant_id,
 		.session_id = s->id,
-		.rail_name = s->fiat_rail[0] ? s->fiat_rail : s->target_rail,
+		.rail_name = s->fiat_rail[0] ? s->fiat_rail : "crypto",
 		.source = money_currency(s->currency),
 		.principal_minor = s->principal_minor,
 		.currency = money_currency(s->target_currency),

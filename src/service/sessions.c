@@ -65,7 +65,8 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		return refuse(e, field, ERR_DESTINATION_MISMATCH, "/destination/route_owner_ref");
 	if (!same_body)
 		return refuse(e, field, ERR_DESTINATION_MISMATCH, "/destination/destination");
-	if (dest_route_check(q->inline_dest) != ERR_OK)
+	const char *where = NULL;
+	if (dest_route_check(q->inline_dest, &where) != ERR_OK)
 		return refuse(e, field, ERR_UNSUPPORTED_ROUTE,
 			      "/destination/destination/bank_coordinates/country");
 
@@ -77,8 +78,21 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if (st != STORE_OK)
 		return st;
 
+	/* A rail's cap applies to what it pays out, at today's rate. */
+	int64_t cap = q->inline_dest->method == DEST_BANK_TRANSFER
+			      ? dest_rail_cap(q->inline_dest->rail) : 0;
+	int64_t estimate = 0;
+	if (cap > 0 &&
+	    (fx_convert(q->amount_minor, q->source, &rate, q->target_currency, &estimate) != ERR_OK ||
+	     estimate > cap))
+		return refuse(e, field, ERR_LIMIT_EXCEEDED, "/amount/value");
+
+	/* Crypto payouts pay the network fee of the destination's chain; fiat
+	 * payouts move the stablecoin on ethereum first. */
 	struct fee_schedule sched;
-	const char *network = "ethereum";
+	const char *network = q->inline_dest->method == DEST_CRYPTO_TRANSFER
+				      ? dest_network_name(q->inline_dest->crypto.network)
+				      : "ethereum";
 	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
 	    STORE_OK)
 		return st;

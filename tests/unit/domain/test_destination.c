@@ -132,7 +132,8 @@ static void test_seed_destination_ok(void **state)
 	assert_string_equal(d.bank.iban, IBAN_GB);
 	assert_string_equal(d.bank.bic, "NWBKGB2L");
 	assert_string_equal(d.bank.country, "GB");
-	assert_int_equal(dest_route_check(&d), ERR_OK);
+	const char *where = NULL;
+	assert_int_equal(dest_route_check(&d, &where), ERR_OK);
 
 	/* BIC and country are upper-cased like the IBAN. */
 	seed_destination(&d);
@@ -204,16 +205,18 @@ static char long_ref[BANK_UNSTRUCTURED_REF_MAX + 2];
 static char max_ref[BANK_UNSTRUCTURED_REF_MAX + 1];
 
 static const struct dest_case invalid_cases[] = {
-	{"crypto method", .method = DEST_CRYPTO_TRANSFER, .want = ERR_UNSUPPORTED_ROUTE,
-	 .want_field = "method"},
+	{"crypto method with a fiat currency", .method = DEST_CRYPTO_TRANSFER,
+	 .want = ERR_UNSUPPORTED_CURRENCY, .want_field = "asset"},
 	{"no rail", .rail = RAIL__COUNT, .want = ERR_INVALID_VALUE, .want_field = "fiat_rail"},
 	{"USD on a EUR rail", .currency = CUR_USD, .want = ERR_CURRENCY_MISMATCH,
 	 .want_field = "currency"},
 	{"USDC on a EUR rail", .currency = CUR_USDC, .want = ERR_CURRENCY_MISMATCH,
 	 .want_field = "currency"},
-	{"scheme bban", .scheme = "bban", .want = ERR_INVALID_VALUE,
+	{"scheme bban", .scheme = "bban", .want = ERR_RAIL_MISMATCH,
 	 .want_field = "bank_coordinates/scheme"},
-	{"scheme IBAN upper case", .scheme = "IBAN", .want = ERR_INVALID_VALUE,
+	{"scheme IBAN upper case", .scheme = "IBAN", .want = ERR_RAIL_MISMATCH,
+	 .want_field = "bank_coordinates/scheme"},
+	{"scheme aba on a SEPA rail", .scheme = "aba", .want = ERR_RAIL_MISMATCH,
 	 .want_field = "bank_coordinates/scheme"},
 	{"IBAN bad checksum", .iban = "GB28NWBK60161331926819", .want = ERR_INVALID_IBAN,
 	 .want_field = "bank_coordinates/iban"},
@@ -243,7 +246,7 @@ static const struct dest_case invalid_cases[] = {
 	 .want_field = "bank_coordinates/bic"},
 	{"country ZZ", .country = "ZZ", .want = ERR_INVALID_COUNTRY,
 	 .want_field = "bank_coordinates/country"},
-	{"country empty", .country = "", .want = ERR_INVALID_COUNTRY,
+	{"country empty", .country = "", .want = ERR_MISSING_FIELD,
 	 .want_field = "bank_coordinates/country"},
 	{"RF reference with bad check digits", .ref = "RF19539007547034",
 	 .want = ERR_INVALID_PAYMENT_REFERENCE, .want_field = "reference_hint"},
@@ -339,30 +342,57 @@ static void test_route_check(void **state)
 		if (destination_validate(&d, &field) != ERR_OK)
 			fail_msg("%s: does not validate (%s)", routes[i].name,
 				 field ? field : "?");
-		enum err e = dest_route_check(&d);
+		const char *where = NULL;
+		enum err e = dest_route_check(&d, &where);
 		if (e != routes[i].want)
 			fail_msg("%s: dest_route_check = %s, want %s", routes[i].name,
 				 err_code(e), err_code(routes[i].want));
 	}
 }
 
-static void test_crypto_method_unsupported(void **state)
+static void test_crypto_destinations(void **state)
 {
 	(void)state;
-	struct destination d;
-	const char *field = NULL;
-
-	seed_destination(&d);
-	d.method = DEST_CRYPTO_TRANSFER;
-	assert_int_equal(destination_validate(&d, &field), ERR_UNSUPPORTED_ROUTE);
-	assert_string_equal(err_code(ERR_UNSUPPORTED_ROUTE), "unsupported_route");
-	assert_non_null(field);
-	assert_string_equal(field, "method");
-
-	/* A destination without a rail has no route. */
-	seed_destination(&d);
-	d.rail = RAIL_NONE;
-	assert_int_equal(dest_route_check(&d), ERR_UNSUPPORTED_ROUTE);
+	static const struct {
+		const char *name;
+		enum currency asset;
+		enum dest_network network;
+		const char *address;
+		enum err want;
+		const char *want_field;
+	} cases[] = {
+		{"USDC on base, EIP-55", CUR_USDC, NET_BASE, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", ERR_OK, NULL},
+		{"USDT on ethereum, lower case", CUR_USDT, NET_ETHEREUM, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", ERR_OK, NULL},
+		{"USDT on tron", CUR_USDT, NET_TRON, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", ERR_OK, NULL},
+		{"USDC on tron: not offered", CUR_USDC, NET_TRON, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", ERR_UNSUPPORTED_NETWORK, "network"},
+		{"USDT on base: not offered", CUR_USDT, NET_BASE, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", ERR_UNSUPPORTED_NETWORK, "network"},
+		{"no network", CUR_USDC, NET_NONE, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", ERR_INVALID_VALUE, "network"},
+		{"EIP-55 case flipped", CUR_USDC, NET_POLYGON, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", ERR_INVALID_ADDRESS, "destination/address"},
+		{"tron address on an EVM network", CUR_USDT, NET_POLYGON, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", ERR_INVALID_ADDRESS, "destination/address"},
+		{"EVM address on tron", CUR_USDT, NET_TRON, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", ERR_INVALID_ADDRESS, "destination/address"},
+		{"fiat asset", CUR_EUR, NET_ETHEREUM, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", ERR_UNSUPPORTED_CURRENCY, "asset"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct destination d;
+		memset(&d, 0, sizeof d);
+		d.method = DEST_CRYPTO_TRANSFER;
+		d.currency = cases[i].asset;
+		d.crypto.network = cases[i].network;
+		snprintf(d.crypto.address, sizeof d.crypto.address, "%s", cases[i].address);
+		const char *field = NULL;
+		enum err e = destination_validate(&d, &field);
+		if (e != cases[i].want)
+			fail_msg("%s: %s, want %s", cases[i].name, err_code(e), err_code(cases[i].want));
+		if (e == ERR_OK) {
+			const char *where = NULL;
+			assert_int_equal(dest_route_check(&d, &where), ERR_OK);
+			if (cases[i].network != NET_TRON) /* normalised to EIP-55 */
+				assert_string_equal(d.crypto.address, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+		} else {
+			assert_non_null(field);
+			assert_string_equal(field, cases[i].want_field);
+		}
+	}
 }
 
 /* ---- names ------------------------------------------------------------ */
@@ -397,7 +427,7 @@ int main(void)
 		cmocka_unit_test(test_first_failure_wins),
 		cmocka_unit_test(test_check_order),
 		cmocka_unit_test(test_route_check),
-		cmocka_unit_test(test_crypto_method_unsupported),
+		cmocka_unit_test(test_crypto_destinations),
 		cmocka_unit_test(test_names),
 	};
 
