@@ -23,30 +23,40 @@
 #include "base/log.h"
 #include "domain/capability.h"
 
-/* X(method, pattern, handler, capabilities, authenticated): the key must
- * hold at least one of the capabilities. */
+/* X(method, pattern, handler, capabilities, authenticated, lumx): the key
+ * must hold at least one of the capabilities; lumx routes take only UUID
+ * idempotency keys (as Lumx documents). */
 #define API_ROUTES(X)                                                                          \
-	X("POST", "/clients", api_h_client_create, CAP_CLIENTS_MANAGE, true)                   \
-	X("GET", "/clients/{id}", api_h_client_get, CAP_CLIENTS_MANAGE, true)                  \
-	X("POST", "/client-accounts", api_h_account_create, CAP_CLIENTS_MANAGE, true)          \
-	X("GET", "/client-accounts/{id}", api_h_account_get, CAP_ACCOUNTS_READ, true)          \
-	X("POST", "/sandbox/deposits", api_h_deposit_create, CAP_SANDBOX_FUND, true)           \
-	X("POST", "/withdrawal-destinations", api_h_destination_create, CAP_DESTINATIONS_MANAGE, true) \
-	X("GET", "/withdrawal-destinations/{id}", api_h_destination_get, CAP_DESTINATIONS_MANAGE, true) \
-	X("POST", "/off-ramp-sessions", api_h_session_create, CAP_RAMPS_CREATE, true)          \
-	X("GET", "/off-ramp-sessions", api_h_session_list, CAP_RAMPS_READ, true)               \
-	X("GET", "/off-ramp-sessions/{id}", api_h_session_get, CAP_RAMPS_READ, true)           \
-	X("POST", "/off-ramp-sessions/{id}/cancel", api_h_session_cancel, CAP_RAMPS_CANCEL, true) \
-	X("GET", "/approvals", api_h_approval_list, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true)  \
-	X("GET", "/approvals/{id}", api_h_approval_get, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true) \
-	X("POST", "/approvals/{id}/approve", api_h_approval_approve, CAP_RAMPS_APPROVE, true)  \
-	X("POST", "/approvals/{id}/reject", api_h_approval_reject, CAP_RAMPS_APPROVE, true)    \
-	X("PUT", "/policies/off-ramp-approval", api_h_policy_put, CAP_POLICIES_MANAGE, true)   \
-	X("GET", "/policies/off-ramp-approval", api_h_policy_get, CAP_POLICIES_MANAGE, true)   \
-	X("GET", "/events", api_h_event_list, CAP_RAMPS_READ, true)                            \
-	X("GET", "/sandbox/payouts", api_h_payout_list, CAP_SANDBOX_FUND, true)                \
-	X("GET", "/healthz", api_h_healthz, 0, false)                                          \
-	X("GET", "/errors.json", api_h_errors, 0, false)
+	X("POST", "/clients", api_h_client_create, CAP_CLIENTS_MANAGE, true, false)                   \
+	X("GET", "/clients/{id}", api_h_client_get, CAP_CLIENTS_MANAGE, true, false)                  \
+	X("POST", "/client-accounts", api_h_account_create, CAP_CLIENTS_MANAGE, true, false)          \
+	X("GET", "/client-accounts/{id}", api_h_account_get, CAP_ACCOUNTS_READ, true, false)          \
+	X("POST", "/sandbox/deposits", api_h_deposit_create, CAP_SANDBOX_FUND, true, false)           \
+	X("POST", "/withdrawal-destinations", api_h_destination_create, CAP_DESTINATIONS_MANAGE, true, false) \
+	X("GET", "/withdrawal-destinations/{id}", api_h_destination_get, CAP_DESTINATIONS_MANAGE, true, false) \
+	X("POST", "/off-ramp-sessions", api_h_session_create, CAP_RAMPS_CREATE, true, false)          \
+	X("GET", "/off-ramp-sessions", api_h_session_list, CAP_RAMPS_READ, true, false)               \
+	X("GET", "/off-ramp-sessions/{id}", api_h_session_get, CAP_RAMPS_READ, true, false)           \
+	X("POST", "/off-ramp-sessions/{id}/cancel", api_h_session_cancel, CAP_RAMPS_CANCEL, true, false) \
+	X("GET", "/approvals", api_h_approval_list, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true, false)  \
+	X("GET", "/approvals/{id}", api_h_approval_get, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true, false) \
+	X("POST", "/approvals/{id}/approve", api_h_approval_approve, CAP_RAMPS_APPROVE, true, false)  \
+	X("POST", "/approvals/{id}/reject", api_h_approval_reject, CAP_RAMPS_APPROVE, true, false)    \
+	X("PUT", "/policies/off-ramp-approval", api_h_policy_put, CAP_POLICIES_MANAGE, true, false)   \
+	X("GET", "/policies/off-ramp-approval", api_h_policy_get, CAP_POLICIES_MANAGE, true, false)   \
+	X("GET", "/events", api_h_event_list, CAP_RAMPS_READ, true, false)                            \
+	X("GET", "/sandbox/payouts", api_h_payout_list, CAP_SANDBOX_FUND, true, false)                \
+	/* The Lumx-compatible surface (api_lumx.c). */                                       \
+	X("POST", "/customers", api_h_lumx_customer_create, CAP_CLIENTS_MANAGE, true, true)          \
+	X("GET", "/customers/{id}", api_h_lumx_customer_get, CAP_CLIENTS_MANAGE | CAP_ACCOUNTS_READ, true, true) \
+	X("POST", "/destinations", api_h_lumx_destination_create, CAP_DESTINATIONS_MANAGE, true, true) \
+	X("GET", "/destinations", api_h_lumx_destination_list, CAP_DESTINATIONS_MANAGE, true, true)  \
+	X("GET", "/destinations/{id}", api_h_lumx_destination_get, CAP_DESTINATIONS_MANAGE, true, true) \
+	X("POST", "/transactions/off-ramp", api_h_lumx_offramp_create, CAP_RAMPS_CREATE, true, true) \
+	X("GET", "/transactions", api_h_lumx_transaction_list, CAP_RAMPS_READ, true, true)           \
+	X("GET", "/transactions/{id}", api_h_lumx_transaction_get, CAP_RAMPS_READ, true, true)       \
+	X("GET", "/healthz", api_h_healthz, 0, false, false)                                          \
+	X("GET", "/errors.json", api_h_errors, 0, false, false)
 
 static API_HANDLER(api_h_healthz);
 static API_HANDLER(api_h_errors);
@@ -57,10 +67,11 @@ struct api_route {
 	void (*handler)(struct api_call *);
 	uint32_t cap;
 	bool auth;
+	bool lumx;
 };
 
 static const struct api_route api_routes[] = {
-#define X(m, p, h, cap, auth) {m, p, h, cap, auth},
+#define X(m, p, h, cap, auth, lumx) {m, p, h, cap, auth, lumx},
 	API_ROUTES(X)
 #undef X
 };
@@ -273,7 +284,8 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		return false;
 	}
 	if (post && req->idempotency_key) {
-		if (!idem_key_ok(req->idempotency_key)) {
+		if (!idem_key_ok(req->idempotency_key) ||
+		    (rt->lumx && !uuid_valid(req->idempotency_key))) {
 			api_fail(c, ERR_INVALID_IDEMPOTENCY_KEY, NULL);
 			return false;
 		}

@@ -19,7 +19,7 @@ API_HANDLER(api_h_client_create)
 		return;
 	}
 	struct svc_render r = {render_client, c};
-	svc_client_create(c->api->svc, &c->auth, api_idem(c), name, &r, &c->answer);
+	svc_client_create(c->api->svc, &c->auth, api_idem(c), name, NULL, &r, &c->answer);
 }
 
 API_HANDLER(api_h_client_get)

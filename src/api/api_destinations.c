@@ -258,8 +258,8 @@ API_HANDLER(api_h_destination_create)
 		return;
 	}
 	struct svc_render r = {render_destination, c};
-	svc_destination_create(c->api->svc, &c->auth, api_idem(c), account_id, &dst, canon, &r,
-			       &c->answer);
+	svc_destination_create(c->api->svc, &c->auth, api_idem(c), account_id, &dst, canon, NULL,
+			       &r, &c->answer);
 	free(canon);
 }
 

@@ -93,6 +93,14 @@ API_HANDLER(api_h_policy_put);
 API_HANDLER(api_h_policy_get);
 API_HANDLER(api_h_event_list);
 API_HANDLER(api_h_payout_list);
+API_HANDLER(api_h_lumx_customer_create);
+API_HANDLER(api_h_lumx_customer_get);
+API_HANDLER(api_h_lumx_destination_create);
+API_HANDLER(api_h_lumx_destination_get);
+API_HANDLER(api_h_lumx_destination_list);
+API_HANDLER(api_h_lumx_offramp_create);
+API_HANDLER(api_h_lumx_transaction_get);
+API_HANDLER(api_h_lumx_transaction_list);
 
 
 

@@ -50,9 +50,6 @@ API_HANDLER(api_h_session_create)
 	/* Semantics that need no database. target_rail, the outer method and
 	 * rail, and the typed destination must tell one story. */
 	bool crypto = !d.e && dst.method == DEST_CRYPTO_TRANSFER;
-	enum currency target = d.e ? CUR_NONE : money_currency(target_currency);
-	if (!d.e && (target == CUR_NONE || money_is_stablecoin(target) != crypto))
-		jd_fail(&d, &root, "target_currency", ERR_UNSUPPORTED_CURRENCY);
 	if (!d.e && strcmp(method, dest_method_name(dst.method)) != 0)
 		jd_fail(&d, &dest, "method", ERR_RAIL_MISMATCH);
 	if (!d.e && (strcmp(target_rail, "crypto") == 0) != crypto)
@@ -60,6 +57,10 @@ API_HANDLER(api_h_session_create)
 	if (!d.e && (crypto ? fiat_rail != NULL
 			    : !fiat_rail || strcmp(fiat_rail, dest_rail_name(dst.rail)) != 0))
 		jd_fail(&d, &dest, "fiat_rail", ERR_RAIL_MISMATCH);
+	/* Then the currency target_rail calls for: fiat, or the asset. */
+	enum currency target = d.e ? CUR_NONE : money_currency(target_currency);
+	if (!d.e && (target == CUR_NONE || money_is_stablecoin(target) != crypto))
+		jd_fail(&d, &root, "target_currency", ERR_UNSUPPORTED_CURRENCY);
 	api_validate_destination(&d, &typed, &dst);
 	if (!d.e && target != dst.currency)
 		jd_fail(&d, &root, "target_currency", ERR_CURRENCY_MISMATCH);
@@ -149,8 +150,9 @@ API_HANDLER(api_h_session_list)
 	}
 	json_t *items = json_array();
 	bool more = false;
-	enum err e = svc_session_list(c->api->svc, &c->auth, status, acct ? account_id : NULL,
-				      tok ? before : NULL, page_size, list_each, items, &more);
+	struct svc_session_query sq = {.status = status, .account_id = acct ? account_id : NULL,
+				       .before_id = tok ? before : NULL, .limit = page_size};
+	enum err e = svc_session_list(c->api->svc, &c->auth, &sq, list_each, items, &more);
 	if (e) {
 		json_decref(items);
 		api_fail(c, e, NULL);

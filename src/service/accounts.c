@@ -69,6 +69,7 @@ enum store_status svc_system_account(struct store_tx *tx, const char *tenant_id,
 struct client_arg {
 	const struct auth *a;
 	const char *display_name;
+	const char *ext;
 	struct store_client client;
 };
 
@@ -92,15 +93,17 @@ static enum store_status client_effect(struct store_tx *tx, void *arg, enum err 
 	enum store_status st = STORE_CALL(tx, client_insert, &c->client);
 	if (st == STORE_OK)
 		st = STORE_CALL(tx, account_insert, &acct);
+	if (st == STORE_OK && c->ext)
+		st = STORE_CALL(tx, ext_put, c->a->tenant_id, c->client.id, "lumx", c->ext);
 	*result = &c->client;
 	return st;
 }
 
 void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		       const char *display_name, const struct svc_render *r,
+		       const char *display_name, const char *ext, const struct svc_render *r,
 		       struct svc_answer *out)
 {
-	struct client_arg c = {.a = a, .display_name = display_name};
+	struct client_arg c = {.a = a, .display_name = display_name, .ext = ext};
 	svc_commit(s, a, idem, client_effect, &c, ERR_OK, NULL, r, out);
 }
 

@@ -15,6 +15,7 @@ struct dest_arg {
 	const char *account_id;
 	const struct destination *d;
 	const char *canonical;
+	const char *ext;
 	struct store_destination rec;
 };
 
@@ -51,16 +52,19 @@ static enum store_status dest_effect(struct store_tx *tx, void *arg, enum err *e
 	r->body = (char *)c->canonical; /* borrowed for the insert and render */
 	r->created_at = svc_now();
 	st = STORE_CALL(tx, destination_insert, r);
+	if (st == STORE_OK && c->ext)
+		st = STORE_CALL(tx, ext_put, c->a->tenant_id, r->id, "lumx", c->ext);
 	*result = r;
 	return st;
 }
 
 void svc_destination_create(struct service *s, const struct auth *a,
 			    const struct svc_idem *idem, const char *account_id,
-			    const struct destination *d, const char *canonical,
+			    const struct destination *d, const char *canonical, const char *ext,
 			    const struct svc_render *r, struct svc_answer *out)
 {
-	struct dest_arg c = {.a = a, .account_id = account_id, .d = d, .canonical = canonical};
+	struct dest_arg c = {.a = a, .account_id = account_id, .d = d, .canonical = canonical,
+			     .ext = ext};
 	svc_commit(s, a, idem, dest_effect, &c, ERR_OK, NULL, r, out);
 	/* rec.body was borrowed from canonical; nothing to free. */
 }
@@ -82,5 +86,60 @@ enum err svc_destination_get(struct service *s, const struct auth *a, const char
 {
 	struct dest_get_arg g = {a, id, out};
 	enum store_status st = store_run(s->store, false, dest_get_tx, &g);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+struct dest_list_arg {
+	const struct auth *a;
+	const char *client_id;
+	int limit;
+	void (*each)(void *, const struct store_destination *);
+	void *arg;
+};
+
+static void dest_row(void *arg, const void *row)
+{
+	struct dest_list_arg *l = arg;
+	l->each(l->arg, row);
+}
+
+static enum store_status dest_list_tx(struct store_tx *tx, void *arg)
+{
+	struct dest_list_arg *l = arg;
+	return STORE_CALL(tx, destination_list, l->a->tenant_id, l->client_id, l->limit, dest_row, l);
+}
+
+enum err svc_destination_list(struct service *s, const struct auth *a, const char *client_id,
+			      int limit, void (*each)(void *arg, const struct store_destination *),
+			      void *arg)
+{
+	/* One read transaction: SQLite WAL reads never meet BUSY, so rows
+	 * are never handed out twice by a retry. */
+	struct dest_list_arg l = {a, client_id, limit, each, arg};
+	enum store_status st = s->store->ops->run(s->store, false, dest_list_tx, &l);
+	return st == STORE_OK ? ERR_OK : svc_store_err(st);
+}
+
+struct ext_arg {
+	const struct auth *a;
+	const char *id;
+	char **out;
+};
+
+static enum store_status ext_tx(struct store_tx *tx, void *arg)
+{
+	struct ext_arg *x = arg;
+	return STORE_CALL(tx, ext_get, x->a->tenant_id, x->id, "lumx", x->out);
+}
+
+enum err svc_ext_get(struct service *s, const struct auth *a, const char *resource_id, char **out)
+{
+	*out = NULL;
+	struct ext_arg x = {a, resource_id, out};
+	enum store_status st = store_run(s->store, false, ext_tx, &x);
+	if (st != STORE_OK) {
+		free(*out);
+		*out = NULL;
+	}
 	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
 }

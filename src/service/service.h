@@ -134,8 +134,10 @@ struct svc_client_result {
 	struct store_client client;
 };
 
+/* ext: an extension document kept with the client (the Lumx customer's
+ * fields), or NULL. */
 void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		       const char *display_name, const struct svc_render *r,
+		       const char *display_name, const char *ext, const struct svc_render *r,
 		       struct svc_answer *out);
 enum err svc_client_get(struct service *s, const struct auth *a, const char *id,
 			struct store_client *out);
@@ -160,8 +162,16 @@ void svc_deposit_create(struct service *s, const struct auth *a, const struct sv
  */
 void svc_destination_create(struct service *s, const struct auth *a,
 			    const struct svc_idem *idem, const char *account_id,
-			    const struct destination *d, const char *canonical,
+			    const struct destination *d, const char *canonical, const char *ext,
 			    const struct svc_render *r, struct svc_answer *out);
+/* A client's destinations, newest first (body borrowed for each call). */
+enum err svc_destination_list(struct service *s, const struct auth *a, const char *client_id,
+			      int limit, void (*each)(void *arg, const struct store_destination *),
+			      void *arg);
+/* The extension document of a resource (malloc'd into *out; free());
+ * ERR_NOT_FOUND when it has none. */
+enum err svc_ext_get(struct service *s, const struct auth *a, const char *resource_id,
+		     char **out);
 /* out->body is owned by the caller (store_destination_clear). */
 enum err svc_destination_get(struct service *s, const struct auth *a, const char *id,
 			     struct store_destination *out);
@@ -179,6 +189,8 @@ struct svc_session_request {
 	const struct destination *inline_dest; /* validated */
 	const char *inline_canonical;      /* canonical JSON of inline_dest */
 	const char *payment_reference;     /* validated; "" for none */
+	const char *network;               /* chain the stablecoin moves on; NULL: ethereum */
+	const char *ext;                   /* extension document (Lumx request), or NULL */
 };
 
 /* Renders struct store_session. */
@@ -188,10 +200,18 @@ void svc_session_create(struct service *s, const struct auth *a, const struct sv
 enum err svc_session_get(struct service *s, const struct auth *a, const char *id,
 			 struct store_session *out);
 
-/* Calls each(arg, session) for up to limit sessions, newest first.
- * *more is set when another page exists. */
-enum err svc_session_list(struct service *s, const struct auth *a, const char *status,
-			  const char *account_id, const char *before_id, int limit,
+struct svc_session_query {
+	const char *status;     /* NULL: any */
+	const char *account_id; /* NULL: any */
+	const char *client_id;  /* NULL: any */
+	const char *before_id;  /* newest first, ids below this */
+	const char *after_id;   /* oldest first, ids above this (wins) */
+	int limit;
+};
+/* Calls each(arg, session) for up to q->limit sessions, in the query's
+ * order. *more is set when another page exists in that direction. */
+enum err svc_session_list(struct service *s, const struct auth *a,
+			  const struct svc_session_query *q,
 			  void (*each)(void *arg, const struct store_session *), void *arg,
 			  bool *more);
 

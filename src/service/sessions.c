@@ -92,7 +92,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	struct fee_schedule sched;
 	const char *network = q->inline_dest->method == DEST_CRYPTO_TRANSFER
 				      ? dest_network_name(q->inline_dest->crypto.network)
-				      : "ethereum";
+				      : q->network ? q->network : "ethereum";
 	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
 	    STORE_OK)
 		return st;
@@ -177,6 +177,8 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	r->version = 0;
 	if ((st = STORE_CALL(tx, session_insert, r)) != STORE_OK)
 		return st;
+	if (q->ext && (st = STORE_CALL(tx, ext_put, c->a->tenant_id, r->id, "lumx", q->ext)) != STORE_OK)
+		return st;
 	char type[48];
 	snprintf(type, sizeof type, "off_ramp_session.%s", r->status);
 	if ((st = svc_session_save(tx, c->s, r, 0, type)) != STORE_OK)
@@ -236,28 +238,30 @@ static enum store_status list_tx(struct store_tx *tx, void *arg)
 	return STORE_CALL(tx, session_list, &l->f, list_row, l);
 }
 
-enum err svc_session_list(struct service *s, const struct auth *a, const char *status,
-			  const char *account_id, const char *before_id, int limit,
+enum err svc_session_list(struct service *s, const struct auth *a,
+			  const struct svc_session_query *q,
 			  void (*each)(void *arg, const struct store_session *), void *arg,
 			  bool *more)
 {
-	if (limit < 1 || limit > LIMIT_PAGE_SIZE_MAX)
+	if (q->limit < 1 || q->limit > LIMIT_PAGE_SIZE_MAX)
 		return ERR_INVALID_QUERY;
 	struct list_arg *l = calloc(1, sizeof *l);
 	if (!l)
 		return ERR_INTERNAL;
 	memcpy(l->f.tenant_id, a->tenant_id, sizeof l->f.tenant_id);
-	l->f.status = status;
-	l->f.account_id = account_id;
-	l->f.before_id = before_id;
-	l->f.limit = limit + 1; /* one more tells whether a next page exists */
+	l->f.status = q->status;
+	l->f.account_id = q->account_id;
+	l->f.client_id = q->client_id;
+	l->f.before_id = q->before_id;
+	l->f.after_id = q->after_id;
+	l->f.limit = q->limit + 1; /* one more tells whether a next page exists */
 	enum store_status st = store_run(s->store, false, list_tx, l);
 	if (st != STORE_OK) {
 		free(l);
 		return svc_store_err(st);
 	}
-	*more = l->n > limit;
-	for (int i = 0; i < l->n && i < limit; i++)
+	*more = l->n > q->limit;
+	for (int i = 0; i < l->n && i < q->limit; i++)
 		each(arg, &l->rows[i]);
 	free(l);
 	return ERR_OK;

@@ -229,7 +229,9 @@ struct store_session_filter {
 	store_id tenant_id;
 	const char *status;     /* NULL: any */
 	const char *account_id; /* NULL: any */
-	const char *before_id;  /* keyset cursor: ids < this; NULL: from newest */
+	const char *client_id;  /* NULL: any */
+	const char *before_id;  /* keyset cursor: ids < this, newest first */
+	const char *after_id;   /* keyset cursor: ids > this, oldest first (wins over before_id) */
 	int limit;
 };
 
@@ -311,6 +313,14 @@ struct store_ops {
 	enum store_status (*payout_insert)(struct store_tx *, const struct store_payout *);
 	enum store_status (*payout_touch)(struct store_tx *, const char *idempotency_key); /* calls + 1 */
 	enum store_status (*payout_list)(struct store_tx *, const char *tenant_id, const char *session_id, store_each_fn, void *);
+
+	/* A resource's extension document of a kind ("lumx"); owned text in
+	 * *body (free()); NOT_FOUND when none. */
+	enum store_status (*ext_get)(struct store_tx *, const char *tenant_id, const char *resource_id, const char *kind, char **body);
+	enum store_status (*ext_put)(struct store_tx *, const char *tenant_id, const char *resource_id, const char *kind, const char *body);
+	/* A client's destinations, newest first (rows: struct store_destination,
+	 * body borrowed for the callback). */
+	enum store_status (*destination_list)(struct store_tx *, const char *tenant_id, const char *client_id, int limit, store_each_fn, void *);
 
 	/* STORE_EXISTS when (tenant, endpoint, key) holds an unexpired record. */
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);

@@ -130,6 +130,15 @@ static const char *const sq_migrations[] = {
 	"  amount_minor INTEGER NOT NULL, outcome TEXT NOT NULL, calls INTEGER NOT NULL,"
 	"  created_at INTEGER NOT NULL) STRICT;"
 	"CREATE INDEX sandbox_payouts_by_tenant ON sandbox_payouts(tenant_id, session_id);",
+
+	/* 3: the Lumx-compatible surface: what a resource carries beyond the
+	 * engine's model (a customer's KYC fields, a destination's holder, a
+	 * transaction's request and metadata), and lookups by client. */
+	"CREATE TABLE resource_ext("
+	"  resource_id TEXT NOT NULL, kind TEXT NOT NULL, tenant_id TEXT NOT NULL,"
+	"  body TEXT NOT NULL, PRIMARY KEY (resource_id, kind)) STRICT, WITHOUT ROWID;"
+	"CREATE INDEX destinations_by_client ON destinations(tenant_id, client_id, id);"
+	"CREATE INDEX sessions_by_client ON sessions(tenant_id, client_id, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

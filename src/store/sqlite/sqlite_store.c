@@ -963,21 +963,28 @@ static enum store_status sq_session_get(struct store_tx *t, const char *tenant_i
 static enum store_status sq_session_list(struct store_tx *t, const struct store_session_filter *f,
 					 store_each_fn fn, void *arg)
 {
-	/* One statement serves every filter combination: a NULL parameter
-	 * disables its clause. Ids are UUIDv7, so id order is creation order
-	 * and the keyset cursor (id < ?) is stable under concurrent inserts. */
-	static const char sql[] =
+	/* One statement per direction serves every filter combination: a NULL
+	 * parameter disables its clause. Ids are UUIDv7, so id order is
+	 * creation order and keyset cursors are stable under inserts. */
+	static const char older[] =
 		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE tenant_id = ?1"
 		" AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR account_id = ?3)"
-		" AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+		" AND (?4 IS NULL OR client_id = ?4)"
+		" AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6";
+	static const char newer[] =
+		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE tenant_id = ?1"
+		" AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR account_id = ?3)"
+		" AND (?4 IS NULL OR client_id = ?4)"
+		" AND id > ?5 ORDER BY id ASC LIMIT ?6";
+	sqlite3_stmt *st = sq_stmt(t, f->after_id ? newer : older);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, f->tenant_id);
 	bt(st, 2, f->status);
 	bt(st, 3, f->account_id);
-	bt(st, 4, f->before_id);
-	bi(st, 5, f->limit);
+	bt(st, 4, f->client_id);
+	bt(st, 5, f->after_id ? f->after_id : f->before_id);
+	bi(st, 6, f->limit);
 	struct store_session row;
 	return sq_each(t, st, "session list", sq_session_row, &row, fn, arg);
 }
@@ -1348,6 +1355,77 @@ static enum store_status sq_event_list(struct store_tx *t, const char *tenant_id
 	return sq_each(t, st, "event list", sq_event_row, &row, fn, arg);
 }
 
+/* ---- extension documents, destinations by client --------------------- */
+
+static enum store_status sq_ext_get(struct store_tx *t, const char *tenant_id,
+				    const char *resource_id, const char *kind, char **body)
+{
+	static const char sql[] = "SELECT body FROM resource_ext"
+				  " WHERE resource_id = ?1 AND kind = ?2 AND tenant_id = ?3";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, resource_id);
+	bt(st, 2, kind);
+	bt(st, 3, tenant_id);
+	enum store_status s = sq_one(t, st, "ext get");
+	if (s != STORE_OK)
+		return s;
+	free(*body);
+	*body = cdup(st, 0, NULL);
+	sqlite3_reset(st);
+	return *body ? STORE_OK : STORE_FAIL;
+}
+
+static enum store_status sq_ext_put(struct store_tx *t, const char *tenant_id,
+				    const char *resource_id, const char *kind, const char *body)
+{
+	static const char sql[] =
+		"INSERT INTO resource_ext(resource_id, kind, tenant_id, body) VALUES (?1, ?2, ?3, ?4)"
+		" ON CONFLICT(resource_id, kind) DO UPDATE SET body = excluded.body"
+		" WHERE tenant_id = excluded.tenant_id";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, resource_id);
+	bt(st, 2, kind);
+	bt(st, 3, tenant_id);
+	bte(st, 4, body);
+	return sq_exec(t, st, "ext put");
+}
+
+static void sq_destination_row(sqlite3_stmt *st, void *row)
+{
+	struct store_destination *r = row;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->client_id, sizeof r->client_id);
+	ct(st, 3, r->account_id, sizeof r->account_id);
+	ct(st, 4, r->method, sizeof r->method);
+	ct(st, 5, r->fiat_rail, sizeof r->fiat_rail);
+	ct(st, 6, r->currency, sizeof r->currency);
+	r->body = (char *)sqlite3_column_text(st, 7); /* borrowed for the callback */
+	r->created_at = ci(st, 8);
+}
+
+static enum store_status sq_destination_list(struct store_tx *t, const char *tenant_id,
+					     const char *client_id, int limit, store_each_fn fn,
+					     void *arg)
+{
+	static const char sql[] =
+		"SELECT id, tenant_id, client_id, account_id, method, fiat_rail, currency, body,"
+		" created_at FROM destinations WHERE tenant_id = ?1 AND client_id = ?2"
+		" ORDER BY id DESC LIMIT ?3";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, client_id);
+	bi(st, 3, limit);
+	struct store_destination row;
+	return sq_each(t, st, "destination list", sq_destination_row, &row, fn, arg);
+}
+
 /* ---- the sandbox rail's book ------------------------------------------- */
 
 #define SQ_PAYOUT_COLS                                                                     \
@@ -1477,6 +1555,9 @@ static const struct store_ops sq_ops = {
 	.payout_insert = sq_payout_insert,
 	.payout_touch = sq_payout_touch,
 	.payout_list = sq_payout_list,
+	.ext_get = sq_ext_get,
+	.ext_put = sq_ext_put,
+	.destination_list = sq_destination_list,
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
 	.idem_set_answer = sq_idem_set_answer,

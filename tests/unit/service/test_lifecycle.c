@@ -68,7 +68,7 @@ static int setup(void **state)
 	assert_int_equal(svc_authenticate(&f->svc, k.secret, &f->auth), ERR_OK);
 	struct svc_answer a = {0};
 	struct svc_render rc = {render_id, "client"};
-	svc_client_create(&f->svc, &f->auth, NULL, "Acme", &rc, &a);
+	svc_client_create(&f->svc, &f->auth, NULL, "Acme", NULL, &rc, &a);
 	snprintf(f->client_id, sizeof f->client_id, "%s", a.body);
 	svc_answer_clear(&a);
 	struct store_client cl;
@@ -89,7 +89,7 @@ static int setup(void **state)
 	struct svc_render rde = {render_id, "dest"};
 	struct svc_idem idem = {.key = "d", .endpoint = "POST /withdrawal-destinations",
 				.request_hash = "h"};
-	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, "{}", &rde, &a);
+	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, "{}", NULL, &rde, &a);
 	assert_int_equal(a.status, 201);
 	snprintf(f->dest_id, sizeof f->dest_id, "%s", a.body);
 	svc_answer_clear(&a);

@@ -69,7 +69,7 @@ static int setup(void **state)
 
 	struct svc_answer a = {0};
 	struct svc_render rc = {render, "client"};
-	svc_client_create(&f->svc, &f->auth, NULL, "Acme Treasury", &rc, &a);
+	svc_client_create(&f->svc, &f->auth, NULL, "Acme Treasury", NULL, &rc, &a);
 	assert_int_equal(a.status, 201);
 	snprintf(f->client_id, sizeof f->client_id, "%s", a.body);
 	svc_answer_clear(&a);
@@ -96,8 +96,8 @@ static int setup(void **state)
 	struct svc_idem idem = {.key = "dest-1", .endpoint = "POST /withdrawal-destinations",
 				.request_hash = "h"};
 	struct svc_render rde = {render, "dest"};
-	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, f->canon, &rde,
-			       &a);
+	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, f->canon, NULL,
+			       &rde, &a);
 	assert_int_equal(a.status, 201);
 	snprintf(f->dest_id, sizeof f->dest_id, "%s", a.body);
 	svc_answer_clear(&a);
@@ -154,9 +154,8 @@ static int session_count(struct fx *f)
 {
 	int n = 0;
 	bool more;
-	assert_int_equal(svc_session_list(&f->svc, &f->auth, NULL, NULL, NULL, 100, count_each, &n,
-					  &more),
-			 ERR_OK);
+	struct svc_session_query q = {.limit = 100};
+	assert_int_equal(svc_session_list(&f->svc, &f->auth, &q, count_each, &n, &more), ERR_OK);
 	return n;
 }
 
