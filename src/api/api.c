@@ -55,6 +55,9 @@
 	X("POST", "/transactions/off-ramp", api_h_lumx_offramp_create, CAP_RAMPS_CREATE, true, true) \
 	X("GET", "/transactions", api_h_lumx_transaction_list, CAP_RAMPS_READ, true, true)           \
 	X("GET", "/transactions/{id}", api_h_lumx_transaction_get, CAP_RAMPS_READ, true, true)       \
+	X("PUT", "/customers/{id}/limits", api_h_lumx_customer_limits, CAP_CLIENTS_MANAGE, true, true) \
+	X("POST", "/exchange-rates", api_h_lumx_exchange_rate_create, CAP_RAMPS_CREATE, true, true) \
+	X("POST", "/partner-fees", api_h_lumx_partner_fee_create, CAP_POLICIES_MANAGE, true, true) \
 	X("GET", "/healthz", api_h_healthz, 0, false, false)                                          \
 	X("GET", "/errors.json", api_h_errors, 0, false, false)
 
@@ -94,7 +97,18 @@ void api_answer_json(json_t *obj, int status, struct svc_answer *out)
 void api_render_error(const struct api_call *c, enum err e, const char *field,
 		      struct svc_answer *out)
 {
-	json_t *details = json_object();
+	api_render_error_details(c, e, field, NULL, out);
+}
+
+void api_render_error_details(const struct api_call *c, enum err e, const char *field,
+			      const char *extra, struct svc_answer *out)
+{
+	json_error_t jerr;
+	json_t *details = extra ? json_loads(extra, 0, &jerr) : NULL;
+	if (!json_is_object(details)) {
+		json_decref(details);
+		details = json_object();
+	}
 	if (field && *field)
 		json_object_set_new(details, "field", json_string(field));
 	json_t *o = json_pack("{s:s, s:s, s:o, s:s}", "code", err_code(e), "message",
@@ -128,10 +142,10 @@ const struct svc_idem *api_idem(const struct api_call *c)
 	return c->has_idem ? &c->idem : NULL;
 }
 
-static void reject_render(void *ctx, enum err e, const char *field, const void *result,
-			  struct svc_answer *out)
+static void reject_render(void *ctx, enum err e, const char *field, const char *details,
+			  const void *result, struct svc_answer *out)
 {
-	api_render_error(ctx, e, field, out);
+	api_render_error_details(ctx, e, field, details, out);
 }
 
 void api_reject(struct api_call *c, enum err e, const char *field)

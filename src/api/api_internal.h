@@ -26,9 +26,12 @@ struct api_call {
 /* The idempotency context of this call, or NULL when no key was sent. */
 const struct svc_idem *api_idem(const struct api_call *c);
 
-/* Render an error envelope into out. field: JSON pointer or NULL. */
+/* Render an error envelope into out. field: JSON pointer or NULL;
+ * details: a JSON object text merged into "details", or NULL. */
 void api_render_error(const struct api_call *c, enum err e, const char *field,
 		      struct svc_answer *out);
+void api_render_error_details(const struct api_call *c, enum err e, const char *field,
+			      const char *details, struct svc_answer *out);
 /* Dump obj (stolen) as the answer with status. */
 void api_answer_json(json_t *obj, int status, struct svc_answer *out);
 /* Answer with an error now (no idempotency involvement). */
@@ -41,11 +44,11 @@ void api_reject(struct api_call *c, enum err e, const char *field);
  * an error envelope, or `shape((const type *)result)` with `status`.
  */
 #define API_RENDERER(name, shape, type, status)                                          \
-	static void name(void *ctx, enum err e, const char *field, const void *result,     \
-			 struct svc_answer *out)                                           \
+	static void name(void *ctx, enum err e, const char *field, const char *details,    \
+			 const void *result, struct svc_answer *out)                       \
 	{                                                                                  \
 		if (e)                                                                     \
-			api_render_error(ctx, e, field, out);                              \
+			api_render_error_details(ctx, e, field, details, out);             \
 		else                                                                       \
 			api_answer_json(shape((const type *)result), status, out);         \
 	}
@@ -101,6 +104,9 @@ API_HANDLER(api_h_lumx_destination_list);
 API_HANDLER(api_h_lumx_offramp_create);
 API_HANDLER(api_h_lumx_transaction_get);
 API_HANDLER(api_h_lumx_transaction_list);
+API_HANDLER(api_h_lumx_customer_limits);
+API_HANDLER(api_h_lumx_exchange_rate_create);
+API_HANDLER(api_h_lumx_partner_fee_create);
 
 
 

@@ -10,12 +10,12 @@
 
 
 /* A transition answers the session with its new ETag. */
-static void render_session_200(void *ctx, enum err e, const char *field, const void *result,
-			       struct svc_answer *out)
+static void render_session_200(void *ctx, enum err e, const char *field, const char *details,
+			       const void *result, struct svc_answer *out)
 {
 	struct api_call *c = ctx;
 	if (e) {
-		api_render_error(c, e, field, out);
+		api_render_error_details(c, e, field, details, out);
 		return;
 	}
 	api_session_etag(result, c->etag);

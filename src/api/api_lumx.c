@@ -96,7 +96,24 @@ static json_t *ext_of(struct api_call *c, const char *id)
 
 /* ---- customers ------------------------------------------------------------ */
 
-static json_t *customer_json(const struct store_client *cl, json_t *ext)
+static json_t *limits_json(const struct svc_limits *l)
+{
+	/* No limit shows as null. */
+	char a[MONEY_STR_MAX], b[MONEY_STR_MAX], u[MONEY_STR_MAX], r[MONEY_STR_MAX];
+	bool daily = l->daily_minor != SVC_LIMIT_NONE;
+	int64_t remaining = daily ? l->daily_minor - l->used_today_minor : 0;
+	return json_pack("{s:o, s:o, s:s, s:o}", "perTransaction",
+			 l->per_transaction_minor != SVC_LIMIT_NONE
+				 ? json_string(money_format(l->per_transaction_minor, CUR_USDC, a))
+				 : json_null(),
+			 "daily", daily ? json_string(money_format(l->daily_minor, CUR_USDC, b)) : json_null(),
+			 "usedToday", money_format(l->used_today_minor, CUR_USDC, u), "remainingToday",
+			 daily ? json_string(money_format(remaining > 0 ? remaining : 0, CUR_USDC, r))
+			       : json_null());
+}
+
+static json_t *customer_json(const struct store_client *cl, json_t *ext,
+			     const struct svc_limits *lim)
 {
 	json_t *o = ext ? json_deep_copy(ext) : json_pack("{s:s, s:s}", "type", "BUSINESS",
 							    "legalName", cl->display_name);
@@ -105,6 +122,7 @@ static json_t *customer_json(const struct store_client *cl, json_t *ext)
 	json_object_set_new(o, "accountRef", api_ref_json("client-accounts", cl->default_account_id));
 	json_object_set_new(o, "createdAt", time_iso(cl->created_at));
 	json_object_set_new(o, "updatedAt", time_iso(cl->created_at));
+	json_object_set_new(o, "limits", limits_json(lim));
 	return o;
 }
 
@@ -113,14 +131,16 @@ struct customer_ctx {
 	json_t *ext;
 };
 
-static void render_customer(void *ctx, enum err e, const char *field, const void *result,
-			    struct svc_answer *out)
+static void render_customer(void *ctx, enum err e, const char *field, const char *details,
+			    const void *result, struct svc_answer *out)
 {
 	struct customer_ctx *x = ctx;
 	if (e)
-		api_render_error(x->c, e, field, out);
-	else
-		api_answer_json(customer_json(result, x->ext), 201, out);
+		api_render_error_details(x->c, e, field, details, out);
+	else {
+		struct svc_limits lim = {SVC_LIMIT_PER_TX_DEFAULT, SVC_LIMIT_DAILY_DEFAULT, 0};
+		api_answer_json(customer_json(result, x->ext, &lim), 201, out);
+	}
 }
 
 API_HANDLER(api_h_lumx_customer_create)
@@ -177,9 +197,140 @@ API_HANDLER(api_h_lumx_customer_get)
 		api_fail(c, e, NULL);
 		return;
 	}
+	struct svc_limits lim;
+	if ((e = svc_limits_get(c->api->svc, &c->auth, cl.id, &lim)) != ERR_OK) {
+		api_fail(c, e, NULL);
+		return;
+	}
 	json_t *ext = ext_of(c, cl.id);
-	api_answer_json(customer_json(&cl, ext), 200, &c->answer);
+	api_answer_json(customer_json(&cl, ext, &lim), 200, &c->answer);
 	json_decref(ext);
+}
+
+/* A limit as a positive stablecoin amount ("500.00"). */
+static bool limit_value(struct jd *d, struct jd_obj *o, const char *key, int64_t *out)
+{
+	*out = -1;
+	const char *v = jd_amount(d, o, key, false, true);
+	if (d->e || !v)
+		return !d->e;
+	enum err e = money_parse(v, strlen(v), CUR_USDC, out);
+	if (e)
+		jd_fail(d, o, key, e);
+	return !e;
+}
+
+API_HANDLER(api_h_lumx_customer_limits)
+{
+	struct jd d = {0};
+	struct jd_obj root;
+	jd_init(&root, c->body, "");
+	int64_t per_tx, daily;
+	limit_value(&d, &root, "perTransaction", &per_tx);
+	limit_value(&d, &root, "daily", &daily);
+	jd_done(&d, &root);
+	if (d.e) {
+		api_fail(c, d.e, d.field);
+		return;
+	}
+	enum err e = svc_limits_set(c->api->svc, &c->auth, c->id, per_tx, daily);
+	if (e) {
+		api_fail(c, e, NULL);
+		return;
+	}
+	api_h_lumx_customer_get(c);
+}
+
+/* ---- exchange rates and partner fees ---------------------------------------- */
+
+static json_t *exchange_rate_json(const struct store_exchange_rate *r)
+{
+	char rate[FX_STR_MAX];
+	fx_rate_format(&(struct fx_rate){r->value, r->scale}, rate);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id", r->id, "type", r->type,
+			 "sourceCurrency", r->source, "targetCurrency", r->target, "rate", rate,
+			 "timeLock", r->time_lock[0] ? json_string(r->time_lock) : json_null(),
+			 "expiresAt", api_time_json(r->expires_at, true), "createdAt",
+			 time_iso(r->created_at));
+}
+
+static json_t *partner_fee_json(const struct store_partner_fee *f)
+{
+	char flat[MONEY_STR_MAX];
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:o}", "id", f->id, "name", f->name,
+			 "basisPoints", f->bps, "flatAmount", money_format(f->flat_minor, CUR_USDC, flat),
+			 "default", f->is_default, "createdAt", time_iso(f->created_at));
+}
+
+API_RENDERER(render_exchange_rate, exchange_rate_json, struct store_exchange_rate, 201)
+API_RENDERER(render_partner_fee, partner_fee_json, struct store_partner_fee, 201)
+
+API_HANDLER(api_h_lumx_exchange_rate_create)
+{
+	struct jd d = {0};
+	struct jd_obj root;
+	jd_init(&root, c->body, "");
+	static const char *const sources[] = {"USDC", "USDT", NULL};
+	static const char *const types[] = {"FLOATING", "LOCKED", NULL};
+	static const char *const locks[] = {"30s", "1m", "5m", NULL};
+	const char *src = jd_enum(&d, &root, "sourceCurrency", true, sources);
+	const char *dst = jd_str(&d, &root, "targetCurrency", true, false, 8);
+	const char *type = jd_enum(&d, &root, "type", true, types);
+	bool has_lock = json_object_get(c->body, "timeLock") &&
+			!json_is_null(json_object_get(c->body, "timeLock"));
+	const char *lock = has_lock ? jd_enum(&d, &root, "timeLock", false, locks)
+				    : jd_str(&d, &root, "timeLock", false, true, 8);
+	jd_done(&d, &root);
+	bool locked = type && strcmp(type, "LOCKED") == 0;
+	enum currency target = dst ? money_currency(dst) : CUR_NONE;
+	if (!d.e && (target == CUR_NONE || money_is_stablecoin(target)))
+		jd_fail(&d, &root, "targetCurrency", ERR_UNSUPPORTED_CURRENCY);
+	if (!d.e && locked != (lock != NULL))
+		jd_fail(&d, &root, "timeLock", locked ? ERR_MISSING_FIELD : ERR_INVALID_VALUE);
+	if (d.e) {
+		api_reject(c, d.e, d.field);
+		return;
+	}
+	int64_t secs = !lock ? 0 : strcmp(lock, "30s") == 0 ? 30 : strcmp(lock, "1m") == 0 ? 60 : 300;
+	struct svc_render r = {render_exchange_rate, c};
+	svc_exchange_rate_create(c->api->svc, &c->auth, api_idem(c), money_currency(src), target,
+				 locked, lock ? lock : "", secs, &r, &c->answer);
+}
+
+API_HANDLER(api_h_lumx_partner_fee_create)
+{
+	struct jd d = {0};
+	struct jd_obj root;
+	jd_init(&root, c->body, "");
+	const char *name = jd_str(&d, &root, "name", true, false, LIMIT_NAME_BYTES);
+	json_t *bps = json_object_get(c->body, "basisPoints");
+	const char *flat = jd_amount(&d, &root, "flatAmount", false, true);
+	json_t *dflt = json_object_get(c->body, "default");
+	jd_seen(&root, "basisPoints"); /* a number and a boolean: checked below */
+	jd_seen(&root, "default");
+	jd_done(&d, &root);
+	if (!d.e && !bps)
+		jd_fail(&d, &root, "basisPoints", ERR_MISSING_FIELD);
+	if (!d.e && !json_is_integer(bps))
+		jd_fail(&d, &root, "basisPoints", ERR_INVALID_TYPE);
+	if (!d.e && (json_integer_value(bps) < 0 || json_integer_value(bps) > 10000))
+		jd_fail(&d, &root, "basisPoints", ERR_INVALID_VALUE);
+	if (!d.e && dflt && !json_is_boolean(dflt))
+		jd_fail(&d, &root, "default", ERR_INVALID_TYPE);
+	int64_t flat_minor = 0;
+	if (!d.e && flat && strcmp(flat, "0") != 0) {
+		enum err e = money_parse(flat, strlen(flat), CUR_USDC, &flat_minor);
+		if (e)
+			jd_fail(&d, &root, "flatAmount", e);
+	}
+	if (d.e) {
+		api_reject(c, d.e, d.field);
+		return;
+	}
+	struct svc_render r = {render_partner_fee, c};
+	svc_partner_fee_create(c->api->svc, &c->auth, api_idem(c), name,
+			       (int32_t)json_integer_value(bps), flat_minor, json_is_true(dflt), &r,
+			       &c->answer);
 }
 
 /* ---- destinations --------------------------------------------------------- */
@@ -217,11 +368,12 @@ struct dest_ctx {
 };
 
 static void render_lumx_destination(void *ctx, enum err e, const char *field,
-				    const void *result, struct svc_answer *out)
+				    const char *details, const void *result,
+				    struct svc_answer *out)
 {
 	struct dest_ctx *x = ctx;
 	if (e)
-		api_render_error(x->c, e, field, out);
+		api_render_error_details(x->c, e, field, details, out);
 	else
 		api_answer_json(lumx_destination_json(result, x->ext), 201, out);
 }
@@ -489,7 +641,7 @@ static json_t *transaction_json(const struct store_session *s, json_t *ext)
 	json_t *state = json_pack("{s:s}", "status", lumx_status(s));
 	if (strcmp(s->status, "settled") == 0) {
 		char rate[FX_STR_MAX], src[MONEY_STR_MAX], dst[MONEY_STR_MAX], plat[MONEY_STR_MAX],
-			tot[MONEY_STR_MAX];
+			part[MONEY_STR_MAX], tot[MONEY_STR_MAX];
 		enum currency sc = money_currency(s->currency), tc = money_currency(s->target_currency);
 		fx_rate_format(&(struct fx_rate){s->fill_rate_value, s->fill_rate_scale}, rate);
 		json_object_set_new(
@@ -499,8 +651,9 @@ static json_t *transaction_json(const struct store_session *s, json_t *ext)
 				  "sourceCurrency", s->currency, "targetAmount",
 				  money_format(s->delivered_minor, tc, dst), "targetCurrency",
 				  s->target_currency, "fees", "currency", s->currency, "platform",
-				  money_format(s->fee_total_minor, sc, plat), "partner", "0.00",
-				  "total", money_format(s->fee_total_minor, sc, tot)));
+				  money_format(s->fee_total_minor - s->fee_partner_minor, sc, plat),
+				  "partner", money_format(s->fee_partner_minor, sc, part), "total",
+				  money_format(s->fee_total_minor, sc, tot)));
 	} else if (strcmp(s->status, "failed") == 0) {
 		json_object_set_new(state, "error",
 				    json_pack("{s:s, s:s}", "code", s->failure_reason, "message",
@@ -517,12 +670,12 @@ struct tx_ctx {
 	json_t *ext;
 };
 
-static void render_transaction(void *ctx, enum err e, const char *field, const void *result,
-			       struct svc_answer *out)
+static void render_transaction(void *ctx, enum err e, const char *field, const char *details,
+			    const void *result, struct svc_answer *out)
 {
 	struct tx_ctx *x = ctx;
 	if (e)
-		api_render_error(x->c, e, field, out);
+		api_render_error_details(x->c, e, field, details, out);
 	else
 		api_answer_json(transaction_json(result, x->ext), 202, out);
 }
@@ -541,7 +694,7 @@ API_HANDLER(api_h_lumx_offramp_create)
 	static const char *const chains[] = {"ETHEREUM", "BASE", "TRON", "POLYGON", NULL};
 	jd_uuid(&d, &root, "bankAccountId", dest_id);
 	const char *src = jd_enum(&d, &root, "sourceCurrency", true, currencies);
-	const char *amount = jd_str(&d, &root, "sourceAmount", true, false, 40);
+	const char *amount = jd_amount(&d, &root, "sourceAmount", true, false);
 	const char *purpose = jd_enum(&d, &root, "purpose", true, purposes);
 	const char *memo = jd_str(&d, &root, "memo", false, true, DEST_TEXT_MAX);
 	const char *chain = json_object_get(c->body, "blockchain") &&
@@ -571,12 +724,6 @@ API_HANDLER(api_h_lumx_offramp_create)
 	}
 	if (d.e) {
 		api_reject(c, d.e, d.field);
-		return;
-	}
-	/* Partner fees and locked rates are separate resources not offered by
-	 * this build: an id naming one names nothing. */
-	if (fee || locked) {
-		api_reject(c, ERR_NOT_FOUND, fee ? "/partnerFeeId" : "/exchangeRateId");
 		return;
 	}
 	struct store_destination saved = {0};
@@ -626,11 +773,9 @@ API_HANDLER(api_h_lumx_offramp_create)
 	if (chain)
 		for (int i = 0; chain[i] && i < 15; i++)
 			network[i] = (char)(chain[i] + ('a' - 'A')), network[i + 1] = '\0';
-	json_t *ext = json_pack("{s:O, s:O, s:s}", "request", c->body, "metadata",
-				json_object_get(c->body, "metadata") &&
-						!json_is_null(json_object_get(c->body, "metadata"))
-					? json_object_get(c->body, "metadata")
-					: json_object(),
+	json_t *given = json_object_get(c->body, "metadata");
+	json_t *metadata = given && !json_is_null(given) ? json_incref(given) : json_object();
+	json_t *ext = json_pack("{s:O, s:o, s:s}", "request", c->body, "metadata", metadata,
 				"purpose", purpose);
 	char *text = json_in_canonical(ext);
 	struct svc_session_request q = {
@@ -646,6 +791,9 @@ API_HANDLER(api_h_lumx_offramp_create)
 		.payment_reference = memo ? memo : "",
 		.network = network,
 		.ext = text,
+		.partner_fee_id = fee ? fee_id : NULL,
+		.partner_default = true,
+		.exchange_rate_id = locked ? rate_id : NULL,
 	};
 	struct tx_ctx x = {c, ext};
 	struct svc_render r = {render_transaction, &x};

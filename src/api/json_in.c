@@ -124,6 +124,22 @@ static void seen(struct jd_obj *o, const char *key)
 		o->seen[o->nseen++] = key;
 }
 
+void jd_seen(struct jd_obj *o, const char *key) { seen(o, key); }
+
+const char *jd_amount(struct jd *d, struct jd_obj *o, const char *key, bool required,
+		      bool nullable)
+{
+	if (d->e)
+		return NULL;
+	json_t *v = json_object_get(o->obj, key);
+	if (v && !json_is_string(v) && !(nullable && json_is_null(v))) {
+		seen(o, key);
+		jd_fail(d, o, key, ERR_INVALID_AMOUNT);
+		return NULL;
+	}
+	return jd_str(d, o, key, required, nullable, 40);
+}
+
 /* The value at key, or NULL when absent or JSON null (then *is_null). */
 static json_t *get(struct jd_obj *o, const char *key, bool *is_null)
 {

@@ -71,6 +71,13 @@ bool jd_uuid(struct jd *d, struct jd_obj *o, const char *key, char id[37]);
  * currency to USDC/USDT. */
 bool jd_money(struct jd *d, struct jd_obj *o, const char *key, bool stablecoin_only,
 	      enum currency *cur, int64_t *minor);
+/* An amount's decimal string: a JSON number, null (when not nullable)
+ * or any other type is invalid_amount, as in jd_money. */
+const char *jd_amount(struct jd *d, struct jd_obj *o, const char *key, bool required,
+		      bool nullable);
+/* Mark key as read when the caller reads it from o->obj itself (numbers,
+ * booleans, free-form objects). */
+void jd_seen(struct jd_obj *o, const char *key);
 /* Fail with unknown_field if o holds a key that was not read. */
 void jd_done(struct jd *d, struct jd_obj *o);
 

@@ -68,6 +68,11 @@ json_t *api_session_json(const struct store_session *s)
 				      json_pack("{s:o, s:s}", "amount",
 						api_money_json_code(s->currency, s->fee_platform_minor),
 						"kind", "platform_fee"));
+	if (s->fee_partner_minor > 0)
+		json_array_append_new(components,
+				      json_pack("{s:o, s:s}", "amount",
+						api_money_json_code(s->currency, s->fee_partner_minor),
+						"kind", "partner_fee"));
 	json_t *attribution = json_pack(
 		"{s:n, s:o, s:o, s:{s:s, s:o}, s:n, s:s, s:n, s:o}",
 		"actor",

@@ -7,8 +7,9 @@
  * (Per-tenant schedules arrive with the session lifecycle; the struct is
  * already the shape they will have.)
  *
- * Rounding: the platform fee is principal * bps / 10000 rounded half up to
- * the asset's minor unit, computed in 128-bit integers. No other rounding.
+ * Rounding: the platform fee, and the partner fee's proportional part, are
+ * principal * bps / 10000 rounded half up to the asset's minor unit,
+ * computed in 128-bit integers. No other rounding.
  */
 #ifndef OFFRAMP_DOMAIN_FEES_H
 #define OFFRAMP_DOMAIN_FEES_H
@@ -20,7 +21,7 @@
 
 #define FEES_COMPONENTS_MAX 4
 
-enum fee_kind { FEE_NETWORK, FEE_PLATFORM };
+enum fee_kind { FEE_NETWORK, FEE_PLATFORM, FEE_PARTNER };
 
 struct fee_component {
 	enum fee_kind kind;
@@ -35,8 +36,10 @@ struct fee_quote {
 };
 
 struct fee_schedule {
-	int64_t network_fee_minor; /* in units of 10^-6 of the asset: USDC/USDT scale */
-	int32_t platform_bps;      /* 0..10000 */
+	int64_t network_fee_minor;  /* in minor units of the asset (USDC/USDT: 10^-6) */
+	int32_t platform_bps;       /* 0..10000 */
+	int32_t partner_bps;        /* 0..10000: the partner's share (Lumx partner fees) */
+	int64_t partner_flat_minor; /* added to the partner's share */
 };
 
 /* The default schedule: 1.00 network fee, no platform fee. */
@@ -48,7 +51,7 @@ struct fee_schedule fees_default(void);
 enum err fees_quote(const struct fee_schedule *s, enum currency source,
 		    int64_t principal_minor, struct fee_quote *out);
 
-/* "network_fee", "platform_fee". */
+/* "network_fee", "platform_fee", "partner_fee". */
 const char *fees_kind_name(enum fee_kind k);
 
 #endif

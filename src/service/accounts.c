@@ -93,8 +93,16 @@ static enum store_status client_effect(struct store_tx *tx, void *arg, enum err 
 	enum store_status st = STORE_CALL(tx, client_insert, &c->client);
 	if (st == STORE_OK)
 		st = STORE_CALL(tx, account_insert, &acct);
-	if (st == STORE_OK && c->ext)
+	if (st == STORE_OK && c->ext) {
+		/* A Lumx customer: its document, and the documented limits. */
+		char k1[64], k2[64];
+		svc_limit_keys(c->client.id, k1, k2);
 		st = STORE_CALL(tx, ext_put, c->a->tenant_id, c->client.id, "lumx", c->ext);
+		if (st == STORE_OK)
+			st = STORE_CALL(tx, setting_put, c->a->tenant_id, k1, SVC_LIMIT_PER_TX_DEFAULT);
+		if (st == STORE_OK)
+			st = STORE_CALL(tx, setting_put, c->a->tenant_id, k2, SVC_LIMIT_DAILY_DEFAULT);
+	}
 	*result = &c->client;
 	return st;
 }

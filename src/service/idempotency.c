@@ -24,6 +24,13 @@
 
 int64_t svc_now(void) { return (int64_t)(clock_now_ms() / 1000); }
 
+static _Thread_local char svc_details[256];
+
+void svc_set_details(const char *json_object)
+{
+	snprintf(svc_details, sizeof svc_details, "%s", json_object ? json_object : "");
+}
+
 void svc_answer_clear(struct svc_answer *a)
 {
 	free(a->body);
@@ -117,6 +124,7 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 	enum err e = c->preset;
 	const char *field = c->preset_field;
 	const void *result = NULL;
+	svc_details[0] = '\0';
 	if (c->effect) {
 		e = ERR_OK;
 		field = NULL;
@@ -124,7 +132,8 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 		if (st != STORE_OK)
 			return st;
 	}
-	c->r->fn(c->r->ctx, e, field, e == ERR_OK ? result : NULL, c->out);
+	c->r->fn(c->r->ctx, e, field, e != ERR_OK && svc_details[0] ? svc_details : NULL,
+		 e == ERR_OK ? result : NULL, c->out);
 	if (!c->out->body)
 		return STORE_FAIL;
 	if (keyed) {
@@ -159,7 +168,7 @@ void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *
 	} else {
 		log_error("service: write transaction failed: %s", store_status_name(st));
 	}
-	r->fn(r->ctx, e, NULL, NULL, out);
+	r->fn(r->ctx, e, NULL, NULL, NULL, out);
 }
 
 void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *idem,
@@ -171,5 +180,5 @@ void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *
 		return;
 	}
 	svc_answer_clear(out);
-	r->fn(r->ctx, e, field, NULL, out);
+	r->fn(r->ctx, e, field, NULL, NULL, out);
 }

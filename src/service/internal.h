@@ -27,6 +27,11 @@ void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *
 		svc_effect_fn effect, void *effect_arg, enum err preset, const char *preset_field,
 		const struct svc_render *r, struct svc_answer *out);
 
+/* An effect that refuses may add facts to the error's details (a JSON
+ * object text, copied; at most 255 bytes). Read back by svc_commit in the
+ * same call on the same thread, so it needs no locking. */
+void svc_set_details(const char *json_object);
+
 /* Now, in Unix seconds. */
 int64_t svc_now(void);
 
@@ -70,6 +75,11 @@ enum store_status svc_session_save(struct store_tx *tx, const struct service *sv
 enum store_status svc_hold_settle(struct store_tx *tx, const struct store_session *s);
 enum store_status svc_hold_release(struct store_tx *tx, const struct store_session *s);
 int64_t svc_now_ms(void);
+/* The tenant_settings keys of a client's limits. */
+void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64]);
+/* A client's limits and what it used today (UTC), inside tx. */
+enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
+				  const char *client_id, struct svc_limits *out);
 
 /* Map a store status met outside svc_commit to an infrastructure error. */
 enum err svc_store_err(enum store_status st);

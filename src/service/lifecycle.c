@@ -141,11 +141,18 @@ enum store_status svc_hold_settle(struct store_tx *tx, const struct store_sessio
 	if (st == STORE_OK)
 		st = move(tx, LEDGER_OP_POSTED, &holds, &payouts, s, s->principal_minor,
 			  "session_payout");
-	if (st == STORE_OK && s->fee_total_minor > 0) {
+	int64_t ours = s->fee_total_minor - s->fee_partner_minor;
+	if (st == STORE_OK && ours > 0) {
 		st = svc_system_account(tx, s->tenant_id, "fees", &fees);
 		if (st == STORE_OK)
-			st = move(tx, LEDGER_OP_POSTED, &holds, &fees, s, s->fee_total_minor,
-				  "session_fees");
+			st = move(tx, LEDGER_OP_POSTED, &holds, &fees, s, ours, "session_fees");
+	}
+	if (st == STORE_OK && s->fee_partner_minor > 0) {
+		struct store_account partner;
+		st = svc_system_account(tx, s->tenant_id, "partner_fees", &partner);
+		if (st == STORE_OK)
+			st = move(tx, LEDGER_OP_POSTED, &holds, &partner, s, s->fee_partner_minor,
+				  "session_partner_fees");
 	}
 	return st;
 }
@@ -224,8 +231,13 @@ static enum store_status step_tx(struct store_tx *tx, void *arg)
 	if (p->convert) {
 		struct fx_rate rate;
 		int64_t delivered = 0;
-		st = svc_fx_rate(tx, money_currency(s.currency), money_currency(s.target_currency),
-				 &rate);
+		if (s.locked_rate_value > 0) {
+			rate = (struct fx_rate){s.locked_rate_value, s.locked_rate_scale};
+			st = STORE_OK;
+		} else {
+			st = svc_fx_rate(tx, money_currency(s.currency),
+					 money_currency(s.target_currency), &rate);
+		}
 		if (st != STORE_OK && st != STORE_NOT_FOUND)
 			return st;
 		const char *why = NULL;

@@ -68,11 +68,12 @@ struct svc_idem {
 /*
  * Renders an outcome: e is ERR_OK with result pointing at the op's result
  * record, or the client's error (result then NULL, err_field the JSON
- * pointer of the failing field or NULL). Must be pure: it may run more
- * than once (a retried transaction). Fills out->status/body/len.
+ * pointer of the failing field or NULL, details a JSON object text of
+ * further facts or NULL). Must be pure: it may run more than once (a
+ * retried transaction). Fills out->status/body/len.
  */
 typedef void (*svc_render_fn)(void *ctx, enum err e, const char *err_field,
-			      const void *result, struct svc_answer *out);
+			      const char *details, const void *result, struct svc_answer *out);
 
 struct svc_render {
 	svc_render_fn fn;
@@ -135,7 +136,8 @@ struct svc_client_result {
 };
 
 /* ext: an extension document kept with the client (the Lumx customer's
- * fields), or NULL. */
+ * fields), or NULL. A client with an ext is a Lumx customer and gets the
+ * default limits in the same transaction. */
 void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
 		       const char *display_name, const char *ext, const struct svc_render *r,
 		       struct svc_answer *out);
@@ -191,6 +193,9 @@ struct svc_session_request {
 	const char *payment_reference;     /* validated; "" for none */
 	const char *network;               /* chain the stablecoin moves on; NULL: ethereum */
 	const char *ext;                   /* extension document (Lumx request), or NULL */
+	const char *partner_fee_id;        /* NULL: none, or the default if partner_default */
+	bool partner_default;              /* apply the tenant's default partner fee */
+	const char *exchange_rate_id;      /* a LOCKED rate to convert at, or NULL */
 };
 
 /* Renders struct store_session. */
@@ -270,6 +275,37 @@ enum err svc_fx_set(struct service *s, enum currency source, enum currency targe
  * CUR_NONE leaves the network fees. */
 enum err svc_fees_set(struct service *s, const char *tenant_id, int32_t platform_bps,
 		      enum currency asset, const char *network, int64_t network_fee_minor);
+
+/* ---- Lumx resources: exchange rates, partner fees, limits ---------------- */
+
+/* time_lock_s 0 for FLOATING. Renders struct store_exchange_rate. */
+void svc_exchange_rate_create(struct service *s, const struct auth *a,
+			      const struct svc_idem *idem, enum currency source,
+			      enum currency target, bool locked, const char *time_lock,
+			      int64_t time_lock_s, const struct svc_render *r,
+			      struct svc_answer *out);
+/* Renders struct store_partner_fee. */
+void svc_partner_fee_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			    const char *name, int32_t bps, int64_t flat_minor, bool is_default,
+			    const struct svc_render *r, struct svc_answer *out);
+
+struct svc_limits {
+	int64_t per_transaction_minor; /* stablecoin minor units (10^-6) */
+	int64_t daily_minor;
+	int64_t used_today_minor;
+};
+/* Defaults given to every customer made on the Lumx surface: 100,000.00
+ * per transaction, 250,000.00 per UTC day. A client made through the
+ * sessions API has no limit until one is set (SVC_LIMIT_NONE). */
+#define SVC_LIMIT_NONE INT64_MAX
+#define SVC_LIMIT_PER_TX_DEFAULT 100000000000LL
+#define SVC_LIMIT_DAILY_DEFAULT 250000000000LL
+enum err svc_limits_get(struct service *s, const struct auth *a, const char *client_id,
+			struct svc_limits *out);
+/* A value < 0 leaves that limit as it is. ERR_NOT_FOUND for another
+ * tenant's or an absent client. */
+enum err svc_limits_set(struct service *s, const struct auth *a, const char *client_id,
+			int64_t per_transaction_minor, int64_t daily_minor);
 
 /* ---- audit ------------------------------------------------------------- */
 

@@ -70,13 +70,54 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		return refuse(e, field, ERR_UNSUPPORTED_ROUTE,
 			      "/destination/destination/bank_coordinates/country");
 
-	/* A rate must exist now, or the session could only fail later. */
+	/* A rate must exist now, or the session could only fail later; a
+	 * LOCKED rate named by the request fixes it (used once, in time). */
 	struct fx_rate rate;
-	st = svc_fx_rate(tx, q->source, q->target_currency, &rate);
-	if (st == STORE_NOT_FOUND)
-		return refuse(e, field, ERR_UNSUPPORTED_ROUTE, "/target_currency");
-	if (st != STORE_OK)
+	struct store_exchange_rate locked = {0};
+	if (q->exchange_rate_id) {
+		st = STORE_CALL(tx, exchange_rate_get, c->a->tenant_id, q->exchange_rate_id, &locked);
+		if (st == STORE_NOT_FOUND)
+			return refuse(e, field, ERR_NOT_FOUND, "/exchangeRateId");
+		if (st != STORE_OK)
+			return st;
+		if (strcmp(locked.type, "LOCKED") != 0)
+			return refuse(e, field, ERR_EXCHANGE_RATE_NOT_LOCKED, "/exchangeRateId");
+		if (locked.used_by[0])
+			return refuse(e, field, ERR_EXCHANGE_RATE_USED, "/exchangeRateId");
+		if (locked.expires_at <= svc_now())
+			return refuse(e, field, ERR_EXCHANGE_RATE_EXPIRED, "/exchangeRateId");
+		if (money_currency(locked.source) != q->source ||
+		    money_currency(locked.target) != q->target_currency)
+			return refuse(e, field, ERR_EXCHANGE_RATE_MISMATCH, "/exchangeRateId");
+		rate = (struct fx_rate){locked.value, locked.scale};
+	} else {
+		st = svc_fx_rate(tx, q->source, q->target_currency, &rate);
+		if (st == STORE_NOT_FOUND)
+			return refuse(e, field, ERR_UNSUPPORTED_ROUTE, "/target_currency");
+		if (st != STORE_OK)
+			return st;
+	}
+
+	/* Limits of the client, in stablecoin units (USDC and USDT at par). */
+	struct svc_limits lim;
+	if ((st = svc_limits_read(tx, c->a->tenant_id, acct.client_id, &lim)) != STORE_OK)
 		return st;
+	if (q->amount_minor > lim.per_transaction_minor ||
+	    (lim.daily_minor != SVC_LIMIT_NONE &&
+	     q->amount_minor > lim.daily_minor - lim.used_today_minor)) {
+		bool per_tx = q->amount_minor > lim.per_transaction_minor;
+		char used[MONEY_STR_MAX], rem[MONEY_STR_MAX], max[MONEY_STR_MAX], details[224];
+		int64_t remaining = per_tx ? lim.per_transaction_minor
+					   : lim.daily_minor - lim.used_today_minor;
+		snprintf(details, sizeof details,
+			 "{\"limit\":\"%s\",\"max\":\"%s\",\"used\":\"%s\",\"remaining\":\"%s\"}",
+			 per_tx ? "per_transaction" : "daily",
+			 money_format(per_tx ? lim.per_transaction_minor : lim.daily_minor, CUR_USDC, max),
+			 money_format(per_tx ? 0 : lim.used_today_minor, CUR_USDC, used),
+			 money_format(remaining > 0 ? remaining : 0, CUR_USDC, rem));
+		svc_set_details(details);
+		return refuse(e, field, ERR_LIMIT_EXCEEDED, "/amount/value");
+	}
 
 	/* A rail's cap applies to what it pays out, at today's rate. */
 	int64_t cap = q->inline_dest->method == DEST_BANK_TRANSFER
@@ -96,6 +137,18 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
 	    STORE_OK)
 		return st;
+	if (q->partner_fee_id || q->partner_default) {
+		struct store_partner_fee pf;
+		st = STORE_CALL(tx, partner_fee_get, c->a->tenant_id, q->partner_fee_id, &pf);
+		if (st == STORE_NOT_FOUND && q->partner_fee_id)
+			return refuse(e, field, ERR_NOT_FOUND, "/partnerFeeId");
+		if (st == STORE_OK) {
+			sched.partner_bps = pf.bps;
+			sched.partner_flat_minor = pf.flat_minor;
+		} else if (st != STORE_NOT_FOUND) {
+			return st;
+		}
+	}
 	struct fee_quote fq;
 	int64_t hold_minor;
 	if (fees_quote(&sched, q->source, q->amount_minor, &fq) != ERR_OK ||
@@ -146,9 +199,13 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	for (int i = 0; i < fq.n; i++) {
 		if (fq.components[i].kind == FEE_NETWORK)
 			r->fee_network_minor = fq.components[i].amount_minor;
-		else
+		else if (fq.components[i].kind == FEE_PLATFORM)
 			r->fee_platform_minor = fq.components[i].amount_minor;
+		else
+			r->fee_partner_minor = fq.components[i].amount_minor;
 	}
+	r->locked_rate_value = q->exchange_rate_id ? rate.value : 0;
+	r->locked_rate_scale = q->exchange_rate_id ? rate.scale : 0;
 	r->fee_total_minor = fq.total_minor;
 	snprintf(r->target_currency, sizeof r->target_currency, "%s",
 		 money_currency_code(q->target_currency));
@@ -179,6 +236,13 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		return st;
 	if (q->ext && (st = STORE_CALL(tx, ext_put, c->a->tenant_id, r->id, "lumx", q->ext)) != STORE_OK)
 		return st;
+	if (q->exchange_rate_id) {
+		st = STORE_CALL(tx, exchange_rate_use, c->a->tenant_id, q->exchange_rate_id, r->id);
+		if (st == STORE_EXISTS) /* checked above in this transaction: cannot happen */
+			return STORE_FAIL;
+		if (st != STORE_OK)
+			return st;
+	}
 	char type[48];
 	snprintf(type, sizeof type, "off_ramp_session.%s", r->status);
 	if ((st = svc_session_save(tx, c->s, r, 0, type)) != STORE_OK)

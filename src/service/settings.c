@@ -167,3 +167,170 @@ enum err svc_fees_set(struct service *s, const char *tenant_id, int32_t platform
 		return ERR_NOT_FOUND;
 	return st == STORE_OK ? ERR_OK : svc_store_err(st);
 }
+
+/* ---- limits ---------------------------------------------------------------- */
+
+void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64])
+{
+	snprintf(tx_key, 64, "limit_tx:%s", client_id);
+	snprintf(day_key, 64, "limit_day:%s", client_id);
+}
+
+enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
+				  const char *client_id, struct svc_limits *out)
+{
+	char k1[64], k2[64];
+	svc_limit_keys(client_id, k1, k2);
+	out->per_transaction_minor = SVC_LIMIT_NONE;
+	out->daily_minor = SVC_LIMIT_NONE;
+	int64_t v;
+	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, k1, &v);
+	if (st == STORE_OK)
+		out->per_transaction_minor = v;
+	else if (st != STORE_NOT_FOUND)
+		return st;
+	st = STORE_CALL(tx, setting_get, tenant_id, k2, &v);
+	if (st == STORE_OK)
+		out->daily_minor = v;
+	else if (st != STORE_NOT_FOUND)
+		return st;
+	int64_t now = svc_now();
+	return STORE_CALL(tx, session_sum, tenant_id, client_id, now - now % 86400,
+			  &out->used_today_minor);
+}
+
+struct limits_arg {
+	const struct auth *a;
+	const char *client;
+	int64_t per_tx, daily;
+	struct svc_limits *out;
+};
+
+static enum store_status limits_get_tx(struct store_tx *tx, void *arg)
+{
+	struct limits_arg *l = arg;
+	struct store_client cl;
+	enum store_status st = STORE_CALL(tx, client_get, l->a->tenant_id, l->client, &cl);
+	if (st != STORE_OK)
+		return st;
+	return svc_limits_read(tx, l->a->tenant_id, l->client, l->out);
+}
+
+enum err svc_limits_get(struct service *s, const struct auth *a, const char *client_id,
+			struct svc_limits *out)
+{
+	struct limits_arg l = {a, client_id, 0, 0, out};
+	enum store_status st = store_run(s->store, false, limits_get_tx, &l);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+static enum store_status limits_set_tx(struct store_tx *tx, void *arg)
+{
+	struct limits_arg *l = arg;
+	struct store_client cl;
+	enum store_status st = STORE_CALL(tx, client_get, l->a->tenant_id, l->client, &cl);
+	if (st != STORE_OK)
+		return st;
+	char k1[64], k2[64];
+	svc_limit_keys(l->client, k1, k2);
+	if (l->per_tx >= 0 && (st = STORE_CALL(tx, setting_put, l->a->tenant_id, k1, l->per_tx)) != STORE_OK)
+		return st;
+	if (l->daily >= 0 && (st = STORE_CALL(tx, setting_put, l->a->tenant_id, k2, l->daily)) != STORE_OK)
+		return st;
+	return STORE_OK;
+}
+
+enum err svc_limits_set(struct service *s, const struct auth *a, const char *client_id,
+			int64_t per_transaction_minor, int64_t daily_minor)
+{
+	struct limits_arg l = {a, client_id, per_transaction_minor, daily_minor, NULL};
+	enum store_status st = store_run(s->store, true, limits_set_tx, &l);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+/* ---- exchange rates, partner fees ------------------------------------------ */
+
+struct rate_arg {
+	const struct auth *a;
+	enum currency source, target;
+	bool locked;
+	const char *time_lock;
+	int64_t lock_s;
+	struct store_exchange_rate r;
+};
+
+static enum store_status rate_effect(struct store_tx *tx, void *arg, enum err *e,
+				     const char **field, const void **result)
+{
+	struct rate_arg *c = arg;
+	struct fx_rate rate;
+	enum store_status st = svc_fx_rate(tx, c->source, c->target, &rate);
+	if (st == STORE_NOT_FOUND) {
+		*e = ERR_UNSUPPORTED_ROUTE;
+		*field = "/targetCurrency";
+		return STORE_OK;
+	}
+	if (st != STORE_OK)
+		return st;
+	struct store_exchange_rate *r = &c->r;
+	memset(r, 0, sizeof *r);
+	if (!uuid_v7(r->id))
+		return STORE_FAIL;
+	memcpy(r->tenant_id, c->a->tenant_id, sizeof r->tenant_id);
+	snprintf(r->type, sizeof r->type, "%s", c->locked ? "LOCKED" : "FLOATING");
+	snprintf(r->source, sizeof r->source, "%s", money_currency_code(c->source));
+	snprintf(r->target, sizeof r->target, "%s", money_currency_code(c->target));
+	r->value = rate.value;
+	r->scale = rate.scale;
+	snprintf(r->time_lock, sizeof r->time_lock, "%s", c->locked ? c->time_lock : "");
+	r->created_at = svc_now();
+	r->expires_at = c->locked ? r->created_at + c->lock_s : 0;
+	*result = r;
+	return STORE_CALL(tx, exchange_rate_insert, r);
+}
+
+void svc_exchange_rate_create(struct service *s, const struct auth *a,
+			      const struct svc_idem *idem, enum currency source,
+			      enum currency target, bool locked, const char *time_lock,
+			      int64_t time_lock_s, const struct svc_render *r,
+			      struct svc_answer *out)
+{
+	struct rate_arg c = {.a = a, .source = source, .target = target, .locked = locked,
+			     .time_lock = time_lock, .lock_s = time_lock_s};
+	svc_commit(s, a, idem, rate_effect, &c, ERR_OK, NULL, r, out);
+}
+
+struct pfee_arg {
+	const struct auth *a;
+	const char *name;
+	int32_t bps;
+	int64_t flat;
+	bool dflt;
+	struct store_partner_fee f;
+};
+
+static enum store_status pfee_effect(struct store_tx *tx, void *arg, enum err *e,
+				     const char **field, const void **result)
+{
+	struct pfee_arg *c = arg;
+	struct store_partner_fee *f = &c->f;
+	memset(f, 0, sizeof *f);
+	if (!uuid_v7(f->id))
+		return STORE_FAIL;
+	memcpy(f->tenant_id, c->a->tenant_id, sizeof f->tenant_id);
+	snprintf(f->name, sizeof f->name, "%s", c->name ? c->name : "");
+	f->bps = c->bps;
+	f->flat_minor = c->flat;
+	f->is_default = c->dflt;
+	f->created_at = svc_now();
+	*result = f;
+	return STORE_CALL(tx, partner_fee_insert, f);
+}
+
+void svc_partner_fee_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+			    const char *name, int32_t bps, int64_t flat_minor, bool is_default,
+			    const struct svc_render *r, struct svc_answer *out)
+{
+	struct pfee_arg c = {.a = a, .name = name, .bps = bps, .flat = flat_minor, .dflt = is_default};
+	svc_commit(s, a, idem, pfee_effect, &c, ERR_OK, NULL, r, out);
+}

@@ -164,6 +164,33 @@ struct store_session {
 	char approved_by_kind[8];
 	char network[16];
 	int64_t event_seq;       /* resource_seq of the session's last event */
+	/* Schema 4. */
+	int64_t fee_partner_minor; /* part of fee_total_minor owed to the partner */
+	int64_t locked_rate_value; /* 0 unless a LOCKED rate fixed the conversion */
+	int locked_rate_scale;
+};
+
+struct store_exchange_rate {
+	store_id id;
+	store_id tenant_id;
+	char type[12];      /* FLOATING | LOCKED */
+	char source[8], target[8];
+	int64_t value;
+	int scale;
+	char time_lock[8];  /* "30s", "1m", "5m"; "" for FLOATING */
+	int64_t expires_at; /* 0 for FLOATING */
+	store_id used_by;   /* the session that used a LOCKED rate, or "" */
+	int64_t created_at;
+};
+
+struct store_partner_fee {
+	store_id id;
+	store_id tenant_id;
+	char name[LIMIT_NAME_BYTES + 1];
+	int32_t bps;
+	int64_t flat_minor; /* in stablecoin minor units (scale 6) */
+	bool is_default;
+	int64_t created_at;
 };
 
 struct store_approval {
@@ -321,6 +348,17 @@ struct store_ops {
 	/* A client's destinations, newest first (rows: struct store_destination,
 	 * body borrowed for the callback). */
 	enum store_status (*destination_list)(struct store_tx *, const char *tenant_id, const char *client_id, int limit, store_each_fn, void *);
+
+	enum store_status (*exchange_rate_insert)(struct store_tx *, const struct store_exchange_rate *);
+	enum store_status (*exchange_rate_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_exchange_rate *);
+	/* Mark a LOCKED rate used by session_id: STORE_EXISTS if already used. */
+	enum store_status (*exchange_rate_use)(struct store_tx *, const char *tenant_id, const char *id, const char *session_id);
+	enum store_status (*partner_fee_insert)(struct store_tx *, const struct store_partner_fee *);
+	/* id NULL: the tenant's newest default partner fee (NOT_FOUND if none). */
+	enum store_status (*partner_fee_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_partner_fee *);
+	/* Principal of a client's sessions created at or after since, not
+	 * failed or cancelled (daily limits). */
+	enum store_status (*session_sum)(struct store_tx *, const char *tenant_id, const char *client_id, int64_t since, int64_t *sum_minor);
 
 	/* STORE_EXISTS when (tenant, endpoint, key) holds an unexpired record. */
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);

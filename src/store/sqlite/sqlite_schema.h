@@ -139,6 +139,22 @@ static const char *const sq_migrations[] = {
 	"  body TEXT NOT NULL, PRIMARY KEY (resource_id, kind)) STRICT, WITHOUT ROWID;"
 	"CREATE INDEX destinations_by_client ON destinations(tenant_id, client_id, id);"
 	"CREATE INDEX sessions_by_client ON sessions(tenant_id, client_id, id);",
+
+	/* 4: partner fees, locked exchange rates. */
+	"ALTER TABLE sessions ADD COLUMN fee_partner_minor INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN locked_rate_value INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN locked_rate_scale INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE exchange_rates("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  type TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,"
+	"  value INTEGER NOT NULL CHECK (value > 0), scale INTEGER NOT NULL,"
+	"  time_lock TEXT NOT NULL, expires_at INTEGER NOT NULL, used_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE partner_fees("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, bps INTEGER NOT NULL, flat_minor INTEGER NOT NULL,"
+	"  is_default INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX partner_fees_default ON partner_fees(tenant_id, is_default, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

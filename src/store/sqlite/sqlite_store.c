@@ -768,8 +768,9 @@ static enum store_status sq_destination_get(struct store_tx *t, const char *tena
 	" payment_reference, failure_reason, hold_transfer_id, version, created_at,"          \
 	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
 	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
-	" approved_by_kind, network, event_seq"
-#define SQ_SESSION_NCOLS 37
+	" approved_by_kind, network, event_seq, fee_partner_minor, locked_rate_value,"        \
+	" locked_rate_scale"
+#define SQ_SESSION_NCOLS 40
 
 static void sq_session_row(sqlite3_stmt *st, void *row)
 {
@@ -812,6 +813,9 @@ static void sq_session_row(sqlite3_stmt *st, void *row)
 	ct(st, i++, r->approved_by_kind, sizeof r->approved_by_kind);
 	ct(st, i++, r->network, sizeof r->network);
 	r->event_seq = ci(st, i++);
+	r->fee_partner_minor = ci(st, i++);
+	r->locked_rate_value = ci(st, i++);
+	r->locked_rate_scale = (int)ci(st, i++);
 	assert(i == SQ_SESSION_NCOLS);
 }
 
@@ -856,6 +860,9 @@ static void sq_session_bind(sqlite3_stmt *st, const struct store_session *r)
 	bte(st, i++, r->approved_by_kind);
 	bte(st, i++, r->network[0] ? r->network : "ethereum");
 	bi(st, i++, r->event_seq);
+	bi(st, i++, r->fee_partner_minor);
+	bi(st, i++, r->locked_rate_value);
+	bi(st, i++, r->locked_rate_scale);
 	assert(i == SQ_SESSION_NCOLS + 1);
 }
 
@@ -864,7 +871,7 @@ static enum store_status sq_session_insert(struct store_tx *t, const struct stor
 	static const char sql[] =
 		"INSERT INTO sessions(" SQ_SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,"
-		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)";
+		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40)";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -883,12 +890,12 @@ static enum store_status sq_session_update(struct store_tx *t, const struct stor
 		" lease_until_ms = ?28, attempts = ?29, fill_rate_value = ?30, fill_rate_scale = ?31,"
 		" delivered_minor = ?32, approval_id = ?33, approved_by_id = ?34,"
 		" approved_by_kind = ?35, event_seq = ?37"
-		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?38";
+		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?41";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
 	sq_session_bind(st, r);
-	bi(st, 38, expect_version);
+	bi(st, 41, expect_version);
 	enum store_status s = sq_exec(t, st, "session update");
 	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
 		return STORE_NOT_FOUND;
@@ -1426,6 +1433,145 @@ static enum store_status sq_destination_list(struct store_tx *t, const char *ten
 	return sq_each(t, st, "destination list", sq_destination_row, &row, fn, arg);
 }
 
+/* ---- exchange rates, partner fees, limits ----------------------------- */
+
+#define SQ_RATE_COLS \
+	"id, tenant_id, type, source, target, value, scale, time_lock, expires_at, used_by, created_at"
+
+static enum store_status sq_exchange_rate_insert(struct store_tx *t,
+						 const struct store_exchange_rate *r)
+{
+	static const char sql[] = "INSERT INTO exchange_rates(" SQ_RATE_COLS ")"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->type);
+	bt(st, 4, r->source);
+	bt(st, 5, r->target);
+	bi(st, 6, r->value);
+	bi(st, 7, r->scale);
+	bte(st, 8, r->time_lock);
+	bi(st, 9, r->expires_at);
+	bte(st, 10, r->used_by);
+	bi(st, 11, r->created_at);
+	return sq_exec(t, st, "exchange rate insert");
+}
+
+static enum store_status sq_exchange_rate_get(struct store_tx *t, const char *tenant_id,
+					      const char *id, struct store_exchange_rate *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_RATE_COLS " FROM exchange_rates WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "exchange rate get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->type, sizeof r->type);
+	ct(st, 3, r->source, sizeof r->source);
+	ct(st, 4, r->target, sizeof r->target);
+	r->value = ci(st, 5);
+	r->scale = (int)ci(st, 6);
+	ct(st, 7, r->time_lock, sizeof r->time_lock);
+	r->expires_at = ci(st, 8);
+	ct(st, 9, r->used_by, sizeof r->used_by);
+	r->created_at = ci(st, 10);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_exchange_rate_use(struct store_tx *t, const char *tenant_id,
+					      const char *id, const char *session_id)
+{
+	static const char sql[] = "UPDATE exchange_rates SET used_by = ?3"
+				  " WHERE id = ?1 AND tenant_id = ?2 AND used_by = ''";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	bt(st, 3, session_id);
+	enum store_status s = sq_exec(t, st, "exchange rate use");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_EXISTS;
+	return s;
+}
+
+static enum store_status sq_partner_fee_insert(struct store_tx *t, const struct store_partner_fee *r)
+{
+	static const char sql[] =
+		"INSERT INTO partner_fees(id, tenant_id, name, bps, flat_minor, is_default, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bte(st, 3, r->name);
+	bi(st, 4, r->bps);
+	bi(st, 5, r->flat_minor);
+	bi(st, 6, r->is_default);
+	bi(st, 7, r->created_at);
+	return sq_exec(t, st, "partner fee insert");
+}
+
+static enum store_status sq_partner_fee_get(struct store_tx *t, const char *tenant_id,
+					    const char *id, struct store_partner_fee *r)
+{
+	static const char by_id[] =
+		"SELECT id, tenant_id, name, bps, flat_minor, is_default, created_at"
+		" FROM partner_fees WHERE tenant_id = ?1 AND id = ?2";
+	static const char dflt[] =
+		"SELECT id, tenant_id, name, bps, flat_minor, is_default, created_at"
+		" FROM partner_fees WHERE tenant_id = ?1 AND is_default = 1 ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *st = sq_stmt(t, id ? by_id : dflt);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	if (id)
+		bt(st, 2, id);
+	enum store_status s = sq_one(t, st, "partner fee get");
+	if (s != STORE_OK)
+		return s;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->name, sizeof r->name);
+	r->bps = (int32_t)ci(st, 3);
+	r->flat_minor = ci(st, 4);
+	r->is_default = ci(st, 5) != 0;
+	r->created_at = ci(st, 6);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_session_sum(struct store_tx *t, const char *tenant_id,
+					const char *client_id, int64_t since, int64_t *sum)
+{
+	static const char sql[] =
+		"SELECT COALESCE(SUM(principal_minor), 0) FROM sessions WHERE tenant_id = ?1"
+		" AND client_id = ?2 AND created_at >= ?3 AND status NOT IN ('failed', 'cancelled')";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, client_id);
+	bi(st, 3, since);
+	enum store_status s = sq_one(t, st, "session sum");
+	if (s != STORE_OK)
+		return s;
+	*sum = ci(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
 /* ---- the sandbox rail's book ------------------------------------------- */
 
 #define SQ_PAYOUT_COLS                                                                     \
@@ -1558,6 +1704,12 @@ static const struct store_ops sq_ops = {
 	.ext_get = sq_ext_get,
 	.ext_put = sq_ext_put,
 	.destination_list = sq_destination_list,
+	.exchange_rate_insert = sq_exchange_rate_insert,
+	.exchange_rate_get = sq_exchange_rate_get,
+	.exchange_rate_use = sq_exchange_rate_use,
+	.partner_fee_insert = sq_partner_fee_insert,
+	.partner_fee_get = sq_partner_fee_get,
+	.session_sum = sq_session_sum,
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
 	.idem_set_answer = sq_idem_set_answer,

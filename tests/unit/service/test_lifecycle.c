@@ -30,8 +30,8 @@ struct fx {
 	struct destination dest;
 };
 
-static void render(void *ctx, enum err e, const char *field, const void *result,
-		   struct svc_answer *out)
+static void render(void *ctx, enum err e, const char *field, const char *details,
+		   const void *result, struct svc_answer *out)
 {
 	char buf[96];
 	snprintf(buf, sizeof buf, "%s", e ? err_code(e) : ((const struct store_session *)result)->id);
@@ -40,8 +40,8 @@ static void render(void *ctx, enum err e, const char *field, const void *result,
 	out->len = strlen(buf);
 }
 
-static void render_id(void *ctx, enum err e, const char *field, const void *result,
-		      struct svc_answer *out)
+static void render_id(void *ctx, enum err e, const char *field, const char *details,
+		      const void *result, struct svc_answer *out)
 {
 	char buf[96];
 	const char *kind = ctx;

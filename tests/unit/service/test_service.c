@@ -33,8 +33,8 @@ struct fx {
 
 /* Renders "<id>" on success and "<code>" on error, so tests can read
  * outcomes without JSON. */
-static void render(void *ctx, enum err e, const char *field, const void *result,
-		   struct svc_answer *out)
+static void render(void *ctx, enum err e, const char *field, const char *details,
+		   const void *result, struct svc_answer *out)
 {
 	char buf[128];
 	const char *kind = ctx;
