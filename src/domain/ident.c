@@ -158,6 +158,12 @@ static bool ident_template(const char *s, const char *tmpl, char *out)
 			if (!ident_is_hex(c))
 				return false;
 			c = ident_to_lower(c);
+		} else if (tmpl[i] == 'a') {
+			/* A digit or a letter, kept upper case (alphanumeric CNPJ). */
+			if (c >= 'a' && c <= 'z')
+				c = (unsigned char)(c - 'a' + 'A');
+			if (!ident_is_digit(c) && !(c >= 'A' && c <= 'Z'))
+				return false;
 		} else {
 			if (c != (unsigned char)tmpl[i])
 				return false;
@@ -297,9 +303,10 @@ static bool ident_cpf_ok(const char *d)
 	       ident_cpf_digit(d, 10) == (unsigned)(d[10] - '0');
 }
 
-/* CNPJ check digit over the first n digits (12, then 13): weights 2..9
- * from the right, repeating; r = sum mod 11, and the digit is 0 if r < 2,
- * else 11 - r. */
+/* CNPJ check digit over the first n characters (12, then 13): each valued
+ * as its ASCII code minus 48 (digits 0-9, letters A=17 .. Z=42), weights
+ * 2..9 from the right, repeating; r = sum mod 11, and the digit is 0 if
+ * r < 2, else 11 - r. */
 static unsigned ident_cnpj_digit(const char *d, size_t n)
 {
 	unsigned sum = 0;
@@ -391,8 +398,11 @@ enum err ident_pix_key(enum pix_key_type t, const char *s, char out[IDENT_MAX])
 {
 	static const char *const cpf_forms[] = {"ddddddddddd",
 						"ddd.ddd.ddd-dd"};
-	static const char *const cnpj_forms[] = {"dddddddddddddd",
-						 "dd.ddd.ddd/dddd-dd"};
+	/* Since July 2026 the Receita Federal issues alphanumeric CNPJs: the
+	 * first 12 characters may be letters, valued as their ASCII code minus
+	 * 48 in the same mod-11 check; the two check digits stay digits. */
+	static const char *const cnpj_forms[] = {"aaaaaaaaaaaadd",
+						 "aa.aaa.aaa/aaaa-dd"};
 	bool ok = false;
 
 	assert(s != NULL && out != NULL);

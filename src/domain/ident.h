@@ -47,8 +47,10 @@ bool ident_pix_key_type(const char *name, enum pix_key_type *out);
  * A PIX key of the given type, normalised into out:
  *  CPF    11 digits with both mod-11 check digits; "123.456.789-09"
  *         punctuation accepted and dropped; all-equal digits refused.
- *  CNPJ   14 digits with both check digits; "12.345.678/0001-95"
+ *  CNPJ   14 characters with both check digits; "12.345.678/0001-95"
  *         punctuation accepted and dropped; all-equal digits refused.
+ *         Since July 2026 the first 12 may be letters (alphanumeric CNPJ,
+ *         valued as ASCII code minus 48; kept upper case).
  *  EMAIL  local@domain with a dot in the domain, at most 77 characters
  *         (the DICT limit), no spaces or control characters; lower-cased.
  *  PHONE  E.164: "+" then 8..15 digits, first digit not 0 (Brazil's

@@ -626,8 +626,9 @@ def test_idempotent_replay_and_conflict(lx):
     reordered = dict(reversed(list(body.items())))
     third = lx.post_tx(reordered, headers=h)
     assert third.status == 202 and third.raw == first.raw, describe(third)
-    # one transaction, one hold
+    # one transaction, one hold, counted once against the limits
     assert lx.balance(c) == _bal("1000.00", "101.00"), lx.balance(c)
+    assert lx.get_customer(c["id"])["limits"]["usedToday"] == "100.00"
     ids = [t["id"] for t in lx.list_tx(customerId=c["id"]).json["data"]]
     assert ids == [first.json["id"]], ids
     # a changed body with the same key
@@ -1016,12 +1017,29 @@ def test_session_visible_as_transaction(lx):
     # the client is a customer, its destination a destination
     c = lx.get_customer(client["id"])
     assert c["accountRef"] == acct and c["status"] == "APPROVED", c
+    assert c["limits"]["usedToday"] == "250.00", f"a session counts toward its client's limits: {c}"
     d = lx.req("GET", f"/destinations/{w_dest['id']}")
     assert d.status == 200, describe(d)
     assert d.json["rail"] == "SEPA" and d.json["currency"] == "EUR" and d.json["customerId"] == client["id"], d.json
     # listed with the customer's transactions
     r = lx.list_tx(customerId=client["id"])
     assert r.status == 200 and [x["id"] for x in r.json["data"]] == [s["id"]], describe(r)
+
+
+def test_settled_session_shows_receipt(fast_server):
+    """A session made through the sessions API settles and shows SUCCESS with
+    its receipt on the Lumx surface."""
+    x = Lumx(fast_server)
+    w = x.t.setup("1000.00")
+    s = x.t.create_session(w, "250.00")
+    final, seen = x.watch(s["id"])
+    assert final["state"]["status"] == "SUCCESS", final
+    _assert_forward(seen)
+    assert final["customerId"] == w.client_id, final
+    assert final["state"]["receipt"] == {
+        "rate": "0.92", "sourceAmount": "250.00", "sourceCurrency": "USDC", "targetAmount": "230.00",
+        "targetCurrency": "EUR", "fees": {"currency": "USDC", "platform": "1.00", "partner": "0.00", "total": "1.00"},
+    }, final["state"]
 
 
 def test_transaction_visible_as_session(lx):

@@ -295,18 +295,32 @@ static bool ref_cnpj_digits_ok(const char *d)
 	return dv[0] == d[12] && dv[1] == d[13];
 }
 
+/* Alphanumeric CNPJ (Receita Federal, July 2026): 12 characters of
+ * [0-9A-Za-z] (letters upper-cased), then 2 check digits. */
+static bool ref_cnpj_shape(char d[15])
+{
+	for (int i = 0; i < 12; i++) {
+		char c = d[i];
+		if (c >= 'a' && c <= 'z')
+			d[i] = c = (char)(c - 'a' + 'A');
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')))
+			return false;
+	}
+	return all_digits(d + 12, 2) && d[14] == '\0';
+}
+
 static bool ref_cnpj_strip(const char *s, char d[15])
 {
-	if (all_digits(s, 14)) {
+	if (strlen(s) == 14) {
 		memcpy(d, s, 15);
-		return true;
+		return ref_cnpj_shape(d);
 	}
 	if (strlen(s) != 18 || s[2] != '.' || s[6] != '.' || s[10] != '/' ||
 	    s[15] != '-')
 		return false;
 	snprintf(d, 15, "%.2s%.3s%.3s%.4s%.2s", s, s + 3, s + 7, s + 11,
 		 s + 16);
-	return all_digits(d, 14);
+	return strlen(d) == 14 && ref_cnpj_shape(d);
 }
 
 static bool ref_cnpj(const char *s)
@@ -907,7 +921,14 @@ static void test_pix_cnpj(void **state)
 		{"11222333/0001-81", ERR_INVALID_PIX_KEY, NULL},
 		{"1122233300018", ERR_INVALID_PIX_KEY, NULL},
 		{"112223330001811", ERR_INVALID_PIX_KEY, NULL},
-		{"1122233300018a", ERR_INVALID_PIX_KEY, NULL},
+		{"1122233300018a", ERR_INVALID_PIX_KEY, NULL}, /* check digits stay digits */
+		/* Alphanumeric CNPJ: the Receita Federal's own example. */
+		{"12.ABC.345/01DE-35", ERR_OK, "12ABC34501DE35"},
+		{"12ABC34501DE35", ERR_OK, "12ABC34501DE35"},
+		{"12abc34501de35", ERR_OK, "12ABC34501DE35"},
+		{"12ABC34501DE36", ERR_INVALID_PIX_KEY, NULL},
+		{"12ABC34501DF35", ERR_INVALID_PIX_KEY, NULL},
+		{"12-ABC34501DE35", ERR_INVALID_PIX_KEY, NULL},
 		{"52998224725", ERR_INVALID_PIX_KEY, NULL},
 		{"", ERR_INVALID_PIX_KEY, NULL},
 	};
