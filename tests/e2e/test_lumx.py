@@ -576,6 +576,22 @@ def test_bank_account_unknown_or_another_tenants(lx):
     assert other.balance(oc) == _bal("100.00")
 
 
+def test_bank_account_must_be_a_bank_destination(lx):
+    """A crypto withdrawal destination (sessions API) is no bank account."""
+    evm = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    r = lx.req("POST", "/withdrawal-destinations",
+               {"account_ref": lx.cust["accountRef"],
+                "destination": {"method": "crypto_transfer", "asset": "USDC", "network": "base",
+                                "destination": {"address": evm, "memo": None}, "label": "wallet"}},
+               headers={"Idempotency-Key": f"dest-{uuid.uuid4()}"})
+    assert r.status == 201, describe(r)
+    before = lx.balance(lx.cust)
+    r = lx.post_tx(lx.tx_body(r.json["id"], "10.00"))
+    assert r.status in (404, 422), describe(r)
+    assert_error(r, r.status, {"not_found", "unsupported_route", "rail_mismatch"})
+    assert lx.balance(lx.cust) == before
+
+
 def test_transaction_get_unknown(lx):
     for tid in (str(uuid.uuid4()), "not-a-uuid"):
         assert_error(lx.req("GET", f"/transactions/{tid}"), 404, {"not_found", "route_not_found"})
@@ -641,13 +657,17 @@ def test_idempotent_replay_and_conflict(lx):
     assert r.status == 202 and r.json["id"] != first.json["id"], describe(r)
 
 
-def test_idempotent_replay_of_a_404(lx):
+@pytest.mark.parametrize("status", [400, 404])
+def test_idempotent_replay_of_a_refusal(lx, status):
     h = _idem()
-    body = lx.tx_body(str(uuid.uuid4()), "10.00")
+    if status == 404:
+        body, code = lx.tx_body(str(uuid.uuid4()), "10.00"), "not_found"
+    else:
+        body, code = lx.tx_body(lx.dest, "10.0000001"), "amount_too_precise"
     a = lx.post_tx(body, headers=h)
-    assert_error(a, 404, "not_found")
+    assert_error(a, status, code)
     b = lx.post_tx(body, headers=h)
-    assert b.status == 404 and b.raw == a.raw, describe(b)
+    assert b.status == status and b.raw == a.raw, describe(b)
     assert b.headers.get("x-idempotency-cached") == "true", b.headers
 
 
@@ -1238,11 +1258,23 @@ def test_locked_rate_survives_operator_change(server_factory):
     srv.set_rate("USDC", "EUR", "0.5")
     assert Decimal(x.rate("FLOATING", None)["rate"]) == Decimal("0.5"), "the floating quote follows the operator"
 
+    x.fund(cust, "500.00", "USDT")
+    pix = x.destination(cust, "PIX_RANDOM")
+    brl = x.rate("LOCKED", "1m", "USDT", "BRL")
+    assert Decimal(brl["rate"]) == Decimal("5.50"), brl
+    srv.set_rate("USDT", "BRL", "6.00")
+
     a = x.tx(dest, "100.00", exchangeRateId=locked["id"])
     assert a["request"]["exchangeRateId"] == locked["id"], a
     b = x.tx(dest, "100.00")
+    c = x.tx(pix, "33.33", "USDT", purpose="INVESTMENT", exchangeRateId=brl["id"])
     fa, _ = x.watch(a["id"])
     fb, _ = x.watch(b["id"])
+    fc, _ = x.watch(c["id"])
+    rc = fc["state"]["receipt"]
+    assert fc["state"]["status"] == "SUCCESS" and Decimal(rc["rate"]) == Decimal("5.50"), fc
+    assert rc["targetAmount"] == "183.31" and rc["targetCurrency"] == "BRL", f"33.33 x 5.50 = 183.315: {rc}"
+    assert rc["fees"]["currency"] == "USDT", rc
     assert fa["state"]["status"] == "SUCCESS" and fb["state"]["status"] == "SUCCESS", (fa, fb)
     ra, rb = fa["state"]["receipt"], fb["state"]["receipt"]
     assert ra["rate"] == "0.92" and ra["targetAmount"] == "92.00", f"the locked rate applies: {ra}"
@@ -1292,6 +1324,22 @@ def test_locked_rate_not_used_by_a_refused_transaction(lx):
     x.fund(cust, "10.00")
     x.tx(dest, "10.00", exchangeRateId=locked["id"])
     assert_error(x.post_tx(x.tx_body(dest, "1.00", exchangeRateId=locked["id"])), 422, "exchange_rate_already_used")
+
+
+def test_locked_rate_replay_is_not_a_second_use(lx):
+    x = Lumx(lx.server)
+    cust = x.customer(fund="100.00")
+    dest = x.destination(cust)
+    locked = x.rate("LOCKED", "5m")
+    h = _idem()
+    body = x.tx_body(dest, "10.00", exchangeRateId=locked["id"])
+    a = x.post_tx(body, headers=h)
+    assert a.status == 202, describe(a)
+    b = x.post_tx(body, headers=h)
+    assert b.status == 202 and b.raw == a.raw, f"a replay is the first answer, not a second use: {describe(b)}"
+    assert b.headers.get("x-idempotency-cached") == "true", b.headers
+    assert x.balance(cust) == _bal("100.00", "11.00")
+    assert_error(x.post_tx(body, headers=_idem()), 422, "exchange_rate_already_used")
 
 
 def test_locked_rate_single_use_under_concurrency(server):
@@ -1441,6 +1489,9 @@ def test_partner_fee_in_receipt(fast_server):
     dest = x.destination(cust)
     fee = x.partner_fee(50, "0.50")
     tx = x.tx(dest, "1000.00", partnerFeeId=fee["id"])
+    # in USDT: the fee is in the source asset
+    x.fund(cust, "100.00", "USDT")
+    usdt = x.tx(dest, "50.00", "USDT", partnerFeeId=fee["id"])   # 0.25 + 0.50
     # .06: the payout is rejected; the hold, partner fee included, is released
     bad = x.tx(dest, "100.06", partnerFeeId=fee["id"])
     assert _fee_components(x.session(bad["id"])).get("partner_fee") == Decimal("1.0003"), x.session(bad["id"])
@@ -1452,6 +1503,11 @@ def test_partner_fee_in_receipt(fast_server):
     assert final["state"]["receipt"]["fees"] == {"currency": "USDC", "platform": "1.00", "partner": "5.50",
                                                  "total": "6.50"}, final["state"]["receipt"]
     assert final["state"]["receipt"]["targetAmount"] == "920.00", final["state"]["receipt"]
+    fu, _ = x.watch(usdt["id"])
+    assert fu["state"]["status"] == "SUCCESS", fu
+    assert fu["state"]["receipt"]["fees"] == {"currency": "USDT", "platform": "1.00", "partner": "0.75",
+                                              "total": "1.75"}, fu["state"]["receipt"]
+    assert x.balance(cust, "USDT") == _bal("48.25"), "100.00 - 50.00 - 1.00 - 0.75"
     assert x.balance(cust) == _bal("493.50"), "1500.00 - 1000.00 - 1.00 - 5.50"
     _ledger_ok(fast_server)
 
@@ -1567,6 +1623,36 @@ def test_limit_exceeded_is_replayed(server):
     assert c.status == 202, describe(c)
 
 
+def test_422_pointers_name_the_lumx_field(server):
+    """A 422 caused by the amount names /sourceAmount, the field of the body
+    that was sent (when it names a field at all), never a pointer of the
+    sessions API's body such as /amount/value."""
+    x = Lumx(server)
+    cust = x.customer(fund="10.00")
+    dest = x.destination(cust)
+    inst = x.destination(cust, "SEPA_INSTANT")
+
+    def check(name, body, code):
+        r = x.post_tx(body)
+        assert_error(r, 422, code)
+        field = r.json["details"].get("field")
+        assert field in (None, "/sourceAmount"), \
+            f"{name}: details.field {field!r} is not a field of the Lumx body: {describe(r)}"
+    check("insufficient_funds", x.tx_body(dest, "60.00"), "insufficient_funds")
+    x.set_limits(cust["id"], "5.00", "6.00")
+    check("per_transaction", x.tx_body(dest, "5.01"), "limit_exceeded")
+    x.tx(dest, "5.00")
+    check("daily", x.tx_body(dest, "1.01"), "limit_exceeded")
+    # the SEPA Instant cap (100,000.00 EUR per payout) on this surface
+    x.set_limits(cust["id"], "200000.00", "250000.00")
+    x.fund(cust, "200000.00")
+    r = x.post_tx(x.tx_body(inst, "110000.00"))
+    assert_error(r, 422, "limit_exceeded")
+    assert r.json["details"].get("field") in (None, "/sourceAmount"), describe(r)
+    r = x.post_tx(x.tx_body(inst, "108695.66"))            # 100000.0072 EUR: rounds down to the cap
+    assert r.status == 202, describe(r)
+
+
 BAD_LIMITS = [
     ("negative", {"perTransaction": "-1", "daily": "1000.00"}, "invalid_amount", "/perTransaction"),
     ("zero", {"perTransaction": "500.00", "daily": "0"}, "amount_not_positive", "/daily"),
@@ -1665,6 +1751,41 @@ def test_limits_apply_to_sessions_api(server):
     r = x.req("POST", "/off-ramp-sessions", session_body("100.00"))
     assert r.status == 201, describe(r)
     assert _limits(x, cust["id"])["remainingToday"] == "0.00"
+
+
+def test_lumx_state_survives_restart(server_factory):
+    """Limits, locked rates (used or not), partner fees and idempotency
+    records are durable: a restart on the same database keeps them."""
+    srv = server_factory()
+    x = Lumx(srv)
+    cust = x.customer(fund="1000.00")
+    dest = x.destination(cust)
+    x.set_limits(cust["id"], "500.00", "1000.00")
+    used = x.rate("LOCKED", "5m")
+    fresh = x.rate("LOCKED", "5m")
+    fee = x.partner_fee(100, "0.10", default=True)
+    h = _idem()
+    body = x.tx_body(dest, "100.00", exchangeRateId=used["id"])
+    first = x.post_tx(body, headers=h)
+    assert first.status == 202, describe(first)
+
+    srv.stop_checked()
+    srv.start()
+
+    lim = _limits(x, cust["id"])
+    assert lim == {"perTransaction": "500.00", "daily": "1000.00", "usedToday": "100.00",
+                   "remainingToday": "900.00"}, lim
+    again = x.post_tx(body, headers=h)
+    assert again.status == 202 and again.raw == first.raw, describe(again)
+    assert again.headers.get("x-idempotency-cached") == "true", again.headers
+    assert_error(x.post_tx(x.tx_body(dest, "10.00", exchangeRateId=used["id"])), 422, "exchange_rate_already_used")
+    assert_error(x.post_tx(x.tx_body(dest, "500.01")), 422, "limit_exceeded")
+    tx = x.tx(dest, "100.00", exchangeRateId=fresh["id"])
+    s = x.session(tx["id"])
+    assert _fee_components(s).get("partner_fee") == Decimal("1.10"), f"default fee {fee}: {s['fee_summary']}"
+    # 100 + 1.00 + 1.10 (first) and 100 + 1.00 + 1.10 (second)
+    assert x.balance(cust) == _bal("1000.00", "204.20"), x.balance(cust)
+    _ledger_ok(srv)
 
 
 def test_zz_ledger_consistent(server):
