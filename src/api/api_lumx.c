@@ -317,10 +317,13 @@ API_HANDLER(api_h_lumx_partner_fee_create)
 		jd_fail(&d, &root, "basisPoints", ERR_INVALID_VALUE);
 	if (!d.e && dflt && !json_is_boolean(dflt))
 		jd_fail(&d, &root, "default", ERR_INVALID_TYPE);
+	/* A percentage-only partner fee has a flat amount of zero. */
 	int64_t flat_minor = 0;
-	if (!d.e && flat && strcmp(flat, "0") != 0) {
+	if (!d.e && flat) {
 		enum err e = money_parse(flat, strlen(flat), CUR_USDC, &flat_minor);
-		if (e)
+		if (e == ERR_AMOUNT_NOT_POSITIVE)
+			flat_minor = 0;
+		else if (e)
 			jd_fail(&d, &root, "flatAmount", e);
 	}
 	if (d.e) {
@@ -670,12 +673,25 @@ struct tx_ctx {
 	json_t *ext;
 };
 
+/* The engine names fields of the sessions API body; name the Lumx body's. */
+static const char *lumx_tx_field(const char *f)
+{
+	if (!f)
+		return NULL;
+	if (strcmp(f, "/amount/value") == 0 || strcmp(f, "/amount/currency") == 0)
+		return "/sourceAmount";
+	if (strncmp(f, "/destination", 12) == 0 || strcmp(f, "/account_ref") == 0 ||
+	    strcmp(f, "/target_currency") == 0)
+		return "/bankAccountId";
+	return f; /* /exchangeRateId, /partnerFeeId, ... are already Lumx's */
+}
+
 static void render_transaction(void *ctx, enum err e, const char *field, const char *details,
 			    const void *result, struct svc_answer *out)
 {
 	struct tx_ctx *x = ctx;
 	if (e)
-		api_render_error_details(x->c, e, field, details, out);
+		api_render_error_details(x->c, e, lumx_tx_field(field), details, out);
 	else
 		api_answer_json(transaction_json(result, x->ext), 202, out);
 }
@@ -701,12 +717,18 @@ API_HANDLER(api_h_lumx_offramp_create)
 					    !json_is_null(json_object_get(c->body, "blockchain"))
 				    ? jd_enum(&d, &root, "blockchain", false, chains)
 				    : (jd_str(&d, &root, "blockchain", false, true, 16), NULL);
-	bool fee = json_object_get(c->body, "partnerFeeId") != NULL;
-	bool locked = json_object_get(c->body, "exchangeRateId") != NULL;
+	/* Optional ids: absent and null both mean none, as for every other
+	 * optional field here. */
+	json_t *fv = json_object_get(c->body, "partnerFeeId"), *rv = json_object_get(c->body, "exchangeRateId");
+	bool fee = fv && !json_is_null(fv), locked = rv && !json_is_null(rv);
 	if (fee)
 		jd_uuid(&d, &root, "partnerFeeId", fee_id);
+	else
+		jd_seen(&root, "partnerFeeId");
 	if (locked)
 		jd_uuid(&d, &root, "exchangeRateId", rate_id);
+	else
+		jd_seen(&root, "exchangeRateId");
 	struct jd_obj meta;
 	jd_sub(&d, &root, "metadata", false, true, &meta); /* any JSON object, kept */
 	jd_done(&d, &root);

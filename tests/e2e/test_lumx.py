@@ -1152,6 +1152,26 @@ def test_list_pages_both_ways(lx):
     assert [t["id"] for t in r.json["data"]] == newest_first, r.json
 
 
+def test_list_previous_cursor_reaches_newer_inserts(lx):
+    """Walking back with previousCursor reaches transactions created after
+    the walk began (keyset paging)."""
+    x = Lumx(lx.server)
+    cust = x.customer(fund="100.00")
+    dest = x.destination(cust)
+    t1, t2, t3 = (x.tx(dest, f"{i}.00")["id"] for i in (1, 2, 3))
+    p1 = x.list_tx(size=2).json
+    assert [t["id"] for t in p1["data"]] == [t3, t2] and p1["previousCursor"] is None, p1
+    p2 = x.list_tx(size=2, cursor=p1["nextCursor"]).json
+    assert [t["id"] for t in p2["data"]] == [t1] and p2["nextCursor"] is None, p2
+    t4 = x.tx(dest, "4.00")["id"]
+    b1 = x.list_tx(size=2, cursor=p2["previousCursor"]).json
+    assert [t["id"] for t in b1["data"]] == [t3, t2], b1
+    assert b1["previousCursor"] is not None, f"{t4} is newer: previousCursor must lead to it: {b1}"
+    b2 = x.list_tx(size=2, cursor=b1["previousCursor"]).json
+    assert [t["id"] for t in b2["data"]] == [t4] and b2["previousCursor"] is None, b2
+    assert b2["nextCursor"] is not None, b2
+
+
 def test_list_bad_parameters(lx):
     for params, code in ((dict(cursor="garbage"), "invalid_page_token"),
                          (dict(cursor="bm90LWEtdG9rZW4"), "invalid_page_token"),
