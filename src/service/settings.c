@@ -194,6 +194,11 @@ enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
 		out->daily_minor = v;
 	else if (st != STORE_NOT_FOUND)
 		return st;
+	/* Without a daily limit nothing needs today's total: skip the sum, it
+	 * runs inside the write lock of every session creation. */
+	out->used_today_minor = 0;
+	if (out->daily_minor == SVC_LIMIT_NONE)
+		return STORE_OK;
 	int64_t now = svc_now();
 	return STORE_CALL(tx, session_sum, tenant_id, client_id, now - now % 86400,
 			  &out->used_today_minor);

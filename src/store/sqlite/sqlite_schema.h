@@ -154,7 +154,8 @@ static const char *const sq_migrations[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
 	"  name TEXT NOT NULL, bps INTEGER NOT NULL, flat_minor INTEGER NOT NULL,"
 	"  is_default INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;"
-	"CREATE INDEX partner_fees_default ON partner_fees(tenant_id, is_default, id);",
+	"CREATE INDEX partner_fees_default ON partner_fees(tenant_id, is_default, id);"
+	"CREATE INDEX sessions_by_client_day ON sessions(tenant_id, client_id, created_at);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))
