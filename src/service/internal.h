@@ -77,9 +77,11 @@ enum store_status svc_hold_release(struct store_tx *tx, const struct store_sessi
 int64_t svc_now_ms(void);
 /* The tenant_settings keys of a client's limits. */
 void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64]);
-/* A client's limits and what it used today (UTC), inside tx. */
+/* A client's limits and what it used today (UTC), inside tx. for_check:
+ * reading to check a creation, so today's total is skipped when there is
+ * no daily limit. */
 enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
-				  const char *client_id, struct svc_limits *out);
+				  const char *client_id, bool for_check, struct svc_limits *out);
 
 /* Map a store status met outside svc_commit to an infrastructure error. */
 enum err svc_store_err(enum store_status st);

@@ -100,7 +100,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 
 	/* Limits of the client, in stablecoin units (USDC and USDT at par). */
 	struct svc_limits lim;
-	if ((st = svc_limits_read(tx, c->a->tenant_id, acct.client_id, &lim)) != STORE_OK)
+	if ((st = svc_limits_read(tx, c->a->tenant_id, acct.client_id, true, &lim)) != STORE_OK)
 		return st;
 	if (q->amount_minor > lim.per_transaction_minor ||
 	    (lim.daily_minor != SVC_LIMIT_NONE &&

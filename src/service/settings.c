@@ -177,7 +177,7 @@ void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64])
 }
 
 enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
-				  const char *client_id, struct svc_limits *out)
+				  const char *client_id, bool for_check, struct svc_limits *out)
 {
 	char k1[64], k2[64];
 	svc_limit_keys(client_id, k1, k2);
@@ -194,10 +194,10 @@ enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
 		out->daily_minor = v;
 	else if (st != STORE_NOT_FOUND)
 		return st;
-	/* Without a daily limit nothing needs today's total: skip the sum, it
-	 * runs inside the write lock of every session creation. */
+	/* Checking a creation without a daily limit needs no total: skip the
+	 * sum, it runs inside the write lock of every session creation. */
 	out->used_today_minor = 0;
-	if (out->daily_minor == SVC_LIMIT_NONE)
+	if (for_check && out->daily_minor == SVC_LIMIT_NONE)
 		return STORE_OK;
 	int64_t now = svc_now();
 	return STORE_CALL(tx, session_sum, tenant_id, client_id, now - now % 86400,
@@ -218,7 +218,7 @@ static enum store_status limits_get_tx(struct store_tx *tx, void *arg)
 	enum store_status st = STORE_CALL(tx, client_get, l->a->tenant_id, l->client, &cl);
 	if (st != STORE_OK)
 		return st;
-	return svc_limits_read(tx, l->a->tenant_id, l->client, l->out);
+	return svc_limits_read(tx, l->a->tenant_id, l->client, false, l->out);
 }
 
 enum err svc_limits_get(struct service *s, const struct auth *a, const char *client_id,
