@@ -58,6 +58,14 @@
 	X("PUT", "/customers/{id}/limits", api_h_lumx_customer_limits, CAP_CLIENTS_MANAGE, true, true) \
 	X("POST", "/exchange-rates", api_h_lumx_exchange_rate_create, CAP_RAMPS_CREATE, true, true) \
 	X("POST", "/partner-fees", api_h_lumx_partner_fee_create, CAP_POLICIES_MANAGE, true, true) \
+	X("POST", "/webhook-endpoints", api_h_hook_create, CAP_WEBHOOKS_MANAGE, true, false)   \
+	X("GET", "/webhook-endpoints", api_h_hook_list, CAP_WEBHOOKS_MANAGE, true, false)      \
+	X("GET", "/webhook-endpoints/{id}", api_h_hook_get, CAP_WEBHOOKS_MANAGE, true, false)  \
+	X("PATCH", "/webhook-endpoints/{id}", api_h_hook_update, CAP_WEBHOOKS_MANAGE, true, false) \
+	X("DELETE", "/webhook-endpoints/{id}", api_h_hook_delete, CAP_WEBHOOKS_MANAGE, true, false) \
+	X("POST", "/webhook-endpoints/{id}/rotate-secret", api_h_hook_rotate, CAP_WEBHOOKS_MANAGE, true, false) \
+	X("GET", "/webhook-endpoints/{id}/attempts", api_h_hook_attempts, CAP_WEBHOOKS_MANAGE, true, false) \
+	X("POST", "/webhook-endpoints/{id}/resend", api_h_hook_resend, CAP_WEBHOOKS_MANAGE, true, false) \
 	X("GET", "/healthz", api_h_healthz, 0, false, false)                                          \
 	X("GET", "/errors.json", api_h_errors, 0, false, false)
 
@@ -290,7 +298,7 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		return false;
 	}
 	bool post = strcmp(req->method, "POST") == 0;
-	if (!post && strcmp(req->method, "PUT") != 0)
+	if (!post && strcmp(req->method, "PUT") != 0 && strcmp(req->method, "PATCH") != 0)
 		return true;
 
 	if ((req->body_len > 0 || req->content_type) && !content_type_json(req->content_type)) {

@@ -62,6 +62,15 @@ void api_error_response(enum err e, const char *request_id, struct api_response 
 struct store_session;
 char *api_session_snapshot(const struct store_session *s);
 
+/* An event's webhook payloads per format (struct service.hook_payloads). */
+struct store_event;
+struct svc_hook_payload;
+int api_hook_payloads(const char *format, const struct store_session *s,
+		      const struct store_event *ev, const char *ext,
+		      struct svc_hook_payload *out);
+/* Whether endpoint URLs may be on loopback (serve --webhook-allow-loopback). */
+extern bool api_webhook_allow_loopback;
+
 /* The errors.json catalogue, built from base/errors.def. Owned by caller. */
 char *api_errors_catalogue(size_t *len);
 

@@ -105,6 +105,16 @@ API_HANDLER(api_h_lumx_offramp_create);
 API_HANDLER(api_h_lumx_transaction_get);
 API_HANDLER(api_h_lumx_transaction_list);
 API_HANDLER(api_h_lumx_customer_limits);
+API_HANDLER(api_h_hook_create);
+API_HANDLER(api_h_hook_list);
+API_HANDLER(api_h_hook_get);
+API_HANDLER(api_h_hook_update);
+API_HANDLER(api_h_hook_delete);
+API_HANDLER(api_h_hook_rotate);
+API_HANDLER(api_h_hook_attempts);
+API_HANDLER(api_h_hook_resend);
+/* The Lumx view of a session (ext: its Lumx document or NULL). */
+json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext);
 API_HANDLER(api_h_lumx_exchange_rate_create);
 API_HANDLER(api_h_lumx_partner_fee_create);
 

@@ -32,6 +32,8 @@
 #include "domain/capability.h"
 #include "http/server.h"
 #include "rails/rail.h"
+#include "webhooks/hooks.h"
+#include "workers/dispatcher.h"
 #include "workers/workers.h"
 #include "service/service.h"
 #include "store/store.h"
@@ -48,6 +50,8 @@ struct opts {
 	const char *capabilities;
 	const char *kind;
 	long workers;
+	bool webhook_allow_loopback;
+	long webhook_retry_base_ms;
 	long platform_bps; /* -1: unchanged */
 	const char *network_fees[8]; /* repeated --network-fee */
 	int nfees;
@@ -60,6 +64,7 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]\n"
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
+	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -103,6 +108,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"capabilities", required_argument, NULL, 'c'},
 		{"kind", required_argument, NULL, 'k'},
 		{"workers", required_argument, NULL, 'w'},
+		{"webhook-allow-loopback", no_argument, NULL, 'L'},
+		{"webhook-retry-base-ms", required_argument, NULL, 'R'},
 		{"platform-bps", required_argument, NULL, 'b'},
 		{"network-fee", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
@@ -115,6 +122,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->kind = "user";
 	o->http_threads = 16;
 	o->workers = 2;
+	o->webhook_allow_loopback = strcmp(env_or("OFFRAMP_WEBHOOK_ALLOW_LOOPBACK", "0"), "1") == 0;
+	if (!parse_long(env_or("OFFRAMP_WEBHOOK_RETRY_BASE_MS", "30000"), 1, 86400000,
+			&o->webhook_retry_base_ms)) {
+		fprintf(stderr, "offramp: OFFRAMP_WEBHOOK_RETRY_BASE_MS must be 1..86400000\n");
+		return 2;
+	}
 	o->platform_bps = -1;
 	if (!parse_long(env_or("OFFRAMP_SANDBOX_STEP_MS", "1000"), 0, 3600000, &o->sandbox_step_ms)) {
 		fprintf(stderr, "offramp: OFFRAMP_SANDBOX_STEP_MS must be 0..3600000\n");
@@ -149,6 +162,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'w':
 			if (!parse_long(optarg, 1, 8, &o->workers)) {
 				fprintf(stderr, "offramp: --workers must be 1..8\n");
+				return 2;
+			}
+			break;
+		case 'L': o->webhook_allow_loopback = true; break;
+		case 'R':
+			if (!parse_long(optarg, 1, 86400000, &o->webhook_retry_base_ms)) {
+				fprintf(stderr, "offramp: --webhook-retry-base-ms must be 1..86400000\n");
 				return 2;
 			}
 			break;
@@ -388,10 +408,18 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		rail_close(rail);
 		return 1;
 	}
+	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback, 2);
+	if (!hooks) {
+		workers_stop(workers);
+		rail_close(rail);
+		return 1;
+	}
+	api_webhook_allow_loopback = o->webhook_allow_loopback;
 	struct api api = {.svc = svc};
 	struct http_config hc = {.listen = o->listen, .threads = (unsigned)o->http_threads};
 	struct http_server *http = http_start(&hc, &api);
 	if (!http) {
+		dispatcher_stop(hooks);
 		workers_stop(workers);
 		rail_close(rail);
 		return 1;
@@ -402,6 +430,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(http);
 	workers_stop(workers);
+	dispatcher_stop(hooks);
 	rail_close(rail);
 	log_info("serve: stopped");
 	return 0;
@@ -449,7 +478,14 @@ int main(int argc, char **argv)
 		return 1;
 	struct service svc = {.store = st, .fees = fees_default(), .sandbox = true,
 			      .step_ms = o.sandbox_step_ms,
-			      .session_snapshot = api_session_snapshot};
+			      .session_snapshot = api_session_snapshot,
+			      .hook_payloads = api_hook_payloads,
+			      .hook_retry_base_ms = o.webhook_retry_base_ms};
+	if (!hook_global_init()) {
+		fprintf(stderr, "offramp: cannot start libcurl\n");
+		store_close(st);
+		return 1;
+	}
 	if (!sub && o.nargs) {
 		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
 		rc = 2;
@@ -469,5 +505,6 @@ int main(int argc, char **argv)
 	} else
 		rc = cmd_verify_ledger(&svc);
 	store_close(st);
+	hook_global_fini();
 	return rc;
 }

@@ -83,6 +83,11 @@ void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64]);
 enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
 				  const char *client_id, bool for_check, struct svc_limits *out);
 
+/* The webhook outbox: queue the event's payloads for every enabled
+ * endpoint of the session's tenant that wants them, in tx. */
+enum store_status svc_outbox_event(struct store_tx *tx, const struct service *svc,
+				   const struct store_session *s, const struct store_event *ev);
+
 /* Map a store status met outside svc_commit to an infrastructure error. */
 enum err svc_store_err(enum store_status st);
 

@@ -98,6 +98,8 @@ enum store_status svc_session_save(struct store_tx *tx, const struct service *sv
 	if (!ev.data)
 		return STORE_FAIL;
 	st = STORE_CALL(tx, event_insert, &ev);
+	if (st == STORE_OK)
+		st = svc_outbox_event(tx, svc, s, &ev);
 	free(ev.data);
 	return st;
 }

@@ -33,12 +33,29 @@ struct store_session;
  * Set by the api layer; pure. */
 typedef char *(*svc_snapshot_fn)(const struct store_session *s);
 
+/* One webhook payload of an event for one format. */
+struct svc_hook_payload {
+	char type[48];       /* "off_ramp_session.settled", "offramp.success", ... */
+	char message_id[64]; /* the event id, suffixed for derived events */
+	char *body;          /* malloc'd JSON */
+};
+#define SVC_HOOK_PAYLOADS_MAX 3
+struct store_event;
+/* Renders an event's payloads for an endpoint format ("standard" or
+ * "lumx"): 0..SVC_HOOK_PAYLOADS_MAX of them. ext is the session's Lumx
+ * document or NULL. Set by the api layer; pure. */
+typedef int (*svc_hook_payloads_fn)(const char *format, const struct store_session *s,
+				    const struct store_event *ev, const char *ext,
+				    struct svc_hook_payload out[SVC_HOOK_PAYLOADS_MAX]);
+
 struct service {
 	struct store *store;     /* borrowed; outlives the service */
 	struct fee_schedule fees; /* default schedule for every tenant */
 	bool sandbox;            /* sandbox rails: deposits allowed */
 	int64_t step_ms;         /* sandbox: time each stage takes */
 	svc_snapshot_fn session_snapshot; /* NULL: events carry "{}" */
+	svc_hook_payloads_fn hook_payloads; /* NULL: no webhook outbox */
+	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 };
 
 /* Who is calling: the authenticated principal and its tenant. */
@@ -306,6 +323,42 @@ enum err svc_limits_get(struct service *s, const struct auth *a, const char *cli
  * tenant's or an absent client. */
 enum err svc_limits_set(struct service *s, const struct auth *a, const char *client_id,
 			int64_t per_transaction_minor, int64_t daily_minor);
+
+/* ---- webhooks ------------------------------------------------------------ */
+
+/* url must have passed hook_url_check; event_types is a canonical JSON
+ * array. Renders struct store_hook_endpoint (with its secret: only here). */
+void svc_hook_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		     const char *url, const char *format, const char *event_types,
+		     const char *secret, const struct svc_render *r, struct svc_answer *out);
+enum err svc_hook_get(struct service *s, const struct auth *a, const char *id,
+		      struct store_hook_endpoint *out);
+enum err svc_hook_list(struct service *s, const struct auth *a,
+		       void (*each)(void *arg, const struct store_hook_endpoint *), void *arg);
+/* enabled < 0 and event_types NULL leave those as they are. */
+enum err svc_hook_update(struct service *s, const struct auth *a, const char *id, int enabled,
+			 const char *event_types, struct store_hook_endpoint *out);
+enum err svc_hook_delete(struct service *s, const struct auth *a, const char *id);
+/* New secret; the old one signs too for grace_s seconds. */
+enum err svc_hook_rotate(struct service *s, const struct auth *a, const char *id,
+			 const char *new_secret, int64_t grace_s, struct store_hook_endpoint *out);
+enum err svc_hook_attempts(struct service *s, const struct auth *a, const char *endpoint_id,
+			   const char *before_id, int limit,
+			   void (*each)(void *arg, const struct store_hook_attempt *), void *arg,
+			   bool *more);
+/* Deliver an event to an endpoint again (same message id and body).
+ * *delivery_id gets the new delivery. */
+enum err svc_hook_resend(struct service *s, const struct auth *a, const char *endpoint_id,
+			 const char *event_id, char delivery_id[UUID_STR_LEN + 1]);
+
+/* Sends one delivery; fills status (0: no answer), error and duration. */
+typedef void (*svc_hook_send_fn)(void *ctx, const struct store_hook_endpoint *ep,
+				 const struct store_hook_delivery *d, int *status,
+				 char error[128], int64_t *duration_ms);
+/* One dispatcher pass, as svc_worker_tick for sessions. */
+int svc_hook_tick(struct service *s, svc_hook_send_fn send, void *ctx, const char *owner,
+		  int batch, int64_t *next_due_ms);
+enum err svc_hook_recover(struct service *s);
 
 /* ---- audit ------------------------------------------------------------- */
 

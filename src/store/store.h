@@ -183,6 +183,51 @@ struct store_exchange_rate {
 	int64_t created_at;
 };
 
+#define STORE_URL_MAX 2048
+struct store_hook_endpoint {
+	store_id id;
+	store_id tenant_id;
+	char url[STORE_URL_MAX + 1];
+	char format[12];          /* standard | lumx */
+	char event_types[1024];   /* canonical JSON array of types, or ["*"] */
+	bool enabled;
+	char disabled_reason[24]; /* "" | "gone" | "disabled" */
+	char secret[96];          /* kept to sign; never shown after creation */
+	char previous_secret[96]; /* signs too until previous_until */
+	int64_t previous_until;
+	int64_t created_at, updated_at;
+};
+
+struct store_hook_delivery {
+	store_id id;
+	store_id tenant_id;
+	store_id endpoint_id;
+	store_id event_id;
+	char message_id[64]; /* webhook-id / eventId: the event id, suffixed for derived events */
+	char type[48];
+	char *body;          /* the payload, fixed at enqueue time (owned) */
+	char status[12];     /* pending | delivered | failed | cancelled */
+	int attempts;
+	int64_t next_attempt_ms;
+	char lease_owner[64];
+	int64_t lease_until_ms;
+	int last_status;
+	int64_t created_at, updated_at;
+};
+
+struct store_hook_attempt {
+	store_id id;
+	store_id tenant_id;
+	store_id endpoint_id;
+	store_id delivery_id;
+	store_id event_id;
+	int attempt;
+	int status_code; /* 0: no answer */
+	char error[128];
+	int64_t duration_ms;
+	int64_t created_at;
+};
+
 struct store_partner_fee {
 	store_id id;
 	store_id tenant_id;
@@ -359,6 +404,28 @@ struct store_ops {
 	/* Principal of a client's sessions created at or after since, not
 	 * failed or cancelled (daily limits). */
 	enum store_status (*session_sum)(struct store_tx *, const char *tenant_id, const char *client_id, int64_t since, int64_t *sum_minor);
+
+	enum store_status (*hook_endpoint_insert)(struct store_tx *, const struct store_hook_endpoint *);
+	enum store_status (*hook_endpoint_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_hook_endpoint *);
+	enum store_status (*hook_endpoint_update)(struct store_tx *, const struct store_hook_endpoint *);
+	enum store_status (*hook_endpoint_delete)(struct store_tx *, const char *tenant_id, const char *id);
+	/* A tenant's endpoints, oldest first (rows: struct store_hook_endpoint). */
+	enum store_status (*hook_endpoint_list)(struct store_tx *, const char *tenant_id, store_each_fn, void *);
+	enum store_status (*hook_delivery_insert)(struct store_tx *, const struct store_hook_delivery *);
+	/* Lease due pending deliveries (rows: struct store_hook_delivery, body
+	 * borrowed for the callback). */
+	enum store_status (*hook_delivery_claim)(struct store_tx *, int64_t now_ms, const char *owner, int64_t lease_until_ms, int limit, store_each_fn, void *);
+	/* Write status, attempts, next_attempt_ms, last_status; clear the lease.
+	 * Only while owner still holds the lease (else STORE_NOT_FOUND). */
+	enum store_status (*hook_delivery_finish)(struct store_tx *, const struct store_hook_delivery *, const char *owner);
+	/* End an endpoint's pending deliveries (410, delete). */
+	enum store_status (*hook_delivery_cancel)(struct store_tx *, const char *endpoint_id);
+	enum store_status (*hook_delivery_next_due)(struct store_tx *, int64_t *next_ms);
+	enum store_status (*hook_delivery_release_leases)(struct store_tx *);
+	/* The newest delivery of an event to an endpoint (for resend). */
+	enum store_status (*hook_delivery_find)(struct store_tx *, const char *endpoint_id, const char *event_id, struct store_hook_delivery *);
+	enum store_status (*hook_attempt_insert)(struct store_tx *, const struct store_hook_attempt *);
+	enum store_status (*hook_attempt_list)(struct store_tx *, const char *tenant_id, const char *endpoint_id, const char *before_id, int limit, store_each_fn, void *);
 
 	/* STORE_EXISTS when (tenant, endpoint, key) holds an unexpired record. */
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);

@@ -156,6 +156,31 @@ static const char *const sq_migrations[] = {
 	"  is_default INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;"
 	"CREATE INDEX partner_fees_default ON partner_fees(tenant_id, is_default, id);"
 	"CREATE INDEX sessions_by_client_day ON sessions(tenant_id, client_id, created_at);",
+
+	/* 5: webhooks: endpoints, the delivery outbox, attempts. */
+	"CREATE TABLE webhook_endpoints("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  url TEXT NOT NULL, format TEXT NOT NULL, event_types TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL, disabled_reason TEXT NOT NULL, secret TEXT NOT NULL,"
+	"  previous_secret TEXT NOT NULL, previous_until INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX webhook_endpoints_by_tenant ON webhook_endpoints(tenant_id, id);"
+	"CREATE TABLE webhook_deliveries("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, endpoint_id TEXT NOT NULL,"
+	"  event_id TEXT NOT NULL, message_id TEXT NOT NULL, type TEXT NOT NULL,"
+	"  body TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,"
+	"  next_attempt_ms INTEGER NOT NULL, lease_owner TEXT NOT NULL,"
+	"  lease_until_ms INTEGER NOT NULL, last_status INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_ms)"
+	"  WHERE status = 'pending';"
+	"CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries(endpoint_id, status);"
+	"CREATE TABLE webhook_attempts("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, endpoint_id TEXT NOT NULL,"
+	"  delivery_id TEXT NOT NULL, event_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
+	"  status_code INTEGER NOT NULL, error TEXT NOT NULL, duration_ms INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts(tenant_id, endpoint_id, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

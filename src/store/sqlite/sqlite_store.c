@@ -28,7 +28,7 @@
 #include "base/log.h"
 #include "store/sqlite/sqlite_schema.h"
 
-#define SQ_STMT_CACHE 96
+#define SQ_STMT_CACHE 128
 
 struct sq_conn {
 	sqlite3 *db;
@@ -1655,6 +1655,322 @@ static enum store_status sq_payout_list(struct store_tx *t, const char *tenant_i
 	return sq_each(t, st, "payout list", sq_payout_row, &row, fn, arg);
 }
 
+/* ---- webhooks ------------------------------------------------------------ */
+
+#define SQ_HOOK_COLS                                                                         \
+	"id, tenant_id, url, format, event_types, enabled, disabled_reason, secret,"        \
+	" previous_secret, previous_until, created_at, updated_at"
+
+static void sq_hook_row(sqlite3_stmt *st, void *row)
+{
+	struct store_hook_endpoint *r = row;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->url, sizeof r->url);
+	ct(st, 3, r->format, sizeof r->format);
+	ct(st, 4, r->event_types, sizeof r->event_types);
+	r->enabled = ci(st, 5) != 0;
+	ct(st, 6, r->disabled_reason, sizeof r->disabled_reason);
+	ct(st, 7, r->secret, sizeof r->secret);
+	ct(st, 8, r->previous_secret, sizeof r->previous_secret);
+	r->previous_until = ci(st, 9);
+	r->created_at = ci(st, 10);
+	r->updated_at = ci(st, 11);
+}
+
+static void sq_hook_bind(sqlite3_stmt *st, const struct store_hook_endpoint *r)
+{
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bte(st, 3, r->url);
+	bte(st, 4, r->format);
+	bte(st, 5, r->event_types);
+	bi(st, 6, r->enabled);
+	bte(st, 7, r->disabled_reason);
+	bte(st, 8, r->secret);
+	bte(st, 9, r->previous_secret);
+	bi(st, 10, r->previous_until);
+	bi(st, 11, r->created_at);
+	bi(st, 12, r->updated_at);
+}
+
+static enum store_status sq_hook_endpoint_insert(struct store_tx *t, const struct store_hook_endpoint *r)
+{
+	static const char sql[] = "INSERT INTO webhook_endpoints(" SQ_HOOK_COLS ")"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_hook_bind(st, r);
+	return sq_exec(t, st, "webhook endpoint insert");
+}
+
+static enum store_status sq_hook_endpoint_update(struct store_tx *t, const struct store_hook_endpoint *r)
+{
+	static const char sql[] =
+		"UPDATE webhook_endpoints SET url = ?3, format = ?4, event_types = ?5, enabled = ?6,"
+		" disabled_reason = ?7, secret = ?8, previous_secret = ?9, previous_until = ?10,"
+		" updated_at = ?12 WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_hook_bind(st, r);
+	enum store_status s = sq_exec(t, st, "webhook endpoint update");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static enum store_status sq_hook_endpoint_get(struct store_tx *t, const char *tenant_id,
+					      const char *id, struct store_hook_endpoint *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_HOOK_COLS " FROM webhook_endpoints WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_one(t, st, "webhook endpoint get");
+	if (s != STORE_OK)
+		return s;
+	sq_hook_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_hook_endpoint_delete(struct store_tx *t, const char *tenant_id,
+						 const char *id)
+{
+	static const char sql[] = "DELETE FROM webhook_endpoints WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, id);
+	bt(st, 2, tenant_id);
+	enum store_status s = sq_exec(t, st, "webhook endpoint delete");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static enum store_status sq_hook_endpoint_list(struct store_tx *t, const char *tenant_id,
+					       store_each_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " SQ_HOOK_COLS " FROM webhook_endpoints"
+				  " WHERE tenant_id = ?1 ORDER BY id LIMIT 1000";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	struct store_hook_endpoint row;
+	return sq_each(t, st, "webhook endpoint list", sq_hook_row, &row, fn, arg);
+}
+
+#define SQ_DELIVERY_COLS                                                                   \
+	"id, tenant_id, endpoint_id, event_id, message_id, type, body, status, attempts,"  \
+	" next_attempt_ms, lease_owner, lease_until_ms, last_status, created_at, updated_at"
+
+static void sq_delivery_row(sqlite3_stmt *st, void *row)
+{
+	struct store_hook_delivery *r = row;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->endpoint_id, sizeof r->endpoint_id);
+	ct(st, 3, r->event_id, sizeof r->event_id);
+	ct(st, 4, r->message_id, sizeof r->message_id);
+	ct(st, 5, r->type, sizeof r->type);
+	r->body = (char *)sqlite3_column_text(st, 6); /* borrowed for the callback */
+	ct(st, 7, r->status, sizeof r->status);
+	r->attempts = (int)ci(st, 8);
+	r->next_attempt_ms = ci(st, 9);
+	ct(st, 10, r->lease_owner, sizeof r->lease_owner);
+	r->lease_until_ms = ci(st, 11);
+	r->last_status = (int)ci(st, 12);
+	r->created_at = ci(st, 13);
+	r->updated_at = ci(st, 14);
+}
+
+static enum store_status sq_hook_delivery_insert(struct store_tx *t, const struct store_hook_delivery *r)
+{
+	static const char sql[] = "INSERT INTO webhook_deliveries(" SQ_DELIVERY_COLS ")"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->endpoint_id);
+	bt(st, 4, r->event_id);
+	bt(st, 5, r->message_id);
+	bt(st, 6, r->type);
+	bte(st, 7, r->body);
+	bt(st, 8, r->status);
+	bi(st, 9, r->attempts);
+	bi(st, 10, r->next_attempt_ms);
+	bte(st, 11, r->lease_owner);
+	bi(st, 12, r->lease_until_ms);
+	bi(st, 13, r->last_status);
+	bi(st, 14, r->created_at);
+	bi(st, 15, r->updated_at);
+	return sq_exec(t, st, "webhook delivery insert");
+}
+
+static enum store_status sq_hook_delivery_claim(struct store_tx *t, int64_t now_ms, const char *owner,
+						int64_t lease_until_ms, int limit, store_each_fn fn,
+						void *arg)
+{
+	static const char sql[] =
+		"UPDATE webhook_deliveries SET lease_owner = ?2, lease_until_ms = ?3 WHERE id IN ("
+		" SELECT id FROM webhook_deliveries WHERE status = 'pending'"
+		" AND next_attempt_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY next_attempt_ms LIMIT ?4)"
+		" RETURNING " SQ_DELIVERY_COLS;
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bi(st, 1, now_ms);
+	bt(st, 2, owner);
+	bi(st, 3, lease_until_ms);
+	bi(st, 4, limit);
+	struct store_hook_delivery row;
+	return sq_each(t, st, "webhook delivery claim", sq_delivery_row, &row, fn, arg);
+}
+
+static enum store_status sq_hook_delivery_finish(struct store_tx *t, const struct store_hook_delivery *r,
+						 const char *owner)
+{
+	static const char sql[] =
+		"UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt_ms = ?4,"
+		" last_status = ?5, updated_at = ?6, lease_owner = '', lease_until_ms = 0"
+		" WHERE id = ?1 AND lease_owner = ?7";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->status);
+	bi(st, 3, r->attempts);
+	bi(st, 4, r->next_attempt_ms);
+	bi(st, 5, r->last_status);
+	bi(st, 6, r->updated_at);
+	bt(st, 7, owner);
+	enum store_status s = sq_exec(t, st, "webhook delivery finish");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static enum store_status sq_hook_delivery_cancel(struct store_tx *t, const char *endpoint_id)
+{
+	static const char sql[] = "UPDATE webhook_deliveries SET status = 'cancelled'"
+				  " WHERE endpoint_id = ?1 AND status = 'pending'";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, endpoint_id);
+	return sq_exec(t, st, "webhook delivery cancel");
+}
+
+static enum store_status sq_hook_delivery_next_due(struct store_tx *t, int64_t *next_ms)
+{
+	static const char sql[] = "SELECT MIN(MAX(next_attempt_ms, lease_until_ms))"
+				  " FROM webhook_deliveries WHERE status = 'pending'";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	enum store_status s = sq_one(t, st, "webhook next due");
+	if (s != STORE_OK)
+		return s;
+	bool none = sqlite3_column_type(st, 0) == SQLITE_NULL;
+	*next_ms = ci(st, 0);
+	sqlite3_reset(st);
+	return none ? STORE_NOT_FOUND : STORE_OK;
+}
+
+static enum store_status sq_hook_delivery_release_leases(struct store_tx *t)
+{
+	static const char sql[] = "UPDATE webhook_deliveries SET lease_owner = '',"
+				  " lease_until_ms = 0 WHERE lease_until_ms > 0";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	return sq_exec(t, st, "webhook release leases");
+}
+
+static enum store_status sq_hook_delivery_find(struct store_tx *t, const char *endpoint_id,
+					       const char *event_id, struct store_hook_delivery *r)
+{
+	static const char sql[] = "SELECT " SQ_DELIVERY_COLS " FROM webhook_deliveries"
+				  " WHERE endpoint_id = ?1 AND event_id = ?2 ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, endpoint_id);
+	bt(st, 2, event_id);
+	enum store_status s = sq_one(t, st, "webhook delivery find");
+	if (s != STORE_OK)
+		return s;
+	sq_delivery_row(st, r);
+	r->body = cdup(st, 6, NULL);
+	sqlite3_reset(st);
+	return r->body ? STORE_OK : STORE_FAIL;
+}
+
+static enum store_status sq_hook_attempt_insert(struct store_tx *t, const struct store_hook_attempt *r)
+{
+	static const char sql[] =
+		"INSERT INTO webhook_attempts(id, tenant_id, endpoint_id, delivery_id, event_id,"
+		" attempt, status_code, error, duration_ms, created_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, r->id);
+	bt(st, 2, r->tenant_id);
+	bt(st, 3, r->endpoint_id);
+	bt(st, 4, r->delivery_id);
+	bt(st, 5, r->event_id);
+	bi(st, 6, r->attempt);
+	bi(st, 7, r->status_code);
+	bte(st, 8, r->error);
+	bi(st, 9, r->duration_ms);
+	bi(st, 10, r->created_at);
+	return sq_exec(t, st, "webhook attempt insert");
+}
+
+static void sq_attempt_row(sqlite3_stmt *st, void *row)
+{
+	struct store_hook_attempt *r = row;
+	ct(st, 0, r->id, sizeof r->id);
+	ct(st, 1, r->tenant_id, sizeof r->tenant_id);
+	ct(st, 2, r->endpoint_id, sizeof r->endpoint_id);
+	ct(st, 3, r->delivery_id, sizeof r->delivery_id);
+	ct(st, 4, r->event_id, sizeof r->event_id);
+	r->attempt = (int)ci(st, 5);
+	r->status_code = (int)ci(st, 6);
+	ct(st, 7, r->error, sizeof r->error);
+	r->duration_ms = ci(st, 8);
+	r->created_at = ci(st, 9);
+}
+
+static enum store_status sq_hook_attempt_list(struct store_tx *t, const char *tenant_id,
+					      const char *endpoint_id, const char *before_id,
+					      int limit, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT id, tenant_id, endpoint_id, delivery_id, event_id, attempt, status_code,"
+		" error, duration_ms, created_at FROM webhook_attempts WHERE tenant_id = ?1"
+		" AND endpoint_id = ?2 AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	bt(st, 2, endpoint_id);
+	bt(st, 3, before_id);
+	bi(st, 4, limit);
+	struct store_hook_attempt row;
+	return sq_each(t, st, "webhook attempt list", sq_attempt_row, &row, fn, arg);
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1710,6 +2026,20 @@ static const struct store_ops sq_ops = {
 	.partner_fee_insert = sq_partner_fee_insert,
 	.partner_fee_get = sq_partner_fee_get,
 	.session_sum = sq_session_sum,
+	.hook_endpoint_insert = sq_hook_endpoint_insert,
+	.hook_endpoint_get = sq_hook_endpoint_get,
+	.hook_endpoint_update = sq_hook_endpoint_update,
+	.hook_endpoint_delete = sq_hook_endpoint_delete,
+	.hook_endpoint_list = sq_hook_endpoint_list,
+	.hook_delivery_insert = sq_hook_delivery_insert,
+	.hook_delivery_claim = sq_hook_delivery_claim,
+	.hook_delivery_finish = sq_hook_delivery_finish,
+	.hook_delivery_cancel = sq_hook_delivery_cancel,
+	.hook_delivery_next_due = sq_hook_delivery_next_due,
+	.hook_delivery_release_leases = sq_hook_delivery_release_leases,
+	.hook_delivery_find = sq_hook_delivery_find,
+	.hook_attempt_insert = sq_hook_attempt_insert,
+	.hook_attempt_list = sq_hook_attempt_list,
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
 	.idem_set_answer = sq_idem_set_answer,

@@ -1,0 +1,527 @@
+/*
+ * webhooks.c - webhook endpoints, the outbox and the dispatcher's pass
+ * (docs/WEBHOOKS.md).
+ *
+ * Outbox: svc_outbox_event() runs inside the transaction that writes a
+ * session's event (svc_session_save), and queues one delivery per
+ * (endpoint, payload) with its body fixed then. So an acknowledged
+ * transition always has its deliveries, and a retry sends the same bytes
+ * under the same message id.
+ *
+ * Dispatch: like the session workers, a pass leases due deliveries, sends
+ * each with no transaction open, then records the attempt and the outcome
+ * in one transaction, provided it still holds the lease.
+ */
+#include "service/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "base/log.h"
+
+#define HOOK_ATTEMPTS_MAX 16
+#define HOOK_WAIT_CAP_MS (12LL * 3600 * 1000)
+#define HOOK_LEASE_MS 60000
+#define HOOK_BATCH_MAX 32
+#define HOOK_ENDPOINTS_MAX 64 /* per tenant, for one event's fan-out */
+
+/* ---- outbox ---------------------------------------------------------------- */
+
+struct ep_list {
+	struct store_hook_endpoint *rows;
+	int n;
+};
+
+static void ep_row(void *arg, const void *row)
+{
+	struct ep_list *l = arg;
+	if (l->n < HOOK_ENDPOINTS_MAX)
+		l->rows[l->n++] = *(const struct store_hook_endpoint *)row;
+}
+
+/* "*" or the type, as a JSON string, in the endpoint's canonical list. */
+static bool wants(const struct store_hook_endpoint *ep, const char *type)
+{
+	char quoted[64];
+	if (strstr(ep->event_types, "\"*\""))
+		return true;
+	snprintf(quoted, sizeof quoted, "\"%s\"", type);
+	return strstr(ep->event_types, quoted) != NULL;
+}
+
+enum store_status svc_outbox_event(struct store_tx *tx, const struct service *svc,
+				   const struct store_session *s, const struct store_event *ev)
+{
+	if (!svc->hook_payloads)
+		return STORE_OK;
+	struct store_hook_endpoint *rows = calloc(HOOK_ENDPOINTS_MAX, sizeof *rows);
+	if (!rows)
+		return STORE_FAIL;
+	struct ep_list l = {rows, 0};
+	enum store_status st = STORE_CALL(tx, hook_endpoint_list, s->tenant_id, ep_row, &l);
+	char *ext = NULL;
+	struct svc_hook_payload std[SVC_HOOK_PAYLOADS_MAX], lumx[SVC_HOOK_PAYLOADS_MAX];
+	int nstd = -1, nlumx = -1; /* rendered on first need */
+	int64_t now = svc_now_ms();
+	for (int i = 0; st == STORE_OK && i < l.n; i++) {
+		const struct store_hook_endpoint *ep = &rows[i];
+		if (!ep->enabled)
+			continue;
+		bool is_lumx = strcmp(ep->format, "lumx") == 0;
+		if (is_lumx && nlumx < 0) {
+			st = STORE_CALL(tx, ext_get, s->tenant_id, s->id, "lumx", &ext);
+			if (st == STORE_NOT_FOUND)
+				st = STORE_OK;
+			if (st != STORE_OK)
+				break;
+			nlumx = svc->hook_payloads("lumx", s, ev, ext, lumx);
+		} else if (!is_lumx && nstd < 0) {
+			nstd = svc->hook_payloads("standard", s, ev, NULL, std);
+		}
+		struct svc_hook_payload *p = is_lumx ? lumx : std;
+		int n = is_lumx ? nlumx : nstd;
+		for (int k = 0; st == STORE_OK && k < n; k++) {
+			if (!wants(ep, p[k].type))
+				continue;
+			struct store_hook_delivery d = {.attempts = 0, .next_attempt_ms = now,
+							.created_at = svc_now(), .updated_at = svc_now()};
+			if (!uuid_v7(d.id)) {
+				st = STORE_FAIL;
+				break;
+			}
+			memcpy(d.tenant_id, s->tenant_id, sizeof d.tenant_id);
+			memcpy(d.endpoint_id, ep->id, sizeof d.endpoint_id);
+			memcpy(d.event_id, ev->id, sizeof d.event_id);
+			snprintf(d.message_id, sizeof d.message_id, "%s", p[k].message_id);
+			snprintf(d.type, sizeof d.type, "%s", p[k].type);
+			snprintf(d.status, sizeof d.status, "pending");
+			d.body = p[k].body;
+			st = STORE_CALL(tx, hook_delivery_insert, &d);
+		}
+	}
+	for (int k = 0; k < nstd; k++)
+		free(std[k].body);
+	for (int k = 0; k < nlumx; k++)
+		free(lumx[k].body);
+	free(ext);
+	free(rows);
+	return st;
+}
+
+/* ---- endpoints -------------------------------------------------------------- */
+
+struct hook_arg {
+	const struct auth *a;
+	const char *url, *format, *types, *secret;
+	struct store_hook_endpoint ep;
+};
+
+static enum store_status hook_effect(struct store_tx *tx, void *arg, enum err *e,
+				     const char **field, const void **result)
+{
+	struct hook_arg *c = arg;
+	struct store_hook_endpoint *ep = &c->ep;
+	memset(ep, 0, sizeof *ep);
+	if (!uuid_v7(ep->id))
+		return STORE_FAIL;
+	memcpy(ep->tenant_id, c->a->tenant_id, sizeof ep->tenant_id);
+	snprintf(ep->url, sizeof ep->url, "%s", c->url);
+	snprintf(ep->format, sizeof ep->format, "%s", c->format);
+	snprintf(ep->event_types, sizeof ep->event_types, "%s", c->types);
+	ep->enabled = true;
+	snprintf(ep->secret, sizeof ep->secret, "%s", c->secret);
+	ep->created_at = ep->updated_at = svc_now();
+	*result = ep;
+	return STORE_CALL(tx, hook_endpoint_insert, ep);
+}
+
+void svc_hook_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		     const char *url, const char *format, const char *event_types,
+		     const char *secret, const struct svc_render *r, struct svc_answer *out)
+{
+	struct hook_arg c = {.a = a, .url = url, .format = format, .types = event_types,
+			     .secret = secret};
+	svc_commit(s, a, idem, hook_effect, &c, ERR_OK, NULL, r, out);
+}
+
+struct hook_op {
+	const struct auth *a;
+	const char *id;
+	int enabled;
+	const char *types;
+	const char *secret;
+	int64_t grace_s;
+	struct store_hook_endpoint *out;
+	int op; /* 0 get, 1 update, 2 delete, 3 rotate */
+};
+
+static enum store_status hook_op_tx(struct store_tx *tx, void *arg)
+{
+	struct hook_op *o = arg;
+	enum store_status st = STORE_CALL(tx, hook_endpoint_get, o->a->tenant_id, o->id, o->out);
+	if (st != STORE_OK || o->op == 0)
+		return st;
+	if (o->op == 2) {
+		if ((st = STORE_CALL(tx, hook_delivery_cancel, o->id)) != STORE_OK)
+			return st;
+		return STORE_CALL(tx, hook_endpoint_delete, o->a->tenant_id, o->id);
+	}
+	struct store_hook_endpoint *ep = o->out;
+	if (o->op == 1) {
+		if (o->enabled >= 0) {
+			ep->enabled = o->enabled != 0;
+			snprintf(ep->disabled_reason, sizeof ep->disabled_reason, "%s",
+				 ep->enabled ? "" : "disabled");
+		}
+		if (o->types)
+			snprintf(ep->event_types, sizeof ep->event_types, "%s", o->types);
+	} else {
+		snprintf(ep->previous_secret, sizeof ep->previous_secret, "%s", ep->secret);
+		ep->previous_until = svc_now() + o->grace_s;
+		snprintf(ep->secret, sizeof ep->secret, "%s", o->secret);
+	}
+	ep->updated_at = svc_now();
+	return STORE_CALL(tx, hook_endpoint_update, ep);
+}
+
+static enum err hook_op(struct service *s, struct hook_op *o, bool write)
+{
+	enum store_status st = store_run(s->store, write, hook_op_tx, o);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+enum err svc_hook_get(struct service *s, const struct auth *a, const char *id,
+		      struct store_hook_endpoint *out)
+{
+	struct hook_op o = {.a = a, .id = id, .out = out, .op = 0};
+	return hook_op(s, &o, false);
+}
+
+enum err svc_hook_update(struct service *s, const struct auth *a, const char *id, int enabled,
+			 const char *event_types, struct store_hook_endpoint *out)
+{
+	struct hook_op o = {.a = a, .id = id, .enabled = enabled, .types = event_types,
+			    .out = out, .op = 1};
+	return hook_op(s, &o, true);
+}
+
+enum err svc_hook_delete(struct service *s, const struct auth *a, const char *id)
+{
+	struct store_hook_endpoint ep;
+	struct hook_op o = {.a = a, .id = id, .out = &ep, .op = 2};
+	return hook_op(s, &o, true);
+}
+
+enum err svc_hook_rotate(struct service *s, const struct auth *a, const char *id,
+			 const char *new_secret, int64_t grace_s, struct store_hook_endpoint *out)
+{
+	struct hook_op o = {.a = a, .id = id, .secret = new_secret, .grace_s = grace_s,
+			    .out = out, .op = 3};
+	return hook_op(s, &o, true);
+}
+
+struct hook_list {
+	const struct auth *a;
+	struct store_hook_endpoint *rows;
+	int n;
+};
+
+static enum store_status hook_list_tx(struct store_tx *tx, void *arg)
+{
+	struct hook_list *l = arg;
+	struct ep_list el = {l->rows, 0};
+	enum store_status st = STORE_CALL(tx, hook_endpoint_list, l->a->tenant_id, ep_row, &el);
+	l->n = el.n;
+	return st;
+}
+
+enum err svc_hook_list(struct service *s, const struct auth *a,
+		       void (*each)(void *arg, const struct store_hook_endpoint *), void *arg)
+{
+	struct hook_list l = {a, calloc(HOOK_ENDPOINTS_MAX, sizeof(struct store_hook_endpoint)), 0};
+	if (!l.rows)
+		return ERR_INTERNAL;
+	enum store_status st = store_run(s->store, false, hook_list_tx, &l);
+	for (int i = 0; st == STORE_OK && i < l.n; i++)
+		each(arg, &l.rows[i]);
+	free(l.rows);
+	return st == STORE_OK ? ERR_OK : svc_store_err(st);
+}
+
+struct attempt_list {
+	const struct auth *a;
+	const char *endpoint, *before;
+	int limit;
+	struct store_hook_attempt rows[LIMIT_PAGE_SIZE_MAX + 1];
+	int n;
+	bool missing;
+};
+
+static void attempt_row(void *arg, const void *row)
+{
+	struct attempt_list *l = arg;
+	if (l->n < LIMIT_PAGE_SIZE_MAX + 1)
+		l->rows[l->n++] = *(const struct store_hook_attempt *)row;
+}
+
+static enum store_status attempt_list_tx(struct store_tx *tx, void *arg)
+{
+	struct attempt_list *l = arg;
+	struct store_hook_endpoint ep;
+	l->n = 0;
+	enum store_status st = STORE_CALL(tx, hook_endpoint_get, l->a->tenant_id, l->endpoint, &ep);
+	if (st != STORE_OK)
+		return st;
+	return STORE_CALL(tx, hook_attempt_list, l->a->tenant_id, l->endpoint, l->before,
+			  l->limit + 1, attempt_row, l);
+}
+
+enum err svc_hook_attempts(struct service *s, const struct auth *a, const char *endpoint_id,
+			   const char *before_id, int limit,
+			   void (*each)(void *arg, const struct store_hook_attempt *), void *arg,
+			   bool *more)
+{
+	if (limit < 1 || limit > LIMIT_PAGE_SIZE_MAX)
+		return ERR_INVALID_QUERY;
+	struct attempt_list *l = calloc(1, sizeof *l);
+	if (!l)
+		return ERR_INTERNAL;
+	l->a = a;
+	l->endpoint = endpoint_id;
+	l->before = before_id;
+	l->limit = limit;
+	enum store_status st = store_run(s->store, false, attempt_list_tx, l);
+	if (st == STORE_OK) {
+		*more = l->n > limit;
+		for (int i = 0; i < l->n && i < limit; i++)
+			each(arg, &l->rows[i]);
+	}
+	free(l);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+struct resend_arg {
+	const struct auth *a;
+	const char *endpoint, *event;
+	char *id;
+};
+
+static enum store_status resend_tx(struct store_tx *tx, void *arg)
+{
+	struct resend_arg *r = arg;
+	struct store_hook_endpoint ep;
+	enum store_status st = STORE_CALL(tx, hook_endpoint_get, r->a->tenant_id, r->endpoint, &ep);
+	if (st != STORE_OK)
+		return st;
+	struct store_hook_delivery d = {0};
+	st = STORE_CALL(tx, hook_delivery_find, r->endpoint, r->event, &d);
+	if (st != STORE_OK)
+		return st;
+	if (!uuid_v7(d.id)) {
+		free(d.body);
+		return STORE_FAIL;
+	}
+	snprintf(d.status, sizeof d.status, "pending");
+	d.attempts = 0;
+	d.next_attempt_ms = svc_now_ms();
+	d.lease_owner[0] = '\0';
+	d.lease_until_ms = 0;
+	d.last_status = 0;
+	d.created_at = d.updated_at = svc_now();
+	st = STORE_CALL(tx, hook_delivery_insert, &d);
+	memcpy(r->id, d.id, UUID_STR_LEN + 1);
+	free(d.body);
+	return st;
+}
+
+enum err svc_hook_resend(struct service *s, const struct auth *a, const char *endpoint_id,
+			 const char *event_id, char delivery_id[UUID_STR_LEN + 1])
+{
+	struct resend_arg r = {a, endpoint_id, event_id, delivery_id};
+	enum store_status st = store_run(s->store, true, resend_tx, &r);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+struct claim {
+	int64_t now;
+	const char *owner;
+	int limit, n;
+	struct store_hook_delivery *rows;
+};
+
+static void claim_row(void *arg, const void *row)
+{
+	struct claim *c = arg;
+	if (c->n >= c->limit)
+		return;
+	struct store_hook_delivery *d = &c->rows[c->n];
+	*d = *(const struct store_hook_delivery *)row;
+	d->body = strdup(d->body ? d->body : "");
+	if (d->body)
+		c->n++;
+}
+
+static enum store_status claim_tx(struct store_tx *tx, void *arg)
+{
+	struct claim *c = arg;
+	for (int i = 0; i < c->n; i++)
+		free(c->rows[i].body);
+	c->n = 0;
+	int64_t next;
+	enum store_status st = STORE_CALL(tx, hook_delivery_next_due, &next);
+	if (st == STORE_NOT_FOUND || (st == STORE_OK && next > c->now))
+		return STORE_OK;
+	if (st != STORE_OK)
+		return st;
+	return STORE_CALL(tx, hook_delivery_claim, c->now, c->owner, c->now + HOOK_LEASE_MS,
+			  c->limit, claim_row, c);
+}
+
+static enum store_status next_due_tx(struct store_tx *tx, void *arg)
+{
+	return STORE_CALL(tx, hook_delivery_next_due, (int64_t *)arg);
+}
+
+struct finish {
+	const char *owner;
+	struct store_hook_delivery *d;
+	struct store_hook_attempt at;
+	bool gone; /* 410: disable the endpoint */
+};
+
+static enum store_status finish_tx(struct store_tx *tx, void *arg)
+{
+	struct finish *f = arg;
+	enum store_status st = STORE_CALL(tx, hook_delivery_finish, f->d, f->owner);
+	if (st != STORE_OK)
+		return st; /* lease lost: another dispatcher owns it now */
+	if (f->at.id[0] && (st = STORE_CALL(tx, hook_attempt_insert, &f->at)) != STORE_OK)
+		return st;
+	if (f->gone) {
+		struct store_hook_endpoint ep;
+		st = STORE_CALL(tx, hook_endpoint_get, f->d->tenant_id, f->d->endpoint_id, &ep);
+		if (st == STORE_NOT_FOUND)
+			return STORE_OK;
+		if (st != STORE_OK)
+			return st;
+		ep.enabled = false;
+		snprintf(ep.disabled_reason, sizeof ep.disabled_reason, "gone");
+		ep.updated_at = svc_now();
+		if ((st = STORE_CALL(tx, hook_endpoint_update, &ep)) != STORE_OK)
+			return st;
+		return STORE_CALL(tx, hook_delivery_cancel, ep.id);
+	}
+	return STORE_OK;
+}
+
+/* base * 2^(attempts-1), jittered by up to ±20%, at most 12 h. */
+static int64_t hook_wait_ms(const struct service *s, int attempts)
+{
+	int64_t w = s->hook_retry_base_ms > 0 ? s->hook_retry_base_ms : 30000;
+	for (int i = 1; i < attempts && w < HOOK_WAIT_CAP_MS; i++)
+		w *= 2;
+	if (w > HOOK_WAIT_CAP_MS)
+		w = HOOK_WAIT_CAP_MS;
+	unsigned char r = 0;
+	RAND_bytes(&r, 1);
+	return w + w * ((int)r - 128) / 640; /* ±20% */
+}
+
+struct ep_get {
+	const char *tenant, *id;
+	struct store_hook_endpoint *ep;
+};
+
+static enum store_status ep_get_tx(struct store_tx *tx, void *arg)
+{
+	struct ep_get *g = arg;
+	return STORE_CALL(tx, hook_endpoint_get, g->tenant, g->id, g->ep);
+}
+
+static void dispatch_one(struct service *s, svc_hook_send_fn send, void *ctx, const char *owner,
+			 struct store_hook_delivery *d)
+{
+	struct store_hook_endpoint ep;
+	struct ep_get g = {d->tenant_id, d->endpoint_id, &ep};
+	enum store_status st = store_run(s->store, false, ep_get_tx, &g);
+	struct finish f = {.owner = owner, .d = d};
+	int64_t now = svc_now_ms();
+	if (st != STORE_OK || !ep.enabled) {
+		/* Deleted or disabled meanwhile: nothing to send. */
+		snprintf(d->status, sizeof d->status, "cancelled");
+	} else {
+		if (ep.previous_until <= svc_now())
+			ep.previous_secret[0] = '\0';
+		int status = 0;
+		char error[128] = "";
+		int64_t ms = 0;
+		send(ctx, &ep, d, &status, error, &ms);
+		d->attempts++;
+		d->last_status = status;
+		f.at = (struct store_hook_attempt){.attempt = d->attempts, .status_code = status,
+						   .duration_ms = ms, .created_at = svc_now()};
+		uuid_v7(f.at.id);
+		memcpy(f.at.tenant_id, d->tenant_id, sizeof f.at.tenant_id);
+		memcpy(f.at.endpoint_id, d->endpoint_id, sizeof f.at.endpoint_id);
+		memcpy(f.at.delivery_id, d->id, sizeof f.at.delivery_id);
+		memcpy(f.at.event_id, d->event_id, sizeof f.at.event_id);
+		snprintf(f.at.error, sizeof f.at.error, "%s", error);
+		if (status >= 200 && status < 300) {
+			snprintf(d->status, sizeof d->status, "delivered");
+		} else if (status == 410) {
+			snprintf(d->status, sizeof d->status, "cancelled");
+			f.gone = true;
+		} else if (d->attempts >= HOOK_ATTEMPTS_MAX) {
+			snprintf(d->status, sizeof d->status, "failed");
+		} else {
+			d->next_attempt_ms = now + hook_wait_ms(s, d->attempts);
+		}
+	}
+	d->updated_at = svc_now();
+	/* f.at.id is empty when the delivery ended without an attempt. */
+	st = store_run(s->store, true, finish_tx, &f);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
+		log_error("webhooks: delivery %s: cannot record the outcome: %s", d->id,
+			  store_status_name(st));
+}
+
+int svc_hook_tick(struct service *s, svc_hook_send_fn send, void *ctx, const char *owner,
+		  int batch, int64_t *next_due_ms)
+{
+	if (batch < 1)
+		batch = 1;
+	if (batch > HOOK_BATCH_MAX)
+		batch = HOOK_BATCH_MAX;
+	struct store_hook_delivery rows[HOOK_BATCH_MAX];
+	struct claim c = {.now = svc_now_ms(), .owner = owner, .limit = batch, .rows = rows};
+	enum store_status st = store_run(s->store, true, claim_tx, &c);
+	if (st != STORE_OK) {
+		for (int i = 0; i < c.n; i++)
+			free(rows[i].body);
+		return -1;
+	}
+	for (int i = 0; i < c.n; i++) {
+		dispatch_one(s, send, ctx, owner, &rows[i]);
+		free(rows[i].body);
+	}
+	int64_t next = 0;
+	st = store_run(s->store, false, next_due_tx, &next);
+	*next_due_ms = st == STORE_OK ? next : 0;
+	return c.n;
+}
+
+static enum store_status hook_recover_tx(struct store_tx *tx, void *arg)
+{
+	return tx->store->ops->hook_delivery_release_leases(tx);
+}
+
+enum err svc_hook_recover(struct service *s)
+{
+	enum store_status st = store_run(s->store, true, hook_recover_tx, NULL);
+	return st == STORE_OK ? ERR_OK : svc_store_err(st);
+}

@@ -1,0 +1,283 @@
+/*
+ * hooks.c - webhook HTTP client, signatures and address rules.
+ *
+ * SSRF: the URL's host is resolved at registration and every address must
+ * be public; then, at each delivery, libcurl's open-socket callback sees
+ * the address it is about to connect to and refuses a non-public one, so
+ * a name that resolves differently later (DNS rebinding) gains nothing.
+ * Redirects are never followed; at most HOOK_RESPONSE_MAX bytes of an
+ * answer are read; connect and total timeouts bound every attempt.
+ */
+#include "webhooks/hooks.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "base/crypto.h"
+
+bool hook_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
+void hook_global_fini(void) { curl_global_cleanup(); }
+
+/* ---- address rules -------------------------------------------------------- */
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return (a >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			return a->s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/* Public unicast only: no private, link-local (cloud metadata included),
+ * CGNAT, unspecified, multicast, reserved or documentation ranges. */
+static bool addr_is_public(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16);
+		if (b0 == 0 || b0 == 10 || b0 == 127 || b0 >= 224)
+			return false;
+		if (b0 == 169 && b1 == 254)
+			return false; /* link-local: 169.254.169.254 metadata */
+		if (b0 == 172 && (b1 & 0xf0) == 16)
+			return false;
+		if (b0 == 192 && b1 == 168)
+			return false;
+		if (b0 == 100 && (b1 & 0xc0) == 64)
+			return false; /* CGNAT 100.64/10 */
+		if (b0 == 192 && b1 == 0 && (uint8_t)(a >> 8) == 0)
+			return false; /* 192.0.0/24 */
+		if (b0 == 198 && (b1 & 0xfe) == 18)
+			return false; /* benchmarking 198.18/15 */
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			struct sockaddr_in v4 = {.sin_family = AF_INET};
+			memcpy(&v4.sin_addr, a->s6_addr + 12, 4);
+			return addr_is_public((const struct sockaddr *)&v4);
+		}
+		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+		    IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_MULTICAST(a))
+			return false;
+		if ((a->s6_addr[0] & 0xfe) == 0xfc)
+			return false; /* unique local fc00::/7 (fd00:ec2::254 metadata too) */
+		return true;
+	}
+	return false;
+}
+
+static bool addr_allowed(const struct sockaddr *sa, bool allow_loopback)
+{
+	return addr_is_public(sa) || (allow_loopback && addr_is_loopback(sa));
+}
+
+enum err hook_url_check(const char *url, bool allow_loopback)
+{
+	if (!url || strlen(url) > 2048)
+		return ERR_INVALID_VALUE;
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	enum err e = ERR_OK;
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		e = ERR_INVALID_VALUE;
+		goto out;
+	}
+	if (strcmp(scheme, "https") != 0 && !(allow_loopback && strcmp(scheme, "http") == 0)) {
+		e = ERR_INVALID_VALUE;
+		goto out;
+	}
+	/* Bracketed IPv6 literals come back with their brackets. */
+	char name[256];
+	size_t n = strlen(host);
+	if (n >= sizeof name) {
+		e = ERR_INVALID_VALUE;
+		goto out;
+	}
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		memcpy(name, host + 1, n - 2);
+		name[n - 2] = '\0';
+	} else {
+		memcpy(name, host, n + 1);
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	if (getaddrinfo(name, NULL, &hints, &ai) != 0 || !ai) {
+		e = ERR_UNSAFE_WEBHOOK_URL; /* cannot be shown to be public */
+		goto out;
+	}
+	for (struct addrinfo *p = ai; p; p = p->ai_next)
+		if (!addr_allowed(p->ai_addr, allow_loopback))
+			e = ERR_UNSAFE_WEBHOOK_URL;
+	freeaddrinfo(ai);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return e;
+}
+
+/* ---- signatures ------------------------------------------------------------ */
+
+bool hook_secret_new(char out[HOOK_SECRET_MAX])
+{
+	unsigned char key[32];
+	if (!crypto_random(key, sizeof key))
+		return false;
+	memcpy(out, "whsec_", 6);
+	EVP_EncodeBlock((unsigned char *)out + 6, key, sizeof key);
+	return true;
+}
+
+bool hook_sign_standard(const char *secret, const char *msg_id, int64_t ts, const char *body,
+			size_t len, char out[HOOK_SECRET_MAX])
+{
+	if (strncmp(secret, "whsec_", 6) != 0)
+		return false;
+	const char *b64 = secret + 6;
+	size_t bl = strlen(b64);
+	unsigned char key[72];
+	if (bl == 0 || bl % 4 || bl / 4 * 3 > sizeof key)
+		return false;
+	int kl = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)bl);
+	if (kl < 0)
+		return false;
+	kl -= (bl >= 1 && b64[bl - 1] == '=') + (bl >= 2 && b64[bl - 2] == '=');
+	char prefix[96];
+	int pl = snprintf(prefix, sizeof prefix, "%s.%lld.", msg_id, (long long)ts);
+	if (pl < 0 || (size_t)pl >= sizeof prefix)
+		return false;
+	/* The signed content is id.timestamp.body, in one buffer for the
+	 * one-shot HMAC() (OpenSSL 3 deprecates the HMAC_CTX API). */
+	unsigned char *msg = malloc((size_t)pl + len);
+	if (!msg)
+		return false;
+	memcpy(msg, prefix, (size_t)pl);
+	memcpy(msg + pl, body, len);
+	unsigned char mac[32];
+	unsigned int ml = 0;
+	bool ok = HMAC(EVP_sha256(), key, kl, msg, (size_t)pl + len, mac, &ml) != NULL;
+	free(msg);
+	if (!ok)
+		return false;
+	memcpy(out, "v1,", 3);
+	EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)ml);
+	return true;
+}
+
+void hook_sign_lumx(const char *secret, const char *body, size_t len, char out[65])
+{
+	unsigned char mac[32];
+	unsigned int ml = 0;
+	HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &ml);
+	crypto_hex(mac, ml, out);
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+struct sink {
+	size_t n;
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb;
+	/* Read and drop; past the cap, stop the transfer. */
+	if (s->n + n > HOOK_RESPONSE_MAX)
+		return 0;
+	s->n += n;
+	return n;
+}
+
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	const bool *allow_loopback = arg;
+	if (purpose != CURLSOCKTYPE_IPCXN || !addr_allowed(&a->addr, *allow_loopback))
+		return CURL_SOCKET_BAD;
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+void hook_send(const struct hook_message *m, struct hook_outcome *out)
+{
+	memset(out, 0, sizeof *out);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CURL *c = curl_easy_init();
+	if (!c) {
+		snprintf(out->error, sizeof out->error, "cannot start the http client");
+		return;
+	}
+	struct curl_slist *h = NULL;
+	char line[256];
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "User-Agent: offramp-webhooks/1");
+	if (strcmp(m->format, "lumx") == 0) {
+		char sig[65];
+		hook_sign_lumx(m->secret, m->body, m->len, sig);
+		snprintf(line, sizeof line, "X-Hub-Signature: %s", sig);
+		h = curl_slist_append(h, line);
+		if (m->previous_secret && m->previous_secret[0]) {
+			hook_sign_lumx(m->previous_secret, m->body, m->len, sig);
+			snprintf(line, sizeof line, "X-Hub-Signature-Previous: %s", sig);
+			h = curl_slist_append(h, line);
+		}
+	} else {
+		int64_t ts = (int64_t)time(NULL);
+		char s1[HOOK_SECRET_MAX] = "", s2[HOOK_SECRET_MAX] = "";
+		hook_sign_standard(m->secret, m->message_id, ts, m->body, m->len, s1);
+		if (m->previous_secret && m->previous_secret[0])
+			hook_sign_standard(m->previous_secret, m->message_id, ts, m->body, m->len, s2);
+		snprintf(line, sizeof line, "webhook-id: %s", m->message_id);
+		h = curl_slist_append(h, line);
+		snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
+		h = curl_slist_append(h, line);
+		snprintf(line, sizeof line, "webhook-signature: %s%s%s", s1, s2[0] ? " " : "", s2);
+		h = curl_slist_append(h, line);
+	}
+	struct sink sink = {0};
+	bool allow = m->allow_loopback;
+	curl_easy_setopt(c, CURLOPT_URL, m->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, m->body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)m->len);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)HOOK_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)HOOK_TOTAL_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &allow);
+	CURLcode rc = curl_easy_perform(c);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	out->status = (int)code;
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && code > 0))
+		snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	out->duration_ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
