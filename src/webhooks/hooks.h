@@ -51,6 +51,9 @@ struct hook_message {
 	const char *secret;
 	const char *previous_secret; /* NULL or "": none */
 	bool allow_loopback;
+	/* When it becomes true the transfer is abandoned at once (shutdown);
+	 * NULL: never. */
+	const _Atomic bool *cancel;
 };
 
 struct hook_outcome {

@@ -52,6 +52,7 @@ static void send_one(void *ctx, const struct store_hook_endpoint *ep,
 		.secret = ep->secret,
 		.previous_secret = ep->previous_secret,
 		.allow_loopback = d->allow_loopback,
+		.cancel = &d->stop, /* a stalled receiver cannot hold the shutdown */
 	};
 	struct hook_outcome o;
 	hook_send(&m, &o);

@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -386,7 +387,8 @@ def check_standard_rec(rec, secret, other_secrets=()):
     assert abs(int(ts) - rec.wall) <= 5, f"webhook-timestamp {ts} is not this attempt's time ({rec.wall:.0f})"
     assert standard_signatures(h["webhook-signature"]), f"no v1 signature in {h['webhook-signature']!r}"
     assert verify_standard(secret, h, rec.body), \
-        f"standard signature does not verify: id={h['webhook-id']} ts={ts} sig={h['webhook-signature']!r} body={rec.body[:300]!r}"
+        f"standard signature does not verify: id={h['webhook-id']} ts={ts} " \
+        f"sig={h['webhook-signature']!r} body={rec.body[:300]!r}"
     for s in other_secrets:
         assert not verify_standard(s, h, rec.body), "the delivery also verifies with an unrelated secret"
     body = rec.json()
@@ -439,8 +441,8 @@ def test_verifiers_against_reference_vectors():
         "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     assert verify_standard(secret, headers, body)
     # several space-separated signatures: one matching is enough; other versions are ignored
-    assert verify_standard(secret, {**headers, "webhook-signature":
-                                    "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " + headers["webhook-signature"]}, body)
+    two = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " + headers["webhook-signature"]
+    assert verify_standard(secret, {**headers, "webhook-signature": two}, body)
     assert not verify_standard(secret, {**headers, "webhook-signature":
                                         "v1a,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}, body)
     # anything changed fails
@@ -528,7 +530,8 @@ def test_endpoint_crud_and_secret_shown_once(server, receiver):
     other = server.new_tenant()
     r = other.req("GET", "/webhook-endpoints")
     assert r.status == 200 and list_items(r) == [], describe(r)
-    for m, p, b in (("GET", f"/webhook-endpoints/{eid}", None), ("PATCH", f"/webhook-endpoints/{eid}", {"enabled": False}),
+    for m, p, b in (("GET", f"/webhook-endpoints/{eid}", None),
+                    ("PATCH", f"/webhook-endpoints/{eid}", {"enabled": False}),
                     ("DELETE", f"/webhook-endpoints/{eid}", None),
                     ("POST", f"/webhook-endpoints/{eid}/rotate-secret", None),
                     ("GET", f"/webhook-endpoints/{eid}/attempts", None),
@@ -659,8 +662,13 @@ def test_url_rules_with_loopback_flag(server, receiver):
                 "https://10.0.0.1/x", "https://169.254.169.254/latest/meta-data/"] + \
                [f"http://{h}/x" for h in UNSAFE_HOSTS] + [f"https://{h}/x" for h in UNSAFE_HOSTS]:
         assert_unsafe(post(url), url)
-    # decimal / octal spellings of the metadata address resolve to it
-    for url in ["http://2852039166/latest", "http://0251.0376.0251.0376/latest", "http://169.254.169.254.:80/x"]:
+    # decimal / octal / hex / short spellings of private addresses resolve to them
+    for url in ["http://2852039166/latest", "http://0251.0376.0251.0376/latest", "http://169.254.169.254.:80/x",
+                "http://0x0a000001/", "http://10.1/", "http://[0:0:0:0:0:ffff:a00:1]/", "http://[fe80::1%25eth0]/"]:
+        assert_refused(post(url), url)
+    # URL-parser confusion: by RFC 3986 (and libcurl) the host of each is a private address
+    for url in ["http://127.0.0.1:80@10.0.0.1/", "http://10.0.0.1#@127.0.0.1/", "http://10.0.0.1?@127.0.0.1/",
+                "http://user@169.254.169.254/latest"]:
         assert_refused(post(url), url)
     for url in BAD_SCHEMES:
         assert_refused(post(url), url)
@@ -806,7 +814,7 @@ def test_lumx_deliveries(server, receiver):
 
 def test_event_types_filtering_and_patch(server, receiver):
     t = server.new_tenant()
-    ctl = create_endpoint(t, receiver.url("ctl"))
+    create_endpoint(t, receiver.url("ctl"))           # control: gets everything
     only = create_endpoint(t, receiver.url("only"), types=[P + "settled"])
     lxf = create_endpoint(t, receiver.url("lxf"), "lumx", ["offramp.success", "offramp.refunded"])
     w = t.setup("1000.00")
@@ -847,7 +855,7 @@ def test_event_types_filtering_and_patch(server, receiver):
 
 def test_disabled_and_deleted_endpoints_get_nothing(server, receiver):
     t = server.new_tenant()
-    ctl = create_endpoint(t, receiver.url("ctl"))
+    create_endpoint(t, receiver.url("ctl"))           # control: gets everything
     off = create_endpoint(t, receiver.url("off"))
     gone = create_endpoint(t, receiver.url("deleted"))
     r = t.req("PATCH", f"/webhook-endpoints/{off['id']}", {"enabled": False})
@@ -931,7 +939,7 @@ def test_410_disables_the_endpoint(server, receiver):
     t = server.new_tenant()
     receiver.script("gone", [], then=410)
     ep = create_endpoint(t, receiver.url("gone"))
-    ctl = create_endpoint(t, receiver.url("ctl"))
+    create_endpoint(t, receiver.url("ctl"))           # control: gets everything
     w = t.setup("1000.00")
     s1 = t.create_session(w, "60.00")["id"]
     receiver.wait("gone", lambda rs: rs, "the first attempt at the 410 endpoint")
@@ -994,6 +1002,28 @@ def test_302_is_not_followed_and_delete_drops_pending(server, receiver):
     late = [r for r in receiver.got("redir") if r.t > t_deleted + 0.2]
     assert not late, f"deliveries of a deleted endpoint continued ({n} before DELETE): {late}"
     assert receiver.got("target") == []
+
+
+def test_connection_refused_is_retried(server):
+    """No listener at the URL: every attempt is recorded (no status code, an
+    error) and retried; the endpoint stays enabled."""
+    t = server.new_tenant()
+    with socket.socket() as sk:          # a port nobody listens on
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    ep = create_endpoint(t, f"http://127.0.0.1:{port}/nobody", types=[P + "settled"])
+    w = t.setup("1000.00")
+    sid = t.create_session(w, "71.00")["id"]
+    settle_all(t, [sid])
+    items = wait_attempts(t, ep["id"], lambda it: len(it) >= 3, "3 refused attempts listed")
+    assert len({i["delivery_id"] for i in items}) == 1 and len({i["event_id"] for i in items}) == 1, items
+    for i in items:
+        assert i["status_code"] is None and isinstance(i["error"], str) and i["error"], \
+            f"a refused connection is recorded without a status code and with an error: {i}"
+    assert sorted(i["attempt"] for i in items) == list(range(1, len(items) + 1)), items
+    assert get_endpoint(t, ep["id"])["enabled"] is True
+    r = t.req("DELETE", f"/webhook-endpoints/{ep['id']}")
+    assert r.status == 200, describe(r)
 
 
 def test_resend(server, receiver):
@@ -1109,7 +1139,7 @@ def test_approval_and_cancel_deliveries(server, receiver):
     transferring_stablecoin comes with the approval."""
     t = server.new_tenant()
     std = create_endpoint(t, receiver.url("std"))
-    lx = create_endpoint(t, receiver.url("lx"), "lumx")
+    lx = create_endpoint(t, receiver.url("lx") + "?token=abc&n=1", "lumx")
     w = t.setup("10000.00")
     t.set_threshold("1000.00")
     approver = t.make_key(["ramps.approve", "ramps.read"])["api_key"]
@@ -1137,6 +1167,7 @@ def test_approval_and_cancel_deliveries(server, receiver):
                                                 ("transferring_stablecoin", "trading", "transferring_fiat", "success")]
     recs = wait_ids(receiver, "lx", lx_want, "lumx events of the approved session", lumx=True)
     for rec in recs:
+        assert rec.path.endswith("/lx?token=abc&n=1"), f"delivered to {rec.path}, not the endpoint's URL"
         b = check_lumx_rec(rec, lx["secret"])
         if b["eventId"] in lx_want:
             assert b["eventType"] == lx_want[b["eventId"]][0], b
@@ -1233,5 +1264,36 @@ def test_sigkill_loses_no_delivery(server_factory):
         dup = len(ids) - len(set(ids))
         assert dup <= 2, f"{dup} events delivered twice with 200 after one crash: {sorted(ids)}"
         srv2.verify_ledger()
+    finally:
+        rcv.close()
+
+
+def test_sigterm_during_a_stalled_delivery_loses_nothing(server_factory):
+    """SIGTERM while a delivery waits on a receiver that does not answer: serve
+    exits 0 within the harness's 10 s, and after a restart the event arrives."""
+    rcv = Receiver()
+    try:
+        rcv.script("slow", [("slow", 15, 200)], then=200)
+        srv = server_factory(step_ms=LIFECYCLE_STEP_MS, extra_args=WH_ARGS)
+        t = srv.new_tenant()
+        ep = create_endpoint(t, rcv.url("slow"), types=[P + "settled"])
+        w = t.setup("1000.00")
+        sid = t.create_session(w, "33.00")["id"]
+        settle_all(t, [sid])
+        first = rcv.wait("slow", lambda rs: rs, "the stalled attempt")[0]
+        t0 = time.monotonic()
+        rc, err = srv.stop()          # SIGTERM; SIGKILL after the harness's 10 s (rc None)
+        took = time.monotonic() - t0
+        srv2 = server_factory(db=srv.db, step_ms=LIFECYCLE_STEP_MS, extra_args=WH_ARGS)
+        t.server = srv2
+        recs = rcv.wait("slow", lambda rs: any(r.answered == 200 for r in rs), "the event after the restart")
+        ok = [r for r in recs if r.answered == 200]
+        assert ok[0].headers.get("webhook-id") == first.headers.get("webhook-id"), recs
+        check_standard_rec(ok[0], ep["secret"])
+        srv2.verify_ledger()
+        tail = "\n".join(err.splitlines()[-4:])
+        assert rc == 0, (f"SIGTERM while a delivery waited on a silent receiver: serve did not exit 0 within 10 s "
+                         f"(exit status {rc}, {took:.1f}s; None = still running, killed). The event did arrive after "
+                         f"the restart. Last log lines:\n{tail}")
     finally:
         rcv.close()
