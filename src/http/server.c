@@ -311,9 +311,12 @@ void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* The listening socket is ours after quiesce, but in thread-pool
+	 * epoll mode the pool threads take it out of their epoll sets
+	 * asynchronously: closing it now races them (libmicrohttpd aborts
+	 * with "Failed to remove listen FD from epoll set"). Close it only
+	 * after MHD_stop_daemon has joined them. */
 	MHD_socket fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
 	uint64_t start = clock_mono_ms();
 	for (;;) {
 		uint64_t waited = clock_mono_ms() - start;
@@ -328,5 +331,7 @@ void http_stop(struct http_server *s)
 		log_warn("http: closing with %d answers undelivered and %d bodies incomplete",
 			 atomic_load(&s->inflight), atomic_load(&s->uploading));
 	MHD_stop_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 	free(s);
 }
