@@ -71,9 +71,20 @@ static bool addr_is_public(const struct sockaddr *sa)
 	}
 	if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			struct sockaddr_in v4 = {.sin_family = AF_INET};
+		/* Forms that carry an IPv4 address are judged by it: v4-mapped
+		 * (::ffff:0:0/96), IPv4-compatible (::/96), NAT64 (64:ff9b::/96)
+		 * and 6to4 (2002::/16, the address in bytes 2..5). */
+		static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+		static const uint8_t zeros[12] = {0};
+		struct sockaddr_in v4 = {.sin_family = AF_INET};
+		if (IN6_IS_ADDR_V4MAPPED(a) || memcmp(a->s6_addr, nat64, 12) == 0 ||
+		    (memcmp(a->s6_addr, zeros, 12) == 0 && !IN6_IS_ADDR_UNSPECIFIED(a) &&
+		     !IN6_IS_ADDR_LOOPBACK(a))) {
 			memcpy(&v4.sin_addr, a->s6_addr + 12, 4);
+			return addr_is_public((const struct sockaddr *)&v4);
+		}
+		if (a->s6_addr[0] == 0x20 && a->s6_addr[1] == 0x02) {
+			memcpy(&v4.sin_addr, a->s6_addr + 2, 4);
 			return addr_is_public((const struct sockaddr *)&v4);
 		}
 		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
@@ -98,9 +109,16 @@ enum err hook_url_check(const char *url, bool allow_loopback)
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
 	enum err e = ERR_OK;
+	char *user = NULL;
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		e = ERR_INVALID_VALUE;
+		goto out;
+	}
+	/* No credentials in the URL: they would be stored and shown back. */
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		curl_free(user);
 		e = ERR_INVALID_VALUE;
 		goto out;
 	}

@@ -85,6 +85,11 @@ static void test_url_rules(void **state)
 		{"https://[fe80::1]/x", true, ERR_UNSAFE_WEBHOOK_URL},
 		{"https://[::ffff:10.0.0.1]/x", false, ERR_UNSAFE_WEBHOOK_URL},
 		{"https://[::ffff:127.0.0.1]/x", true, ERR_OK},
+		{"https://[64:ff9b::a00:1]/x", true, ERR_UNSAFE_WEBHOOK_URL}, /* NAT64 of 10.0.0.1 */
+		{"https://[64:ff9b::808:808]/x", false, ERR_OK},              /* NAT64 of 8.8.8.8 */
+		{"https://[2002:a00:1::]/x", true, ERR_UNSAFE_WEBHOOK_URL},   /* 6to4 of 10.0.0.1 */
+		{"https://[::a00:1]/x", true, ERR_UNSAFE_WEBHOOK_URL},        /* IPv4-compatible */
+		{"https://user:pw@8.8.8.8/x", false, ERR_INVALID_VALUE},      /* credentials */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		enum err e = hook_url_check(cases[i].url, cases[i].loopback_flag);

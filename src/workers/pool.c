@@ -1,0 +1,105 @@
+/*
+ * pool.c - loop threads with a prompt stop; see pool.h.
+ */
+#include "workers/pool.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pool {
+	pool_pass_fn pass;
+	void *arg;
+	int n;
+	pthread_t threads[POOL_MAX];
+	char owners[POOL_MAX][64];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	_Atomic bool stop;
+	struct slot {
+		struct pool *p;
+		int i;
+	} slots[POOL_MAX];
+};
+
+int64_t pool_wait_ms(int n, int64_t next_ms, int64_t now_ms, int64_t max_ms)
+{
+	if (n > 0)
+		return 0; /* more may be due right away */
+	if (n < 0)
+		return 1000; /* the store failed: do not spin */
+	if (next_ms > now_ms && next_ms - now_ms < max_ms)
+		return next_ms - now_ms;
+	return max_ms;
+}
+
+static void *pool_main(void *v)
+{
+	struct slot *s = v;
+	struct pool *p = s->p;
+	while (!atomic_load(&p->stop)) {
+		int64_t wait_ms = p->pass(p->arg, p->owners[s->i]);
+		if (wait_ms <= 0)
+			continue;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (wait_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&p->mu);
+		if (!atomic_load(&p->stop))
+			pthread_cond_timedwait(&p->cv, &p->mu, &until);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg)
+{
+	if (n < 1)
+		n = 1;
+	if (n > POOL_MAX)
+		n = POOL_MAX;
+	struct pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->pass = pass;
+	p->arg = arg;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	for (int i = 0; i < n; i++) {
+		snprintf(p->owners[i], sizeof p->owners[i], "%d/%s/%d", (int)getpid(), kind, i);
+		p->slots[i] = (struct slot){p, i};
+		if (pthread_create(&p->threads[i], NULL, pool_main, &p->slots[i]) != 0) {
+			pool_stop(p);
+			return NULL;
+		}
+		p->n = i + 1;
+	}
+	return p;
+}
+
+const _Atomic bool *pool_stopping(const struct pool *p)
+{
+	return &p->stop;
+}
+
+void pool_stop(struct pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->stop, true);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+}

@@ -1,0 +1,35 @@
+/*
+ * pool.h - a small pool of identical loop threads that sleep between
+ * passes and stop promptly: what the session workers and the webhook
+ * dispatchers share.
+ *
+ * Each thread calls pass(arg, index, owner) until the pool stops; pass
+ * returns how long to sleep before the next pass in ms (0: go again at
+ * once). pool_stop() wakes sleeping threads at once and joins them after
+ * their current pass.
+ */
+#ifndef OFFRAMP_WORKERS_POOL_H
+#define OFFRAMP_WORKERS_POOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define POOL_MAX 8
+
+struct pool;
+typedef int64_t (*pool_pass_fn)(void *arg, const char *owner);
+
+/* n threads (1..POOL_MAX) named "<pid>/<kind>/<i>" as lease owners.
+ * NULL on failure (no thread left running). */
+struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg);
+/* The flag that turns true when the pool is stopping (for work that
+ * should abandon a long wait, e.g. an HTTP send). */
+const _Atomic bool *pool_stopping(const struct pool *p);
+void pool_stop(struct pool *p);
+
+/* Sleep to choose for a pass that did n items with the next due at next_ms
+ * (0: none waiting), polling at least every max_ms. */
+int64_t pool_wait_ms(int n, int64_t next_ms, int64_t now_ms, int64_t max_ms);
+
+#endif
