@@ -20,13 +20,25 @@ enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 				  char out_id[UUID_STR_LEN + 1], enum ledger_result *lr)
 {
 	const char *code = money_currency_code(cur);
-	struct ledger_balance db, cb;
+	/* Two handles on one row would let the second write overwrite the
+	 * first: a move from an account to itself is refused outright. */
+	if (strcmp(dr->id, cr->id) == 0) {
+		*lr = LEDGER_SAME_ACCOUNT;
+		return STORE_OK;
+	}
+	/* A missing balance row reads as zero (store.h), whatever the backend
+	 * leaves in the struct. */
+	struct ledger_balance db = {0}, cb = {0};
 	enum store_status st = STORE_CALL(tx, balance_get, dr->id, code, &db);
 	if (st != STORE_OK && st != STORE_NOT_FOUND)
 		return st;
+	if (st == STORE_NOT_FOUND)
+		db = (struct ledger_balance){0};
 	st = STORE_CALL(tx, balance_get, cr->id, code, &cb);
 	if (st != STORE_OK && st != STORE_NOT_FOUND)
 		return st;
+	if (st == STORE_NOT_FOUND)
+		cb = (struct ledger_balance){0};
 	*lr = ledger_apply(op, amount, &db, dr->flags, &cb);
 	if (*lr != LEDGER_OK)
 		return STORE_OK;
@@ -151,6 +163,8 @@ static enum store_status account_view(struct store_tx *tx, struct svc_account_vi
 						  money_currency_code(shown[i]), &v->balances[i].b);
 		if (st != STORE_OK && st != STORE_NOT_FOUND)
 			return st;
+		if (st == STORE_NOT_FOUND)
+			v->balances[i].b = (struct ledger_balance){0};
 		v->n++;
 	}
 	return STORE_OK;

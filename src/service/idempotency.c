@@ -129,6 +129,10 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 		e = ERR_OK;
 		field = NULL;
 		st = c->effect(tx, c->effect_arg, &e, &field, &result);
+		/* A unique key taken inside the effect (two first uses racing)
+		 * is contention, not this request's idempotency conflict. */
+		if (st == STORE_EXISTS)
+			return STORE_RETRY;
 		if (st != STORE_OK)
 			return st;
 	}

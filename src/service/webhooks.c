@@ -124,6 +124,19 @@ static enum store_status hook_effect(struct store_tx *tx, void *arg, enum err *e
 {
 	struct hook_arg *c = arg;
 	struct store_hook_endpoint *ep = &c->ep;
+	/* A cap on endpoints per tenant: every one gets every event. */
+	struct store_hook_endpoint *rows = calloc(HOOK_ENDPOINTS_MAX, sizeof *rows);
+	if (!rows)
+		return STORE_FAIL;
+	struct ep_list l = {rows, 0};
+	enum store_status st = STORE_CALL(tx, hook_endpoint_list, c->a->tenant_id, ep_row, &l);
+	free(rows);
+	if (st != STORE_OK)
+		return st;
+	if (l.n >= HOOK_ENDPOINTS_MAX) {
+		*e = ERR_LIMIT_EXCEEDED;
+		return STORE_OK;
+	}
 	memset(ep, 0, sizeof *ep);
 	if (!uuid_v7(ep->id))
 		return STORE_FAIL;
@@ -307,7 +320,39 @@ struct resend_arg {
 	const struct auth *a;
 	const char *endpoint, *event;
 	char *id;
+	struct store_tx *tx;
+	enum store_status st;
+	int n;
+	char seen[SVC_HOOK_PAYLOADS_MAX][64];
 };
+
+/* Re-queue one message of the event (each distinct message id once: a
+ * Lumx failure is three messages). */
+static void resend_row(void *arg, const void *row)
+{
+	struct resend_arg *r = arg;
+	struct store_hook_delivery d = *(const struct store_hook_delivery *)row;
+	if (r->st != STORE_OK)
+		return;
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->seen[i], d.message_id) == 0)
+			return;
+	if (r->n >= SVC_HOOK_PAYLOADS_MAX || !uuid_v7(d.id)) {
+		r->st = STORE_FAIL;
+		return;
+	}
+	snprintf(r->seen[r->n++], sizeof r->seen[0], "%s", d.message_id);
+	snprintf(d.status, sizeof d.status, "pending");
+	d.attempts = 0;
+	d.next_attempt_ms = svc_now_ms();
+	d.lease_owner[0] = '\0';
+	d.lease_until_ms = 0;
+	d.last_status = 0;
+	d.created_at = d.updated_at = svc_now();
+	r->st = STORE_CALL(r->tx, hook_delivery_insert, &d);
+	if (r->n == 1)
+		memcpy(r->id, d.id, UUID_STR_LEN + 1);
+}
 
 static enum store_status resend_tx(struct store_tx *tx, void *arg)
 {
@@ -316,31 +361,21 @@ static enum store_status resend_tx(struct store_tx *tx, void *arg)
 	enum store_status st = STORE_CALL(tx, hook_endpoint_get, r->a->tenant_id, r->endpoint, &ep);
 	if (st != STORE_OK)
 		return st;
-	struct store_hook_delivery d = {0};
-	st = STORE_CALL(tx, hook_delivery_find, r->endpoint, r->event, &d);
+	r->tx = tx;
+	r->st = STORE_OK;
+	r->n = 0;
+	st = STORE_CALL(tx, hook_delivery_of_event, r->endpoint, r->event, resend_row, r);
 	if (st != STORE_OK)
 		return st;
-	if (!uuid_v7(d.id)) {
-		free(d.body);
-		return STORE_FAIL;
-	}
-	snprintf(d.status, sizeof d.status, "pending");
-	d.attempts = 0;
-	d.next_attempt_ms = svc_now_ms();
-	d.lease_owner[0] = '\0';
-	d.lease_until_ms = 0;
-	d.last_status = 0;
-	d.created_at = d.updated_at = svc_now();
-	st = STORE_CALL(tx, hook_delivery_insert, &d);
-	memcpy(r->id, d.id, UUID_STR_LEN + 1);
-	free(d.body);
-	return st;
+	if (r->st != STORE_OK)
+		return r->st;
+	return r->n ? STORE_OK : STORE_NOT_FOUND;
 }
 
 enum err svc_hook_resend(struct service *s, const struct auth *a, const char *endpoint_id,
 			 const char *event_id, char delivery_id[UUID_STR_LEN + 1])
 {
-	struct resend_arg r = {a, endpoint_id, event_id, delivery_id};
+	struct resend_arg r = {.a = a, .endpoint = endpoint_id, .event = event_id, .id = delivery_id};
 	enum store_status st = store_run(s->store, true, resend_tx, &r);
 	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
 }
@@ -451,7 +486,10 @@ static void dispatch_one(struct service *s, svc_hook_send_fn send, void *ctx, co
 	enum store_status st = store_run(s->store, false, ep_get_tx, &g);
 	struct finish f = {.owner = owner, .d = d};
 	int64_t now = svc_now_ms();
-	if (st != STORE_OK || !ep.enabled) {
+	if (st != STORE_OK && st != STORE_NOT_FOUND) {
+		/* The store could not say: leave it pending, try again soon. */
+		d->next_attempt_ms = now + 1000;
+	} else if (st == STORE_NOT_FOUND || !ep.enabled) {
 		/* Deleted or disabled meanwhile: nothing to send. */
 		snprintf(d->status, sizeof d->status, "cancelled");
 	} else {

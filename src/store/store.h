@@ -327,6 +327,8 @@ struct store_ops {
 	enum store_status (*client_insert)(struct store_tx *, const struct store_client *);
 	enum store_status (*client_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_client *);
 	enum store_status (*account_insert)(struct store_tx *, const struct store_account *);
+	/* A tenant's client account (system accounts are never named by a
+	 * request: they answer STORE_NOT_FOUND here; see account_get_system). */
 	enum store_status (*account_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_account *);
 	/* A tenant's system account by code (unique per tenant). */
 	enum store_status (*account_get_system)(struct store_tx *, const char *tenant_id, const char *code, struct store_account *);
@@ -422,8 +424,10 @@ struct store_ops {
 	enum store_status (*hook_delivery_cancel)(struct store_tx *, const char *endpoint_id);
 	enum store_status (*hook_delivery_next_due)(struct store_tx *, int64_t *next_ms);
 	enum store_status (*hook_delivery_release_leases)(struct store_tx *);
-	/* The newest delivery of an event to an endpoint (for resend). */
-	enum store_status (*hook_delivery_find)(struct store_tx *, const char *endpoint_id, const char *event_id, struct store_hook_delivery *);
+	/* Every delivery of an event to an endpoint, newest first (for
+	 * resend; rows: struct store_hook_delivery, body borrowed for the
+	 * callback). Rows are buffered first, so fn may write in tx. */
+	enum store_status (*hook_delivery_of_event)(struct store_tx *, const char *endpoint_id, const char *event_id, store_each_fn, void *);
 	enum store_status (*hook_attempt_insert)(struct store_tx *, const struct store_hook_attempt *);
 	enum store_status (*hook_attempt_list)(struct store_tx *, const char *tenant_id, const char *endpoint_id, const char *before_id, int limit, store_each_fn, void *);
 

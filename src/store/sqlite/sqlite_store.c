@@ -531,7 +531,8 @@ static enum store_status sq_account_get(struct store_tx *t, const char *tenant_i
 					struct store_account *r)
 {
 	static const char sql[] =
-		"SELECT " SQ_ACCOUNT_COLS " FROM accounts WHERE id = ?1 AND tenant_id = ?2";
+		"SELECT " SQ_ACCOUNT_COLS " FROM accounts WHERE id = ?1 AND tenant_id = ?2"
+		" AND kind = 'client'";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -1896,23 +1897,36 @@ static enum store_status sq_hook_delivery_release_leases(struct store_tx *t)
 	return sq_exec(t, st, "webhook release leases");
 }
 
-static enum store_status sq_hook_delivery_find(struct store_tx *t, const char *endpoint_id,
-					       const char *event_id, struct store_hook_delivery *r)
+static enum store_status sq_hook_delivery_of_event(struct store_tx *t, const char *endpoint_id,
+						   const char *event_id, store_each_fn fn, void *arg)
 {
+	/* Buffer the rows (at most a few per event) so the callback may
+	 * insert into the same table while we are not stepping. */
 	static const char sql[] = "SELECT " SQ_DELIVERY_COLS " FROM webhook_deliveries"
-				  " WHERE endpoint_id = ?1 AND event_id = ?2 ORDER BY id DESC LIMIT 1";
+				  " WHERE endpoint_id = ?1 AND event_id = ?2 ORDER BY id DESC LIMIT 16";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, endpoint_id);
 	bt(st, 2, event_id);
-	enum store_status s = sq_one(t, st, "webhook delivery find");
-	if (s != STORE_OK)
-		return s;
-	sq_delivery_row(st, r);
-	r->body = cdup(st, 6, NULL);
+	struct store_hook_delivery rows[16];
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 16) {
+		sq_delivery_row(st, &rows[n]);
+		rows[n].body = cdup(st, 6, NULL);
+		if (!rows[n].body)
+			break;
+		n++;
+	}
+	enum store_status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+								: sq_status(sq_db(t), rc, "deliveries of event");
 	sqlite3_reset(st);
-	return r->body ? STORE_OK : STORE_FAIL;
+	for (int i = 0; i < n; i++) {
+		if (s == STORE_OK)
+			fn(arg, &rows[i]);
+		free(rows[i].body);
+	}
+	return s;
 }
 
 static enum store_status sq_hook_attempt_insert(struct store_tx *t, const struct store_hook_attempt *r)
@@ -2037,7 +2051,7 @@ static const struct store_ops sq_ops = {
 	.hook_delivery_cancel = sq_hook_delivery_cancel,
 	.hook_delivery_next_due = sq_hook_delivery_next_due,
 	.hook_delivery_release_leases = sq_hook_delivery_release_leases,
-	.hook_delivery_find = sq_hook_delivery_find,
+	.hook_delivery_of_event = sq_hook_delivery_of_event,
 	.hook_attempt_insert = sq_hook_attempt_insert,
 	.hook_attempt_list = sq_hook_attempt_list,
 	.idem_insert = sq_idem_insert,

@@ -318,12 +318,42 @@ static void test_rail_keys_are_stable_across_repeats(void **state)
 	rail_close(rail);
 }
 
+struct self_arg {
+	struct fx *f;
+	enum ledger_result lr;
+};
+
+static enum store_status self_tx(struct store_tx *tx, void *arg)
+{
+	struct self_arg *a = arg;
+	struct store_account acct;
+	enum store_status st = STORE_CALL(tx, account_get, a->f->auth.tenant_id, a->f->account_id, &acct);
+	if (st != STORE_OK)
+		return st;
+	char id[UUID_STR_LEN + 1];
+	/* Two handles on one row: must be refused, or the second balance
+	 * write would overwrite the first and create money. */
+	return svc_ledger_move(tx, LEDGER_OP_POSTED, &acct, &acct, CUR_USDC, 1000000, NULL, NULL,
+			       "test", svc_now(), id, &a->lr);
+}
+
+static void test_self_transfer_is_refused(void **state)
+{
+	struct fx *f = *state;
+	int64_t before = available(f);
+	struct self_arg a = {.f = f};
+	assert_int_equal(store_run(f->store, true, self_tx, &a), STORE_OK);
+	assert_int_equal(a.lr, LEDGER_SAME_ACCOUNT);
+	assert_int_equal(available(f), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_outcomes_by_cents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
