@@ -19,101 +19,7 @@
 #include "rails/rail.h"
 #include "service/internal.h"
 
-struct fx {
-	char path[64];
-	struct store *store;
-	struct service svc;
-	struct auth auth;
-	char account_id[UUID_STR_LEN + 1];
-	char client_id[UUID_STR_LEN + 1];
-	char dest_id[UUID_STR_LEN + 1];
-	struct destination dest;
-};
-
-static void render(void *ctx, enum err e, const char *field, const char *details,
-		   const void *result, struct svc_answer *out)
-{
-	char buf[96];
-	snprintf(buf, sizeof buf, "%s", e ? err_code(e) : ((const struct store_session *)result)->id);
-	out->status = e ? err_http_status(e) : 201;
-	out->body = strdup(buf);
-	out->len = strlen(buf);
-}
-
-static void render_id(void *ctx, enum err e, const char *field, const char *details,
-		      const void *result, struct svc_answer *out)
-{
-	char buf[96];
-	const char *kind = ctx;
-	const char *id = e ? err_code(e)
-		: strcmp(kind, "client") == 0 ? ((const struct store_client *)result)->id
-					       : ((const struct store_destination *)result)->id;
-	snprintf(buf, sizeof buf, "%s", id);
-	out->status = e ? err_http_status(e) : 201;
-	out->body = strdup(buf);
-	out->len = strlen(buf);
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-	snprintf(f->path, sizeof f->path, "/tmp/offramp-lc-%d-%p.db", getpid(), (void *)f);
-	const char *err;
-	f->store = store_open_sqlite(f->path, &err);
-	assert_non_null(f->store);
-	f->svc = (struct service){.store = f->store, .fees = fees_default(), .sandbox = true,
-				  .step_ms = 0};
-	struct svc_new_key k;
-	assert_int_equal(svc_tenant_create(&f->svc, "Acme", &k), ERR_OK);
-	assert_int_equal(svc_authenticate(&f->svc, k.secret, &f->auth), ERR_OK);
-	struct svc_answer a = {0};
-	struct svc_render rc = {render_id, "client"};
-	svc_client_create(&f->svc, &f->auth, NULL, "Acme", NULL, &rc, &a);
-	snprintf(f->client_id, sizeof f->client_id, "%s", a.body);
-	svc_answer_clear(&a);
-	struct store_client cl;
-	assert_int_equal(svc_client_get(&f->svc, &f->auth, f->client_id, &cl), ERR_OK);
-	memcpy(f->account_id, cl.default_account_id, sizeof f->account_id);
-	struct svc_render rdep = {render, NULL};
-	svc_deposit_create(&f->svc, &f->auth, NULL, f->account_id, CUR_USDC, 1000000000, &rdep, &a);
-	assert_int_equal(a.status, 201);
-	svc_answer_clear(&a);
-	f->dest = (struct destination){.method = DEST_BANK_TRANSFER,
-				       .rail = RAIL_SEPA_CREDIT_TRANSFER, .currency = CUR_EUR};
-	strcpy(f->dest.bank.beneficiary_name, "Acme");
-	strcpy(f->dest.bank.scheme, "iban");
-	strcpy(f->dest.bank.iban, "GB29NWBK60161331926819");
-	strcpy(f->dest.bank.country, "GB");
-	const char *field;
-	assert_int_equal(destination_validate(&f->dest, &field), ERR_OK);
-	struct svc_render rde = {render_id, "dest"};
-	struct svc_idem idem = {.key = "d", .endpoint = "POST /withdrawal-destinations",
-				.request_hash = "h"};
-	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, "{}", NULL, &rde, &a);
-	assert_int_equal(a.status, 201);
-	snprintf(f->dest_id, sizeof f->dest_id, "%s", a.body);
-	svc_answer_clear(&a);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	struct svc_ledger_report rep;
-	assert_int_equal(svc_verify_ledger(&f->svc, &rep), ERR_OK);
-	if (!rep.ok)
-		fail_msg("ledger: %s", rep.first_problem);
-	store_close(f->store);
-	char p[96];
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	free(f);
-	return 0;
-}
+#include "fixture.h"
 
 static int try_create(struct fx *f, int64_t amount, char id[UUID_STR_LEN + 1])
 {
@@ -121,9 +27,9 @@ static int try_create(struct fx *f, int64_t amount, char id[UUID_STR_LEN + 1])
 		.account_id = f->account_id, .source = CUR_USDC, .amount_minor = amount,
 		.target_currency = CUR_EUR, .target_rail = "fiat",
 		.route_owner_client_id = f->client_id, .destination_id = f->dest_id,
-		.inline_dest = &f->dest, .inline_canonical = "{}", .payment_reference = ""};
+		.inline_dest = &f->dest, .inline_canonical = f->canon, .payment_reference = ""};
 	struct svc_answer a = {0};
-	struct svc_render r = {render, NULL};
+	struct svc_render r = {fx_render, "session"};
 	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
 	int status = a.status;
 	snprintf(id, UUID_STR_LEN + 1, "%s", a.body);
@@ -350,10 +256,10 @@ static void test_self_transfer_is_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_outcomes_by_cents, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outcomes_by_cents, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }

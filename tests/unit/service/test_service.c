@@ -18,110 +18,7 @@
 #include "domain/capability.h"
 #include "service/service.h"
 
-struct fx {
-	char path[64];
-	struct store *store;
-	struct service svc;
-	struct svc_new_key key;
-	struct auth auth;
-	char account_id[UUID_STR_LEN + 1];
-	char client_id[UUID_STR_LEN + 1];
-	char dest_id[UUID_STR_LEN + 1];
-	struct destination dest;
-	const char *canon;
-};
-
-/* Renders "<id>" on success and "<code>" on error, so tests can read
- * outcomes without JSON. */
-static void render(void *ctx, enum err e, const char *field, const char *details,
-		   const void *result, struct svc_answer *out)
-{
-	char buf[128];
-	const char *kind = ctx;
-	if (e) {
-		snprintf(buf, sizeof buf, "%s", err_code(e));
-		out->status = err_http_status(e);
-	} else {
-		const char *id = strcmp(kind, "client") == 0
-					 ? ((const struct store_client *)result)->id
-				 : strcmp(kind, "session") == 0
-					 ? ((const struct store_session *)result)->id
-				 : strcmp(kind, "dest") == 0
-					 ? ((const struct store_destination *)result)->id
-					 : ((const struct store_transfer *)result)->id;
-		snprintf(buf, sizeof buf, "%s", id);
-		out->status = 201;
-	}
-	out->body = strdup(buf);
-	out->len = strlen(buf);
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-	snprintf(f->path, sizeof f->path, "/tmp/offramp-test-%d-%p.db", getpid(), (void *)f);
-	const char *err = NULL;
-	f->store = store_open_sqlite(f->path, &err);
-	assert_non_null(f->store);
-	f->svc = (struct service){.store = f->store, .fees = fees_default(), .sandbox = true};
-	assert_int_equal(svc_tenant_create(&f->svc, "Acme", &f->key), ERR_OK);
-	assert_int_equal(svc_authenticate(&f->svc, f->key.secret, &f->auth), ERR_OK);
-
-	struct svc_answer a = {0};
-	struct svc_render rc = {render, "client"};
-	svc_client_create(&f->svc, &f->auth, NULL, "Acme Treasury", NULL, &rc, &a);
-	assert_int_equal(a.status, 201);
-	snprintf(f->client_id, sizeof f->client_id, "%s", a.body);
-	svc_answer_clear(&a);
-	struct store_client cl;
-	assert_int_equal(svc_client_get(&f->svc, &f->auth, f->client_id, &cl), ERR_OK);
-	memcpy(f->account_id, cl.default_account_id, sizeof f->account_id);
-
-	struct svc_render rd = {render, "deposit"};
-	svc_deposit_create(&f->svc, &f->auth, NULL, f->account_id, CUR_USDC, 1000000000, &rd, &a);
-	assert_int_equal(a.status, 201);
-	svc_answer_clear(&a);
-
-	f->dest.method = DEST_BANK_TRANSFER;
-	f->dest.rail = RAIL_SEPA_CREDIT_TRANSFER;
-	f->dest.currency = CUR_EUR;
-	strcpy(f->dest.bank.beneficiary_name, "Acme Treasury");
-	strcpy(f->dest.bank.scheme, "iban");
-	strcpy(f->dest.bank.iban, "GB29NWBK60161331926819");
-	strcpy(f->dest.bank.bic, "NWBKGB2L");
-	strcpy(f->dest.bank.country, "GB");
-	const char *field;
-	assert_int_equal(destination_validate(&f->dest, &field), ERR_OK);
-	f->canon = "{\"canonical\":\"seed\"}";
-	struct svc_idem idem = {.key = "dest-1", .endpoint = "POST /withdrawal-destinations",
-				.request_hash = "h"};
-	struct svc_render rde = {render, "dest"};
-	svc_destination_create(&f->svc, &f->auth, &idem, f->account_id, &f->dest, f->canon, NULL,
-			       &rde, &a);
-	assert_int_equal(a.status, 201);
-	snprintf(f->dest_id, sizeof f->dest_id, "%s", a.body);
-	svc_answer_clear(&a);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	struct svc_ledger_report rep;
-	assert_int_equal(svc_verify_ledger(&f->svc, &rep), ERR_OK);
-	if (!rep.ok)
-		fail_msg("ledger: %s", rep.first_problem);
-	store_close(f->store);
-	char p[96];
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	free(f);
-	return 0;
-}
+#include "fixture.h"
 
 static struct svc_session_request seed_request(struct fx *f, int64_t amount)
 {
@@ -187,7 +84,7 @@ static void test_seed_session_holds_principal_plus_fee(void **state)
 	struct fx *f = *state;
 	struct svc_session_request q = seed_request(f, 250000000);
 	struct svc_answer a = {0};
-	struct svc_render r = {render, "session"};
+	struct svc_render r = {fx_render, "session"};
 	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
 	assert_int_equal(a.status, 201);
 	struct store_session s;
@@ -208,7 +105,7 @@ static void test_replay_and_reuse(void **state)
 	struct svc_idem idem = {.key = "k1", .endpoint = "POST /off-ramp-sessions",
 				.request_hash = "aaaa"};
 	struct svc_answer a1 = {0}, a2 = {0}, a3 = {0};
-	struct svc_render r = {render, "session"};
+	struct svc_render r = {fx_render, "session"};
 	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a1);
 	assert_int_equal(a1.status, 201);
 	assert_false(a1.cached);
@@ -240,7 +137,7 @@ static void test_insufficient_funds_is_kept_and_changes_nothing(void **state)
 	struct svc_idem idem = {.key = "poor", .endpoint = "POST /off-ramp-sessions",
 				.request_hash = "cccc"};
 	struct svc_answer a = {0}, b = {0};
-	struct svc_render r = {render, "session"};
+	struct svc_render r = {fx_render, "session"};
 	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a);
 	assert_int_equal(a.status, 422);
 	assert_string_equal(a.body, "insufficient_funds");
@@ -267,7 +164,7 @@ static void test_destination_checks(void **state)
 {
 	struct fx *f = *state;
 	struct svc_answer a = {0};
-	struct svc_render r = {render, "session"};
+	struct svc_render r = {fx_render, "session"};
 	struct svc_session_request q = seed_request(f, 1000000);
 	q.inline_canonical = "{\"canonical\":\"other\"}";
 	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
@@ -306,7 +203,7 @@ static void test_other_tenant_sees_nothing(void **state)
 	assert_int_equal(svc_destination_get(&f->svc, &other, f->dest_id, &d), ERR_NOT_FOUND);
 	struct svc_session_request q = seed_request(f, 1000000);
 	struct svc_answer a = {0};
-	struct svc_render r = {render, "session"};
+	struct svc_render r = {fx_render, "session"};
 	svc_session_create(&f->svc, &other, NULL, &q, &r, &a);
 	assert_int_equal(a.status, 404);
 	svc_answer_clear(&a);
@@ -324,7 +221,7 @@ static void *race(void *arg)
 	struct svc_session_request q = seed_request(x->f, 5000000);
 	struct svc_idem idem = {.key = "race", .endpoint = "POST /off-ramp-sessions",
 				.request_hash = "dddd"};
-	struct svc_render r = {render, "session"};
+	struct svc_render r = {fx_render, "session"};
 	pthread_barrier_wait(x->start);
 	svc_session_create(&x->f->svc, &x->f->auth, &idem, &q, &r, &x->a);
 	return NULL;
@@ -362,13 +259,13 @@ static void test_sixteen_concurrent_duplicates_make_one_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_auth_rejects_unknown_and_empty_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_seed_session_holds_principal_plus_fee, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replay_and_reuse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_insufficient_funds_is_kept_and_changes_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_destination_checks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_tenant_sees_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sixteen_concurrent_duplicates_make_one_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_rejects_unknown_and_empty_keys, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seed_session_holds_principal_plus_fee, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_replay_and_reuse, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_insufficient_funds_is_kept_and_changes_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_destination_checks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_other_tenant_sees_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sixteen_concurrent_duplicates_make_one_session, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("service", tests, NULL, NULL);
 }
