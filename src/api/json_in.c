@@ -149,8 +149,14 @@ static json_t *get(struct jd_obj *o, const char *key, bool *is_null)
 	return *is_null ? NULL : v;
 }
 
-const char *jd_str(struct jd *d, struct jd_obj *o, const char *key, bool required,
-		   bool nullable, size_t max_bytes)
+/*
+ * The value at key if it is present, not null and of the wanted type;
+ * otherwise NULL, having recorded missing_field (absent and required) or
+ * invalid_type (null when not nullable, or another type). Absent-optional
+ * and null-nullable return NULL with no error.
+ */
+static json_t *present(struct jd *d, struct jd_obj *o, const char *key, bool required,
+		       bool nullable, bool (*is_type)(const json_t *))
 {
 	if (d->e)
 		return NULL;
@@ -161,14 +167,24 @@ const char *jd_str(struct jd *d, struct jd_obj *o, const char *key, bool require
 			jd_fail(d, o, key, ERR_INVALID_TYPE);
 		else if (!is_null && required)
 			jd_fail(d, o, key, ERR_MISSING_FIELD);
-		else if (is_null && required && nullable)
-			return NULL;
 		return NULL;
 	}
-	if (!json_is_string(v)) {
+	if (!is_type(v)) {
 		jd_fail(d, o, key, ERR_INVALID_TYPE);
 		return NULL;
 	}
+	return v;
+}
+
+static bool is_string(const json_t *v) { return json_is_string(v); }
+static bool is_object(const json_t *v) { return json_is_object(v); }
+
+const char *jd_str(struct jd *d, struct jd_obj *o, const char *key, bool required,
+		   bool nullable, size_t max_bytes)
+{
+	json_t *v = present(d, o, key, required, nullable, is_string);
+	if (!v)
+		return NULL;
 	size_t n = json_string_length(v);
 	if (n > max_bytes) {
 		jd_fail(d, o, key, ERR_STRING_TOO_LONG);
@@ -197,21 +213,9 @@ const char *jd_enum(struct jd *d, struct jd_obj *o, const char *key, bool requir
 bool jd_sub(struct jd *d, struct jd_obj *o, const char *key, bool required, bool nullable,
 	    struct jd_obj *sub)
 {
-	if (d->e)
+	json_t *v = present(d, o, key, required, nullable, is_object);
+	if (!v)
 		return false;
-	bool is_null;
-	json_t *v = get(o, key, &is_null);
-	if (!v) {
-		if (is_null && !nullable)
-			jd_fail(d, o, key, ERR_INVALID_TYPE);
-		else if (!is_null && required)
-			jd_fail(d, o, key, ERR_MISSING_FIELD);
-		return false;
-	}
-	if (!json_is_object(v)) {
-		jd_fail(d, o, key, ERR_INVALID_TYPE);
-		return false;
-	}
 	char path[JD_PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", o->path, key);
 	jd_init(sub, v, path);
