@@ -111,35 +111,9 @@ char *fx_rate_format(const struct fx_rate *r, char out[FX_STR_MAX])
 		out[0] = '\0';
 		return out;
 	}
-	/* uint64 so that INT64_MIN has a magnitude; printing is total over
-	 * int64 even though only positive rates are valid. */
-	bool neg = r->value < 0;
-	uint64_t mag = neg ? (uint64_t)0 - (uint64_t)r->value : (uint64_t)r->value;
-	int scale = r->scale;
-	while (scale > 0 && mag % 10 == 0) {
-		mag /= 10;
-		scale--;
-	}
-	char digits[24]; /* least significant first */
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + mag % 10);
-		mag /= 10;
-	} while (mag);
-	while (n <= scale)
-		digits[n++] = '0'; /* at least one integer digit: "0.5" */
-	int o = 0;
-	if (neg)
-		out[o++] = '-';
-	for (int k = n - 1; k >= scale; k--)
-		out[o++] = digits[k];
-	if (scale > 0) {
-		out[o++] = '.';
-		for (int k = scale - 1; k >= 0; k--)
-			out[o++] = digits[k];
-	}
-	out[o] = '\0';
-	return out;
+	/* Printing is total over int64 even though only positive rates are
+	 * valid; no trailing zeros, no point for whole numbers. */
+	return money_decimal(r->value, r->scale, 0, out, FX_STR_MAX);
 }
 
 enum err fx_convert(int64_t amount_minor, enum currency from, const struct fx_rate *r,

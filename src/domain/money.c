@@ -119,40 +119,49 @@ enum err money_parse(const char *s, size_t len, enum currency c, int64_t *out)
 	return ERR_OK;
 }
 
-char *money_format(int64_t minor, enum currency c, char out[MONEY_STR_MAX])
+char *money_decimal(int64_t value, int scale, int min_frac, char *out, size_t size)
 {
-	int scale = money_scale(c);
+	if (size == 0)
+		return out;
+	out[0] = '\0';
+	if (scale < 0 || scale > 18 || min_frac < 0 || min_frac > 18)
+		return out;
 	/* Work in uint64 so INT64_MIN has a magnitude. */
-	bool neg = minor < 0;
-	uint64_t mag = neg ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-	char digits[24];
+	bool neg = value < 0;
+	uint64_t mag = neg ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	char digits[24]; /* least significant first */
 	int n = 0;
 	do {
 		digits[n++] = (char)('0' + mag % 10);
 		mag /= 10;
 	} while (mag);
 	while (n <= scale)
-		digits[n++] = '0'; /* at least one integer digit */
-	/* Fractional digits to keep: all but trailing zeros, at least 2. */
+		digits[n++] = '0'; /* at least one integer digit: "0.5" */
+	/* Fractional digits to keep: all but trailing zeros, at least min_frac. */
 	int keep = scale;
-	while (keep > 2 && digits[scale - keep] == '0')
+	while (keep > min_frac && digits[scale - keep] == '0')
 		keep--;
-	int o = 0;
+	int frac = keep > min_frac ? keep : min_frac;
+	size_t need = (size_t)neg + (size_t)(n - scale) + (frac ? 1u + (size_t)frac : 0u) + 1u;
+	if (need > size)
+		return out;
+	size_t o = 0;
 	if (neg)
 		out[o++] = '-';
 	for (int k = n - 1; k >= scale; k--)
 		out[o++] = digits[k];
-	if (scale > 0) {
+	if (frac) {
 		out[o++] = '.';
 		for (int k = scale - 1; k >= scale - keep; k--)
 			out[o++] = digits[k];
-		for (int k = keep; k < 2; k++)
-			out[o++] = '0'; /* scale 1 or 0 currencies still print 2 */
-	} else {
-		out[o++] = '.';
-		out[o++] = '0';
-		out[o++] = '0';
+		for (int k = keep; k < frac; k++)
+			out[o++] = '0'; /* a scale below min_frac still prints min_frac */
 	}
 	out[o] = '\0';
 	return out;
+}
+
+char *money_format(int64_t minor, enum currency c, char out[MONEY_STR_MAX])
+{
+	return money_decimal(minor, money_scale(c), 2, out, MONEY_STR_MAX);
 }

@@ -60,6 +60,15 @@ bool money_is_stablecoin(enum currency c);
  */
 enum err money_parse(const char *s, size_t len, enum currency c, int64_t *out);
 
+/*
+ * Print value / 10^scale (any sign, 0 <= scale <= 18) as a decimal string
+ * into out (size bytes): trailing fractional zeros dropped down to
+ * min_frac digits (padded up to min_frac when scale is smaller), no point
+ * when no fractional digit remains. "" when it does not fit. The one
+ * integer-to-decimal printer: money_format and fx_rate_format use it.
+ */
+char *money_decimal(int64_t value, int scale, int min_frac, char *out, size_t size);
+
 /* Print minor units of c (any sign) into out; returns out. */
 char *money_format(int64_t minor, enum currency c, char out[MONEY_STR_MAX]);
 
