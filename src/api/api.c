@@ -316,10 +316,12 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		snprintf(c->idem.endpoint, sizeof c->idem.endpoint, "POST %s", req->path);
 	}
 	enum err e = ERR_OK;
+	char field[JD_PATH_MAX] = "";
 	/* Actions (cancel, approve, reject) take no body: none means {}. */
 	static const char empty[] = "{}";
 	bool none = req->body_len == 0 && !req->content_type;
-	c->body = none ? json_in_parse(empty, 2, &e) : json_in_parse(req->body, req->body_len, &e);
+	c->body = none ? json_in_parse(empty, 2, &e)
+		       : json_in_parse_at(req->body, req->body_len, &e, field);
 	if (c->has_idem) {
 		/* Same request = same JSON value: hash its canonical form, so
 		 * whitespace and key order do not matter; raw bytes when it
@@ -341,7 +343,7 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		}
 	}
 	if (!c->body) {
-		api_reject(c, e, NULL);
+		api_reject(c, e, field[0] ? field : NULL);
 		return false;
 	}
 	return true;

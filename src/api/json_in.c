@@ -9,7 +9,9 @@
  */
 #include "api/json_in.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/limits.h"
@@ -23,10 +25,31 @@ static bool clean_string(const char *s, size_t n)
 	return true;
 }
 
-static enum err walk(const json_t *v, int depth)
+/* Append "/" + key to a JSON pointer (RFC 6901: "~" -> "~0", "/" -> "~1"),
+ * truncating at JD_PATH_MAX. */
+static void path_push(char path[JD_PATH_MAX], const char *key, size_t n)
+{
+	size_t at = strlen(path);
+	if (at + 1 < JD_PATH_MAX)
+		path[at++] = '/';
+	for (size_t i = 0; i < n && at + 2 < JD_PATH_MAX; i++) {
+		if (key[i] == '~' || key[i] == '/') {
+			path[at++] = '~';
+			path[at++] = key[i] == '~' ? '0' : '1';
+		} else {
+			path[at++] = key[i];
+		}
+	}
+	path[at] = '\0';
+}
+
+/* Checks the tree; on an error, path holds the pointer of the first value
+ * (or member name) at fault. */
+static enum err walk(const json_t *v, int depth, char path[JD_PATH_MAX])
 {
 	if (depth > LIMIT_JSON_DEPTH)
 		return ERR_JSON_TOO_DEEP;
+	size_t base = strlen(path);
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		return clean_string(json_string_value(v), json_string_length(v))
@@ -36,11 +59,13 @@ static enum err walk(const json_t *v, int depth)
 		const char *k;
 		json_t *x;
 		json_object_foreach((json_t *)v, k, x) {
+			path_push(path, k, strlen(k));
 			if (!clean_string(k, strlen(k)))
 				return ERR_INVALID_STRING;
-			enum err e = walk(x, depth + 1);
+			enum err e = walk(x, depth + 1, path);
 			if (e)
 				return e;
+			path[base] = '\0';
 		}
 		return ERR_OK;
 	}
@@ -48,9 +73,13 @@ static enum err walk(const json_t *v, int depth)
 		size_t i;
 		json_t *x;
 		json_array_foreach(v, i, x) {
-			enum err e = walk(x, depth + 1);
+			char idx[24];
+			int n = snprintf(idx, sizeof idx, "%zu", i);
+			path_push(path, idx, (size_t)n);
+			enum err e = walk(x, depth + 1, path);
 			if (e)
 				return e;
+			path[base] = '\0';
 		}
 		return ERR_OK;
 	}
@@ -59,10 +88,87 @@ static enum err walk(const json_t *v, int depth)
 	}
 }
 
-json_t *json_in_parse(const char *body, size_t len, enum err *e)
+/*
+ * Which field holds the bad string jansson refused? jansson reports only
+ * a byte position, so we patch the offending bytes in a copy into an
+ * escaped control character ("\u0001", which jansson accepts and the walk
+ * refuses), let jansson parse the copy and the walk name the field. Each
+ * round fixes one spot; a body with more than LIMIT_JSON_BAD_STRINGS of
+ * them, or any other fault, names no field.
+ */
+/* jansson files a raw control character under invalid syntax; only its
+ * message tells it apart. It is a string fault all the same. */
+static bool raw_control(const json_error_t *jerr)
+{
+	return json_error_code(jerr) == json_error_invalid_syntax &&
+	       strncmp(jerr->text, "control character", 17) == 0;
+}
+
+static bool patch_at(char **buf, size_t *len, const json_error_t *jerr)
+{
+	static const char esc[] = "\\u0001";
+	size_t pos = (size_t)jerr->position, n = *len;
+	int code = json_error_code(jerr);
+	if (code == json_error_null_character || code == json_error_null_byte_in_key) {
+		/* jansson stops after the string token: rewrite its last
+		 * "\u0000" escape in place (same length). */
+		for (size_t i = pos < n ? pos : n; i >= 6; i--) {
+			char *p = *buf + i - 6;
+			if (memcmp(p, "\\u0000", 6) == 0) {
+				p[5] = '1';
+				return true;
+			}
+		}
+		return false;
+	}
+	/* Raw control byte or invalid UTF-8: jansson stops on the byte. */
+	if (pos >= n || n > SIZE_MAX - sizeof esc)
+		return false;
+	char *next = malloc(n + sizeof esc);
+	if (!next)
+		return false;
+	memcpy(next, *buf, pos);
+	memcpy(next + pos, esc, sizeof esc - 1);
+	memcpy(next + pos + sizeof esc - 1, *buf + pos + 1, n - pos - 1);
+	free(*buf);
+	*buf = next;
+	*len = n + sizeof esc - 2;
+	return true;
+}
+
+static void bad_string_field(const char *body, size_t len, const json_error_t *first,
+			     char field[JD_PATH_MAX])
+{
+	char *buf = malloc(len ? len : 1);
+	if (!buf)
+		return;
+	memcpy(buf, body, len);
+	json_error_t jerr = *first;
+	for (int round = 0; round < LIMIT_JSON_BAD_STRINGS; round++) {
+		if (!patch_at(&buf, &len, &jerr))
+			break;
+		json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+		if (root) {
+			char path[JD_PATH_MAX] = "";
+			if (walk(root, 1, path) == ERR_INVALID_STRING)
+				snprintf(field, JD_PATH_MAX, "%s", path);
+			json_decref(root);
+			break;
+		}
+		int code = json_error_code(&jerr);
+		if (code != json_error_invalid_utf8 && code != json_error_null_character &&
+		    code != json_error_null_byte_in_key && !raw_control(&jerr))
+			break;
+	}
+	free(buf);
+}
+
+json_t *json_in_parse_at(const char *body, size_t len, enum err *e, char field[JD_PATH_MAX])
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	field[0] = '\0';
+	body = body ? body : "";
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		switch (json_error_code(&jerr)) {
 		case json_error_duplicate_key:
@@ -77,12 +183,16 @@ json_t *json_in_parse(const char *body, size_t len, enum err *e)
 			*e = ERR_JSON_TOO_DEEP;
 			break;
 		default:
-			*e = ERR_INVALID_JSON;
+			*e = raw_control(&jerr) ? ERR_INVALID_STRING : ERR_INVALID_JSON;
 			break;
 		}
+		if (*e == ERR_INVALID_STRING)
+			bad_string_field(body, len, &jerr, field);
 		return NULL;
 	}
-	*e = walk(root, 1);
+	*e = walk(root, 1, field);
+	if (*e != ERR_INVALID_STRING)
+		field[0] = '\0';
 	if (*e == ERR_OK && !json_is_object(root))
 		*e = ERR_INVALID_TYPE;
 	if (*e) {
@@ -90,6 +200,12 @@ json_t *json_in_parse(const char *body, size_t len, enum err *e)
 		return NULL;
 	}
 	return root;
+}
+
+json_t *json_in_parse(const char *body, size_t len, enum err *e)
+{
+	char field[JD_PATH_MAX];
+	return json_in_parse_at(body, len, e, field);
 }
 
 char *json_in_canonical(const json_t *v)

@@ -3,7 +3,8 @@
  *
  * json_in_parse() turns a body into a jansson object or the precise 400:
  * not JSON, duplicate key, invalid UTF-8 or a control character in a
- * string (raw or escaped, U+0000..U+001F), nesting past LIMIT_JSON_DEPTH,
+ * string (raw or escaped, U+0000..U+001F; all three are invalid_string,
+ * naming the field), nesting past LIMIT_JSON_DEPTH,
  * or a top level that is not an object.
  *
  * The jd_* readers then take fields one by one from an object, recording
@@ -42,6 +43,9 @@ struct jd {
 /* Parse; on failure *e is set and NULL returned. The caller owns the
  * result (json_decref). */
 json_t *json_in_parse(const char *body, size_t len, enum err *e);
+/* The same; on ERR_INVALID_STRING, field holds the JSON pointer of the
+ * string (or member name) at fault, "" when it cannot be told. */
+json_t *json_in_parse_at(const char *body, size_t len, enum err *e, char field[JD_PATH_MAX]);
 
 /* Canonical text of a value (keys sorted, compact): malloc'd. */
 char *json_in_canonical(const json_t *v);

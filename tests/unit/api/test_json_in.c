@@ -37,7 +37,7 @@ static void test_parse_refusals(void **state)
 	assert_int_equal(PARSE("{\"a\":\"\\u001f\"}"), ERR_INVALID_STRING);
 	assert_int_equal(PARSE("{\"a\":\"\\n\"}"), ERR_INVALID_STRING);
 	assert_int_equal(PARSE("{\"a\\u0001\":1}"), ERR_INVALID_STRING);
-	assert_int_equal(PARSE("{\"a\":\"\x01\"}"), ERR_INVALID_JSON);
+	assert_int_equal(PARSE("{\"a\":\"\x01\"}"), ERR_INVALID_STRING); /* raw control */
 	assert_int_equal(PARSE("{\"a\":\"\xff\"}"), ERR_INVALID_STRING);
 	assert_int_equal(PARSE("{\"a\":\"\xc3\x28\"}"), ERR_INVALID_STRING);
 	assert_int_equal(PARSE("{\"a\":\"\\ud800\"}"), ERR_INVALID_JSON); /* lone surrogate */
@@ -185,6 +185,51 @@ static void test_canonical_ignores_order_and_space(void **state)
 	json_decref(b);
 }
 
+/* Which field an invalid_string names: raw or escaped control characters,
+ * NUL escapes in values and names, invalid UTF-8; nested and in arrays. */
+static void expect_field(const char *s, size_t len, const char *want)
+{
+	enum err e = ERR_OK;
+	char field[JD_PATH_MAX] = "junk";
+	json_t *v = json_in_parse_at(s, len, &e, field);
+	assert_null(v);
+	assert_int_equal(e, ERR_INVALID_STRING);
+	assert_string_equal(field, want);
+}
+#define FIELD(s, want) expect_field((s), sizeof(s) - 1, (want))
+
+static void test_invalid_string_names_field(void **state)
+{
+	FIELD("{\"ok\":\"x\",\"name\":\"a\x01b\"}", "/name");
+	FIELD("{\"name\":\"a\\u0001b\"}", "/name");
+	FIELD("{\"name\":\"a\\u0000b\"}", "/name");
+	FIELD("{\"name\":\"a\xffz\"}", "/name");
+	FIELD("{\"name\":\"a\xc3\x28z\"}", "/name");
+	FIELD("{\"name\":\"\xe2\x82\"}", "/name"); /* truncated sequence */
+	FIELD("{\"a\":{\"b\":[\"ok\",\"x\xff\"]}}", "/a/b/1");
+	FIELD("{\"a/b~c\":\"\\n\"}", "/a~1b~0c");
+	FIELD("{\"meta\":{\"k\\u0000\":1}}", "/meta/k\001");
+	/* The first of several faults is named. */
+	FIELD("{\"a\":\"\xff\",\"b\":\"\x01\"}", "/a");
+	/* Other faults after the bad string: still invalid_string, no field. */
+	FIELD("{\"a\":\"\xff\",", "");
+	/* Faults that are not strings name nothing. */
+	enum err e = ERR_OK;
+	char field[JD_PATH_MAX] = "junk";
+	assert_null(json_in_parse_at("{\"a\":1,\"a\":2}", 13, &e, field));
+	assert_int_equal(e, ERR_DUPLICATE_KEY);
+	assert_string_equal(field, "");
+	/* Many bad bytes: bounded work, still the right code. */
+	char big[4096];
+	size_t o = (size_t)snprintf(big, sizeof big, "{\"x\":\"");
+	while (o < sizeof big - 8)
+		big[o++] = (char)0xff;
+	o += (size_t)snprintf(big + o, sizeof big - o, "\"}");
+	enum err e2 = ERR_OK;
+	assert_null(json_in_parse_at(big, o, &e2, field));
+	assert_int_equal(e2, ERR_INVALID_STRING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_money_reader),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_canonical_ignores_order_and_space),
+		cmocka_unit_test(test_invalid_string_names_field),
 	};
 	return cmocka_run_group_tests_name("json_in", tests, NULL, NULL);
 }
