@@ -108,6 +108,13 @@ static json_t *hook_json_secret(const struct store_hook_endpoint *ep)
 }
 
 API_RENDERER(render_hook_created, hook_json_secret, struct store_hook_endpoint, 201)
+API_RENDERER(render_hook_rotated, hook_json_secret, struct store_hook_endpoint, 200)
+
+static json_t *resend_json(const char *delivery_id)
+{
+	return json_pack("{s:s}", "delivery_id", delivery_id);
+}
+API_RENDERER(render_hook_resent, resend_json, char, 202)
 
 /* Read event_types: an array of known type names for the format, or
  * ["*"]; written canonical (sorted, unique not required). */
@@ -254,17 +261,22 @@ API_HANDLER(api_h_hook_delete)
 
 API_HANDLER(api_h_hook_rotate)
 {
+	struct jd d = {0};
+	struct jd_obj root;
+	jd_init(&root, c->body, "");
+	jd_done(&d, &root);
+	if (d.e) {
+		api_reject(c, d.e, d.field);
+		return;
+	}
 	char secret[HOOK_SECRET_MAX];
-	struct store_hook_endpoint ep;
 	if (!hook_secret_new(secret)) {
 		api_fail(c, ERR_INTERNAL, NULL);
 		return;
 	}
-	enum err e = svc_hook_rotate(c->api->svc, &c->auth, c->id, secret, HOOK_GRACE_S, &ep);
-	if (e)
-		api_fail(c, e, NULL);
-	else
-		api_answer_json(hook_json(&ep, true), 200, &c->answer);
+	struct svc_render r = {render_hook_rotated, c};
+	svc_hook_rotate(c->api->svc, &c->auth, api_idem(c), c->id, secret, HOOK_GRACE_S, &r,
+			&c->answer);
 }
 
 static void attempt_each(void *arg, const struct store_hook_attempt *a)
@@ -315,13 +327,9 @@ API_HANDLER(api_h_hook_resend)
 	jd_uuid(&d, &root, "event_id", event_id);
 	jd_done(&d, &root);
 	if (d.e) {
-		api_fail(c, d.e, d.field);
+		api_reject(c, d.e, d.field);
 		return;
 	}
-	char delivery[UUID_STR_LEN + 1] = "";
-	enum err e = svc_hook_resend(c->api->svc, &c->auth, c->id, event_id, delivery);
-	if (e)
-		api_fail(c, e, e == ERR_NOT_FOUND ? "/event_id" : NULL);
-	else
-		api_answer_json(json_pack("{s:s}", "delivery_id", delivery), 202, &c->answer);
+	struct svc_render r = {render_hook_resent, c};
+	svc_hook_resend(c->api->svc, &c->auth, api_idem(c), c->id, event_id, &r, &c->answer);
 }

@@ -339,17 +339,22 @@ enum err svc_hook_list(struct service *s, const struct auth *a,
 enum err svc_hook_update(struct service *s, const struct auth *a, const char *id, int enabled,
 			 const char *event_types, struct store_hook_endpoint *out);
 enum err svc_hook_delete(struct service *s, const struct auth *a, const char *id);
-/* New secret; the old one signs too for grace_s seconds. */
-enum err svc_hook_rotate(struct service *s, const struct auth *a, const char *id,
-			 const char *new_secret, int64_t grace_s, struct store_hook_endpoint *out);
+/* New secret; the old one signs too for grace_s seconds. Idempotent under
+ * idem (a replay returns the first rotation's answer, secret included).
+ * Renders struct store_hook_endpoint. */
+void svc_hook_rotate(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		     const char *id, const char *new_secret, int64_t grace_s,
+		     const struct svc_render *r, struct svc_answer *out);
 enum err svc_hook_attempts(struct service *s, const struct auth *a, const char *endpoint_id,
 			   const char *before_id, int limit,
 			   void (*each)(void *arg, const struct store_hook_attempt *), void *arg,
 			   bool *more);
 /* Deliver an event to an endpoint again (same message id and body).
- * *delivery_id gets the new delivery. */
-enum err svc_hook_resend(struct service *s, const struct auth *a, const char *endpoint_id,
-			 const char *event_id, char delivery_id[UUID_STR_LEN + 1]);
+ * Idempotent under idem. Renders the new delivery's id (const char *);
+ * an unknown event is ERR_NOT_FOUND at "/event_id". */
+void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		     const char *endpoint_id, const char *event_id, const struct svc_render *r,
+		     struct svc_answer *out);
 
 /* Sends one delivery; fills status (0: no answer), error and duration. */
 typedef void (*svc_hook_send_fn)(void *ctx, const struct store_hook_endpoint *ep,

@@ -228,12 +228,37 @@ enum err svc_hook_delete(struct service *s, const struct auth *a, const char *id
 	return hook_op(s, &o, true);
 }
 
-enum err svc_hook_rotate(struct service *s, const struct auth *a, const char *id,
-			 const char *new_secret, int64_t grace_s, struct store_hook_endpoint *out)
+/* Rotation is an effect on the idempotent write path: a retried rotation
+ * (same key) replays the first answer instead of minting a second secret,
+ * which would end the first secret's grace early. */
+struct rotate_arg {
+	const struct auth *a;
+	const char *id, *secret;
+	int64_t grace_s;
+	struct store_hook_endpoint ep;
+};
+
+static enum store_status rotate_effect(struct store_tx *tx, void *arg, enum err *e,
+				       const char **field, const void **result)
 {
-	struct hook_op o = {.a = a, .id = id, .secret = new_secret, .grace_s = grace_s,
-			    .out = out, .op = 3};
-	return hook_op(s, &o, true);
+	struct rotate_arg *r = arg;
+	struct hook_op o = {.a = r->a, .id = r->id, .secret = r->secret, .grace_s = r->grace_s,
+			    .out = &r->ep, .op = 3};
+	enum store_status st = hook_op_tx(tx, &o);
+	if (st == STORE_NOT_FOUND) {
+		*e = ERR_NOT_FOUND;
+		return STORE_OK;
+	}
+	*result = &r->ep;
+	return st;
+}
+
+void svc_hook_rotate(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		     const char *id, const char *new_secret, int64_t grace_s,
+		     const struct svc_render *r, struct svc_answer *out)
+{
+	struct rotate_arg ra = {.a = a, .id = id, .secret = new_secret, .grace_s = grace_s};
+	svc_commit(s, a, idem, rotate_effect, &ra, ERR_OK, NULL, r, out);
 }
 
 struct hook_list {
@@ -354,30 +379,43 @@ static void resend_row(void *arg, const void *row)
 		memcpy(r->id, d.id, UUID_STR_LEN + 1);
 }
 
-static enum store_status resend_tx(struct store_tx *tx, void *arg)
+static enum store_status resend_effect(struct store_tx *tx, void *arg, enum err *e,
+				       const char **field, const void **result)
 {
 	struct resend_arg *r = arg;
 	struct store_hook_endpoint ep;
 	enum store_status st = STORE_CALL(tx, hook_endpoint_get, r->a->tenant_id, r->endpoint, &ep);
+	if (st == STORE_NOT_FOUND) {
+		*e = ERR_NOT_FOUND;
+		return STORE_OK;
+	}
 	if (st != STORE_OK)
 		return st;
 	r->tx = tx;
 	r->st = STORE_OK;
 	r->n = 0;
+	r->id[0] = '\0';
 	st = STORE_CALL(tx, hook_delivery_of_event, r->endpoint, r->event, resend_row, r);
 	if (st != STORE_OK)
 		return st;
 	if (r->st != STORE_OK)
 		return r->st;
-	return r->n ? STORE_OK : STORE_NOT_FOUND;
+	if (!r->n) {
+		*e = ERR_NOT_FOUND;
+		*field = "/event_id";
+		return STORE_OK;
+	}
+	*result = r->id;
+	return STORE_OK;
 }
 
-enum err svc_hook_resend(struct service *s, const struct auth *a, const char *endpoint_id,
-			 const char *event_id, char delivery_id[UUID_STR_LEN + 1])
+void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		     const char *endpoint_id, const char *event_id, const struct svc_render *r,
+		     struct svc_answer *out)
 {
-	struct resend_arg r = {.a = a, .endpoint = endpoint_id, .event = event_id, .id = delivery_id};
-	enum store_status st = store_run(s->store, true, resend_tx, &r);
-	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+	char delivery[UUID_STR_LEN + 1] = "";
+	struct resend_arg ra = {.a = a, .endpoint = endpoint_id, .event = event_id, .id = delivery};
+	svc_commit(s, a, idem, resend_effect, &ra, ERR_OK, NULL, r, out);
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */
