@@ -130,19 +130,56 @@ void api_fail(struct api_call *c, enum err e, const char *field)
 	api_render_error(c, e, field, &c->answer);
 }
 
-int64_t api_if_match(const struct api_call *c)
+/* One entity tag at *p: our strong tags are "v<version>"; a weak tag
+ * (W/"...") or any other opaque tag names no version (If-Match compares
+ * strongly). Advances *p past it; false on a syntax error. */
+static bool etag_read(const char **p, int64_t *version)
 {
-	const char *h = c->req->if_match;
-	if (!h)
-		return -1;
-	/* Our etags are "v<version>"; anything else matches nothing. */
-	if (h[0] != '"' || h[1] != 'v' || h[2] < '1' || h[2] > '9')
-		return -2;
+	const char *s = *p;
+	bool weak = strncmp(s, "W/", 2) == 0;
+	if (weak)
+		s += 2;
+	if (*s != '"')
+		return false;
+	const char *end = strchr(s + 1, '"');
+	if (!end)
+		return false;
+	*p = end + 1;
+	*version = -1;
+	if (weak || s[1] != 'v' || s[2] < '1' || s[2] > '9' || end - s > 20)
+		return true;
 	int64_t v = 0;
-	const char *p = h + 2;
-	for (; *p >= '0' && *p <= '9' && v < INT64_MAX / 10; p++)
-		v = v * 10 + (*p - '0');
-	return p[0] == '"' && p[1] == '\0' ? v : -2;
+	for (const char *q = s + 2; q < end; q++) {
+		if (*q < '0' || *q > '9')
+			return true;
+		v = v * 10 + (*q - '0');
+	}
+	*version = v;
+	return true;
+}
+
+void api_if_match(const struct api_call *c, struct svc_match *m)
+{
+	memset(m, 0, sizeof *m);
+	const char *p = c->req->if_match;
+	while (p && (*p == ' ' || *p == '\t'))
+		p++;
+	if (!p || strcmp(p, "*") == 0) {
+		m->any = true;
+		return;
+	}
+	/* A list: tag *( OWS "," OWS tag ). Past the cap, or on a syntax
+	 * error, what was read so far stands (an unreadable header matches
+	 * nothing, so the request fails closed with 412). */
+	while (*p && m->n < LIMIT_IF_MATCH_TAGS) {
+		int64_t v;
+		if (!etag_read(&p, &v))
+			return;
+		if (v > 0)
+			m->versions[m->n++] = v;
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+	}
 }
 
 const struct svc_idem *api_idem(const struct api_call *c)

@@ -72,7 +72,9 @@ json_t *api_event_json(const struct store_event *e);
 json_t *api_payout_json(const struct store_payout *p);
 /* The If-Match header as a session version: -1 when absent, -2 when it
  * names no version this service issues (never matches). */
-int64_t api_if_match(const struct api_call *c);
+/* The request's If-Match as a precondition on a resource version. */
+void api_if_match(const struct api_call *c, struct svc_match *m);
+void api_approval_etag(const struct store_approval *a, char out[40]);
 void api_session_etag(const struct store_session *s, char out[40]);
 
 /* Handlers, one per route (see the route table in api.c). */

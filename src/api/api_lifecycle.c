@@ -21,7 +21,18 @@ static void render_session_200(void *ctx, enum err e, const char *field, const c
 	api_session_etag(result, c->etag);
 	api_answer_json(api_session_json(result), 200, out);
 }
-API_RENDERER(render_approval, api_approval_json, struct store_approval, 200)
+/* A decision answers the approval with its new ETag. */
+static void render_approval(void *ctx, enum err e, const char *field, const char *details,
+			    const void *result, struct svc_answer *out)
+{
+	struct api_call *c = ctx;
+	if (e) {
+		api_render_error_details(c, e, field, details, out);
+		return;
+	}
+	api_approval_etag(result, c->etag);
+	api_answer_json(api_approval_json(result), 200, out);
+}
 API_RENDERER(render_policy, api_policy_json, struct store_policy, 200)
 
 /* Actions take an empty object (or no body at all). */
@@ -40,18 +51,21 @@ API_HANDLER(api_h_session_cancel)
 {
 	if (!no_fields(c))
 		return;
-	int64_t expect = api_if_match(c);
+	struct svc_match m;
+	api_if_match(c, &m);
 	struct svc_render r = {render_session_200, c};
-	svc_session_cancel(c->api->svc, &c->auth, api_idem(c), c->id, expect == -2 ? 0 : expect,
-			   &r, &c->answer);
+	svc_session_cancel(c->api->svc, &c->auth, api_idem(c), c->id, &m, &r, &c->answer);
 }
 
 static void decide(struct api_call *c, bool approve)
 {
 	if (!no_fields(c))
 		return;
+	struct svc_match m;
+	api_if_match(c, &m);
 	struct svc_render r = {render_approval, c};
-	svc_approval_decide(c->api->svc, &c->auth, api_idem(c), c->id, approve, &r, &c->answer);
+	svc_approval_decide(c->api->svc, &c->auth, api_idem(c), c->id, approve, &m, &r,
+			    &c->answer);
 }
 
 API_HANDLER(api_h_approval_approve) { decide(c, true); }
@@ -61,10 +75,12 @@ API_HANDLER(api_h_approval_get)
 {
 	struct store_approval a;
 	enum err e = svc_approval_get(c->api->svc, &c->auth, c->id, &a);
-	if (e)
+	if (e) {
 		api_fail(c, e, NULL);
-	else
-		api_answer_json(api_approval_json(&a), 200, &c->answer);
+		return;
+	}
+	api_approval_etag(&a, c->etag);
+	api_answer_json(api_approval_json(&a), 200, &c->answer);
 }
 
 /* ---- approvals list ------------------------------------------------------ */

@@ -130,9 +130,16 @@ char *api_session_snapshot(const struct store_session *s)
 	return text;
 }
 
+void api_approval_etag(const struct store_approval *a, char out[40])
+{
+	snprintf(out, 40, "\"v%lld\"", (long long)svc_approval_version(a));
+}
+
 json_t *api_approval_json(const struct store_approval *a)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", a->id, "status",
+	char etag[40];
+	api_approval_etag(a, etag);
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id", a->id, "etag", etag, "status",
 			 a->status, "session_ref", api_ref_json("off-ramp-sessions", a->session_id),
 			 "amount", api_money_json_code(a->currency, a->amount_minor), "initiated_by",
 			 principal_json(a->initiator_id, a->initiator_kind, a->tenant_id),

@@ -19,6 +19,7 @@
 
 /* JSON */
 #define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */
+#define LIMIT_IF_MATCH_TAGS 8               /* entity tags read from one If-Match */
 #define LIMIT_JSON_BAD_STRINGS 16           /* bad bytes patched to name an invalid_string field */
 #define LIMIT_STRING_BYTES 1024             /* default cap on any string field */
 #define LIMIT_NAME_BYTES 200                /* display names, beneficiary names */

@@ -46,11 +46,26 @@ static enum store_status decide_session(struct store_tx *tx, const struct servic
 
 /* ---- cancel ---------------------------------------------------------------- */
 
+bool svc_match_ok(const struct svc_match *m, int64_t version)
+{
+	if (m->any)
+		return true;
+	for (int i = 0; i < m->n; i++)
+		if (m->versions[i] == version)
+			return true;
+	return false;
+}
+
+int64_t svc_approval_version(const struct store_approval *ap)
+{
+	return strcmp(ap->status, "pending") == 0 ? 1 : 2;
+}
+
 struct cancel_arg {
 	const struct service *svc;
 	const struct auth *a;
 	const char *id;
-	int64_t expect_version;
+	const struct svc_match *match;
 	struct store_session s;
 };
 
@@ -65,7 +80,7 @@ static enum store_status cancel_effect(struct store_tx *tx, void *arg, enum err 
 	}
 	if (st != STORE_OK)
 		return st;
-	if (c->expect_version >= 0 && c->expect_version != c->s.version) {
+	if (!svc_match_ok(c->match, c->s.version)) {
 		*e = ERR_PRECONDITION_FAILED;
 		return STORE_OK;
 	}
@@ -94,10 +109,10 @@ static enum store_status cancel_effect(struct store_tx *tx, void *arg, enum err 
 }
 
 void svc_session_cancel(struct service *s, const struct auth *a, const struct svc_idem *idem,
-			const char *session_id, int64_t expect_version,
+			const char *session_id, const struct svc_match *match,
 			const struct svc_render *r, struct svc_answer *out)
 {
-	struct cancel_arg c = {.svc = s, .a = a, .id = session_id, .expect_version = expect_version};
+	struct cancel_arg c = {.svc = s, .a = a, .id = session_id, .match = match};
 	svc_commit(s, a, idem, cancel_effect, &c, ERR_OK, NULL, r, out);
 }
 
@@ -108,6 +123,7 @@ struct decide_arg {
 	const struct auth *a;
 	const char *id;
 	bool approve;
+	const struct svc_match *match;
 	struct store_approval ap;
 };
 
@@ -122,6 +138,12 @@ static enum store_status decide_effect(struct store_tx *tx, void *arg, enum err 
 	}
 	if (st != STORE_OK)
 		return st;
+	/* The precondition first: a client deciding on a stale view is told
+	 * so, whoever it is. */
+	if (!svc_match_ok(d->match, svc_approval_version(&d->ap))) {
+		*e = ERR_PRECONDITION_FAILED;
+		return STORE_OK;
+	}
 	if (strcmp(d->ap.initiator_id, d->a->principal_id) == 0) {
 		*e = ERR_INITIATOR_CANNOT_APPROVE;
 		return STORE_OK;
@@ -149,10 +171,11 @@ static enum store_status decide_effect(struct store_tx *tx, void *arg, enum err 
 }
 
 void svc_approval_decide(struct service *s, const struct auth *a, const struct svc_idem *idem,
-			 const char *approval_id, bool approve, const struct svc_render *r,
-			 struct svc_answer *out)
+			 const char *approval_id, bool approve, const struct svc_match *match,
+			 const struct svc_render *r, struct svc_answer *out)
 {
-	struct decide_arg d = {.svc = s, .a = a, .id = approval_id, .approve = approve};
+	struct decide_arg d = {.svc = s, .a = a, .id = approval_id, .approve = approve,
+			       .match = match};
 	svc_commit(s, a, idem, decide_effect, &d, ERR_OK, NULL, r, out);
 }
 

@@ -75,6 +75,19 @@ struct svc_answer {
 };
 void svc_answer_clear(struct svc_answer *a);
 
+/*
+ * An If-Match precondition (RFC 9110 §13.1.1) on a resource's version.
+ * any: no header, or "*" (the resource need only exist). Otherwise the
+ * request proceeds only if the version is one of versions[0..n): n may be
+ * 0 when the header named no tag of ours, which matches nothing.
+ */
+struct svc_match {
+	bool any;
+	int n;
+	int64_t versions[LIMIT_IF_MATCH_TAGS];
+};
+bool svc_match_ok(const struct svc_match *m, int64_t version);
+
 /* Idempotency of one request; key NULL when the client sent none. */
 struct svc_idem {
 	const char *key;
@@ -254,15 +267,20 @@ enum err svc_worker_recover(struct service *s);
 
 /* ---- approvals, cancel, policies ---------------------------------------- */
 
-/* expect_version: the version an If-Match named, or -1 for none.
+/* match: the If-Match on the session's version (412 when it fails).
  * Renders struct store_session. */
 void svc_session_cancel(struct service *s, const struct auth *a, const struct svc_idem *idem,
-			const char *session_id, int64_t expect_version,
+			const char *session_id, const struct svc_match *match,
 			const struct svc_render *r, struct svc_answer *out);
-/* Renders struct store_approval. */
+/* An approval's version: 1 while pending, 2 once decided (it changes
+ * once). The etag of approvals and what If-Match on approve/reject is
+ * checked against. */
+int64_t svc_approval_version(const struct store_approval *ap);
+/* match: the If-Match on the approval's version (412 when it fails).
+ * Renders struct store_approval. */
 void svc_approval_decide(struct service *s, const struct auth *a, const struct svc_idem *idem,
-			 const char *approval_id, bool approve, const struct svc_render *r,
-			 struct svc_answer *out);
+			 const char *approval_id, bool approve, const struct svc_match *match,
+			 const struct svc_render *r, struct svc_answer *out);
 enum err svc_approval_get(struct service *s, const struct auth *a, const char *id,
 			  struct store_approval *out);
 enum err svc_approval_list(struct service *s, const struct auth *a, const char *status,

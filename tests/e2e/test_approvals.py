@@ -511,3 +511,54 @@ def test_approve_needs_only_ramps_approve_and_service_principals_approve(world):
     assert r.json["decided_by"] == want, r.json
     final, _ = t.watch(s["id"], timeout=SETTLE_TIMEOUT)
     assert final["subject_attribution"]["approved_by"] == want, final["subject_attribution"]
+
+
+# ---------------------------------------------------------------------------
+# If-Match on approve and reject (issue 8 item 7), and If-Match: *
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_decide_honours_if_match(fast_server, world, action):
+    t, w, approver = world
+    s, aid = _pending(t, w, "1100.00")
+    g = t.req("GET", f"/approvals/{aid}")
+    etag = g.headers.get("etag")
+    assert etag and etag == g.json["etag"], f"an approval carries its etag: {describe(g)}"
+    for stale in ('"v999999"', 'W/' + etag, '"bogus"', "bogus", '"v2"'):
+        r = t.req("POST", f"/approvals/{aid}/{action}", key=approver["key"], headers={"If-Match": stale})
+        assert_error(r, 412, "precondition_failed")
+        assert t.get(f"/approvals/{aid}") == g.json, f"a 412 {action} changed the approval"
+        assert t.session(s["id"])["status"] == "pending_approval"
+    # A list holding the current tag matches.
+    r = t.req("POST", f"/approvals/{aid}/{action}", key=approver["key"],
+              headers={"If-Match": f'"v999", {etag}'})
+    assert r.status == 200, describe(r)
+    assert r.json["status"] == ("approved" if action == "approve" else "rejected"), r.json
+    assert r.json["etag"] != etag and r.headers.get("etag") == r.json["etag"], describe(r)
+    # The old tag is stale now: 412 before the 409 of a decided approval.
+    r = t.req("POST", f"/approvals/{aid}/{action}", key=approver["key"], headers={"If-Match": etag})
+    assert_error(r, 412, "precondition_failed")
+
+
+def test_if_match_star(fast_server, world):
+    t, w, approver = world
+    s, aid = _pending(t, w, "1100.00")
+    r = t.req("POST", f"/approvals/{aid}/approve", key=approver["key"], headers={"If-Match": "*"})
+    assert r.status == 200 and r.json["status"] == "approved", describe(r)
+    s2, _ = _pending(t, w, "1100.00")
+    r = t.req("POST", f"/off-ramp-sessions/{s2['id']}/cancel", headers={"If-Match": "*"})
+    assert r.status == 200 and r.json["status"] == "cancelled", describe(r)
+    # "*" on a resource that does not exist is still 404.
+    r = t.req("POST", f"/approvals/{uuid.uuid4()}/approve", key=approver["key"], headers={"If-Match": "*"})
+    assert_error(r, 404, "not_found")
+
+
+def test_initiator_with_stale_etag_gets_412(fast_server, world):
+    """The precondition is checked first: a stale view is reported as such,
+    even to the initiator (who would otherwise get 403)."""
+    t, w, _ = world
+    s, aid = _pending(t, w, "1100.00")
+    r = t.req("POST", f"/approvals/{aid}/approve", headers={"If-Match": '"v7"'})
+    assert_error(r, 412, "precondition_failed")
+    r = t.req("POST", f"/approvals/{aid}/approve", headers={"If-Match": '"v1"'})
+    assert_error(r, 403, "initiator_cannot_approve")
