@@ -16,7 +16,18 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from offramp_e2e import DEFAULT_STEP_MS, LIFECYCLE_STEP_MS, Server  # noqa: E402
+from offramp_e2e import DEFAULT_STEP_MS, LIFECYCLE_STEP_MS, SHARED, SHARED_NEEDS, Server  # noqa: E402
+
+
+def pytest_sessionstart(session):
+    """Say what is missing, once, instead of failing tests one by one."""
+    missing = [str(SHARED / n) for n in SHARED_NEEDS if not (SHARED / n).is_dir()]
+    if missing:
+        raise pytest.UsageError(
+            "the end-to-end tests need the shared test data (the contract's seed pages and "
+            f"JSONTestSuite), not found at: {', '.join(missing)}.\n"
+            f"Put the `shared/` folder beside the checkout (expected at {SHARED}), or set "
+            "OFFRAMP_SHARED=/path/to/shared.")
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+# The contract's seeds and outside test data (JSONTestSuite, ISO 20022): the
+# `shared/` folder that sits beside the checkout, or OFFRAMP_SHARED.
+SHARED = Path(os.environ.get("OFFRAMP_SHARED", str(REPO.parent / "shared")))
+SHARED_NEEDS = ("seeds", "data/JSONTestSuite/test_parsing")
 BIN = os.environ.get("OFFRAMP_BIN", str(REPO / "build" / "offramp-san"))
 ERRORS_DEF = REPO / "src" / "base" / "errors.def"
 SEED_FILE = SHARED / "seeds" / "000_9dfdfbeff93f999a.txt"
