@@ -45,6 +45,7 @@ struct opts {
 	const char *rails;
 	long sandbox_step_ms;
 	long http_threads;
+	long commit_batch_max;
 	const char *name;
 	const char *tenant;
 	const char *capabilities;
@@ -64,6 +65,7 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]\n"
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
+	      "                [--commit-batch-max N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
@@ -103,6 +105,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"rails", required_argument, NULL, 'r'},
 		{"sandbox-step-ms", required_argument, NULL, 's'},
 		{"http-threads", required_argument, NULL, 't'},
+		{"commit-batch-max", required_argument, NULL, 'B'},
 		{"name", required_argument, NULL, 'n'},
 		{"tenant", required_argument, NULL, 'T'},
 		{"capabilities", required_argument, NULL, 'c'},
@@ -121,6 +124,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->rails = "sandbox";
 	o->kind = "user";
 	o->http_threads = 16;
+	o->commit_batch_max = LIMIT_COMMIT_BATCH_DEFAULT;
+	const char *batch = env_or("OFFRAMP_COMMIT_BATCH_MAX", NULL);
+	if (batch && !parse_long(batch, 1, LIMIT_COMMIT_BATCH_MAX, &o->commit_batch_max)) {
+		fprintf(stderr, "offramp: OFFRAMP_COMMIT_BATCH_MAX must be 1..%d\n",
+			LIMIT_COMMIT_BATCH_MAX);
+		return 2;
+	}
 	o->workers = 2;
 	o->webhook_allow_loopback = strcmp(env_or("OFFRAMP_WEBHOOK_ALLOW_LOOPBACK", "0"), "1") == 0;
 	if (!parse_long(env_or("OFFRAMP_WEBHOOK_RETRY_BASE_MS", "30000"), 1, 86400000,
@@ -152,6 +162,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (!parse_long(optarg, 1, LIMIT_HTTP_THREADS_MAX, &o->http_threads)) {
 				fprintf(stderr, "offramp: --http-threads must be 1..%d\n",
 					LIMIT_HTTP_THREADS_MAX);
+				return 2;
+			}
+			break;
+		case 'B':
+			if (!parse_long(optarg, 1, LIMIT_COMMIT_BATCH_MAX, &o->commit_batch_max)) {
+				fprintf(stderr, "offramp: --commit-batch-max must be 1..%d\n",
+					LIMIT_COMMIT_BATCH_MAX);
 				return 2;
 			}
 			break;
@@ -212,6 +229,8 @@ static struct store *open_store(const struct opts *o)
 	struct store *st = store_open_sqlite(o->db, &err);
 	if (!st)
 		fprintf(stderr, "offramp: %s: %s\n", o->db, err ? err : "cannot open");
+	else
+		st->commit_batch_max = (int)o->commit_batch_max;
 	return st;
 }
 

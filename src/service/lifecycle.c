@@ -300,15 +300,17 @@ static void plan_retry(struct plan *p, bool may_give_up, int64_t now)
 		p->next_run_ms = now + backoff_ms(p->attempts);
 }
 
-static void advance(struct service *svc, struct rail *rail, const char *owner,
-		    const struct store_session *s)
+/* Ask the rail for a leased session's next step and plan its commit into
+ * *a; false when there is nothing to commit. */
+static bool advance(struct service *svc, struct rail *rail, const char *owner,
+		    const struct store_session *s, struct step_arg *a)
 {
 	enum session_status status;
 	if (!session_status_parse(s->status, &status))
-		return;
+		return false;
 	int64_t now = svc_now_ms();
-	struct step_arg a = {.svc = svc, .seen = s, .owner = owner};
-	struct plan *p = &a.plan;
+	*a = (struct step_arg){.svc = svc, .seen = s, .owner = owner};
+	struct plan *p = &a->plan;
 	p->status = status;
 	snprintf(p->stage, sizeof p->stage, "%s", s->stage);
 	p->attempts = s->attempts;
@@ -385,12 +387,10 @@ static void advance(struct service *svc, struct rail *rail, const char *owner,
 		if (!session_transition(status, ev, &next) || next != p->status) {
 			log_error("lifecycle: session %s: %s -> %s is not in the table", s->id,
 				  s->status, session_status_name(p->status));
-			return;
+			return false;
 		}
 	}
-	enum store_status st = store_run(svc->store, true, step_tx, &a);
-	if (st != STORE_OK && !(st == STORE_ABORT && a.moved))
-		log_error("lifecycle: session %s: commit failed: %s", s->id, store_status_name(st));
+	return true;
 }
 
 /* ---- worker pass --------------------------------------------------------- */
@@ -442,8 +442,25 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 	enum store_status st = store_run(s->store, true, claim_tx, &c);
 	if (st != STORE_OK)
 		return -1;
+	/* Rail calls first, then every step's commit submitted at once: each
+	 * is its own transaction (one session moving under us never undoes
+	 * another's step), and with group commit they share one fsync, so
+	 * the lifecycle keeps up with the API under load. */
+	struct step_arg *steps = calloc((size_t)c.n + 1, sizeof *steps);
+	if (!steps)
+		return -1;
+	void *args[CLAIM_BATCH_MAX];
+	enum store_status out[CLAIM_BATCH_MAX];
+	int m = 0;
 	for (int i = 0; i < c.n; i++)
-		advance(s, rail, owner, &rows[i]);
+		if (advance(s, rail, owner, &rows[i], &steps[m]))
+			args[m] = &steps[m], m++;
+	store_run_all(s->store, step_tx, args, m, out);
+	for (int i = 0; i < m; i++)
+		if (out[i] != STORE_OK && !(out[i] == STORE_ABORT && steps[i].moved))
+			log_error("lifecycle: session %s: commit failed: %s", steps[i].seen->id,
+				  store_status_name(out[i]));
+	free(steps);
 	int64_t next = 0;
 	st = store_run(s->store, false, next_due_tx, &next);
 	*next_due_ms = st == STORE_OK ? next : 0;

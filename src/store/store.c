@@ -26,6 +26,20 @@ enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *a
 	return st;
 }
 
+void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
+		   enum store_status *out)
+{
+	if (s->ops->run_all)
+		s->ops->run_all(s, fn, args, n, out);
+	else
+		for (int i = 0; i < n; i++)
+			out[i] = s->ops->run(s, true, fn, args[i]);
+	/* Contended ones go round store_run's own loop, one by one. */
+	for (int i = 0; i < n; i++)
+		if (out[i] == STORE_RETRY)
+			out[i] = store_run(s, true, fn, args[i]);
+}
+
 void store_close(struct store *s)
 {
 	if (s)

@@ -9,10 +9,12 @@
  * (SQLite BUSY, PostgreSQL serialization failure or deadlock) is retried
  * from the start by store_run, a bounded number of times; so fn must be
  * re-runnable: no effect outside the transaction, outputs rewritten on
- * each run. That rule is also what will let a later group-commit backend
- * run many callers' fns in one transaction (one savepoint each) and
- * acknowledge them all at one fsync: nothing here assumes one commit per
- * request.
+ * each run. That rule is also what lets a backend group-commit: run many
+ * callers' write fns in one transaction (one savepoint each) and
+ * acknowledge them all at one fsync (the SQLite backend does). So a write
+ * fn must not call store_run(write) itself, and must not assume it is the
+ * only writer of its transaction: it sees the effects of the writes queued
+ * before it, as a serial order would.
  *
  * Status values separate "retry" (contention, nothing happened) from
  * "fail" (infrastructure broken) from outcomes (not found, exists).
@@ -317,6 +319,11 @@ struct store_ops {
 	void (*close)(struct store *s);
 	/* One transaction; see store_run for the retry rule. */
 	enum store_status (*run)(struct store *s, bool write, store_tx_fn fn, void *arg);
+	/* n independent write transactions fn(args[i]) at once, each with its
+	 * own outcome in out[i] (a group-committing backend queues them
+	 * together, so they share a commit). NULL: run one by one. */
+	void (*run_all)(struct store *s, store_tx_fn fn, void *const *args, int n,
+			enum store_status *out);
 
 	enum store_status (*tenant_insert)(struct store_tx *, const struct store_tenant *);
 	enum store_status (*tenant_get)(struct store_tx *, const char *id, struct store_tenant *);
@@ -441,6 +448,10 @@ struct store_ops {
 /* The base every backend embeds first. */
 struct store {
 	const struct store_ops *ops;
+	/* Group commit: at most this many write transactions share one
+	 * commit (1: one commit per write). Set before the first write;
+	 * 1..LIMIT_COMMIT_BATCH_MAX. */
+	int commit_batch_max;
 };
 struct store_tx {
 	struct store *store;
@@ -455,6 +466,13 @@ struct store *store_open_sqlite(const char *path, const char **err);
  * times with a short growing pause. Returns fn's last status (STORE_RETRY
  * once the retries are spent). */
 enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *arg);
+/* n write transactions, fn(tx, args[i]) each, independent of one another
+ * (one's failure or rollback never undoes another's), submitted together
+ * so a group-committing backend can share one commit among them; returns
+ * when all are done, out[i] being store_run's answer for args[i]. The same
+ * retry rule as store_run. n <= LIMIT_COMMIT_BATCH_MAX. */
+void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
+		   enum store_status *out);
 
 void store_close(struct store *s);
 const char *store_status_name(enum store_status st);

@@ -15,7 +15,7 @@
 #include "workers/pool.h"
 
 #define POLL_MAX_MS 50 /* notice sessions made elsewhere (approvals, another process) */
-#define BATCH 16
+#define BATCH 64 /* sessions a pass leases; their steps share a commit */
 
 struct workers {
 	struct service *svc;

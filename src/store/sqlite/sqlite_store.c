@@ -8,6 +8,21 @@
  * the lock uses SQLite's busy handler (LIMIT_STORE_BUSY_TIMEOUT_MS), and a
  * lock still busy after it becomes STORE_RETRY for store_run's loop.
  *
+ * Group commit. Every write transaction of the process goes to one
+ * committer thread (SQLite has one writer anyway; a queue in front of it is
+ * fair, where SQLite's busy lock is not). It takes what is queued, up to
+ * store->commit_batch_max, opens one BEGIN IMMEDIATE, runs each job's fn in
+ * its own SAVEPOINT (a fn that does not return STORE_OK rolls back to its
+ * savepoint only, so one refusal never fails a neighbour), COMMITs once, so
+ * one fsync covers the batch, and only then wakes the callers: nobody
+ * hears STORE_OK before its effects are durable. The committer never waits
+ * for a batch to fill: a lone write commits at once, and writes arriving
+ * during a commit make the next batch. If the transaction dies under a
+ * job (disk full, I/O error), the jobs before it lost their effects and get
+ * STORE_RETRY, which store_run turns into a re-run (fns are re-runnable).
+ * Reads never queue: they run on pooled connections (WAL readers do not
+ * wait for the writer).
+ *
  * Connections: a pool, one connection per concurrent transaction (SQLite
  * connections must not be shared by two threads at once). Each connection
  * keeps its prepared statements, keyed by the address of the static SQL
@@ -19,6 +34,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +55,28 @@ struct sq_conn {
 	} cache[SQ_STMT_CACHE];
 };
 
+/* One write waiting for the committer; lives on its caller's stack. */
+struct sq_job {
+	store_tx_fn fn;
+	void *arg;
+	enum store_status st;
+	bool done;
+	pthread_cond_t cv; /* signalled when done */
+	struct sq_job *next;
+};
+
+/* The one writer of this database (see "Group commit" above). */
+struct sq_committer {
+	pthread_t thread;
+	bool running, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t work;
+	struct sq_job *head, **tail;
+	int queued;
+	struct sq_conn *conn; /* its own connection, never pooled */
+	uint64_t commits, writes;
+};
+
 struct sq_store {
 	struct store base;
 	char *path;
@@ -46,6 +84,7 @@ struct sq_store {
 	pthread_cond_t cv;
 	struct sq_conn *idle;
 	int open;
+	struct sq_committer w;
 };
 
 struct sq_tx {
@@ -251,9 +290,219 @@ static enum store_status sq_one(struct store_tx *t, sqlite3_stmt *st, const char
 
 /* ---- transactions ----------------------------------------------------- */
 
+static void sq_reset_all(struct sq_conn *c)
+{
+	/* Statements left mid-step would keep read snapshots open. */
+	for (int i = 0; i < SQ_STMT_CACHE; i++)
+		if (c->cache[i].st)
+			sqlite3_reset(c->cache[i].st);
+}
+
+static _Thread_local bool sq_on_committer;
+static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, void *arg);
+
+static bool sq_exec_sql(struct sq_conn *c, const char *sql, enum store_status *st)
+{
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	*st = sq_status(c->db, rc, sql);
+	return *st == STORE_OK;
+}
+
+/* Jobs [from, n) get st (the transaction is gone or never began). */
+static void sq_batch_fail(struct sq_job **jobs, int from, int n, enum store_status st)
+{
+	for (int i = from; i < n; i++)
+		jobs[i]->st = st;
+}
+
+static void sq_batch_run(struct sq_store *s, struct sq_job **jobs, int n)
+{
+	struct sq_conn *c = s->w.conn;
+	struct sq_tx tx = {.base = {.store = &s->base}, .conn = c};
+	enum store_status st;
+	if (!sq_exec_sql(c, "BEGIN IMMEDIATE", &st)) {
+		sq_batch_fail(jobs, 0, n, st);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		enum store_status ok;
+		if (!sq_exec_sql(c, "SAVEPOINT job", &ok)) {
+			sq_batch_fail(jobs, 0, i, STORE_RETRY);
+			sq_batch_fail(jobs, i, n, ok);
+			goto rollback;
+		}
+		jobs[i]->st = jobs[i]->fn(&tx.base, jobs[i]->arg);
+		sq_reset_all(c);
+		if (sqlite3_get_autocommit(c->db)) {
+			/* SQLite rolled the whole transaction back under this job:
+			 * the earlier ones lost their effects and run again. */
+			if (jobs[i]->st == STORE_OK)
+				jobs[i]->st = STORE_FAIL;
+			sq_batch_fail(jobs, 0, i, STORE_RETRY);
+			sq_batch_fail(jobs, i + 1, n, STORE_RETRY);
+			return;
+		}
+		if ((jobs[i]->st != STORE_OK && !sq_exec_sql(c, "ROLLBACK TO job", &ok)) ||
+		    !sq_exec_sql(c, "RELEASE job", &ok)) {
+			sq_batch_fail(jobs, 0, n, STORE_RETRY);
+			goto rollback;
+		}
+	}
+	if (sq_exec_sql(c, "COMMIT", &st)) {
+		s->w.commits++;
+		s->w.writes += (uint64_t)n;
+		return;
+	}
+	/* Nothing of the batch is durable: no job may report success. */
+	sq_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+rollback:
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void *sq_committer_main(void *arg)
+{
+	struct sq_store *s = arg;
+	struct sq_committer *w = &s->w;
+	struct sq_job *jobs[LIMIT_COMMIT_BATCH_MAX];
+	sq_on_committer = true;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (!w->head)
+			break; /* stopping, and nothing left to write */
+		int max = s->base.commit_batch_max, n = 0;
+		if (max < 1 || max > LIMIT_COMMIT_BATCH_MAX)
+			max = LIMIT_COMMIT_BATCH_MAX;
+		while (w->head && n < max) {
+			jobs[n++] = w->head;
+			w->head = w->head->next;
+		}
+		if (!w->head)
+			w->tail = &w->head;
+		w->queued -= n;
+		pthread_mutex_unlock(&w->mu);
+		sq_batch_run(s, jobs, n);
+		pthread_mutex_lock(&w->mu);
+		for (int i = 0; i < n; i++) {
+			jobs[i]->done = true;
+			pthread_cond_signal(&jobs[i]->cv);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Hand n jobs to the committer at once (so they share a batch when it has
+ * room) and wait until each one's batch is committed. */
+static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n)
+{
+	/* A write from inside a write would wait on itself: our bug. */
+	assert(!sq_on_committer);
+	struct sq_committer *w = &s->w;
+	for (int i = 0; i < n; i++)
+		pthread_cond_init(&jobs[i].cv, NULL);
+	pthread_mutex_lock(&w->mu);
+	/* Once stopping, the committer drains what is queued and takes no
+	 * more: later writes fail (st stays STORE_FAIL). */
+	for (int i = 0; i < n; i++) {
+		if (w->stop) {
+			jobs[i].done = true;
+			continue;
+		}
+		*w->tail = &jobs[i];
+		w->tail = &jobs[i].next;
+		w->queued++;
+	}
+	pthread_cond_signal(&w->work);
+	for (int i = 0; i < n; i++)
+		while (!jobs[i].done)
+			pthread_cond_wait(&jobs[i].cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < n; i++)
+		pthread_cond_destroy(&jobs[i].cv);
+}
+
+static enum store_status sq_write(struct sq_store *s, store_tx_fn fn, void *arg)
+{
+	struct sq_job job = {.fn = fn, .arg = arg, .st = STORE_FAIL};
+	sq_write_jobs(s, &job, 1);
+	return job.st;
+}
+
+static void sq_run_all(struct store *base, store_tx_fn fn, void *const *args, int n,
+		       enum store_status *out)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	if (!s->w.running) {
+		for (int i = 0; i < n; i++)
+			out[i] = sq_run(base, true, fn, args[i]);
+		return;
+	}
+	struct sq_job jobs[LIMIT_COMMIT_BATCH_MAX];
+	assert(n >= 0 && n <= LIMIT_COMMIT_BATCH_MAX);
+	for (int i = 0; i < n; i++)
+		jobs[i] = (struct sq_job){.fn = fn, .arg = args[i], .st = STORE_FAIL};
+	sq_write_jobs(s, jobs, n);
+	for (int i = 0; i < n; i++)
+		out[i] = jobs[i].st;
+}
+
+static bool sq_committer_start(struct sq_store *s)
+{
+	struct sq_committer *w = &s->w;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	w->tail = &w->head;
+	w->conn = calloc(1, sizeof *w->conn);
+	if (!w->conn || !(w->conn->db = sq_open_db(s->path))) {
+		free(w->conn);
+		w->conn = NULL;
+		return false;
+	}
+	/* The committer takes no signals: the process's owner (serve's
+	 * sigwait) handles them, whichever thread was made first. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&w->thread, NULL, sq_committer_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		sq_conn_free(w->conn);
+		w->conn = NULL;
+		return false;
+	}
+	w->running = true;
+	return true;
+}
+
+/* Drains the queue (every waiting write is committed), then stops. */
+static void sq_committer_stop(struct sq_store *s)
+{
+	struct sq_committer *w = &s->w;
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+	if (w->commits)
+		log_info("sqlite: %llu writes in %llu commits",
+			 (unsigned long long)w->writes, (unsigned long long)w->commits);
+	sq_conn_free(w->conn);
+	w->conn = NULL;
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->mu);
+}
+
 static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, void *arg)
 {
 	struct sq_store *s = (struct sq_store *)base;
+	if (write && s->w.running)
+		return sq_write(s, fn, arg);
 	struct sq_conn *c = sq_take(s);
 	if (!c)
 		return STORE_FAIL;
@@ -269,10 +518,7 @@ static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, 
 		if (st != STORE_OK && !sqlite3_get_autocommit(c->db))
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	/* Statements left mid-step would keep read snapshots open. */
-	for (int i = 0; i < SQ_STMT_CACHE; i++)
-		if (c->cache[i].st)
-			sqlite3_reset(c->cache[i].st);
+	sq_reset_all(c);
 	sq_give(s, c);
 	return st;
 }
@@ -280,6 +526,7 @@ static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, 
 static void sq_close(struct store *base)
 {
 	struct sq_store *s = (struct sq_store *)base;
+	sq_committer_stop(s);
 	while (s->idle) {
 		struct sq_conn *c = s->idle;
 		s->idle = c->next;
@@ -362,6 +609,12 @@ struct store *store_open_sqlite(const char *path, const char **err)
 		return NULL;
 	}
 	sq_give(s, c);
+	s->base.commit_batch_max = LIMIT_COMMIT_BATCH_DEFAULT;
+	if (!sq_committer_start(s)) {
+		*err = "cannot start the committer";
+		sq_close(&s->base);
+		return NULL;
+	}
 	return &s->base;
 }
 
@@ -1989,6 +2242,7 @@ static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.run = sq_run,
+	.run_all = sq_run_all,
 	.tenant_insert = sq_tenant_insert,
 	.tenant_get = sq_tenant_get,
 	.principal_insert = sq_principal_insert,
