@@ -53,8 +53,14 @@ static void on_done(void *arg, void *tag, const struct hook_outcome *o)
 static void start(struct dispatcher *d, struct svc_hook_job *job)
 {
 	int i = 0;
-	while (d->busy[i])
-		i++; /* a claim asks for no more than the free slots */
+	while (i < LIMIT_WEBHOOK_IN_FLIGHT && d->busy[i])
+		i++;
+	if (i == LIMIT_WEBHOOK_IN_FLIGHT) {
+		/* Cannot happen (a claim asks for no more than the free slots);
+		 * were it to, the lease runs out and the delivery is sent later. */
+		svc_hook_job_clear(job);
+		return;
+	}
 	struct svc_hook_job *j = &d->slots[i];
 	*j = *job;
 	job->d.body = NULL;
