@@ -427,7 +427,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		rail_close(rail);
 		return 1;
 	}
-	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback, 2);
+	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback);
 	if (!hooks) {
 		workers_stop(workers);
 		rail_close(rail);

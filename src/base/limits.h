@@ -40,6 +40,26 @@
 #define LIMIT_COMMIT_BATCH_DEFAULT 256      /* --commit-batch-max default */
 #define LIMIT_RESPONSE_BYTES (256 * 1024)   /* a stored idempotent answer */
 
+/* Webhook delivery (docs/WEBHOOKS.md, "Fairness and caps") */
+#define LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS 5000
+#define LIMIT_WEBHOOK_SEND_TIMEOUT_MS 10000      /* one attempt, connect included (libcurl's total) */
+#define LIMIT_WEBHOOK_RESPONSE_BYTES (64 * 1024) /* read at most this much of an answer */
+#define LIMIT_WEBHOOK_IN_FLIGHT 64               /* sends in flight at once, in total */
+#define LIMIT_WEBHOOK_TENANT_IN_FLIGHT 16        /* ... for one tenant's endpoints */
+#define LIMIT_WEBHOOK_ENDPOINT_IN_FLIGHT 4       /* ... to one endpoint: a dead one holds no more */
+#define LIMIT_WEBHOOK_LEASE_MS 60000             /* a claimed delivery is its sender's this long */
+_Static_assert(LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS < LIMIT_WEBHOOK_SEND_TIMEOUT_MS, "connect is part of the send");
+_Static_assert(LIMIT_WEBHOOK_ENDPOINT_IN_FLIGHT < LIMIT_WEBHOOK_TENANT_IN_FLIGHT &&
+		       LIMIT_WEBHOOK_TENANT_IN_FLIGHT < LIMIT_WEBHOOK_IN_FLIGHT,
+	       "no endpoint takes all its tenant's slots, no tenant takes them all");
+/* A send starts when its delivery is claimed and ends within the send
+ * timeout; its result is then committed within the store's bounded tries
+ * (store_run: one plus LIMIT_STORE_RETRIES, each waiting at most the busy
+ * timeout). The lease must outlast both, or another claim would send it again. */
+_Static_assert(LIMIT_WEBHOOK_LEASE_MS > LIMIT_WEBHOOK_SEND_TIMEOUT_MS +
+					(LIMIT_STORE_RETRIES + 1) * LIMIT_STORE_BUSY_TIMEOUT_MS,
+	       "a lease outlives the longest send and the commit of its result");
+
 _Static_assert(LIMIT_SHUTDOWN_UPLOAD_MS <= LIMIT_SHUTDOWN_DRAIN_MS, "uploads drain within the drain");
 _Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
 _Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");

@@ -374,13 +374,51 @@ void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_i
 		     const char *endpoint_id, const char *event_id, const struct svc_render *r,
 		     struct svc_answer *out);
 
-/* Sends one delivery; fills status (0: no answer), error and duration. */
-typedef void (*svc_hook_send_fn)(void *ctx, const struct store_hook_endpoint *ep,
-				 const struct store_hook_delivery *d, int *status,
-				 char error[128], int64_t *duration_ms);
-/* One dispatcher pass, as svc_worker_tick for sessions. */
-int svc_hook_tick(struct service *s, svc_hook_send_fn send, void *ctx, const char *owner,
-		  int batch, int64_t *next_due_ms);
+/*
+ * Dispatch (docs/WEBHOOKS.md, "Delivery"): the dispatcher claims due
+ * deliveries, sends them with no transaction open, many at once, and
+ * completes each one as its answer comes. This side knows no HTTP.
+ */
+
+/* A delivery leased for sending, with its endpoint as the claim saw it. */
+struct svc_hook_job {
+	struct store_hook_delivery d;  /* with its lease; body owned (svc_hook_job_clear) */
+	struct store_hook_endpoint ep; /* previous_secret is "" once its grace is over */
+};
+
+/*
+ * Lease up to max due deliveries to owner for LIMIT_WEBHOOK_LEASE_MS,
+ * fairly: round-robin over tenants and their endpoints, at most
+ * LIMIT_WEBHOOK_ENDPOINT_IN_FLIGHT leased per endpoint and
+ * LIMIT_WEBHOOK_TENANT_IN_FLIGHT per tenant (max is at most
+ * LIMIT_WEBHOOK_IN_FLIGHT). The caller starts every send at once: the
+ * lease is sized for one send from the claim on. Deliveries whose endpoint
+ * was deleted or disabled end cancelled here and are not returned.
+ * Returns how many jobs it filled, -1 if the store failed; *next_due_ms
+ * gets the earliest next attempt time of a pending delivery, leased or
+ * not (0: none pending). Takes the write lock only when one is due.
+ * Thread-safe.
+ */
+int svc_hook_claim(struct service *s, const char *owner, int max, struct svc_hook_job *jobs,
+		   int64_t *next_due_ms);
+
+enum svc_hook_outcome {
+	SVC_HOOK_RECORDED,   /* attempt and outcome written */
+	SVC_HOOK_LEASE_LOST, /* no longer this job's (lease taken over, or cancelled):
+				only the attempt was written */
+	SVC_HOOK_STORE_FAILED,
+};
+/*
+ * Record one attempt of job (status: the HTTP status, 0 when there was no
+ * answer; error: "" or why) and its outcome: a 2xx delivers, a 410 disables
+ * the endpoint and ends its pending deliveries, anything else is retried
+ * with backoff until the last attempt fails it. The outcome is written
+ * only while the claim's own lease is still in place. Clears the job.
+ */
+enum svc_hook_outcome svc_hook_complete(struct service *s, struct svc_hook_job *job, int status,
+					const char *error, int64_t duration_ms);
+void svc_hook_job_clear(struct svc_hook_job *job);
+/* Release every delivery lease (at start, before any dispatcher runs). */
 enum err svc_hook_recover(struct service *s);
 
 /* ---- audit ------------------------------------------------------------- */

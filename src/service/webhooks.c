@@ -8,9 +8,10 @@
  * transition always has its deliveries, and a retry sends the same bytes
  * under the same message id.
  *
- * Dispatch: like the session workers, a pass leases due deliveries, sends
- * each with no transaction open, then records the attempt and the outcome
- * in one transaction, provided it still holds the lease.
+ * Dispatch: a claim leases due deliveries fairly (per endpoint and tenant
+ * caps, round-robin: docs/WEBHOOKS.md); the dispatcher sends them all at
+ * once with no transaction open; each result is recorded (attempt and
+ * outcome) in one transaction, provided the claim's lease still holds.
  */
 #include "service/internal.h"
 
@@ -24,8 +25,6 @@
 
 #define HOOK_ATTEMPTS_MAX 16
 #define HOOK_WAIT_CAP_MS (12LL * 3600 * 1000)
-#define HOOK_LEASE_MS 60000
-#define HOOK_BATCH_MAX 32
 #define HOOK_ENDPOINTS_MAX 64 /* per tenant, for one event's fan-out */
 
 /* ---- outbox ---------------------------------------------------------------- */
@@ -423,36 +422,88 @@ void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_i
 struct claim {
 	int64_t now;
 	const char *owner;
-	int limit, n;
-	struct store_hook_delivery *rows;
+	int limit, n, leased;
+	struct svc_hook_job *jobs;
+	int64_t next_due;
+	struct store_hook_endpoint ep; /* the last endpoint read */
+	enum store_status st;
 };
 
 static void claim_row(void *arg, const void *row)
 {
 	struct claim *c = arg;
-	if (c->n >= c->limit)
+	if (c->leased >= c->limit)
 		return;
-	struct store_hook_delivery *d = &c->rows[c->n];
-	*d = *(const struct store_hook_delivery *)row;
-	d->body = strdup(d->body ? d->body : "");
-	if (d->body)
-		c->n++;
+	struct svc_hook_job *j = &c->jobs[c->leased];
+	j->d = *(const struct store_hook_delivery *)row;
+	j->d.body = strdup(j->d.body ? j->d.body : "");
+	if (j->d.body)
+		c->leased++;
+	else
+		c->st = STORE_FAIL;
+}
+
+/* Read each job's endpoint; a delivery whose endpoint is gone or disabled
+ * ends cancelled (its lease was taken in this transaction). */
+static enum store_status claim_endpoints(struct store_tx *tx, struct claim *c)
+{
+	c->n = 0;
+	for (int i = 0; i < c->leased; i++) {
+		struct svc_hook_job *j = &c->jobs[i];
+		enum store_status st = STORE_OK;
+		if (strcmp(c->ep.id, j->d.endpoint_id) != 0) {
+			st = STORE_CALL(tx, hook_endpoint_get, j->d.tenant_id, j->d.endpoint_id, &c->ep);
+			if (st == STORE_NOT_FOUND)
+				c->ep.id[0] = '\0';
+			else if (st != STORE_OK)
+				return st;
+		}
+		if (st == STORE_NOT_FOUND || !c->ep.enabled) {
+			snprintf(j->d.status, sizeof j->d.status, "cancelled");
+			j->d.updated_at = svc_now();
+			if ((st = STORE_CALL(tx, hook_delivery_finish, &j->d, c->owner)) != STORE_OK)
+				return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+			svc_hook_job_clear(j);
+			continue;
+		}
+		/* Keep it, moved down over the cancelled ones (each body has
+		 * one owner slot, so a failure here frees each once). */
+		struct svc_hook_job *k = &c->jobs[c->n++];
+		if (k != j) {
+			k->d = j->d;
+			j->d.body = NULL;
+		}
+		k->ep = c->ep;
+		if (k->ep.previous_until <= svc_now())
+			k->ep.previous_secret[0] = '\0';
+	}
+	c->leased = c->n;
+	return STORE_OK;
 }
 
 static enum store_status claim_tx(struct store_tx *tx, void *arg)
 {
 	struct claim *c = arg;
-	for (int i = 0; i < c->n; i++)
-		free(c->rows[i].body);
-	c->n = 0;
-	int64_t next;
-	enum store_status st = STORE_CALL(tx, hook_delivery_next_due, &next);
-	if (st == STORE_NOT_FOUND || (st == STORE_OK && next > c->now))
-		return STORE_OK;
+	for (int i = 0; i < c->leased; i++)
+		svc_hook_job_clear(&c->jobs[i]);
+	c->n = c->leased = 0;
+	c->next_due = 0;
+	c->ep.id[0] = '\0';
+	c->st = STORE_OK;
+	enum store_status st = STORE_CALL(tx, hook_delivery_claim, c->now, c->owner,
+					  c->now + LIMIT_WEBHOOK_LEASE_MS, c->limit,
+					  LIMIT_WEBHOOK_ENDPOINT_IN_FLIGHT,
+					  LIMIT_WEBHOOK_TENANT_IN_FLIGHT, claim_row, c);
+	if (st == STORE_OK)
+		st = c->st;
+	if (st == STORE_OK)
+		st = claim_endpoints(tx, c);
 	if (st != STORE_OK)
 		return st;
-	return STORE_CALL(tx, hook_delivery_claim, c->now, c->owner, c->now + HOOK_LEASE_MS,
-			  c->limit, claim_row, c);
+	st = STORE_CALL(tx, hook_delivery_next_due, &c->next_due);
+	if (st == STORE_NOT_FOUND)
+		c->next_due = 0;
+	return st == STORE_NOT_FOUND ? STORE_OK : st;
 }
 
 static enum store_status next_due_tx(struct store_tx *tx, void *arg)
@@ -460,20 +511,63 @@ static enum store_status next_due_tx(struct store_tx *tx, void *arg)
 	return STORE_CALL(tx, hook_delivery_next_due, (int64_t *)arg);
 }
 
+int svc_hook_claim(struct service *s, const char *owner, int max, struct svc_hook_job *jobs,
+		   int64_t *next_due_ms)
+{
+	*next_due_ms = 0;
+	if (max < 1)
+		return 0;
+	if (max > LIMIT_WEBHOOK_IN_FLIGHT)
+		max = LIMIT_WEBHOOK_IN_FLIGHT;
+	struct claim *c = calloc(1, sizeof *c);
+	if (!c)
+		return -1;
+	*c = (struct claim){.now = svc_now_ms(), .owner = owner, .limit = max, .jobs = jobs};
+	/* A read first: when nothing is due the write lock is not taken. */
+	enum store_status st = store_run(s->store, false, next_due_tx, &c->next_due);
+	if (st == STORE_NOT_FOUND || (st == STORE_OK && c->next_due > c->now)) {
+		*next_due_ms = st == STORE_OK ? c->next_due : 0;
+		free(c);
+		return 0;
+	}
+	if (st == STORE_OK)
+		st = store_run(s->store, true, claim_tx, c);
+	int n = c->n;
+	if (st != STORE_OK) {
+		for (int i = 0; i < c->leased; i++)
+			svc_hook_job_clear(&jobs[i]);
+		n = -1;
+	}
+	*next_due_ms = st == STORE_OK ? c->next_due : 0;
+	free(c);
+	return n;
+}
+
+void svc_hook_job_clear(struct svc_hook_job *job)
+{
+	free(job->d.body);
+	job->d.body = NULL;
+}
+
 struct finish {
-	const char *owner;
 	struct store_hook_delivery *d;
 	struct store_hook_attempt at;
 	bool gone; /* 410: disable the endpoint */
+	bool lost; /* the lease is no longer this job's */
 };
 
 static enum store_status finish_tx(struct store_tx *tx, void *arg)
 {
 	struct finish *f = arg;
-	enum store_status st = STORE_CALL(tx, hook_delivery_finish, f->d, f->owner);
-	if (st != STORE_OK)
-		return st; /* lease lost: another dispatcher owns it now */
-	if (f->at.id[0] && (st = STORE_CALL(tx, hook_attempt_insert, &f->at)) != STORE_OK)
+	f->lost = false;
+	enum store_status st = STORE_CALL(tx, hook_delivery_finish, f->d, f->d->lease_owner);
+	if (st == STORE_NOT_FOUND) {
+		/* Another claim owns it now, or it was cancelled: its state is
+		 * not ours to write, but the attempt happened. */
+		f->lost = true;
+		return STORE_CALL(tx, hook_attempt_insert, &f->at);
+	}
+	if (st != STORE_OK || (st = STORE_CALL(tx, hook_attempt_insert, &f->at)) != STORE_OK)
 		return st;
 	if (f->gone) {
 		struct store_hook_endpoint ep;
@@ -505,90 +599,47 @@ static int64_t hook_wait_ms(const struct service *s, int attempts)
 	return w + w * ((int)r - 128) / 640; /* ±20% */
 }
 
-struct ep_get {
-	const char *tenant, *id;
-	struct store_hook_endpoint *ep;
-};
-
-static enum store_status ep_get_tx(struct store_tx *tx, void *arg)
+enum svc_hook_outcome svc_hook_complete(struct service *s, struct svc_hook_job *job, int status,
+					const char *error, int64_t duration_ms)
 {
-	struct ep_get *g = arg;
-	return STORE_CALL(tx, hook_endpoint_get, g->tenant, g->id, g->ep);
-}
-
-static void dispatch_one(struct service *s, svc_hook_send_fn send, void *ctx, const char *owner,
-			 struct store_hook_delivery *d)
-{
-	struct store_hook_endpoint ep;
-	struct ep_get g = {d->tenant_id, d->endpoint_id, &ep};
-	enum store_status st = store_run(s->store, false, ep_get_tx, &g);
-	struct finish f = {.owner = owner, .d = d};
-	int64_t now = svc_now_ms();
-	if (st != STORE_OK && st != STORE_NOT_FOUND) {
-		/* The store could not say: leave it pending, try again soon. */
-		d->next_attempt_ms = now + 1000;
-	} else if (st == STORE_NOT_FOUND || !ep.enabled) {
-		/* Deleted or disabled meanwhile: nothing to send. */
+	struct store_hook_delivery *d = &job->d;
+	struct finish f = {.d = d};
+	d->attempts++;
+	d->last_status = status;
+	f.at = (struct store_hook_attempt){.attempt = d->attempts, .status_code = status,
+					   .duration_ms = duration_ms, .created_at = svc_now()};
+	if (!uuid_v7(f.at.id)) {
+		svc_hook_job_clear(job);
+		return SVC_HOOK_STORE_FAILED; /* the lease runs out; it is sent again */
+	}
+	memcpy(f.at.tenant_id, d->tenant_id, sizeof f.at.tenant_id);
+	memcpy(f.at.endpoint_id, d->endpoint_id, sizeof f.at.endpoint_id);
+	memcpy(f.at.delivery_id, d->id, sizeof f.at.delivery_id);
+	memcpy(f.at.event_id, d->event_id, sizeof f.at.event_id);
+	snprintf(f.at.error, sizeof f.at.error, "%s", error ? error : "");
+	if (status >= 200 && status < 300) {
+		snprintf(d->status, sizeof d->status, "delivered");
+	} else if (status == 410) {
 		snprintf(d->status, sizeof d->status, "cancelled");
+		f.gone = true;
+	} else if (d->attempts >= HOOK_ATTEMPTS_MAX) {
+		snprintf(d->status, sizeof d->status, "failed");
 	} else {
-		if (ep.previous_until <= svc_now())
-			ep.previous_secret[0] = '\0';
-		int status = 0;
-		char error[128] = "";
-		int64_t ms = 0;
-		send(ctx, &ep, d, &status, error, &ms);
-		d->attempts++;
-		d->last_status = status;
-		f.at = (struct store_hook_attempt){.attempt = d->attempts, .status_code = status,
-						   .duration_ms = ms, .created_at = svc_now()};
-		uuid_v7(f.at.id);
-		memcpy(f.at.tenant_id, d->tenant_id, sizeof f.at.tenant_id);
-		memcpy(f.at.endpoint_id, d->endpoint_id, sizeof f.at.endpoint_id);
-		memcpy(f.at.delivery_id, d->id, sizeof f.at.delivery_id);
-		memcpy(f.at.event_id, d->event_id, sizeof f.at.event_id);
-		snprintf(f.at.error, sizeof f.at.error, "%s", error);
-		if (status >= 200 && status < 300) {
-			snprintf(d->status, sizeof d->status, "delivered");
-		} else if (status == 410) {
-			snprintf(d->status, sizeof d->status, "cancelled");
-			f.gone = true;
-		} else if (d->attempts >= HOOK_ATTEMPTS_MAX) {
-			snprintf(d->status, sizeof d->status, "failed");
-		} else {
-			d->next_attempt_ms = now + hook_wait_ms(s, d->attempts);
-		}
+		d->next_attempt_ms = svc_now_ms() + hook_wait_ms(s, d->attempts);
 	}
 	d->updated_at = svc_now();
-	/* f.at.id is empty when the delivery ended without an attempt. */
-	st = store_run(s->store, true, finish_tx, &f);
-	if (st != STORE_OK && st != STORE_NOT_FOUND)
+	enum store_status st = store_run(s->store, true, finish_tx, &f);
+	svc_hook_job_clear(job);
+	if (st != STORE_OK) {
 		log_error("webhooks: delivery %s: cannot record the outcome: %s", d->id,
 			  store_status_name(st));
-}
-
-int svc_hook_tick(struct service *s, svc_hook_send_fn send, void *ctx, const char *owner,
-		  int batch, int64_t *next_due_ms)
-{
-	if (batch < 1)
-		batch = 1;
-	if (batch > HOOK_BATCH_MAX)
-		batch = HOOK_BATCH_MAX;
-	struct store_hook_delivery rows[HOOK_BATCH_MAX];
-	struct claim c = {.now = svc_now_ms(), .owner = owner, .limit = batch, .rows = rows};
-	enum store_status st = store_run(s->store, true, claim_tx, &c);
-	if (st != STORE_OK) {
-		for (int i = 0; i < c.n; i++)
-			free(rows[i].body);
-		return -1;
+		return SVC_HOOK_STORE_FAILED;
 	}
-	for (int i = 0; i < c.n; i++) {
-		dispatch_one(s, send, ctx, owner, &rows[i]);
-		free(rows[i].body);
+	if (f.lost) {
+		log_warn("webhooks: delivery %s: lease lost before its outcome was recorded", d->id);
+		return SVC_HOOK_LEASE_LOST;
 	}
-	int64_t next = 0;
-	st = store_run(s->store, false, next_due_tx, &next);
-	*next_due_ms = st == STORE_OK ? next : 0;
-	return c.n;
+	return SVC_HOOK_RECORDED;
 }
 
 static enum store_status hook_recover_tx(struct store_tx *tx, void *arg)

@@ -421,14 +421,21 @@ struct store_ops {
 	/* A tenant's endpoints, oldest first (rows: struct store_hook_endpoint). */
 	enum store_status (*hook_endpoint_list)(struct store_tx *, const char *tenant_id, store_each_fn, void *);
 	enum store_status (*hook_delivery_insert)(struct store_tx *, const struct store_hook_delivery *);
-	/* Lease due pending deliveries (rows: struct store_hook_delivery, body
-	 * borrowed for the callback). */
-	enum store_status (*hook_delivery_claim)(struct store_tx *, int64_t now_ms, const char *owner, int64_t lease_until_ms, int limit, store_each_fn, void *);
+	/* Lease up to limit due pending deliveries, fairly: round-robin over
+	 * tenants and, within a tenant, over endpoints (each one's oldest
+	 * first), never past per_endpoint leased deliveries of one endpoint or
+	 * per_tenant of one tenant, counting those leased already. Rows:
+	 * struct store_hook_delivery with its new lease, body borrowed for the
+	 * callback. */
+	enum store_status (*hook_delivery_claim)(struct store_tx *, int64_t now_ms, const char *owner, int64_t lease_until_ms, int limit, int per_endpoint, int per_tenant, store_each_fn, void *);
 	/* Write status, attempts, next_attempt_ms, last_status; clear the lease.
-	 * Only while owner still holds the lease (else STORE_NOT_FOUND). */
+	 * Only while the delivery is pending under the lease its claim took
+	 * (owner and lease_until_ms as claimed), else STORE_NOT_FOUND. */
 	enum store_status (*hook_delivery_finish)(struct store_tx *, const struct store_hook_delivery *, const char *owner);
 	/* End an endpoint's pending deliveries (410, delete). */
 	enum store_status (*hook_delivery_cancel)(struct store_tx *, const char *endpoint_id);
+	/* The earliest next_attempt_ms of a pending delivery, leased or not
+	 * (STORE_NOT_FOUND: none pending). */
 	enum store_status (*hook_delivery_next_due)(struct store_tx *, int64_t *next_ms);
 	enum store_status (*hook_delivery_release_leases)(struct store_tx *);
 	/* Every delivery of an event to an endpoint, newest first (for

@@ -5,7 +5,7 @@
  * be public; then, at each delivery, libcurl's open-socket callback sees
  * the address it is about to connect to and refuses a non-public one, so
  * a name that resolves differently later (DNS rebinding) gains nothing.
- * Redirects are never followed; at most HOOK_RESPONSE_MAX bytes of an
+ * Redirects are never followed; at most LIMIT_WEBHOOK_RESPONSE_BYTES of an
  * answer are read; connect and total timeouts bound every attempt.
  */
 #include "webhooks/hooks.h"
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <stdatomic.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -24,6 +23,7 @@
 #include <openssl/hmac.h>
 
 #include "base/crypto.h"
+#include "base/limits.h"
 
 bool hook_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
 void hook_global_fini(void) { curl_global_cleanup(); }
@@ -213,58 +213,78 @@ void hook_sign_lumx(const char *secret, const char *body, size_t len, char out[6
 
 /* ---- sending ---------------------------------------------------------------- */
 
-struct sink {
-	size_t n;
+/*
+ * Many sends in flight on one curl multi handle, driven by one thread: a
+ * receiver that never answers holds only its own transfer (until the
+ * total timeout), never the others. The multi handle keeps a connection
+ * cache, so repeated sends to one receiver may reuse a connection; the
+ * address rules ran when it was opened.
+ */
+struct xfer {
+	CURL *c;
+	struct curl_slist *headers;
+	void *tag;
+	size_t got;          /* answer bytes read so far */
+	bool allow_loopback; /* for the open-socket callback */
+	int64_t t0_ms;       /* monotonic, at the start */
+	struct xfer *prev, *next;
 };
+
+struct hook_sender {
+	CURLM *m;
+	struct xfer *head; /* every transfer in flight */
+	int running;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
-	struct sink *s = arg;
+	struct xfer *x = arg;
 	size_t n = size * nmemb;
 	/* Read and drop; past the cap, stop the transfer. */
-	if (s->n + n > HOOK_RESPONSE_MAX)
+	if (x->got + n > LIMIT_WEBHOOK_RESPONSE_BYTES)
 		return 0;
-	s->n += n;
+	x->got += n;
 	return n;
-}
-
-static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	const _Atomic bool *cancel = arg;
-	return cancel && *cancel ? 1 : 0; /* non-zero aborts the transfer */
 }
 
 static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	const bool *allow_loopback = arg;
-	if (purpose != CURLSOCKTYPE_IPCXN || !addr_allowed(&a->addr, *allow_loopback))
+	const struct xfer *x = arg;
+	if (purpose != CURLSOCKTYPE_IPCXN || !addr_allowed(&a->addr, x->allow_loopback))
 		return CURL_SOCKET_BAD;
 	return socket(a->family, a->socktype, a->protocol);
 }
 
-void hook_send(const struct hook_message *m, struct hook_outcome *out)
+static struct curl_slist *sign_headers(const struct hook_message *m)
 {
-	memset(out, 0, sizeof *out);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(out->error, sizeof out->error, "cannot start the http client");
-		return;
-	}
-	struct curl_slist *h = NULL;
+	struct curl_slist *h = NULL, *t;
 	char line[256];
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "User-Agent: offramp-webhooks/1");
+#define ADD(s)                                         \
+	do {                                           \
+		if (!(t = curl_slist_append(h, (s)))) { \
+			curl_slist_free_all(h);        \
+			return NULL;                   \
+		}                                      \
+		h = t;                                 \
+	} while (0)
+	ADD("Content-Type: application/json");
+	ADD("User-Agent: offramp-webhooks/1");
 	if (strcmp(m->format, "lumx") == 0) {
 		char sig[65];
 		hook_sign_lumx(m->secret, m->body, m->len, sig);
 		snprintf(line, sizeof line, "X-Hub-Signature: %s", sig);
-		h = curl_slist_append(h, line);
+		ADD(line);
 		if (m->previous_secret && m->previous_secret[0]) {
 			hook_sign_lumx(m->previous_secret, m->body, m->len, sig);
 			snprintf(line, sizeof line, "X-Hub-Signature-Previous: %s", sig);
-			h = curl_slist_append(h, line);
+			ADD(line);
 		}
 	} else {
 		int64_t ts = (int64_t)time(NULL);
@@ -273,41 +293,142 @@ void hook_send(const struct hook_message *m, struct hook_outcome *out)
 		if (m->previous_secret && m->previous_secret[0])
 			hook_sign_standard(m->previous_secret, m->message_id, ts, m->body, m->len, s2);
 		snprintf(line, sizeof line, "webhook-id: %s", m->message_id);
-		h = curl_slist_append(h, line);
+		ADD(line);
 		snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
-		h = curl_slist_append(h, line);
+		ADD(line);
 		snprintf(line, sizeof line, "webhook-signature: %s%s%s", s1, s2[0] ? " " : "", s2);
-		h = curl_slist_append(h, line);
+		ADD(line);
 	}
-	struct sink sink = {0};
-	bool allow = m->allow_loopback;
-	curl_easy_setopt(c, CURLOPT_URL, m->url);
+#undef ADD
+	return h;
+}
+
+struct hook_sender *hook_sender_new(void)
+{
+	struct hook_sender *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	if (!(s->m = curl_multi_init())) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int hook_sender_running(const struct hook_sender *s) { return s->running; }
+
+static void xfer_free(struct hook_sender *s, struct xfer *x)
+{
+	curl_multi_remove_handle(s->m, x->c);
+	curl_easy_cleanup(x->c);
+	curl_slist_free_all(x->headers);
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		s->head = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	s->running--;
+	free(x);
+}
+
+bool hook_sender_add(struct hook_sender *s, const struct hook_message *m, void *tag)
+{
+	struct xfer *x = calloc(1, sizeof *x);
+	if (!x)
+		return false;
+	x->tag = tag;
+	x->allow_loopback = m->allow_loopback;
+	x->t0_ms = mono_ms();
+	if (!(x->c = curl_easy_init()) || !(x->headers = sign_headers(m))) {
+		curl_easy_cleanup(x->c);
+		free(x);
+		return false;
+	}
+	CURL *c = x->c;
+	bool ok = curl_easy_setopt(c, CURLOPT_URL, m->url) == CURLE_OK;
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, m->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)m->len);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	/* The body is copied: the caller's may go as soon as this returns. */
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)m->len);
+	ok = ok && curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, m->body) == CURLE_OK;
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)HOOK_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)HOOK_TOTAL_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)LIMIT_WEBHOOK_SEND_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &allow);
-	if (m->cancel) {
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)m->cancel);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+	if (!ok || curl_multi_add_handle(s->m, c) != CURLM_OK) {
+		curl_easy_cleanup(c);
+		curl_slist_free_all(x->headers);
+		free(x);
+		return false;
 	}
-	CURLcode rc = curl_easy_perform(c);
+	x->next = s->head;
+	if (s->head)
+		s->head->prev = x;
+	s->head = x;
+	s->running++;
+	return true;
+}
+
+static void report(struct hook_sender *s, struct xfer *x, CURLcode rc, const char *why,
+		   hook_done_fn done, void *arg)
+{
+	struct hook_outcome o = {0};
 	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	out->status = (int)code;
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && code > 0))
-		snprintf(out->error, sizeof out->error, "%s", curl_easy_strerror(rc));
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	out->duration_ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &code);
+	o.status = why ? 0 : (int)code;
+	if (why)
+		snprintf(o.error, sizeof o.error, "%s", why);
+	else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && code > 0))
+		snprintf(o.error, sizeof o.error, "%s", curl_easy_strerror(rc));
+	o.duration_ms = mono_ms() - x->t0_ms;
+	void *tag = x->tag;
+	xfer_free(s, x);
+	done(arg, tag, &o);
+}
+
+void hook_sender_run(struct hook_sender *s, int wait_ms, hook_done_fn done, void *arg)
+{
+	int still = 0;
+	curl_multi_perform(s->m, &still);
+	/* Wait only while nothing has finished: a finished one is reported now. */
+	if (still == s->running && wait_ms > 0) {
+		curl_multi_poll(s->m, NULL, 0, wait_ms, NULL);
+		curl_multi_perform(s->m, &still);
+	}
+	CURLMsg *msg;
+	int left = 0;
+	while ((msg = curl_multi_info_read(s->m, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct xfer *x = NULL;
+		CURLcode rc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x)
+			report(s, x, rc, NULL, done, arg);
+	}
+}
+
+void hook_sender_wakeup(struct hook_sender *s) { curl_multi_wakeup(s->m); }
+
+void hook_sender_abort(struct hook_sender *s, const char *why, hook_done_fn done, void *arg)
+{
+	while (s->head)
+		report(s, s->head, CURLE_ABORTED_BY_CALLBACK, why, done, arg);
+}
+
+void hook_sender_free(struct hook_sender *s)
+{
+	if (!s)
+		return;
+	while (s->head)
+		xfer_free(s, s->head);
+	curl_multi_cleanup(s->m);
+	free(s);
 }

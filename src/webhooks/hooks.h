@@ -16,9 +16,7 @@
 #include "base/errors.h"
 
 #define HOOK_SECRET_MAX 96
-#define HOOK_RESPONSE_MAX (64 * 1024) /* read at most this much of an answer */
-#define HOOK_CONNECT_TIMEOUT_MS 5000
-#define HOOK_TOTAL_TIMEOUT_MS 10000
+/* Timeouts and the answer cap: LIMIT_WEBHOOK_* in base/limits.h. */
 
 /* Call once at start (curl_global_init) and at exit. */
 bool hook_global_init(void);
@@ -51,9 +49,6 @@ struct hook_message {
 	const char *secret;
 	const char *previous_secret; /* NULL or "": none */
 	bool allow_loopback;
-	/* When it becomes true the transfer is abandoned at once (shutdown);
-	 * NULL: never. */
-	const _Atomic bool *cancel;
 };
 
 struct hook_outcome {
@@ -62,7 +57,29 @@ struct hook_outcome {
 	int64_t duration_ms;
 };
 
-/* Sign and POST one message; blocking, bounded by the timeouts. */
-void hook_send(const struct hook_message *m, struct hook_outcome *out);
+/*
+ * A sender: many POSTs in flight at once on one libcurl multi handle, each
+ * bounded by the connect and total timeouts, driven by one thread (a
+ * sender is not shared between threads).
+ */
+struct hook_sender;
+typedef void (*hook_done_fn)(void *arg, void *tag, const struct hook_outcome *o);
+
+struct hook_sender *hook_sender_new(void);
+/* Sign m and start POSTing it; m is copied (it may go once this returns).
+ * tag comes back with the outcome. false: could not start (no memory). */
+bool hook_sender_add(struct hook_sender *s, const struct hook_message *m, void *tag);
+/* Transfers started and not yet reported. */
+int hook_sender_running(const struct hook_sender *s);
+/* Move every transfer on, waiting up to wait_ms for something to happen
+ * when none has finished; report each finished one to done. */
+void hook_sender_run(struct hook_sender *s, int wait_ms, hook_done_fn done, void *arg);
+/* Make a hook_sender_run waiting in another thread return at once. */
+void hook_sender_wakeup(struct hook_sender *s);
+/* Abandon every transfer now (shutdown), reporting each to done with
+ * status 0 and error why. */
+void hook_sender_abort(struct hook_sender *s, const char *why, hook_done_fn done, void *arg);
+/* Free; transfers still running are dropped unreported. */
+void hook_sender_free(struct hook_sender *s);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * dispatcher.h - the threads inside `serve` that send webhook deliveries
- * (service/webhooks.c does the bookkeeping, webhooks/hooks.c the HTTP).
+ * dispatcher.h - the thread inside `serve` that sends webhook deliveries,
+ * many at once (service/webhooks.c does the bookkeeping and the fair
+ * claims, webhooks/hooks.c the HTTP).
  */
 #ifndef OFFRAMP_WORKERS_DISPATCHER_H
 #define OFFRAMP_WORKERS_DISPATCHER_H
@@ -10,10 +11,11 @@
 struct service;
 struct dispatcher;
 
-/* Start n threads (1..8); releases stale delivery leases first. svc is
- * borrowed and outlives the dispatcher. */
-struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback, int n);
-/* Stop after the current sends, join, free. */
+/* Start the dispatcher thread; releases stale delivery leases first. svc
+ * is borrowed and outlives the dispatcher. NULL on failure. */
+struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback);
+/* Stop at once: sends in flight are abandoned (and recorded as failed
+ * attempts, retried later); join, free. */
 void dispatcher_stop(struct dispatcher *d);
 
 #endif

@@ -84,11 +84,6 @@ struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg)
 	return p;
 }
 
-const _Atomic bool *pool_stopping(const struct pool *p)
-{
-	return &p->stop;
-}
-
 void pool_stop(struct pool *p)
 {
 	if (!p)

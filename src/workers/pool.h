@@ -23,9 +23,6 @@ typedef int64_t (*pool_pass_fn)(void *arg, const char *owner);
 /* n threads (1..POOL_MAX) named "<pid>/<kind>/<i>" as lease owners.
  * NULL on failure (no thread left running). */
 struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg);
-/* The flag that turns true when the pool is stopping (for work that
- * should abandon a long wait, e.g. an HTTP send). */
-const _Atomic bool *pool_stopping(const struct pool *p);
 void pool_stop(struct pool *p);
 
 /* Sleep to choose for a pass that did n items with the next due at next_ms

@@ -181,6 +181,14 @@ static const char *const sq_migrations[] = {
 	"  status_code INTEGER NOT NULL, error TEXT NOT NULL, duration_ms INTEGER NOT NULL,"
 	"  created_at INTEGER NOT NULL) STRICT;"
 	"CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts(tenant_id, endpoint_id, id);",
+
+	/* 6: fair webhook claims: each endpoint's pending deliveries in due
+	 * order (and the endpoints that have any), and the few leased ones, so
+	 * a claim costs the same beside a backlog of any size. */
+	"CREATE INDEX webhook_deliveries_due_by_endpoint"
+	"  ON webhook_deliveries(endpoint_id, next_attempt_ms) WHERE status = 'pending';"
+	"CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(endpoint_id)"
+	"  WHERE status = 'pending' AND lease_until_ms > 0;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

@@ -2071,13 +2071,45 @@ static enum store_status sq_hook_delivery_insert(struct store_tx *t, const struc
 }
 
 static enum store_status sq_hook_delivery_claim(struct store_tx *t, int64_t now_ms, const char *owner,
-						int64_t lease_until_ms, int limit, store_each_fn fn,
-						void *arg)
+						int64_t lease_until_ms, int limit, int per_endpoint,
+						int per_tenant, store_each_fn fn, void *arg)
 {
+	/* Fairness in one statement (docs/WEBHOOKS.md). eps: the endpoints
+	 * with pending deliveries, one index seek each (a loose index scan).
+	 * due: each one's oldest due deliveries not leased, at most
+	 * per_endpoint, numbered rn; fit: those that fit beside the endpoint's
+	 * leased ones; ranked: numbered per tenant in rn order (trn: each
+	 * endpoint's first, then each one's second...); then what fits beside
+	 * the tenant's leased ones, trn 1 of every tenant first, then trn 2.
+	 * A backlog on one endpoint or tenant never pushes the others out, and
+	 * the cost does not grow with it (migration 6's indexes, named so the
+	 * planner cannot pick a scan of every pending row). */
 	static const char sql[] =
-		"UPDATE webhook_deliveries SET lease_owner = ?2, lease_until_ms = ?3 WHERE id IN ("
-		" SELECT id FROM webhook_deliveries WHERE status = 'pending'"
-		" AND next_attempt_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY next_attempt_ms LIMIT ?4)"
+		"WITH RECURSIVE eps(e) AS ("
+		"  SELECT (SELECT MIN(endpoint_id) FROM webhook_deliveries"
+		"   INDEXED BY webhook_deliveries_due_by_endpoint WHERE status = 'pending')"
+		"  UNION ALL SELECT (SELECT MIN(endpoint_id) FROM webhook_deliveries"
+		"   INDEXED BY webhook_deliveries_due_by_endpoint"
+		"   WHERE status = 'pending' AND endpoint_id > eps.e) FROM eps WHERE eps.e IS NOT NULL),"
+		" leased AS (SELECT tenant_id, endpoint_id, COUNT(*) AS n FROM webhook_deliveries"
+		"  INDEXED BY webhook_deliveries_leased"
+		"  WHERE status = 'pending' AND lease_until_ms > 0 AND lease_until_ms > ?1"
+		"  GROUP BY tenant_id, endpoint_id),"
+		" tleased AS (SELECT tenant_id, SUM(n) AS n FROM leased GROUP BY tenant_id),"
+		" due AS (SELECT d.id, d.tenant_id, d.endpoint_id, d.next_attempt_ms, ROW_NUMBER() OVER"
+		"  (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_ms, d.id) AS rn"
+		"  FROM eps JOIN webhook_deliveries d ON d.id IN (SELECT x.id FROM webhook_deliveries x"
+		"   WHERE x.endpoint_id = eps.e AND x.status = 'pending' AND x.next_attempt_ms <= ?1"
+		"   AND x.lease_until_ms <= ?1 ORDER BY x.next_attempt_ms LIMIT ?5)),"
+		" fit AS (SELECT due.id, due.tenant_id, due.next_attempt_ms, due.rn FROM due"
+		"  LEFT JOIN leased ON leased.endpoint_id = due.endpoint_id"
+		"  WHERE due.rn + COALESCE(leased.n, 0) <= ?5),"
+		" ranked AS (SELECT id, tenant_id, next_attempt_ms, ROW_NUMBER() OVER"
+		"  (PARTITION BY tenant_id ORDER BY rn, next_attempt_ms, id) AS trn FROM fit)"
+		" UPDATE webhook_deliveries SET lease_owner = ?2, lease_until_ms = ?3 WHERE id IN ("
+		"  SELECT ranked.id FROM ranked LEFT JOIN tleased ON tleased.tenant_id = ranked.tenant_id"
+		"  WHERE ranked.trn + COALESCE(tleased.n, 0) <= ?6"
+		"  ORDER BY ranked.trn, ranked.next_attempt_ms, ranked.id LIMIT ?4)"
 		" RETURNING " SQ_DELIVERY_COLS;
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
@@ -2086,6 +2118,8 @@ static enum store_status sq_hook_delivery_claim(struct store_tx *t, int64_t now_
 	bt(st, 2, owner);
 	bi(st, 3, lease_until_ms);
 	bi(st, 4, limit);
+	bi(st, 5, per_endpoint);
+	bi(st, 6, per_tenant);
 	struct store_hook_delivery row;
 	return sq_each(t, st, "webhook delivery claim", sq_delivery_row, &row, fn, arg);
 }
@@ -2096,7 +2130,7 @@ static enum store_status sq_hook_delivery_finish(struct store_tx *t, const struc
 	static const char sql[] =
 		"UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt_ms = ?4,"
 		" last_status = ?5, updated_at = ?6, lease_owner = '', lease_until_ms = 0"
-		" WHERE id = ?1 AND lease_owner = ?7";
+		" WHERE id = ?1 AND status = 'pending' AND lease_owner = ?7 AND lease_until_ms = ?8";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -2107,6 +2141,7 @@ static enum store_status sq_hook_delivery_finish(struct store_tx *t, const struc
 	bi(st, 5, r->last_status);
 	bi(st, 6, r->updated_at);
 	bt(st, 7, owner);
+	bi(st, 8, r->lease_until_ms);
 	enum store_status s = sq_exec(t, st, "webhook delivery finish");
 	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
 		return STORE_NOT_FOUND;
@@ -2126,7 +2161,8 @@ static enum store_status sq_hook_delivery_cancel(struct store_tx *t, const char 
 
 static enum store_status sq_hook_delivery_next_due(struct store_tx *t, int64_t *next_ms)
 {
-	static const char sql[] = "SELECT MIN(MAX(next_attempt_ms, lease_until_ms))"
+	/* MIN over the due index: one seek however many are pending. */
+	static const char sql[] = "SELECT MIN(next_attempt_ms)"
 				  " FROM webhook_deliveries WHERE status = 'pending'";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)

@@ -1,6 +1,7 @@
 /*
- * test_hooks.c - webhook signatures against their reference vectors, and
- * the address rules that keep endpoints off private networks.
+ * test_hooks.c - webhook signatures against their reference vectors, the
+ * address rules that keep endpoints off private networks, and the sender
+ * (many sends at once; a silent receiver holds only its own).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,11 +9,18 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "base/limits.h"
 #include "webhooks/hooks.h"
 
 static void test_standard_reference_vector(void **state)
@@ -99,6 +107,123 @@ static void test_url_rules(void **state)
 	}
 }
 
+/* ---- the sender: many in flight, a silent receiver holds only itself ---- */
+
+static int listen_local(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t n = sizeof a;
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Answers one request with 200 and an answer larger than the cap. */
+static void *answer_one(void *arg)
+{
+	int lfd = *(int *)arg, c = accept(lfd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char buf[4096];
+	size_t got = 0;
+	ssize_t r;
+	/* Read the headers and the 2-byte body ("{}"). */
+	while (got < sizeof buf - 1 && (r = recv(c, buf + got, sizeof buf - 1 - got, 0)) > 0) {
+		got += (size_t)r;
+		buf[got] = '\0';
+		char *end = strstr(buf, "\r\n\r\n");
+		if (end && (size_t)(buf + got - (end + 4)) >= 2)
+			break;
+	}
+	static char big[LIMIT_WEBHOOK_RESPONSE_BYTES + 4096];
+	memset(big, 'x', sizeof big);
+	char head[128];
+	int hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
+			  sizeof big);
+	send(c, head, (size_t)hl, MSG_NOSIGNAL);
+	send(c, big, sizeof big, MSG_NOSIGNAL);
+	close(c);
+	return NULL;
+}
+
+struct seen {
+	int n;
+	intptr_t tag[4];
+	struct hook_outcome o[4];
+};
+
+static void on_seen(void *arg, void *tag, const struct hook_outcome *o)
+{
+	struct seen *s = arg;
+	if (s->n < 4) {
+		s->tag[s->n] = (intptr_t)tag;
+		s->o[s->n++] = *o;
+	}
+}
+
+static const struct hook_outcome *outcome_of(const struct seen *s, intptr_t tag)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->tag[i] == tag)
+			return &s->o[i];
+	return NULL;
+}
+
+static void test_sender_runs_many_at_once(void **state)
+{
+	int silent_port, ok_port;
+	int silent = listen_local(&silent_port); /* accepts (the kernel does), never answers */
+	int ok = listen_local(&ok_port);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, answer_one, &ok), 0);
+	char silent_url[64], ok_url[64];
+	snprintf(silent_url, sizeof silent_url, "http://127.0.0.1:%d/hang", silent_port);
+	snprintf(ok_url, sizeof ok_url, "http://127.0.0.1:%d/ok", ok_port);
+	struct hook_message m = {.url = silent_url, .format = "standard", .message_id = "msg_1",
+				 .body = "{}", .len = 2,
+				 .secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+				 .allow_loopback = true};
+	struct hook_sender *s = hook_sender_new();
+	assert_non_null(s);
+	assert_true(hook_sender_add(s, &m, (void *)1));
+	m.url = ok_url;
+	assert_true(hook_sender_add(s, &m, (void *)2));
+	m.allow_loopback = false; /* the connected address is checked: refused */
+	assert_true(hook_sender_add(s, &m, (void *)3));
+	assert_int_equal(hook_sender_running(s), 3);
+
+	struct seen seen = {0};
+	time_t t0 = time(NULL);
+	while (seen.n < 2 && time(NULL) - t0 < 8)
+		hook_sender_run(s, 50, on_seen, &seen);
+	assert_int_equal(seen.n, 2);
+	assert_true(time(NULL) - t0 < LIMIT_WEBHOOK_SEND_TIMEOUT_MS / 1000);
+	const struct hook_outcome *o = outcome_of(&seen, 2);
+	assert_non_null(o);
+	assert_int_equal(o->status, 200); /* the answer past the cap is not read, not an error */
+	assert_string_equal(o->error, "");
+	o = outcome_of(&seen, 3);
+	assert_non_null(o);
+	assert_int_equal(o->status, 0);
+	assert_true(o->error[0] != '\0');
+	/* The silent one is still waiting; at shutdown it is abandoned at once. */
+	assert_int_equal(hook_sender_running(s), 1);
+	hook_sender_abort(s, "aborted: shutting down", on_seen, &seen);
+	assert_int_equal(hook_sender_running(s), 0);
+	o = outcome_of(&seen, 1);
+	assert_non_null(o);
+	assert_int_equal(o->status, 0);
+	assert_string_equal(o->error, "aborted: shutting down");
+	hook_sender_free(s);
+	pthread_join(th, NULL);
+	close(silent);
+	close(ok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_lumx_signature),
 		cmocka_unit_test(test_new_secrets_are_distinct_and_well_formed),
 		cmocka_unit_test(test_url_rules),
+		cmocka_unit_test(test_sender_runs_many_at_once),
 	};
 	hook_global_init();
 	int rc = cmocka_run_group_tests_name("hooks", tests, NULL, NULL);
