@@ -30,6 +30,7 @@
 #define IBAN_FI "FI2112345600000785"
 #define IBAN_BR "BR1800360305000010009795493C1"
 #define IBAN_TR "TR330006100519786457841326"
+#define IBAN_GI "GI75NWBK000000007099453"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -323,6 +324,13 @@ static const struct {
 	{"Reunion (FR IBAN)", IBAN_FR, "BNPARERXXXX", "RE", ERR_OK},
 	{"Jersey (GB IBAN)", IBAN_GB, "", "JE", ERR_OK},
 	{"Aland (FI IBAN)", IBAN_FI, "", "AX", ERR_OK},
+	{"Gibraltar (GI IBAN)", IBAN_GI, "NWBKGIGI", "GI", ERR_OK},
+	{"Guernsey (GB IBAN)", IBAN_GB, "", "GG", ERR_OK},
+	{"Saint Pierre and Miquelon (FR IBAN)", IBAN_FR, "", "PM", ERR_OK},
+	/* FR IBANs held in the Pacific collectivities: outside the scope */
+	{"New Caledonia (FR IBAN)", IBAN_FR, "", "NC", ERR_UNSUPPORTED_ROUTE},
+	{"French Polynesia (FR IBAN)", IBAN_FR, "", "PF", ERR_UNSUPPORTED_ROUTE},
+	{"Wallis and Futuna (FR IBAN)", IBAN_FR, "", "WF", ERR_UNSUPPORTED_ROUTE},
 	{"Brazil", IBAN_BR, "", "BR", ERR_UNSUPPORTED_ROUTE},
 	{"Turkey", IBAN_TR, "", "TR", ERR_UNSUPPORTED_ROUTE},
 };
