@@ -158,6 +158,18 @@ static bool swift_account_ok(const char *s)
 	return true;
 }
 
+void dest_iban_country(const char *iban, char cc[3])
+{
+	char norm[BANK_IBAN_MAX + 1];
+
+	cc[0] = '\0';
+	if (bank_iban_normalize(iban, norm) == ERR_OK && norm[0] && norm[1]) {
+		cc[0] = norm[0];
+		cc[1] = norm[1];
+		cc[2] = '\0';
+	}
+}
+
 static enum err check_iban(struct dest_bank *b, const char **field)
 {
 	char norm[BANK_IBAN_MAX + 1];

@@ -146,6 +146,13 @@ bool dest_network_has(enum dest_network n, enum currency asset);
  */
 enum err destination_validate(struct destination *d, const char **field);
 
+/* The country of an IBAN as typed: its first two letters once normalised
+ * by bank_iban_normalize (spaces dropped, upper-cased), the one
+ * normalisation both surfaces use; "" when it does not normalise (the IBAN
+ * check then refuses it). For a surface that takes no country with an
+ * IBAN (Lumx's SEPA identifier). */
+void dest_iban_country(const char *iban, char cc[3]);
+
 /* The rail serves this (validated) destination: SEPA needs an IBAN whose
  * prefix is in the SEPA scope (EPC409-09: 41 countries, and Gibraltar with
  * its own GI) and an account country in that scope (the French overseas
