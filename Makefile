@@ -6,7 +6,10 @@
 #                   ASan+UBSan with -Werror, run unit and end-to-end tests
 #   make unit       unit tests only (sanitised)
 #   make e2e        end-to-end tests only (sanitised binary)
-#   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each
+#   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each,
+#                   new inputs added to the corpora
+#   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
+#                   new inputs kept out of the tree; fails on any finding
 #   make bench      benchmarks (bench/), printing figures
 #   make deps       install missing Debian packages
 #
@@ -54,11 +57,13 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS)
 FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
 FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 30
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
 BENCH_SECONDS ?= 10
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench fuzz fuzz-replay
+.PHONY: all run check unit e2e deps clean bench fuzz fuzz-short fuzz-replay
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -88,17 +93,41 @@ fuzz-replay: $(FUZZ_REPLAY)
 
 $(FUZZ_DIR)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(LIBS)
 
+# The libFuzzer objects are kept between targets (make would delete them
+# as intermediates and rebuild all of src/ for each target).
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
 # Coverage-guided fuzzing; new inputs are added to the corpora (commit them).
-fuzz: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
+# A failing input is written to build/fuzz/artifacts/.
+fuzz: $(FUZZ_BINS)
+	@mkdir -p $(FUZZ_DIR)/artifacts
 	@for n in $(FUZZ_NAMES); do \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-			fuzz/corpus/$$n || exit 1; \
+			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$n- fuzz/corpus/$$n || exit 1; \
+	done
+
+# Every target for FUZZ_SHORT_SECONDS from its corpus, so a property the code
+# no longer keeps is caught; new inputs go to a scratch corpus (the tree
+# stays clean), the log to build/fuzz/short-<name>.log, one line per target.
+fuzz-short: $(FUZZ_BINS)
+	@mkdir -p $(FUZZ_DIR)/artifacts
+	@for n in $(FUZZ_NAMES); do \
+		rm -rf $(FUZZ_DIR)/scratch/$$n && mkdir -p $(FUZZ_DIR)/scratch/$$n; \
+		log=$(FUZZ_DIR)/short-$$n.log; \
+		if ! $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SHORT_SECONDS) -max_len=4096 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$n- \
+			$(FUZZ_DIR)/scratch/$$n fuzz/corpus/$$n > $$log 2>&1; then \
+			tail -n 40 $$log; echo "fuzz-short: $$n FAILED (input in $(FUZZ_DIR)/artifacts/)"; \
+			exit 1; \
+		fi; \
+		runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+		echo "fuzz-short: $$n $(FUZZ_SHORT_SECONDS)s, $$runs runs, no finding"; \
 	done
 
 bench:

@@ -396,11 +396,10 @@ static void decode_identifier(struct jd *d, struct jd_obj *id, enum dest_rail ra
 		copy_str(b->scheme, sizeof b->scheme, "iban");
 		copy_str(b->iban, sizeof b->iban, jd_str(d, id, "iban", true, false, 2 * BANK_IBAN_MAX));
 		copy_str(b->bic, sizeof b->bic, jd_str(d, id, "bic", false, true, BANK_BIC_MAX));
-		/* Lumx gives no country for SEPA: the IBAN's own. */
+		/* Lumx gives no country for SEPA: the IBAN's own, read after the
+		 * domain's normalisation, as the sessions API compares it. */
 		if (!d->e)
-			snprintf(b->country, sizeof b->country, "%c%c",
-				 b->iban[0] >= 'a' ? b->iban[0] - 32 : b->iban[0],
-				 b->iban[1] >= 'a' ? b->iban[1] - 32 : b->iban[1]);
+			dest_iban_country(b->iban, b->country);
 		break;
 	case SCHEME_ABA: {
 		copy_str(b->scheme, sizeof b->scheme, "aba");

@@ -31,8 +31,16 @@ enum err bank_iban_normalize(const char *in, char out[BANK_IBAN_MAX + 1]);
 /*
  * Check a normalised IBAN (as bank_iban_normalize writes it): the country
  * is in the SWIFT IBAN registry, the length is that country's, the check
- * digits are not 00, 01 or 99, the BBAN is alphanumeric, and the ISO 7064
- * mod 97-10 remainder is 1. Returns ERR_OK or ERR_INVALID_IBAN.
+ * digits are not 00, 01 or 99, the ISO 7064 mod 97-10 remainder is 1, the
+ * BBAN has the registry's structure for that country (a digit wherever it
+ * says n, a letter wherever it says a), and the national check digits are
+ * right in the countries that define ones we verify: BE (mod 97), CZ and SK
+ * (mod 11), EE (7-3-1), ES (the two DC digits), FI (Luhn), FR and MC (RIB
+ * key), HR (ISO 7064 MOD 11,10), HU (9-7-3-1), IT and SM (CIN), NO (mod 11;
+ * bank code 0000 excepted), PL (the sort code's digit), and PT, BA, ME, RS,
+ * SI (BBAN mod 97 = 1). Elsewhere (DE, NL, GB, ...: bank-specific methods,
+ * licensed tables or none at all) mod 97 is the only checksum.
+ * Returns ERR_OK or ERR_INVALID_IBAN.
  */
 enum err bank_iban_check(const char *iban);
 
@@ -51,11 +59,19 @@ void bank_bic_country(const char *bic, char out[3]);
 /* true when cc is an assigned ISO 3166-1 alpha-2 code (upper case, 2 chars). */
 bool bank_country_valid(const char *cc);
 
-/* true when cc is one of the SEPA scheme's 41 countries (EPC list). */
+/* true when cc is in the SEPA schemes' geographical scope (EPC409-09): one
+ * of its 41 countries or of the 13 territories with an ISO 3166 code of
+ * their own (GI; GG, IM, JE; AX; BL, GF, GP, MF, MQ, PM, RE, YT). */
 bool bank_sepa_country(const char *cc);
 
-/* How many countries bank_sepa_country accepts (41). */
+/* How many countries (41) and territories (13) bank_sepa_country accepts. */
 size_t bank_sepa_country_count(void);
+size_t bank_sepa_territory_count(void);
+
+/* The IBAN prefix of accounts held in cc: the parent's for a territory the
+ * IBAN registry lists under a parent (AX -> FI; BL, GF, GP, MF, MQ, NC, PF,
+ * PM, RE, TF, WF, YT -> FR; GG, IM, JE -> GB), else cc itself. */
+const char *bank_iban_prefix(const char *cc);
 
 /*
  * Check an ISO 11649 creditor reference, "RF" + 2 check digits + 1..21

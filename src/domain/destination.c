@@ -122,18 +122,7 @@ bool dest_network_has(enum dest_network n, enum currency asset)
  */
 static const char *iban_country_of(const char *cc)
 {
-	static const struct {
-		const char *territory, *parent;
-	} map[] = {
-		{"GF", "FR"}, {"GP", "FR"}, {"MQ", "FR"}, {"RE", "FR"}, {"YT", "FR"},
-		{"PM", "FR"}, {"BL", "FR"}, {"MF", "FR"}, {"NC", "FR"}, {"PF", "FR"},
-		{"WF", "FR"}, {"TF", "FR"}, {"JE", "GB"}, {"GG", "GB"}, {"IM", "GB"},
-		{"AX", "FI"},
-	};
-	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-		if (strcmp(map[i].territory, cc) == 0)
-			return map[i].parent;
-	return cc;
+	return bank_iban_prefix(cc);
 }
 
 static bool same_prefix(const char *iban, const char *cc)
@@ -167,6 +156,18 @@ static bool swift_account_ok(const char *s)
 			return false;
 	}
 	return true;
+}
+
+void dest_iban_country(const char *iban, char cc[3])
+{
+	char norm[BANK_IBAN_MAX + 1];
+
+	cc[0] = '\0';
+	if (bank_iban_normalize(iban, norm) == ERR_OK && norm[0] && norm[1]) {
+		cc[0] = norm[0];
+		cc[1] = norm[1];
+		cc[2] = '\0';
+	}
 }
 
 static enum err check_iban(struct dest_bank *b, const char **field)
@@ -331,8 +332,13 @@ enum err dest_route_check(const struct destination *d, const char **field)
 	*field = "bank_coordinates/country";
 	switch (dest_rail_scheme(d->rail)) {
 	case SCHEME_IBAN: {
+		/* The IBAN's country and the account's own: a bank in New
+		 * Caledonia holds FR IBANs but is outside SEPA. */
 		char cc[3] = {d->bank.iban[0], d->bank.iban[1], '\0'};
-		return bank_sepa_country(cc) ? ERR_OK : ERR_UNSUPPORTED_ROUTE;
+		return bank_sepa_country(cc) &&
+			       (!d->bank.country[0] || bank_sepa_country(d->bank.country))
+			       ? ERR_OK
+			       : ERR_UNSUPPORTED_ROUTE;
 	}
 	case SCHEME_SWIFT:
 		return ERR_OK;

@@ -39,7 +39,7 @@ enum dest_scheme {
 
 /*
  * X(enum, "wire name", currency (CUR_NONE: any fiat), scheme,
- *   country ("" = per scheme: SEPA's 41 by IBAN, or any for SWIFT),
+ *   country ("" = per scheme: SEPA's scope by IBAN and country, or any for SWIFT),
  *   cap in the currency's minor units (0 = none))
  *
  * SEPA Instant's cap is the EPC scheme maximum of 100,000.00 EUR.
@@ -146,11 +146,20 @@ bool dest_network_has(enum dest_network n, enum currency asset);
  */
 enum err destination_validate(struct destination *d, const char **field);
 
-/* The rail serves this (validated) destination: SEPA needs an IBAN of one
- * of the scheme's 41 countries (by IBAN prefix, so French overseas
- * departments and the Crown dependencies qualify); domestic rails need
- * their country; SWIFT and crypto go anywhere. ERR_OK or
- * ERR_UNSUPPORTED_ROUTE, with *field set. */
+/* The country of an IBAN as typed: its first two letters once normalised
+ * by bank_iban_normalize (spaces dropped, upper-cased), the one
+ * normalisation both surfaces use; "" when it does not normalise (the IBAN
+ * check then refuses it). For a surface that takes no country with an
+ * IBAN (Lumx's SEPA identifier). */
+void dest_iban_country(const char *iban, char cc[3]);
+
+/* The rail serves this (validated) destination: SEPA needs an IBAN whose
+ * prefix is in the SEPA scope (EPC409-09: 41 countries, and Gibraltar with
+ * its own GI) and an account country in that scope (the French overseas
+ * departments, Aland and the Crown dependencies qualify with their parent's
+ * IBAN; New Caledonia, French Polynesia, Wallis and Futuna do not, though
+ * their IBANs are FR); domestic rails need their country; SWIFT and crypto
+ * go anywhere. ERR_OK or ERR_UNSUPPORTED_ROUTE, with *field set. */
 enum err dest_route_check(const struct destination *d, const char **field);
 
 #endif

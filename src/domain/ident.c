@@ -31,11 +31,14 @@
  *    changes monthly; they are the bank's job, not ours.
  *  - PIX: Banco Central do Brasil, Manual de Padrões para Iniciação do Pix
  *    and the DICT API: CPF (Receita Federal, mod 11, two check digits), CNPJ
- *    (mod 11, weights 2..9 from the right), e-mail at most 77 characters,
- *    phone in ITU-T E.164, random key an RFC 9562 UUID in 8-4-4-4-12 form.
- *    E-mail is limited to printable ASCII: the DICT key regex admits nothing
- *    else, and it keeps the 77-character limit a byte limit, so the
- *    canonical form always fits IDENT_MAX.
+ *    (mod 11, weights 2..9 from the right), e-mail at most 77 characters
+ *    (dot-atom local part of at most 64, RFC 5321/5322; host name per RFC
+ *    1035 with an alphabetic or IDN top-level label, as validator.js's
+ *    isEmail has it by default), phone a Brazilian mobile in E.164
+ *    (+55, an ANATEL area code, 9 and eight digits), random key an RFC 9562
+ *    UUID in 8-4-4-4-12 form. E-mail is limited to ASCII: the DICT key
+ *    regex admits nothing else, and it keeps the 77-character limit a byte
+ *    limit, so the canonical form always fits IDENT_MAX.
  *  - CLABE: Banco de México, SPEI rules (18 digits, weights 3, 7, 1, each
  *    product taken mod 10).
  *  - EVM: EIP-55 mixed-case checksum over Keccak-256 of the lower-case hex.
@@ -67,8 +70,9 @@
 #define IDENT_CPF_LEN 11
 #define IDENT_CNPJ_LEN 14
 #define IDENT_EMAIL_MAX 77   /* DICT: e-mail keys are at most 77 characters */
-#define IDENT_PHONE_MIN 8    /* digits after the "+", per ident.h */
-#define IDENT_PHONE_MAX 15   /* ITU-T E.164: at most 15 digits */
+#define IDENT_EMAIL_LOCAL_MAX 64 /* RFC 5321: a local part is at most 64 */
+#define IDENT_DNS_LABEL_MAX 63   /* RFC 1035 */
+#define IDENT_PHONE_LEN 14   /* "+55", 2-digit DDD, 9-digit mobile */
 #define IDENT_UUID_LEN 36
 #define IDENT_CLABE_LEN 18
 #define IDENT_EVM_HEX 40     /* 20 bytes of address */
@@ -80,7 +84,7 @@
 #define IDENT_KECCAK_OUT 32
 
 _Static_assert(IDENT_EMAIL_MAX + 1 <= IDENT_MAX, "an e-mail key fits out");
-_Static_assert(1 + IDENT_PHONE_MAX + 1 <= IDENT_MAX, "a phone key fits out");
+_Static_assert(IDENT_PHONE_LEN + 1 <= IDENT_MAX, "a phone key fits out");
 _Static_assert(IDENT_UUID_LEN + 1 <= IDENT_MAX, "a uuid fits out");
 _Static_assert(IDENT_CNPJ_LEN + 1 <= IDENT_MAX, "a cnpj fits out");
 _Static_assert(IDENT_EVM_LEN + 1 <= IDENT_MAX, "an evm address fits out");
@@ -186,6 +190,17 @@ static bool ident_templates(const char *s, const char *const *tmpls,
 	return false;
 }
 
+/* n digits, all the same: they pass the mod-11 checks (000.000.000-00,
+ * 111.111.111-11, ...) but are no one's number, so the DICT refuses them;
+ * and 000000000 passes the ABA checksum. */
+static bool ident_all_equal(const char *d, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (d[i] != d[0])
+			return false;
+	return true;
+}
+
 /* ---- United States ---------------------------------------------------- */
 
 /* The Federal Reserve routing symbol (first two digits) is assigned. */
@@ -203,6 +218,10 @@ enum err ident_aba_routing(const char *s)
 
 	assert(s != NULL);
 	if (!ident_digits(s, IDENT_ABA_LEN))
+		return ERR_INVALID_ROUTING_NUMBER;
+	/* 000000000 passes the checksum (0 is a multiple of 10) and has prefix
+	 * 00, yet the ABA assigns it to no one. */
+	if (ident_all_equal(s, IDENT_ABA_LEN) && s[0] == '0')
 		return ERR_INVALID_ROUTING_NUMBER;
 	if (!ident_aba_prefix_assigned((unsigned)(s[0] - '0') * 10 +
 				       (unsigned)(s[1] - '0')))
@@ -275,16 +294,6 @@ bool ident_pix_key_type(const char *name, enum pix_key_type *out)
 	return false;
 }
 
-/* n digits, all the same: they pass the mod-11 checks (000.000.000-00,
- * 111.111.111-11, ...) but are no one's number, so the DICT refuses them. */
-static bool ident_all_equal(const char *d, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if (d[i] != d[0])
-			return false;
-	return true;
-}
-
 /* CPF check digit over the first n digits (9, then 10): weights n+1 down to
  * 2 from the left; the digit is 10·sum mod 11, with 10 read as 0. */
 static unsigned ident_cpf_digit(const char *d, size_t n)
@@ -324,59 +333,132 @@ static bool ident_cnpj_ok(const char *d)
 	       ident_cnpj_digit(d, 13) == (unsigned)(d[13] - '0');
 }
 
+/* RFC 5322 atext: what a dot-atom local part is made of, besides dots. */
+static bool ident_is_atext(unsigned char c)
+{
+	static const char specials[] = "!#$%&'*+-/=?^_`{|}~";
+
+	if (ident_is_digit(c) || ident_is_lower(c) || ident_is_upper(c))
+		return true;
+	for (const char *p = specials; *p != '\0'; p++)
+		if ((unsigned char)*p == c)
+			return true;
+	return false;
+}
+
+/* A dot-atom: 1..max characters of atext in non-empty runs joined by
+ * single dots (no leading, trailing or doubled dot). */
+static bool ident_dot_atom(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.' ? s[i + 1] == '.' : !ident_is_atext(c))
+			return false;
+	}
+	return true;
+}
+
+/* A DNS host name of at least two labels: each 1..63 letters, digits and
+ * hyphens, not starting or ending with a hyphen; the top-level label all
+ * letters (at least two) or an IDN A-label ("xn--..."), never numeric. */
+static bool ident_domain(const char *s, size_t n)
+{
+	size_t start = 0, labels = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.') {
+			unsigned char c = (unsigned char)s[i];
+
+			if (!ident_is_digit(c) && !ident_is_lower(c) &&
+			    !ident_is_upper(c) && c != '-')
+				return false;
+			continue;
+		}
+		size_t len = i - start;
+
+		if (len == 0 || len > IDENT_DNS_LABEL_MAX || s[start] == '-' ||
+		    s[i - 1] == '-')
+			return false;
+		labels++;
+		if (i == n) {
+			bool idn = len > 4 && (s[start] | 0x20) == 'x' &&
+				   (s[start + 1] | 0x20) == 'n' &&
+				   s[start + 2] == '-' && s[start + 3] == '-';
+
+			if (!idn) {
+				if (len < 2)
+					return false;
+				for (size_t k = start; k < i; k++)
+					if (!ident_is_lower((unsigned char)s[k]) &&
+					    !ident_is_upper((unsigned char)s[k]))
+						return false;
+			}
+		}
+		start = i + 1;
+	}
+	return labels >= 2;
+}
+
 /*
- * local@domain: printable ASCII without the space, at most 77 bytes, one
- * "@" with something before it, and a domain of at least two non-empty
- * dot-separated labels. Written lower-cased into out as it is read, so the
- * 77-byte limit is checked before out could overflow.
+ * local@domain as the DICT takes e-mail keys, at most 77 characters: a
+ * dot-atom local part of at most 64 (RFC 5321), one "@", a host name (no
+ * quoted local parts, no IP literals, ASCII only). Written lower-cased.
  */
 static bool ident_email(const char *s, char *out)
 {
-	size_t at = 0, dots = 0, i;
-	bool seen_at = false;
-	unsigned char prev = '.';
+	size_t len = ident_bounded_len(s, IDENT_EMAIL_MAX), at = len;
 
-	for (i = 0; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == IDENT_EMAIL_MAX || c <= ' ' || c >= 0x7F)
-			return false;
-		if (c == '@') {
-			if (seen_at)
+	if (len > IDENT_EMAIL_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '@') {
+			if (at != len)
 				return false;
-			seen_at = true;
 			at = i;
 		}
-		out[i] = (char)ident_to_lower(c);
 	}
-	out[i] = '\0';
-	if (!seen_at || at == 0)
+	if (at == len || !ident_dot_atom(s, at, IDENT_EMAIL_LOCAL_MAX) ||
+	    !ident_domain(s + at + 1, len - at - 1))
 		return false;
-	/* Domain labels: no leading, trailing or doubled dot; prev starts as
-	 * '.' so a leading dot (or an empty domain) is caught too. */
-	for (size_t j = at + 1; j < i; j++) {
-		unsigned char c = (unsigned char)s[j];
-
-		if (c == '.') {
-			if (prev == '.')
-				return false;
-			dots++;
-		}
-		prev = c;
-	}
-	return dots > 0 && prev != '.';
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)ident_to_lower((unsigned char)s[i]);
+	out[len] = '\0';
+	return true;
 }
 
-/* E.164: "+", a first digit 1-9, 8..15 digits in all. Copied unchanged. */
+/*
+ * Brazil's area codes (DDD) in use, as ANATEL assigns them; sorted. A PIX
+ * phone key is a Brazilian mobile: "+55", one of these, then nine digits
+ * beginning with 9.
+ */
+static const unsigned char ident_ddd[] = {
+	11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 27, 28, 31, 32, 33,
+	34, 35, 37, 38, 41, 42, 43, 44, 45, 46, 47, 48, 49, 51, 53, 54, 55,
+	61, 62, 63, 64, 65, 66, 67, 68, 69, 71, 73, 74, 75, 77, 79, 81, 82,
+	83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95, 96, 97, 98, 99,
+};
+
+_Static_assert(IDENT_COUNT(ident_ddd) == 67, "ANATEL assigns 67 DDDs");
+
+bool ident_br_area_code(unsigned code)
+{
+	for (size_t i = 0; i < IDENT_COUNT(ident_ddd); i++)
+		if (ident_ddd[i] == code)
+			return true;
+	return false;
+}
+
+/* "+55", DDD, "9", eight digits: 14 characters, copied unchanged. */
 static bool ident_phone(const char *s, char *out)
 {
-	size_t len = ident_bounded_len(s, 1 + IDENT_PHONE_MAX);
-
-	if (len < 1 + IDENT_PHONE_MIN || len > 1 + IDENT_PHONE_MAX)
+	if (!ident_template(s, "+55dd9dddddddd", out) ||
+	    !ident_br_area_code((unsigned)(s[3] - '0') * 10 +
+				(unsigned)(s[4] - '0')))
 		return false;
-	if (s[0] != '+' || s[1] == '0' || !ident_digits(s + 1, len - 1))
-		return false;
-	memcpy(out, s, len + 1);
+	memcpy(out, s, IDENT_PHONE_LEN + 1);
 	return true;
 }
 

@@ -20,8 +20,10 @@
 
 #define IDENT_MAX 80 /* every canonical identifier fits in this, NUL included */
 
-/* ABA routing number: exactly 9 digits, first two in 00-12, 21-32, 61-72
- * or 80, and 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
+/* ABA routing number: exactly 9 digits, not 000000000, first two (the
+ * Federal Reserve routing symbol) in 00-12, 21-32, 61-72 or 80 (the ABA's
+ * assigned ranges; 13-20, 33-60, 73-79 and 81-99 are unassigned), and
+ * 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
  * ERR_OK or ERR_INVALID_ROUTING_NUMBER. */
 enum err ident_aba_routing(const char *s);
 
@@ -51,14 +53,20 @@ bool ident_pix_key_type(const char *name, enum pix_key_type *out);
  *         punctuation accepted and dropped; all-equal digits refused.
  *         Since July 2026 the first 12 may be letters (alphanumeric CNPJ,
  *         valued as ASCII code minus 48; kept upper case).
- *  EMAIL  local@domain with a dot in the domain, at most 77 characters
- *         (the DICT limit), no spaces or control characters; lower-cased.
- *  PHONE  E.164: "+" then 8..15 digits, first digit not 0 (Brazil's
- *         "+55" numbers are E.164 too; other countries are accepted).
+ *  EMAIL  local@domain, at most 77 characters (the DICT limit), ASCII:
+ *         the local part a dot-atom of at most 64 (letters, digits and
+ *         !#$%&'*+-/=?^_`{|}~, no leading, trailing or doubled dot); the
+ *         domain two or more labels of 1..63 letters, digits and inner
+ *         hyphens, the last alphabetic (2+) or "xn--"; lower-cased.
+ *  PHONE  a Brazilian mobile in E.164: "+55", an area code (DDD) ANATEL
+ *         assigns (ident_br_area_code), then 9 and eight digits.
  *  RANDOM a UUID (8-4-4-4-12 hex); lower-cased.
  * ERR_OK or ERR_INVALID_PIX_KEY.
  */
 enum err ident_pix_key(enum pix_key_type t, const char *s, char out[IDENT_MAX]);
+
+/* true when code (11..99) is a Brazilian area code (DDD) in use. */
+bool ident_br_area_code(unsigned code);
 
 /* CLABE: 18 digits; the last is the control digit: weights 3,7,1
  * repeated over the first 17, sum of (d·w mod 10), control =

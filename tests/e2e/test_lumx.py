@@ -819,6 +819,22 @@ BAD_DEST = [
     ("iban_check_digits", "SEPA", {"iban": "DE89370400440532013001"}, {}, "invalid_iban", IDP + "iban"),
     ("iban_too_short", "SEPA", {"iban": "DE8937040044053201300"}, {}, "invalid_iban", IDP + "iban"),
     ("iban_garbage", "SEPA_INSTANT", {"iban": "not an iban"}, {}, "invalid_iban", IDP + "iban"),
+    # issue 8: a letter where DE's BBAN wants digits; BE's national check digits
+    ("iban_bban_structure", "SEPA", {"iban": "DE47Q78199672528361373", "bic": None}, {}, "invalid_iban",
+     IDP + "iban"),
+    ("iban_national_check", "SEPA", {"iban": "BE04107690637456", "bic": None}, {}, "invalid_iban", IDP + "iban"),
+    ("iban_no_break_space", "SEPA", {"iban": "\u00a0" + DE_IBAN}, {}, "invalid_iban", IDP + "iban"),
+    ("routing_all_zero", "ACH", {"routingNumber": "000000000"}, {}, "invalid_routing_number",
+     IDP + "routingNumber"),
+    ("routing_all_zero_wire", "WIRE", {"routingNumber": "000000000"}, {}, "invalid_routing_number",
+     IDP + "routingNumber"),
+    ("pix_email_double_dot", "PIX_EMAIL", {"keyValue": "a..b@example.com"}, {}, "invalid_pix_key", IDP + "keyValue"),
+    ("pix_email_comma", "PIX_EMAIL", {"keyValue": "a,b@example.com"}, {}, "invalid_pix_key", IDP + "keyValue"),
+    ("pix_email_local_65", "PIX_EMAIL", {"keyValue": "a" * 65 + "@example.com"}, {}, "invalid_pix_key",
+     IDP + "keyValue"),
+    ("pix_phone_not_brazil", "PIX_PHONE", {"keyValue": "+12345678"}, {}, "invalid_pix_key", IDP + "keyValue"),
+    ("pix_phone_no_leading_9", "PIX_PHONE", {"keyValue": "+551101064156"}, {}, "invalid_pix_key",
+     IDP + "keyValue"),
     ("bic_bad", "SEPA", {"bic": "COBA"}, {}, "invalid_bic", IDP + "bic"),
     ("bic_country_mismatch", "SEPA", {"bic": "NWBKGB2L"}, {}, "country_mismatch", None),
     ("iban_missing", "SEPA", {"iban": None}, {}, "missing_field", IDP + "iban"),
@@ -912,6 +928,27 @@ def test_destination_refused_saves_nothing(lx):
     assert_error(lx.req("POST", "/destinations", bad), 400, "invalid_iban", "/identifier/iban")
     r = lx.req("GET", f"/destinations?customerId={c['id']}")
     assert r.status == 200 and r.json["data"] == [], describe(r)
+
+
+@pytest.mark.parametrize("iban", [" " + DE_IBAN, DE_IBAN + " ", "  de89 3704 0044 0532 0130 00  "],
+                         ids=["leading_space", "trailing_space", "print_form_lower_case"])
+def test_destination_iban_spaces_as_on_the_sessions_api(lx, iban):
+    """API.md: spaces anywhere in an IBAN are dropped and letters upper-cased
+    before any check, on both surfaces (test_rails.py has the sessions API
+    side); the country Lumx leaves implicit is read after that."""
+    body = Lumx.destination_body(lx.cust["id"], "SEPA", identifier={"iban": iban, "bic": "COBADEFFXXX"})
+    r = lx.req("POST", "/destinations", body)
+    assert r.status == 201, describe(r)
+    tx = lx.tx(r.json, "10.00")  # 202: a transaction can be made to it
+    assert tx.get("id"), tx
+
+
+def test_destination_gibraltar_is_sepa(lx):
+    """Gibraltar is in the SEPA scheme (EPC409-09) with its own GI IBANs."""
+    body = Lumx.destination_body(lx.cust["id"], "SEPA",
+                                 identifier={"iban": "GI75NWBK000000007099453", "bic": "NWBKGIGI"})
+    r = lx.req("POST", "/destinations", body)
+    assert r.status == 201, describe(r)
 
 
 def test_destination_country_the_rail_does_not_serve(lx):

@@ -68,6 +68,7 @@ DE_IBAN = "DE89370400440532013000"
 FR_IBAN = "FR1420041010050500013M02606"
 BR_IBAN = "BR1800360305000010009795493C1"
 TR_IBAN = "TR330006100519786457841326"
+GI_IBAN = "GI75NWBK000000007099453"
 RANDOM_KEY = "123e4567-e89b-12d3-a456-426614174000"
 
 
@@ -407,8 +408,23 @@ GOOD = [
     Good("pix_cnpj_digits", pix("CNPJ", CNPJ_DIGITS), {}),
     Good("pix_email_mixed_case", pix("EMAIL", "Pix@Example.com.br"),
          {"bank_coordinates": {"pix_key": "pix@example.com.br"}}),
-    Good("pix_email_77_chars", pix("EMAIL", "a" * 65 + "@example.com"), {}),
+    Good("pix_email_77_chars", pix("EMAIL", "a" * 64 + "@exampl.co.uk"), {}),
+    Good("pix_email_specials", pix("EMAIL", "o'brien+pix_1@mail-1.example.io"), {}),
     Good("pix_phone", pix("PHONE", "+5511999998888"), {}),
+    Good("pix_phone_ddd_99", pix("PHONE", "+5599912345678"), {}),
+    # issue 8: Gibraltar is SEPA (EPC409-09), with its own GI IBANs
+    Good("sepa_gibraltar", typed("sepa_credit_transfer", iban=GI_IBAN, country="GI", bic="NWBKGIGI"), {}),
+    Good("sepa_instant_gibraltar", typed("sepa_instant", iban=GI_IBAN, country="GI"), {}),
+    # Crown dependency and overseas department with their parent's IBAN
+    Good("sepa_jersey", typed("sepa_credit_transfer", iban=GB_IBAN, country="JE", bic=None), {}),
+    Good("sepa_reunion", typed("sepa_instant", iban=FR_IBAN, country="RE"), {}),
+    # spaces anywhere in an IBAN are dropped, letters upper-cased (as on Lumx's POST /destinations)
+    Good("iban_leading_space", typed("sepa_credit_transfer", iban=" " + DE_IBAN),
+         {"bank_coordinates": {"iban": DE_IBAN}}),
+    Good("iban_trailing_space", typed("sepa_credit_transfer", iban=DE_IBAN + " "),
+         {"bank_coordinates": {"iban": DE_IBAN}}),
+    Good("iban_print_form_lower_case", typed("sepa_credit_transfer", iban="  de89 3704 0044 0532 0130 00  "),
+         {"bank_coordinates": {"iban": DE_IBAN}}),
     Good("pix_random", pix("RANDOM", RANDOM_KEY), {}),
     Good("clabe", typed("spei"), {}),
     Good("clabe_other", typed("spei", clabe=CLABE_OTHER), {}),
@@ -519,6 +535,11 @@ BAD = [
         BC + "routing_number"),
     Bad("aba_8_digits", with_bc("ach", routing_number="02100002"), "invalid_routing_number", BC + "routing_number"),
     Bad("aba_letters", with_bc("ach", routing_number="02100002A"), "invalid_routing_number", BC + "routing_number"),
+    Bad("aba_all_zero", with_bc("ach", routing_number="000000000"), "invalid_routing_number", BC + "routing_number"),
+    Bad("aba_all_zero_wire", with_bc("wire", routing_number="000000000"), "invalid_routing_number",
+        BC + "routing_number"),
+    Bad("aba_unassigned_prefix", with_bc("ach", routing_number="130000006"), "invalid_routing_number",
+        BC + "routing_number"),
     Bad("us_account_3_digits", with_bc("ach", account_number="123"), "invalid_account_number", BC + "account_number"),
     Bad("us_account_18_digits", with_bc("ach", account_number="123456789012345678"), "invalid_account_number",
         BC + "account_number"),
@@ -542,7 +563,16 @@ BAD = [
     Bad("cnpj_check_digit", with_bc("pix_cnpj", pix_key="11222333000182"), "invalid_pix_key", BC + "pix_key"),
     Bad("cnpj_with_cpf_digits", with_bc("pix_cnpj", pix_key=CPF_DIGITS), "invalid_pix_key", BC + "pix_key"),
     Bad("email_without_at", with_bc("pix_email", pix_key="pix.example.com.br"), "invalid_pix_key", BC + "pix_key"),
-    Bad("email_78_chars", with_bc("pix_email", pix_key="a" * 66 + "@example.com"), "invalid_pix_key",
+    Bad("email_78_chars", with_bc("pix_email", pix_key="a" * 64 + "@example.co.uk"), "invalid_pix_key",
+        BC + "pix_key"),
+    Bad("email_double_dot", with_bc("pix_email", pix_key="a..b@example.com"), "invalid_pix_key", BC + "pix_key"),
+    Bad("email_comma", with_bc("pix_email", pix_key="a,b@example.com"), "invalid_pix_key", BC + "pix_key"),
+    Bad("email_local_65_chars", with_bc("pix_email", pix_key="a" * 65 + "@example.com"), "invalid_pix_key",
+        BC + "pix_key"),
+    Bad("phone_not_brazil", with_bc("pix_phone", pix_key="+12345678"), "invalid_pix_key", BC + "pix_key"),
+    Bad("phone_mobile_without_9", with_bc("pix_phone", pix_key="+551101064156"), "invalid_pix_key",
+        BC + "pix_key"),
+    Bad("phone_unassigned_ddd", with_bc("pix_phone", pix_key="+5520999998888"), "invalid_pix_key",
         BC + "pix_key"),
     Bad("phone_without_plus", with_bc("pix_phone", pix_key="5511999998888"), "invalid_pix_key", BC + "pix_key"),
     Bad("random_not_uuid", with_bc("pix_random", pix_key="not-a-uuid"), "invalid_pix_key", BC + "pix_key"),
@@ -568,6 +598,12 @@ BAD = [
         (BC + "iban", BC + "bic", BC + "country")),
     Bad("swift_iban_bad_checksum", with_bc("swift_iban", iban="GB28NWBK60161331926819"), "invalid_iban",
         BC + "iban"),
+    # IBAN: each country's BBAN structure and national check digits (issue 8)
+    Bad("iban_letter_in_numeric_bban", with_bc("sepa_credit_transfer", iban="DE47Q78199672528361373", bic=DEL),
+        "invalid_iban", BC + "iban"),
+    Bad("iban_be_national_check", with_bc("sepa_credit_transfer", iban="BE04107690637456", country="BE", bic=DEL),
+        "invalid_iban", BC + "iban"),
+    Bad("iban_no_break_space", with_bc("sepa_credit_transfer", iban="\u00a0" + DE_IBAN), "invalid_iban", BC + "iban"),
     # crypto
     Bad("evm_case_flipped", crypto_b("USDC", "ethereum", EVM_FLIPPED), "invalid_address", "/destination/address"),
     Bad("evm_39_hex", crypto_b("USDC", "base", EVM[:-1]), "invalid_address", "/destination/address"),
@@ -677,6 +713,9 @@ UNSERVED = [
     ("sepa_brazilian_iban", lambda: typed("sepa_credit_transfer", iban=BR_IBAN, country="BR", bic=None)),
     ("sepa_turkish_iban", lambda: typed("sepa_credit_transfer", iban=TR_IBAN, country="TR", bic=None)),
     ("sepa_instant_turkish_iban", lambda: typed("sepa_instant", iban=TR_IBAN, country="TR")),
+    # FR IBANs held in New Caledonia or French Polynesia: outside the SEPA scope
+    ("sepa_new_caledonia", lambda: typed("sepa_credit_transfer", iban=FR_IBAN, country="NC", bic=None)),
+    ("sepa_instant_french_polynesia", lambda: typed("sepa_instant", iban=FR_IBAN, country="PF")),
 ]
 
 

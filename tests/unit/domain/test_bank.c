@@ -152,99 +152,101 @@ static void make_iban(char *out, size_t cap, const char *cc, const char *bban)
 struct iban_example {
 	const char *iban;
 	size_t length;
+	const char *bban; /* the registry's BBAN format: "<count>!<n|a|c>"... */
 };
 
-/* One example per registry country, with the registry's total length. */
+/* One example per registry country, with the registry's total length and
+ * BBAN format (SWIFT IBAN Registry, 2025). */
 static const struct iban_example registry[] = {
-	{"AD1200012030200359100100", 24},
-	{"AE070331234567890123456", 23},
-	{"AL47212110090000000235698741", 28},
-	{"AT611904300234573201", 20},
-	{"AZ21NABZ00000000137010001944", 28},
-	{"BA391290079401028494", 20},
-	{"BE68539007547034", 16},
-	{"BG80BNBG96611020345678", 22},
-	{"BH67BMAG00001299123456", 22},
-	{"BI4210000100010000332045181", 27},
-	{"BR1800360305000010009795493C1", 29},
-	{"BY13NBRB3600900000002Z00AB00", 28},
-	{"CH9300762011623852957", 21},
-	{"CR05015202001026284066", 22},
-	{"CY17002001280000001200527600", 28},
-	{"CZ6508000000192000145399", 24},
-	{"DE89370400440532013000", 22},
-	{"DJ2100010000000154000100186", 27},
-	{"DK5000400440116243", 18},
-	{"DO28BAGR00000001212453611324", 28},
-	{"EE382200221020145685", 20},
-	{"EG380019000500000000263180002", 29},
-	{"ES9121000418450200051332", 24},
-	{"FI2112345600000785", 18},
-	{"FK88SC123456789012", 18},
-	{"FO6264600001631634", 18},
-	{"FR1420041010050500013M02606", 27},
-	{"GB29NWBK60161331926819", 22},
-	{"GE29NB0000000101904917", 22},
-	{"GI75NWBK000000007099453", 23},
-	{"GL8964710001000206", 18},
-	{"GR1601101250000000012300695", 27},
-	{"GT82TRAJ01020000001210029690", 28},
-	{"HN88CABF00000000000250005469", 28},
-	{"HR1210010051863000160", 21},
-	{"HU42117730161111101800000000", 28},
-	{"IE29AIBK93115212345678", 22},
-	{"IL620108000000099999999", 23},
-	{"IQ98NBIQ850123456789012", 23},
-	{"IS140159260076545510730339", 26},
-	{"IT60X0542811101000000123456", 27},
-	{"JO94CBJO0010000000000131000302", 30},
-	{"KW81CBKU0000000000001234560101", 30},
-	{"KZ86125KZT5004100100", 20},
-	{"LB62099900000001001901229114", 28},
-	{"LC55HEMM000100010012001200023015", 32},
-	{"LI21088100002324013AA", 21},
-	{"LT121000011101001000", 20},
-	{"LU280019400644750000", 20},
-	{"LV80BANK0000435195001", 21},
-	{"LY83002048000020100120361", 25},
-	{"MC5811222000010123456789030", 27},
-	{"MD24AG000225100013104168", 24},
-	{"ME25505000012345678951", 22},
-	{"MK07250120000058984", 19},
-	{"MN121234123456789123", 20},
-	{"MR1300020001010000123456753", 27},
-	{"MT84MALT011000012345MTLCAST001S", 31},
-	{"MU17BOMM0101101030300200000MUR", 30},
-	{"NI45BAPR00000013000003558124", 28},
-	{"NL91ABNA0417164300", 18},
-	{"NO9386011117947", 15},
-	{"OM810180000001299123456", 23},
-	{"PK36SCBL0000001123456702", 24},
-	{"PL61109010140000071219812874", 28},
-	{"PS92PALS000000000400123456702", 29},
-	{"PT50000201231234567890154", 25},
-	{"QA58DOHB00001234567890ABCDEFG", 29},
-	{"RO49AAAA1B31007593840000", 24},
-	{"RS35260005601001611379", 22},
-	{"RU0204452560040702810412345678901", 33},
-	{"SA0380000000608010167519", 24},
-	{"SC18SSCB11010000000000001497USD", 31},
-	{"SD2129010501234001", 18},
-	{"SE4550000000058398257466", 24},
-	{"SI56263300012039086", 19},
-	{"SK3112000000198742637541", 24},
-	{"SM86U0322509800000000270100", 27},
-	{"SO211000001001000100141", 23},
-	{"ST23000100010051845310146", 25},
-	{"SV62CENR00000000000000700025", 28},
-	{"TL380080012345678910157", 23},
-	{"TN5910006035183598478831", 24},
-	{"TR330006100519786457841326", 26},
-	{"UA213223130000026007233566001", 29},
-	{"VA59001123000012345678", 22},
-	{"VG96VPVG0000012345678901", 24},
-	{"XK051212012345678906", 20},
-	{"YE15CBYE0001018861234567891234", 30},
+	{"AD1200012030200359100100", 24, "4!n4!n12!c"},
+	{"AE070331234567890123456", 23, "3!n16!n"},
+	{"AL47212110090000000235698741", 28, "8!n16!c"},
+	{"AT611904300234573201", 20, "5!n11!n"},
+	{"AZ21NABZ00000000137010001944", 28, "4!a20!c"},
+	{"BA391290079401028494", 20, "3!n3!n8!n2!n"},
+	{"BE68539007547034", 16, "3!n7!n2!n"},
+	{"BG80BNBG96611020345678", 22, "4!a4!n2!n8!c"},
+	{"BH67BMAG00001299123456", 22, "4!a14!c"},
+	{"BI4210000100010000332045181", 27, "5!n5!n11!n2!n"},
+	{"BR1800360305000010009795493C1", 29, "8!n5!n10!n1!a1!c"},
+	{"BY13NBRB3600900000002Z00AB00", 28, "4!c4!n16!c"},
+	{"CH9300762011623852957", 21, "5!n12!c"},
+	{"CR05015202001026284066", 22, "4!n14!n"},
+	{"CY17002001280000001200527600", 28, "3!n5!n16!c"},
+	{"CZ6508000000192000145399", 24, "4!n6!n10!n"},
+	{"DE89370400440532013000", 22, "8!n10!n"},
+	{"DJ2100010000000154000100186", 27, "5!n5!n11!n2!n"},
+	{"DK5000400440116243", 18, "4!n9!n1!n"},
+	{"DO28BAGR00000001212453611324", 28, "4!c20!n"},
+	{"EE382200221020145685", 20, "2!n14!n"},
+	{"EG380019000500000000263180002", 29, "4!n4!n17!n"},
+	{"ES9121000418450200051332", 24, "4!n4!n1!n1!n10!n"},
+	{"FI2112345600000785", 18, "3!n11!n"},
+	{"FK88SC123456789012", 18, "2!a12!n"},
+	{"FO6264600001631634", 18, "4!n9!n1!n"},
+	{"FR1420041010050500013M02606", 27, "5!n5!n11!c2!n"},
+	{"GB29NWBK60161331926819", 22, "4!a6!n8!n"},
+	{"GE29NB0000000101904917", 22, "2!a16!n"},
+	{"GI75NWBK000000007099453", 23, "4!a15!c"},
+	{"GL8964710001000206", 18, "4!n9!n1!n"},
+	{"GR1601101250000000012300695", 27, "3!n4!n16!c"},
+	{"GT82TRAJ01020000001210029690", 28, "4!c20!c"},
+	{"HN88CABF00000000000250005469", 28, "4!a20!n"},
+	{"HR1210010051863000160", 21, "7!n10!n"},
+	{"HU42117730161111101800000000", 28, "3!n4!n1!n15!n1!n"},
+	{"IE29AIBK93115212345678", 22, "4!a6!n8!n"},
+	{"IL620108000000099999999", 23, "3!n3!n13!n"},
+	{"IQ98NBIQ850123456789012", 23, "4!a3!n12!n"},
+	{"IS140159260076545510730339", 26, "4!n2!n6!n10!n"},
+	{"IT60X0542811101000000123456", 27, "1!a5!n5!n12!c"},
+	{"JO94CBJO0010000000000131000302", 30, "4!a4!n18!c"},
+	{"KW81CBKU0000000000001234560101", 30, "4!a22!c"},
+	{"KZ86125KZT5004100100", 20, "3!n13!c"},
+	{"LB62099900000001001901229114", 28, "4!n20!c"},
+	{"LC55HEMM000100010012001200023015", 32, "4!a24!c"},
+	{"LI21088100002324013AA", 21, "5!n12!c"},
+	{"LT121000011101001000", 20, "5!n11!n"},
+	{"LU280019400644750000", 20, "3!n13!c"},
+	{"LV80BANK0000435195001", 21, "4!a13!c"},
+	{"LY83002048000020100120361", 25, "3!n3!n15!n"},
+	{"MC5811222000010123456789030", 27, "5!n5!n11!c2!n"},
+	{"MD24AG000225100013104168", 24, "2!c18!c"},
+	{"ME25505000012345678951", 22, "3!n13!n2!n"},
+	{"MK07250120000058984", 19, "3!n10!c2!n"},
+	{"MN121234123456789123", 20, "4!n12!n"},
+	{"MR1300020001010000123456753", 27, "5!n5!n11!n2!n"},
+	{"MT84MALT011000012345MTLCAST001S", 31, "4!a5!n18!c"},
+	{"MU17BOMM0101101030300200000MUR", 30, "4!a2!n2!n12!n3!n3!a"},
+	{"NI45BAPR00000013000003558124", 28, "4!a20!n"},
+	{"NL91ABNA0417164300", 18, "4!a10!n"},
+	{"NO9386011117947", 15, "4!n6!n1!n"},
+	{"OM810180000001299123456", 23, "3!n16!c"},
+	{"PK36SCBL0000001123456702", 24, "4!a16!c"},
+	{"PL61109010140000071219812874", 28, "8!n16!n"},
+	{"PS92PALS000000000400123456702", 29, "4!a21!c"},
+	{"PT50000201231234567890154", 25, "4!n4!n11!n2!n"},
+	{"QA58DOHB00001234567890ABCDEFG", 29, "4!a21!c"},
+	{"RO49AAAA1B31007593840000", 24, "4!a16!c"},
+	{"RS35260005601001611379", 22, "3!n13!n2!n"},
+	{"RU0204452560040702810412345678901", 33, "9!n5!n15!c"},
+	{"SA0380000000608010167519", 24, "2!n18!c"},
+	{"SC18SSCB11010000000000001497USD", 31, "4!a2!n2!n16!n3!a"},
+	{"SD2129010501234001", 18, "2!n12!n"},
+	{"SE4550000000058398257466", 24, "3!n16!n1!n"},
+	{"SI56263300012039086", 19, "5!n8!n2!n"},
+	{"SK3112000000198742637541", 24, "4!n6!n10!n"},
+	{"SM86U0322509800000000270100", 27, "1!a5!n5!n12!c"},
+	{"SO211000001001000100141", 23, "4!n3!n12!n"},
+	{"ST23000100010051845310146", 25, "4!n4!n11!n2!n"},
+	{"SV62CENR00000000000000700025", 28, "4!a20!n"},
+	{"TL380080012345678910157", 23, "3!n14!n2!n"},
+	{"TN5910006035183598478831", 24, "2!n3!n13!n2!n"},
+	{"TR330006100519786457841326", 26, "5!n1!n16!c"},
+	{"UA213223130000026007233566001", 29, "6!n19!c"},
+	{"VA59001123000012345678", 22, "3!n15!n"},
+	{"VG96VPVG0000012345678901", 24, "4!a16!n"},
+	{"XK051212012345678906", 20, "4!n10!n2!n"},
+	{"YE15CBYE0001018861234567891234", 30, "4!a4!n18!c"},
 };
 
 static void test_iban_registry_examples(void **state)
@@ -303,6 +305,216 @@ static void test_iban_registry_lengths_exact(void **state)
 		assert_string_equal(built, iban);
 		assert_int_equal(iban_check(built), ERR_OK);
 	}
+}
+
+/* ---- IBAN: the registry's BBAN structure ----------------------------- */
+
+/* Expand a registry format into one class letter per BBAN position. */
+static size_t expand_format(const char *fmt, char *cls, size_t cap)
+{
+	size_t n = 0;
+
+	while (*fmt) {
+		size_t count = 0;
+
+		while (*fmt >= '0' && *fmt <= '9')
+			count = count * 10 + (size_t)(*fmt++ - '0');
+		assert_true(count > 0 && fmt[0] == '!');
+		assert_true(fmt[1] == 'n' || fmt[1] == 'a' || fmt[1] == 'c');
+		for (size_t i = 0; i < count; i++) {
+			assert_true(n + 1 < cap);
+			cls[n++] = fmt[1];
+		}
+		fmt += 2;
+	}
+	cls[n] = '\0';
+	return n;
+}
+
+/* Countries whose BBAN carries a national check the code verifies (see
+ * bank.h); a changed character there may fail that check as well. */
+static bool has_national_check(const char *cc)
+{
+	static const char *const with[] = {
+		"BA", "BE", "CZ", "EE", "ES", "FI", "FR", "HR", "HU",
+		"IT", "MC", "ME", "NO", "PL", "PT", "RS", "SI", "SK", "SM",
+	};
+
+	for (size_t i = 0; i < COUNT(with); i++)
+		if (strncmp(with[i], cc, 2) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Every position of every registry country: a letter where the format
+ * wants a digit, or a digit where it wants a letter, is refused even with
+ * check digits recomputed to pass mod 97; where the format allows either,
+ * both pass (in countries without a national check, which could refuse
+ * the changed account on its own account).
+ */
+static void test_iban_registry_formats(void **state)
+{
+	(void)state;
+	size_t structured = 0;
+
+	for (size_t i = 0; i < COUNT(registry); i++) {
+		const char *iban = registry[i].iban;
+		char cc[3] = {iban[0], iban[1], '\0'};
+		char cls[64], bban[64], built[64];
+		size_t n = expand_format(registry[i].bban, cls, sizeof(cls));
+		bool any = false;
+
+		assert_int_equal(4 + n, registry[i].length);
+		for (size_t k = 0; k < n; k++) {
+			static const char wrong_digit[] = {'A', 'Q', 'Z'};
+			static const char wrong_letter[] = {'0', '7'};
+
+			snprintf(bban, sizeof(bban), "%s", iban + 4);
+			if (cls[k] == 'n') {
+				any = true;
+				for (size_t w = 0; w < COUNT(wrong_digit); w++) {
+					bban[k] = wrong_digit[w];
+					make_iban(built, sizeof(built), cc, bban);
+					expect_err("iban_check", built,
+						   iban_check(built), ERR_INVALID_IBAN);
+				}
+			} else if (cls[k] == 'a') {
+				any = true;
+				for (size_t w = 0; w < COUNT(wrong_letter); w++) {
+					bban[k] = wrong_letter[w];
+					make_iban(built, sizeof(built), cc, bban);
+					expect_err("iban_check", built,
+						   iban_check(built), ERR_INVALID_IBAN);
+				}
+			} else if (!has_national_check(cc)) {
+				bban[k] = 'K';
+				make_iban(built, sizeof(built), cc, bban);
+				expect_err("iban_check", built, iban_check(built), ERR_OK);
+				bban[k] = '3';
+				make_iban(built, sizeof(built), cc, bban);
+				expect_err("iban_check", built, iban_check(built), ERR_OK);
+			}
+		}
+		structured += any;
+	}
+	/* GT and MD are "c" throughout; the other 87 have structure. */
+	assert_int_equal(structured, 87);
+}
+
+/* The outside testers' two examples: both pass length and mod 97. */
+static void test_iban_issue_examples(void **state)
+{
+	(void)state;
+	static const char *const refused[] = {
+		"DE47Q78199672528361373", /* a letter in DE's 8!n10!n */
+		"BE04107690637456",       /* 1076906374 mod 97 is not 56 */
+	};
+
+	for (size_t i = 0; i < COUNT(refused); i++) {
+		char moved[64];
+
+		snprintf(moved, sizeof(moved), "%s%.4s", refused[i] + 4, refused[i]);
+		assert_int_equal(ref_mod97(moved), 1);
+		expect_err("iban_check", refused[i], iban_check(refused[i]),
+			   ERR_INVALID_IBAN);
+	}
+}
+
+/*
+ * National check digits: published valid IBANs of each country checked
+ * (the registry's own, and others that banks and central banks publish)
+ * pass; one digit changed at a covered position (offset into the IBAN),
+ * with the IBAN check digits recomputed, is refused.
+ */
+static void test_iban_national_checks(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *iban;
+		size_t pos;
+	} good[] = {
+		{"BA391290079401028494", 19},
+		{"BE68539007547034", 15},
+		{"BE71096123456769", 4},
+		{"BE62510007547061", 15},
+		{"CZ6508000000192000145399", 23},
+		{"CZ5508000000001234567899", 12},
+		{"EE382200221020145685", 19},
+		{"EE471000001020145685", 10},
+		{"ES9121000418450200051332", 4},
+		{"ES7921000813610123456789", 23},
+		{"FI2112345600000785", 17},
+		{"FI5542345670000081", 4},
+		{"FI1410093000123458", 10},
+		{"FI4950009420028730", 17},
+		{"FR1420041010050500013M02606", 4},
+		{"FR7630006000011234567890189", 26},
+		{"FR7630001007941234567890185", 12},
+		{"HR1210010051863000160", 4},
+		{"HR1723600001101234565", 20},
+		{"HU42117730161111101800000000", 4},
+		{"HU42117730161111101800000000", 19},
+		{"IT60X0542811101000000123456", 26},
+		{"MC5811222000010123456789030", 26},
+		{"ME25505000012345678951", 21},
+		{"NO9386011117947", 14},
+		{"NO8330001234567", 8},
+		{"PL61109010140000071219812874", 4},
+		{"PL27114020040000300201355387", 11},
+		{"PT50000201231234567890154", 24},
+		{"PT50002700000001234567833", 9},
+		{"RS35260005601001611379", 21},
+		{"SI56263300012039086", 18},
+		{"SI56191000000123438", 10},
+		{"SK3112000000198742637541", 23},
+		{"SK8975000000000012345671", 14},
+		{"SM86U0322509800000000270100", 12},
+	};
+
+	for (size_t i = 0; i < COUNT(good); i++) {
+		const char *iban = good[i].iban;
+		char cc[3] = {iban[0], iban[1], '\0'};
+		char bban[64], built[64];
+
+		expect_err("iban_check", iban, iban_check(iban), ERR_OK);
+		snprintf(bban, sizeof(bban), "%s", iban + 4);
+		assert_true(good[i].pos >= 4 && good[i].pos < strlen(iban));
+		char *c = &bban[good[i].pos - 4];
+		assert_true(*c >= '0' && *c <= '9');
+		*c = (char)('0' + (*c - '0' + 1) % 10);
+		make_iban(built, sizeof(built), cc, bban);
+		expect_err("iban_check", built, iban_check(built), ERR_INVALID_IBAN);
+	}
+}
+
+/* Edges of the national rules, each built with right IBAN check digits. */
+static void test_iban_national_edges(void **state)
+{
+	(void)state;
+	char built[64];
+
+	/* Belgium: a remainder of 0 is written 97, never 00 */
+	make_iban(built, sizeof(built), "BE", "000000009797");
+	assert_int_equal(iban_check(built), ERR_OK);
+	make_iban(built, sizeof(built), "BE", "000000009700");
+	assert_int_equal(iban_check(built), ERR_INVALID_IBAN);
+	/* Norway: bank code 0000 (postal giro) is not checked by mod 11 */
+	make_iban(built, sizeof(built), "NO", "00001234560");
+	assert_int_equal(iban_check(built), ERR_OK);
+	make_iban(built, sizeof(built), "NO", "00011234560");
+	assert_int_equal(iban_check(built), ERR_INVALID_IBAN);
+	/* Czech Republic: the weighted sum must be divisible by 11; a sum of
+	 * 1 mod 11 has no check digit (221 + 1 = 222 is not) */
+	make_iban(built, sizeof(built), "CZ", "08000000008122529031");
+	assert_int_equal(iban_check(built), ERR_INVALID_IBAN);
+	/* Italy: a right IBAN checksum with the wrong CIN (a widely copied
+	 * example: the registry's account with CIN S instead of X) */
+	assert_int_equal(iban_check("IT40S0542811101000000123456"), ERR_INVALID_IBAN);
+	/* countries with check digits the code does not verify keep passing on
+	 * length, structure and mod 97 alone (DE: bank-specific methods) */
+	make_iban(built, sizeof(built), "DE", "370400440532013001");
+	assert_int_equal(iban_check(built), ERR_OK);
 }
 
 /* ---- IBAN: rejections ------------------------------------------------- */
@@ -563,6 +775,7 @@ static void test_country_valid(void **state)
 static void test_sepa(void **state)
 {
 	(void)state;
+	/* EPC409-09 (2025): 41 countries */
 	static const char *const members[] = {
 		/* EU */
 		"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR",
@@ -572,26 +785,44 @@ static void test_sepa(void **state)
 		"IS", "LI", "NO",
 		/* others */
 		"CH", "GB", "MC", "SM", "VA", "AD",
-		/* 2025 */
+		/* 2024-2025 */
 		"AL", "MD", "ME", "MK", "RS",
 	};
+	/* and its territories that have an ISO 3166 code */
+	static const char *const territories[] = {
+		"GI",                   /* Gibraltar, IBAN prefix GI */
+		"GG", "IM", "JE",       /* Crown dependencies, GB IBANs */
+		"AX",                   /* Aland, FI IBANs */
+		"GF", "GP", "MQ", "RE", "YT", "BL", "MF", "PM", /* FR IBANs */
+	};
 	static const char *const outside[] = {
-		"US", "BR", "TR", "UA", "BA", "XK", "GI", "FO", "GL", "RU",
-		"ZZ", "gb", "G", "", "GBR",
+		"US", "BR", "TR", "UA", "BA", "XK", "FO", "GL", "RU",
+		"NC", "PF", "WF", "TF", /* FR IBANs, outside the scope */
+		"ZZ", "gb", "gi", "G", "", "GBR",
 	};
 
 	assert_int_equal(bank_sepa_country_count(), 41);
 	assert_int_equal(COUNT(members), 41);
+	assert_int_equal(bank_sepa_territory_count(), 13);
+	assert_int_equal(COUNT(territories), 13);
 	for (size_t i = 0; i < COUNT(members); i++) {
 		if (!sepa(members[i]) || !country_valid(members[i]))
 			fail_msg("%s should be a SEPA country", members[i]);
+	}
+	for (size_t i = 0; i < COUNT(territories); i++) {
+		if (!sepa(territories[i]) || !country_valid(territories[i]))
+			fail_msg("%s should be in the SEPA scope", territories[i]);
+		/* each territory's IBAN prefix is itself in the scope */
+		if (!sepa(bank_iban_prefix(territories[i])))
+			fail_msg("%s: prefix %s outside SEPA", territories[i],
+				 bank_iban_prefix(territories[i]));
 	}
 	for (size_t i = 0; i < COUNT(outside); i++) {
 		if (sepa(outside[i]))
 			fail_msg("%s should not be a SEPA country", outside[i]);
 	}
 
-	/* nothing else: exactly 41 of all pairs */
+	/* nothing else: exactly 41 + 13 of all pairs */
 	size_t n = 0;
 	for (char a = 'A'; a <= 'Z'; a++) {
 		for (char b = 'A'; b <= 'Z'; b++) {
@@ -599,7 +830,35 @@ static void test_sepa(void **state)
 			n += bank_sepa_country(cc);
 		}
 	}
-	assert_int_equal(n, 41);
+	assert_int_equal(n, 41 + 13);
+}
+
+static void test_iban_prefix(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *cc, *prefix;
+	} map[] = {
+		{"AX", "FI"}, {"RE", "FR"}, {"NC", "FR"}, {"WF", "FR"},
+		{"JE", "GB"}, {"IM", "GB"}, {"GI", "GI"}, {"FR", "FR"},
+		{"DE", "DE"}, {"FO", "FO"},
+	};
+
+	for (size_t i = 0; i < COUNT(map); i++)
+		assert_string_equal(bank_iban_prefix(map[i].cc), map[i].prefix);
+	/* every mapped territory is an ISO code and maps to an IBAN country */
+	for (char a = 'A'; a <= 'Z'; a++) {
+		for (char b = 'A'; b <= 'Z'; b++) {
+			char cc[3] = {a, b, '\0'};
+			const char *p = bank_iban_prefix(cc);
+
+			if (p == cc)
+				continue;
+			assert_true(country_valid(cc));
+			assert_true(strcmp(p, "FR") == 0 || strcmp(p, "GB") == 0 ||
+				    strcmp(p, "FI") == 0);
+		}
+	}
 }
 
 /* ---- RF creditor reference ------------------------------------------ */
@@ -719,6 +978,10 @@ static void test_iban_every_byte(void **state)
 			else if (pos < 4 && pos >= 2 && !(b >= '0' && b <= '9'))
 				want = ERR_INVALID_IBAN;
 			else if (!is_upper_alnum(b))
+				want = ERR_INVALID_IBAN;
+			else if (pos >= 4 && pos < 8 && !(b >= 'A' && b <= 'Z'))
+				want = ERR_INVALID_IBAN; /* GB: 4!a6!n8!n */
+			else if (pos >= 8 && !(b >= '0' && b <= '9'))
 				want = ERR_INVALID_IBAN;
 			else if (pos < 2)
 				continue; /* another country: covered elsewhere */
@@ -929,6 +1192,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_iban_registry_examples),
 		cmocka_unit_test(test_iban_registry_lengths_exact),
+		cmocka_unit_test(test_iban_registry_formats),
+		cmocka_unit_test(test_iban_issue_examples),
+		cmocka_unit_test(test_iban_national_checks),
+		cmocka_unit_test(test_iban_national_edges),
 		cmocka_unit_test(test_iban_bad_checksum),
 		cmocka_unit_test(test_iban_bad_shape),
 		cmocka_unit_test(test_iban_reserved_check_digits),
@@ -939,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_bic_country),
 		cmocka_unit_test(test_country_valid),
 		cmocka_unit_test(test_sepa),
+		cmocka_unit_test(test_iban_prefix),
 		cmocka_unit_test(test_rf_good),
 		cmocka_unit_test(test_rf_bad),
 		cmocka_unit_test(test_rf_vectors_are_what_they_say),

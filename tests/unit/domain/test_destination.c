@@ -30,6 +30,7 @@
 #define IBAN_FI "FI2112345600000785"
 #define IBAN_BR "BR1800360305000010009795493C1"
 #define IBAN_TR "TR330006100519786457841326"
+#define IBAN_GI "GI75NWBK000000007099453"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -310,6 +311,53 @@ static void test_first_failure_wins(void **state)
 	run_cases(first_failure_cases, COUNT(first_failure_cases));
 }
 
+/* ---- one IBAN normalisation for both surfaces ------------------------ */
+
+/* The country a surface without a country field (Lumx) takes from an IBAN
+ * is read after the normalisation the IBAN check uses, so an IBAN with
+ * spaces (leading, trailing or in print form) or in lower case means the
+ * same on both surfaces. */
+static void test_iban_country_after_normalisation(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *iban, *cc;
+	} c[] = {
+		{IBAN_DE, "DE"},
+		{" " IBAN_DE, "DE"},
+		{IBAN_DE "  ", "DE"},
+		{"de89 3704 0044 0532 0130 00", "DE"},
+		{"  gi75 nwbk 0000 0000 7099 453 ", "GI"},
+		{"\t" IBAN_DE, ""},
+		{"DE-89", ""},
+		{"", ""},
+		{"   ", ""},
+		{"D", ""},
+	};
+
+	for (size_t i = 0; i < COUNT(c); i++) {
+		char cc[3] = "??";
+
+		dest_iban_country(c[i].iban, cc);
+		if (strcmp(cc, c[i].cc) != 0)
+			fail_msg("dest_iban_country(\"%s\") = \"%s\", want \"%s\"",
+				 c[i].iban, cc, c[i].cc);
+	}
+
+	/* the Lumx flow: country from the IBAN, then the one validation */
+	struct destination d;
+	const char *field;
+
+	seed_destination(&d);
+	SET(d.bank.iban, " " IBAN_DE);
+	SET(d.bank.bic, "");
+	dest_iban_country(d.bank.iban, d.bank.country);
+	assert_int_equal(destination_validate(&d, &field), ERR_OK);
+	assert_string_equal(d.bank.iban, IBAN_DE);
+	assert_string_equal(d.bank.country, "DE");
+	assert_int_equal(dest_route_check(&d, &field), ERR_OK);
+}
+
 /* ---- dest_route_check ------------------------------------------------- */
 
 static const struct {
@@ -323,6 +371,13 @@ static const struct {
 	{"Reunion (FR IBAN)", IBAN_FR, "BNPARERXXXX", "RE", ERR_OK},
 	{"Jersey (GB IBAN)", IBAN_GB, "", "JE", ERR_OK},
 	{"Aland (FI IBAN)", IBAN_FI, "", "AX", ERR_OK},
+	{"Gibraltar (GI IBAN)", IBAN_GI, "NWBKGIGI", "GI", ERR_OK},
+	{"Guernsey (GB IBAN)", IBAN_GB, "", "GG", ERR_OK},
+	{"Saint Pierre and Miquelon (FR IBAN)", IBAN_FR, "", "PM", ERR_OK},
+	/* FR IBANs held in the Pacific collectivities: outside the scope */
+	{"New Caledonia (FR IBAN)", IBAN_FR, "", "NC", ERR_UNSUPPORTED_ROUTE},
+	{"French Polynesia (FR IBAN)", IBAN_FR, "", "PF", ERR_UNSUPPORTED_ROUTE},
+	{"Wallis and Futuna (FR IBAN)", IBAN_FR, "", "WF", ERR_UNSUPPORTED_ROUTE},
 	{"Brazil", IBAN_BR, "", "BR", ERR_UNSUPPORTED_ROUTE},
 	{"Turkey", IBAN_TR, "", "TR", ERR_UNSUPPORTED_ROUTE},
 };
@@ -426,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_destinations),
 		cmocka_unit_test(test_first_failure_wins),
 		cmocka_unit_test(test_check_order),
+		cmocka_unit_test(test_iban_country_after_normalisation),
 		cmocka_unit_test(test_route_check),
 		cmocka_unit_test(test_crypto_destinations),
 		cmocka_unit_test(test_names),

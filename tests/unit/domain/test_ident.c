@@ -216,7 +216,8 @@ static bool ref_aba(const char *s)
 		assigned = assigned || (prefix >= lo[i] && prefix <= hi[i]);
 	check = (10 - (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) +
 		       (d[2] + d[5])) % 10) % 10;
-	return assigned && check == d[8];
+	/* 000000000: no one's number, though its checksum is right */
+	return assigned && check == d[8] && strcmp(s, "000000000") != 0;
 }
 
 /* CPF check digits of the 9-digit base: weights 10..2, then 11..2 over
@@ -567,8 +568,10 @@ static void test_aba_table(void **state)
 		{"730000008", ERR_INVALID_ROUTING_NUMBER},
 		{"810000009", ERR_INVALID_ROUTING_NUMBER},
 		{"990000000", ERR_INVALID_ROUTING_NUMBER},
+		/* checksum-valid, prefix 00 (U.S. Government), but all zero */
+		{"000000000", ERR_INVALID_ROUTING_NUMBER},
 		/* checksum-valid, assigned edges */
-		{"000000000", ERR_OK},
+		{"000000518", ERR_OK},
 		{"120000003", ERR_OK},
 		{"210000007", ERR_OK},
 		{"320000007", ERR_OK},
@@ -950,9 +953,39 @@ static void test_pix_email(void **state)
 	static const struct norm_case c[] = {
 		{"pix@example.com.br", ERR_OK, "pix@example.com.br"},
 		{"PIX@Example.COM.BR", ERR_OK, "pix@example.com.br"},
-		{"a@b.c", ERR_OK, "a@b.c"},
+		{"a@b.co", ERR_OK, "a@b.co"},
 		{"first.last+tag@sub.example.org", ERR_OK,
 		 "first.last+tag@sub.example.org"},
+		{"o'brien_#1{x}@mail-1.example.io", ERR_OK,
+		 "o'brien_#1{x}@mail-1.example.io"},
+		{"a@xn--mnchen-3ya.de", ERR_OK, "a@xn--mnchen-3ya.de"},
+		{"a@example.xn--p1ai", ERR_OK, "a@example.xn--p1ai"},
+		{"a@1.2.example.com", ERR_OK, "a@1.2.example.com"},
+		/* the outside testers' examples */
+		{"a..b@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a,b@example.com", ERR_INVALID_PIX_KEY, NULL},
+		/* local part: dots, specials, quoting */
+		{".a@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a.@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{".@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a(b)@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a;b@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a<b>@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a\\b@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"\"a b\"@example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a:b@example.com", ERR_INVALID_PIX_KEY, NULL},
+		/* domain: labels, hyphens, top level */
+		{"a@b.c", ERR_INVALID_PIX_KEY, NULL},
+		{"a@example.c0m", ERR_INVALID_PIX_KEY, NULL},
+		{"a@example.123", ERR_INVALID_PIX_KEY, NULL},
+		{"a@-example.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a@example-.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a@exa_mple.com", ERR_INVALID_PIX_KEY, NULL},
+		{"a@[127.0.0.1]", ERR_INVALID_PIX_KEY, NULL},
+		{"a@127.0.0.1", ERR_INVALID_PIX_KEY, NULL},
+		{"a@example.com-", ERR_INVALID_PIX_KEY, NULL},
+		{"a@example.xn--", ERR_INVALID_PIX_KEY, NULL},
+		/* the old rules' refusals still hold */
 		{"no-at.example.com", ERR_INVALID_PIX_KEY, NULL},
 		{"a@b", ERR_INVALID_PIX_KEY, NULL},
 		{"a b@example.com", ERR_INVALID_PIX_KEY, NULL},
@@ -977,31 +1010,49 @@ static void test_pix_email(void **state)
 
 	(void)state;
 	run_norms("ident_pix_key(EMAIL)", pix_email, c, COUNT(c));
-	/* Lengths around the 77-character limit. */
-	for (size_t n = 7; n < sizeof(s); n++) {
-		memset(s, 'X', n);
-		memcpy(s + n - 6, "@ex.br", 6);
-		s[n] = '\0';
-		for (size_t i = 0; i <= n; i++)
-			want[i] = s[i] == 'X' ? 'x' : s[i];
-		expect_err("ident_pix_key(EMAIL)", s,
-			   call_norm(pix_email, s, out),
-			   n <= 77 ? ERR_OK : ERR_INVALID_PIX_KEY);
-		if (n <= 77)
-			assert_string_equal(out, want);
+	/* Local parts around 64 characters, and totals around 77: the local
+	 * part is at most 64 (65 refused, the testers' case), the whole at
+	 * most 77 (64 + "@ex.com.br" = 74 fits; 64 + "@example.co.uk" = 78 does
+	 * not). */
+	for (size_t n = 1; n < 70; n++) {
+		static const char *const doms[] = {"@ex.com.br", "@example.co.uk"};
+
+		for (size_t k = 0; k < COUNT(doms); k++) {
+			size_t dl = strlen(doms[k]);
+
+			memset(s, 'X', n);
+			memcpy(s + n, doms[k], dl + 1);
+			for (size_t i = 0; i <= n + dl; i++)
+				want[i] = s[i] == 'X' ? 'x' : s[i];
+			bool ok = n <= 64 && n + dl <= 77;
+			expect_err("ident_pix_key(EMAIL)", s,
+				   call_norm(pix_email, s, out),
+				   ok ? ERR_OK : ERR_INVALID_PIX_KEY);
+			if (ok)
+				assert_string_equal(out, want);
+		}
 	}
-	/* Every byte in the local part: printable ASCII but space and '@'
-	 * is kept (letters lower-cased); anything else is refused. */
+	/* A 63-character label is a label; 64 is not. */
+	memset(s, 'a', sizeof(s));
+	memcpy(s, "a@", 2);
+	memcpy(s + 2 + 63, ".br", 4);
+	assert_int_equal(call_norm(pix_email, s, out), ERR_OK);
+	memset(s + 2, 'a', 64);
+	memcpy(s + 2 + 64, ".br", 4);
+	assert_int_equal(call_norm(pix_email, s, out), ERR_INVALID_PIX_KEY);
+	/* Every byte in the local part: letters, digits and RFC 5322's atext
+	 * specials are kept (letters lower-cased); anything else is refused. */
 	for (int b = 1; b < 256; b++) {
 		char in[] = "ab?d@example.com";
+		bool atext = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+			     (b >= '0' && b <= '9') ||
+			     (b < 0x80 && strchr("!#$%&'*+-/=?^_`{|}~.", b) != NULL);
 		enum err e;
 
 		in[2] = (char)b;
 		e = call_norm(pix_email, in, out);
 		expect_err("ident_pix_key(EMAIL)", in, e,
-			   b > ' ' && b < 0x7F && b != '@'
-				   ? ERR_OK
-				   : ERR_INVALID_PIX_KEY);
+			   atext ? ERR_OK : ERR_INVALID_PIX_KEY);
 		if (e == ERR_OK && out[2] != (b >= 'A' && b <= 'Z' ? b + 32 : b))
 			fail_msg("byte %d written as %d", b, out[2]);
 	}
@@ -1011,15 +1062,30 @@ static void test_pix_phone(void **state)
 {
 	static const struct norm_case c[] = {
 		{"+5511999998888", ERR_OK, "+5511999998888"},
-		{"+12345678", ERR_OK, "+12345678"},
-		{"+123456789012345", ERR_OK, "+123456789012345"},
-		{"+442071838750", ERR_OK, "+442071838750"},
+		{"+5521987654321", ERR_OK, "+5521987654321"},
+		{"+5599900000000", ERR_OK, "+5599900000000"},
+		/* the outside testers' examples: not Brazilian; no leading 9 */
+		{"+12345678", ERR_INVALID_PIX_KEY, NULL},
+		{"+551101064156", ERR_INVALID_PIX_KEY, NULL},
+		/* other countries' E.164 numbers */
+		{"+123456789012345", ERR_INVALID_PIX_KEY, NULL},
+		{"+442071838750", ERR_INVALID_PIX_KEY, NULL},
+		{"+351912345678", ERR_INVALID_PIX_KEY, NULL},
+		/* Brazilian, but a landline or the wrong length */
+		{"+551133334444", ERR_INVALID_PIX_KEY, NULL},
+		{"+55119999988880", ERR_INVALID_PIX_KEY, NULL},
+		{"+551199999888", ERR_INVALID_PIX_KEY, NULL},
+		{"+5511899998888", ERR_INVALID_PIX_KEY, NULL},
+		/* area codes no one has: 0 digits, unassigned */
+		{"+5501999998888", ERR_INVALID_PIX_KEY, NULL},
+		{"+5510999998888", ERR_INVALID_PIX_KEY, NULL},
+		{"+5520999998888", ERR_INVALID_PIX_KEY, NULL},
+		{"+5523999998888", ERR_INVALID_PIX_KEY, NULL},
+		{"+5552999998888", ERR_INVALID_PIX_KEY, NULL},
+		{"+5590999998888", ERR_INVALID_PIX_KEY, NULL},
+		/* shape */
 		{"5511999998888", ERR_INVALID_PIX_KEY, NULL},
-		{"+0123", ERR_INVALID_PIX_KEY, NULL},
 		{"+05511999998888", ERR_INVALID_PIX_KEY, NULL},
-		{"+1234567", ERR_INVALID_PIX_KEY, NULL},
-		{"+1234567890123456", ERR_INVALID_PIX_KEY, NULL},
-		{"+55 11 9999", ERR_INVALID_PIX_KEY, NULL},
 		{"+55 11 99999 8888", ERR_INVALID_PIX_KEY, NULL},
 		{"+55(11)999998888", ERR_INVALID_PIX_KEY, NULL},
 		{"+5511999998888a", ERR_INVALID_PIX_KEY, NULL},
@@ -1028,17 +1094,40 @@ static void test_pix_phone(void **state)
 		{"+", ERR_INVALID_PIX_KEY, NULL},
 		{"", ERR_INVALID_PIX_KEY, NULL},
 	};
+	/* ANATEL's area codes, written out here as the reference */
+	static const int ddd[] = {
+		11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 27, 28, 31, 32,
+		33, 34, 35, 37, 38, 41, 42, 43, 44, 45, 46, 47, 48, 49, 51, 53,
+		54, 55, 61, 62, 63, 64, 65, 66, 67, 68, 69, 71, 73, 74, 75, 77,
+		79, 81, 82, 83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95, 96,
+		97, 98, 99,
+	};
 	char s[32], out[IDENT_MAX];
+	int accepted = 0;
 
 	(void)state;
 	run_norms("ident_pix_key(PHONE)", pix_phone, c, COUNT(c));
+	assert_int_equal(COUNT(ddd), 67);
+	for (int a = 0; a < 100; a++) {
+		bool in_use = false;
+
+		for (size_t i = 0; i < COUNT(ddd); i++)
+			in_use = in_use || ddd[i] == a;
+		snprintf(s, sizeof(s), "+55%02d912345678", a);
+		expect_err("ident_pix_key(PHONE)", s, call_norm(pix_phone, s, out),
+			   in_use ? ERR_OK : ERR_INVALID_PIX_KEY);
+		assert_true(ident_br_area_code((unsigned)a) == in_use);
+		accepted += in_use;
+	}
+	assert_int_equal(accepted, 67);
 	for (size_t n = 0; n < 25; n++) {
 		s[0] = '+';
 		memset(s + 1, '9', n);
 		s[n + 1] = '\0';
+		memcpy(s + 1, "5511", n < 4 ? n : 4);
 		expect_err("ident_pix_key(PHONE)", s,
 			   call_norm(pix_phone, s, out),
-			   n >= 8 && n <= 15 ? ERR_OK : ERR_INVALID_PIX_KEY);
+			   n == 13 ? ERR_OK : ERR_INVALID_PIX_KEY);
 	}
 }
 
