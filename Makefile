@@ -63,7 +63,7 @@ BENCH_SECONDS ?= 10
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench fuzz fuzz-short fuzz-replay
+.PHONY: all run check unit e2e deps clean bench fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -91,7 +91,7 @@ $(SAN_DIR)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/driver.c $(SAN_LIB_OBJS)
 fuzz-replay: $(FUZZ_REPLAY)
 	@for n in $(FUZZ_NAMES); do $(SAN_DIR)/fuzz/fuzz_$$n fuzz/corpus/$$n || exit 1; done
 
-$(FUZZ_DIR)/obj/%.o: src/%.c
+$(FUZZ_DIR)/obj/%.o: src/%.c | fuzz-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -104,6 +104,11 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 
 # Coverage-guided fuzzing; new inputs are added to the corpora (commit them).
 # A failing input is written to build/fuzz/artifacts/.
+fuzz-deps:
+	@scripts/deps.sh clang
+
+$(FUZZ_BINS): | fuzz-deps
+
 fuzz: $(FUZZ_BINS)
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	@for n in $(FUZZ_NAMES); do \

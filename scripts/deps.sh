@@ -1,12 +1,13 @@
 #!/bin/sh
 # Install the Debian packages Offramp builds, runs and tests with, when they
 # are missing. Idempotent: does nothing (and needs no network) when all are
-# present. Needs root or sudo for apt-get.
+# present. Needs root or sudo for apt-get. Extra package names given as
+# arguments are installed too (make fuzz-short adds clang).
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev nettle-dev python3 python3-pytest sqlite3 curl jq"
 missing=""
-for p in $PKGS; do
+for p in $PKGS "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
