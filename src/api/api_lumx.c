@@ -814,7 +814,6 @@ API_HANDLER(api_h_lumx_offramp_create)
 		.network = network,
 		.ext = text,
 		.partner_fee_id = fee ? fee_id : NULL,
-		.partner_default = true,
 		.exchange_rate_id = locked ? rate_id : NULL,
 	};
 	struct tx_ctx x = {c, ext};

@@ -210,8 +210,7 @@ struct svc_session_request {
 	const char *payment_reference;     /* validated; "" for none */
 	const char *network;               /* chain the stablecoin moves on; NULL: ethereum */
 	const char *ext;                   /* extension document (Lumx request), or NULL */
-	const char *partner_fee_id;        /* NULL: none, or the default if partner_default */
-	bool partner_default;              /* apply the tenant's default partner fee */
+	const char *partner_fee_id;        /* NULL: no partner fee (Lumx: "zero") */
 	const char *exchange_rate_id;      /* a LOCKED rate to convert at, or NULL */
 };
 

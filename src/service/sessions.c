@@ -137,17 +137,18 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
 	    STORE_OK)
 		return st;
-	if (q->partner_fee_id || q->partner_default) {
+	/* Only a named partner fee is charged: a fee marked default is a
+	 * label, never applied on its own (Lumx: "If not provided, partner
+	 * fees will be zero"). */
+	if (q->partner_fee_id) {
 		struct store_partner_fee pf;
 		st = STORE_CALL(tx, partner_fee_get, c->a->tenant_id, q->partner_fee_id, &pf);
-		if (st == STORE_NOT_FOUND && q->partner_fee_id)
+		if (st == STORE_NOT_FOUND)
 			return refuse(e, field, ERR_NOT_FOUND, "/partnerFeeId");
-		if (st == STORE_OK) {
-			sched.partner_bps = pf.bps;
-			sched.partner_flat_minor = pf.flat_minor;
-		} else if (st != STORE_NOT_FOUND) {
+		if (st != STORE_OK)
 			return st;
-		}
+		sched.partner_bps = pf.bps;
+		sched.partner_flat_minor = pf.flat_minor;
 	}
 	struct fee_quote fq;
 	int64_t hold_minor;

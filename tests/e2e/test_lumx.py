@@ -15,7 +15,7 @@ the Lumx seed page 004_386da5fa55c3c2d9.txt, docs/LIFECYCLE.md):
 - both surfaces see the same customers, destinations and transactions;
 - lists with nextCursor / previousCursor;
 - exchange rates (FLOATING, LOCKED, single use, expiry, mismatch);
-- partner fees (named, default, rounding);
+- partner fees (named, rounding; a default one applies only when named);
 - customer limits (per transaction, daily, on both surfaces).
 
 Servers: `server` (an hour-long sandbox step: transactions stay in
@@ -1481,26 +1481,26 @@ def test_partner_fee_unknown_or_another_tenants(lx):
     assert lx.balance(lx.cust) == before
 
 
-def test_default_partner_fee(server):
+def test_default_partner_fee_is_not_applied(server):
+    """Lumx: "If not provided, partner fees will be zero." A fee marked
+    default is a label: only a transaction naming it pays it."""
     x = Lumx(server)
     cust = x.customer(fund="1000.00")
     dest = x.destination(cust)
-    x.partner_fee(100, "0.01", default=True, name="old default")
-    x.partner_fee(200, "1.00", default=True, name="new default")
+    dflt = x.partner_fee(200, "1.00", default=True, name="the default")
+    assert dflt["default"] is True, dflt
     named = x.partner_fee(50, "0.50", default=False, name="named")
-    # the newest default applies when none is named: 2% of 100 + 1.00
-    s = x.session(x.tx(dest, "100.00")["id"])
-    assert _fee_components(s).get("partner_fee") == Decimal("3.00"), s["fee_summary"]
-    assert _fee_total(s) == Decimal("4.00"), s["fee_summary"]
-    # a named one wins over the default
+    # no partnerFeeId (absent or null): no partner fee, although a default exists
+    for extra in ({}, {"partnerFeeId": None}):
+        s = x.session(x.tx(dest, "100.00", **extra)["id"])
+        assert "partner_fee" not in _fee_components(s), f"{extra}: {s['fee_summary']}"
+        assert _fee_total(s) == Decimal("1.00"), s["fee_summary"]
+    # naming a fee, the default one included, charges it
     s = x.session(x.tx(dest, "100.00", partnerFeeId=named["id"])["id"])
     assert _fee_components(s).get("partner_fee") == Decimal("1.00"), s["fee_summary"]
-    assert x.balance(cust) == _bal("1000.00", "206.00"), x.balance(cust)
-    # another tenant is not affected by this tenant's default
-    y = Lumx(server)
-    yc = y.customer(fund="200.00")
-    s = y.session(y.tx(y.destination(yc), "100.00")["id"])
-    assert _fee_total(s) == Decimal("1.00"), s["fee_summary"]
+    s = x.session(x.tx(dest, "100.00", partnerFeeId=dflt["id"])["id"])
+    assert _fee_components(s).get("partner_fee") == Decimal("3.00"), s["fee_summary"]
+    assert x.balance(cust) == _bal("1000.00", "408.00"), "4 × (100.00 + 1.00) + 1.00 + 3.00 held"
 
 
 def test_partner_fee_in_receipt(fast_server):
