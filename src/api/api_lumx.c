@@ -632,7 +632,7 @@ static const char *lumx_status(const struct store_session *s)
 	return "CANCELLED";
 }
 
-json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext)
+json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext, const char *state_name)
 {
 	char v[MONEY_STR_MAX];
 	json_t *request = ext ? json_incref(json_object_get(ext, "request")) : NULL;
@@ -641,7 +641,7 @@ json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext)
 				    "sourceCurrency", s->currency, "sourceAmount",
 				    money_format(s->principal_minor, money_currency(s->currency), v));
 	json_t *metadata = ext ? json_incref(json_object_get(ext, "metadata")) : NULL;
-	json_t *state = json_pack("{s:s}", "status", lumx_status(s));
+	json_t *state = json_pack("{s:s}", "status", state_name ? state_name : lumx_status(s));
 	if (strcmp(s->status, "settled") == 0) {
 		char rate[FX_STR_MAX], src[MONEY_STR_MAX], dst[MONEY_STR_MAX], plat[MONEY_STR_MAX],
 			part[MONEY_STR_MAX], tot[MONEY_STR_MAX];
@@ -693,7 +693,7 @@ static void render_transaction(void *ctx, enum err e, const char *field, const c
 	if (e)
 		api_render_error_details(x->c, e, lumx_tx_field(field), details, out);
 	else
-		api_answer_json(api_lumx_transaction_json(result, x->ext), 202, out);
+		api_answer_json(api_lumx_transaction_json(result, x->ext, NULL), 202, out);
 }
 
 API_HANDLER(api_h_lumx_offramp_create)
@@ -837,7 +837,7 @@ API_HANDLER(api_h_lumx_transaction_get)
 		return;
 	}
 	json_t *ext = ext_of(c, s.id);
-	api_answer_json(api_lumx_transaction_json(&s, ext), 200, &c->answer);
+	api_answer_json(api_lumx_transaction_json(&s, ext, NULL), 200, &c->answer);
 	json_decref(ext);
 }
 
@@ -850,7 +850,7 @@ static void tx_each(void *arg, const struct store_session *s)
 {
 	struct tx_list_ctx *x = arg;
 	json_t *ext = ext_of(x->c, s->id);
-	json_array_append_new(x->data, api_lumx_transaction_json(s, ext));
+	json_array_append_new(x->data, api_lumx_transaction_json(s, ext, NULL));
 	json_decref(ext);
 }
 

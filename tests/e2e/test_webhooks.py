@@ -785,23 +785,35 @@ def test_lumx_deliveries(server, receiver):
         if body["eventId"] in bodies:
             assert bodies[body["eventId"]] == body, f"two deliveries of {body['eventId']} differ"
         bodies[body["eventId"]] = body
-    status_of = {"offramp.transferring_stablecoin": {"TRANSFERRING_STABLECOIN"}, "offramp.trading": {"TRADING"},
-                 "offramp.transferring_fiat": {"TRANSFERRING_FIAT"}, "offramp.success": {"SUCCESS"},
-                 "offramp.failed": {"FAILED", "REFUNDING", "REFUNDED"},
-                 "offramp.refunding": {"REFUNDING", "REFUNDED"}, "offramp.refunded": {"REFUNDED"}}
+    # each event's data is the transaction as it stood at that event, and
+    # data.sequence orders a session's events: the GET /events
+    # session_sequence of the transition, and for the two refund events
+    # that follow a failure (terminal: nothing can come after it) the
+    # failure's + 1 and + 2.
+    status_of = {"offramp.transferring_stablecoin": "TRANSFERRING_STABLECOIN", "offramp.trading": "TRADING",
+                 "offramp.transferring_fiat": "TRANSFERRING_FIAT", "offramp.success": "SUCCESS",
+                 "offramp.failed": "FAILED", "offramp.refunding": "REFUNDING", "offramp.refunded": "REFUNDED"}
     for sid, path in sids.items():
-        mine = [b for b in bodies.values() if b["data"]["id"] == sid]
-        order = {"offramp." + p: i for i, p in enumerate(path)}
-        mine.sort(key=lambda b: order[b["eventType"]])
+        mine = sorted((b for b in bodies.values() if b["data"]["id"] == sid), key=lambda b: b["data"]["sequence"])
         assert [b["eventType"] for b in mine] == ["offramp." + p for p in path], \
-            f"{sid}: {[b['eventType'] for b in mine]}"
+            f"{sid}: event types by data.sequence {[(b['eventType'], b['data']['sequence']) for b in mine]}"
         seqs = [b["data"]["sequence"] for b in mine]
-        assert seqs == sorted(seqs), f"{sid}: data.sequence goes backwards along {path}: {seqs}"
-        base = [s for s, b in zip(seqs, mine) if b["eventType"] not in ("offramp.refunding", "offramp.refunded")]
-        assert len(set(base)) == len(base), f"{sid}: distinct transitions share a sequence: {seqs}"
+        assert len(set(seqs)) == len(seqs), f"{sid}: events share a sequence: {seqs}"
         for b in mine:
-            st = b["data"]["state"].get("status")
-            assert st in status_of[b["eventType"]], f"{b['eventType']} carries state.status {st!r}"
+            st = b["data"]["state"]
+            assert st.get("status") == status_of[b["eventType"]], f"{b['eventType']} carries state {st}"
+            ev = want[b["eventId"]][1]
+            if b["eventId"] == ev["id"]:
+                assert b["data"]["sequence"] == ev["session_sequence"], (b, ev)
+            if b["eventType"] in ("offramp.failed", "offramp.refunding", "offramp.refunded"):
+                assert st.get("error", {}).get("code") == ev["data"]["failure_reason"], \
+                    f"{b['eventType']} without the failure's state.error: {st}"
+        if path[-1] == "refunded":
+            failed, refunding, refunded = mine[-3:]
+            base = failed["data"]["sequence"]
+            assert failed["eventId"] == want[failed["eventId"]][1]["id"], "offramp.failed has the failure's event id"
+            assert [refunding["data"]["sequence"], refunded["data"]["sequence"]] == [base + 1, base + 2], seqs
+            assert t.events(sid)[-1]["session_sequence"] == base, "the failure is the session's last event"
         tx = t.get(f"/transactions/{sid}")
         last = dict(mine[-1]["data"])
         last.pop("sequence")
