@@ -3,7 +3,7 @@
 # are missing. Idempotent: does nothing (and needs no network) when all are
 # present. Needs root or sudo for apt-get.
 set -eu
-PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
+PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev
 libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev nettle-dev python3 python3-pytest sqlite3 curl"
 missing=""
 for p in $PKGS; do

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json_exact.h"
 #include "api/json_in.h"
 
 struct api_call {

@@ -82,16 +82,40 @@ static json_t *time_iso(int64_t unix_s)
 	return api_time_json(unix_s, false);
 }
 
-/* The extension document of a resource, parsed; NULL when none. */
+/* The extension document of a resource, parsed with its numbers' text
+ * (json_exact.h); NULL when none. */
 static json_t *ext_of(struct api_call *c, const char *id)
 {
 	char *text = NULL;
 	if (svc_ext_get(c->api->svc, &c->auth, id, &text) != ERR_OK)
 		return NULL;
-	json_error_t jerr;
-	json_t *v = json_loads(text, 0, &jerr);
+	json_t *v = json_exact_parse(text, strlen(text));
 	free(text);
 	return v;
+}
+
+/* The request body as sent, numbers as written: what this surface keeps
+ * of a client's document (metadata above all). */
+static json_t *body_exact(const struct api_call *c)
+{
+	if (!c->req->body)
+		return json_object();
+	return json_exact_parse(c->req->body, c->req->body_len);
+}
+
+/* Answer obj (stolen): documents that may hold a client's numbers are
+ * written with their text (api_answer_json would show the mark). */
+static void answer_exact(json_t *obj, int status, struct svc_answer *out)
+{
+	svc_answer_clear(out);
+	if (!obj)
+		return;
+	out->body = json_exact_dumps(obj);
+	json_decref(obj);
+	if (out->body) {
+		out->len = strlen(out->body);
+		out->status = status;
+	}
 }
 
 /* ---- customers ------------------------------------------------------------ */
@@ -139,7 +163,7 @@ static void render_customer(void *ctx, enum err e, const char *field, const char
 		api_render_error_details(x->c, e, field, details, out);
 	else {
 		struct svc_limits lim = {SVC_LIMIT_PER_TX_DEFAULT, SVC_LIMIT_DAILY_DEFAULT, 0};
-		api_answer_json(customer_json(result, x->ext, &lim), 201, out);
+		answer_exact(customer_json(result, x->ext, &lim), 201, out);
 	}
 }
 
@@ -176,9 +200,10 @@ API_HANDLER(api_h_lumx_customer_create)
 		return;
 	}
 	/* Kept as given (the customer's own record), bar the e-mail's case. */
-	json_t *ext = json_deep_copy(c->body);
-	json_object_set_new(ext, "email", json_string(norm));
-	char *text = json_in_canonical(ext);
+	json_t *ext = body_exact(c);
+	if (ext)
+		json_object_set_new(ext, "email", json_string(norm));
+	char *text = json_exact_dumps(ext);
 	struct customer_ctx x = {c, ext};
 	struct svc_render r = {render_customer, &x};
 	if (text)
@@ -203,7 +228,7 @@ API_HANDLER(api_h_lumx_customer_get)
 		return;
 	}
 	json_t *ext = ext_of(c, cl.id);
-	api_answer_json(customer_json(&cl, ext, &lim), 200, &c->answer);
+	answer_exact(customer_json(&cl, ext, &lim), 200, &c->answer);
 	json_decref(ext);
 }
 
@@ -378,7 +403,7 @@ static void render_lumx_destination(void *ctx, enum err e, const char *field,
 	if (e)
 		api_render_error_details(x->c, e, field, details, out);
 	else
-		api_answer_json(lumx_destination_json(result, x->ext), 201, out);
+		answer_exact(lumx_destination_json(result, x->ext), 201, out);
 }
 
 static void copy_str(char *dst, size_t size, const char *src)
@@ -571,7 +596,7 @@ API_HANDLER(api_h_lumx_destination_get)
 		return;
 	}
 	json_t *ext = ext_of(c, dst.id);
-	api_answer_json(lumx_destination_json(&dst, ext), 200, &c->answer);
+	answer_exact(lumx_destination_json(&dst, ext), 200, &c->answer);
 	json_decref(ext);
 	store_destination_clear(&dst);
 }
@@ -609,7 +634,7 @@ API_HANDLER(api_h_lumx_destination_list)
 		api_fail(c, e, NULL);
 		return;
 	}
-	api_answer_json(json_pack("{s:o}", "data", x.data), 200, &c->answer);
+	answer_exact(json_pack("{s:o}", "data", x.data), 200, &c->answer);
 }
 
 /* ---- transactions ---------------------------------------------------------- */
@@ -693,7 +718,7 @@ static void render_transaction(void *ctx, enum err e, const char *field, const c
 	if (e)
 		api_render_error_details(x->c, e, lumx_tx_field(field), details, out);
 	else
-		api_answer_json(api_lumx_transaction_json(result, x->ext, NULL), 202, out);
+		answer_exact(api_lumx_transaction_json(result, x->ext, NULL), 202, out);
 }
 
 API_HANDLER(api_h_lumx_offramp_create)
@@ -795,11 +820,16 @@ API_HANDLER(api_h_lumx_offramp_create)
 	if (chain)
 		for (int i = 0; chain[i] && i < 15; i++)
 			network[i] = (char)(chain[i] + ('a' - 'A')), network[i + 1] = '\0';
-	json_t *given = json_object_get(c->body, "metadata");
+	/* The request and its metadata as sent, numbers as written. */
+	json_t *request = body_exact(c);
+	json_t *given = json_object_get(request, "metadata");
 	json_t *metadata = given && !json_is_null(given) ? json_incref(given) : json_object();
-	json_t *ext = json_pack("{s:O, s:o, s:s}", "request", c->body, "metadata", metadata,
-				"purpose", purpose);
-	char *text = json_in_canonical(ext);
+	json_t *ext = request ? json_pack("{s:o, s:o, s:s}", "request", request, "metadata", metadata,
+					  "purpose", purpose)
+			      : NULL;
+	if (!request)
+		json_decref(metadata);
+	char *text = json_exact_dumps(ext);
 	struct svc_session_request q = {
 		.account_id = cl.default_account_id,
 		.source = source,
@@ -837,7 +867,7 @@ API_HANDLER(api_h_lumx_transaction_get)
 		return;
 	}
 	json_t *ext = ext_of(c, s.id);
-	api_answer_json(api_lumx_transaction_json(&s, ext, NULL), 200, &c->answer);
+	answer_exact(api_lumx_transaction_json(&s, ext, NULL), 200, &c->answer);
 	json_decref(ext);
 }
 
@@ -922,7 +952,7 @@ API_HANDLER(api_h_lumx_transaction_list)
 		api_token_make("p", json_string_value(json_object_get(json_array_get(x.data, 0), "id")), t);
 		prev = json_string(t);
 	}
-	api_answer_json(json_pack("{s:o, s:o, s:o}", "data", x.data, "nextCursor", next,
+	answer_exact(json_pack("{s:o, s:o, s:o}", "data", x.data, "nextCursor", next,
 				  "previousCursor", prev),
 			200, &c->answer);
 }

@@ -37,7 +37,8 @@ from decimal import ROUND_DOWN, Decimal
 import pytest
 
 from offramp_e2e import (
-    SHARED, TS_RE, UUID_RE, World, assert_error, describe, fmt_money, poll_until, sepa_destination,
+    EXACT_META, SHARED, TS_RE, UUID_RE, World, assert_error, assert_exact_metadata, describe, exact_json,
+    exact_tx_text, fmt_money, poll_until, same_exact, sepa_destination,
 )
 
 SETTLE_TIMEOUT = 30.0
@@ -414,6 +415,58 @@ def test_metadata_kept(lx):
     # an empty object too
     tx = lx.tx(lx.dest, "10.00", metadata={})
     assert tx["metadata"] == {} and lx.get_tx(tx["id"])["metadata"] == {}, tx
+
+
+def test_metadata_numbers_exact(lx):
+    """Metadata is the client's: every number comes back with the text it
+    was sent with (202, GET, list), strings and nesting intact."""
+    body = exact_tx_text(lx.dest["id"])
+    r = lx.post_tx(body)
+    assert r.status == 202, describe(r)
+    assert_exact_metadata(r.raw, "202")
+    tid = r.json["id"]
+    g = lx.req("GET", f"/transactions/{tid}")
+    assert g.status == 200, describe(g)
+    assert_exact_metadata(g.raw, "GET")
+    assert exact_json(g.raw)["metadata"]["esc"] == 'caf\u00e9 "q"', g.json
+    lst = lx.list_tx(size=100)
+    assert lst.status == 200, describe(lst)
+    mine = [x for x in exact_json(lst.raw)["data"] if x["id"] == tid]
+    assert mine and same_exact(mine[0]["metadata"], exact_json(EXACT_META)), mine
+
+
+def test_metadata_numbers_in_idempotency(lx):
+    """The same key with the same document (other whitespace, other key
+    order) replays; with a number written otherwise it is another request."""
+    key = str(uuid.uuid4())
+    body = exact_tx_text(lx.dest["id"], meta='{"a": 0.1, "b": 1.0}')
+    first = lx.post_tx(body, headers={"Idempotency-Key": key})
+    assert first.status == 202, describe(first)
+    again = lx.post_tx(exact_tx_text(lx.dest["id"], meta='{ "b" : 1.0 ,"a":0.1 }'),
+                       headers={"Idempotency-Key": key})
+    assert again.status == 202 and again.raw == first.raw, describe(again)
+    assert again.headers.get("x-idempotency-cached") == "true", again.headers
+    for other in ('{"a": 0.10000000000000001, "b": 1.0}', '{"a": 0.1, "b": 1}'):
+        r = lx.post_tx(exact_tx_text(lx.dest["id"], meta=other), headers={"Idempotency-Key": key})
+        assert_error(r, 409, "idempotency_key_reused")
+
+
+def test_metadata_number_past_a_double_is_refused(lx):
+    """jansson checks every body first: a number past a double's range
+    (about 1.8e308) is not accepted; nothing is created."""
+    before = lx.balance(lx.cust)
+    for meta in ('{"n": 1e400}', '{"n": %s}' % ("9" * 400)):
+        r = lx.post_tx(exact_tx_text(lx.dest["id"], meta=meta))
+        assert_error(r, 400, "invalid_json")
+    assert lx.balance(lx.cust) == before
+
+
+def test_sessions_api_has_no_metadata(lx):
+    """The sessions API keeps no client document: metadata is an unknown field."""
+    t = lx.t
+    w = t.setup("100.00")
+    r = t.req("POST", "/off-ramp-sessions", dict(w.body("10.00"), metadata={"a": 0.1}))
+    assert_error(r, 400, "unknown_field", "/metadata")
 
 
 @pytest.mark.parametrize("meta", ["a string", [1, 2], 5], ids=["string", "array", "number"])
@@ -1785,7 +1838,7 @@ def test_lumx_state_survives_restart(server_factory):
     fresh = x.rate("LOCKED", "5m")
     fee = x.partner_fee(100, "0.10", default=True)
     h = _idem()
-    body = x.tx_body(dest, "100.00", exchangeRateId=used["id"])
+    body = x.tx_body(dest, "100.00", exchangeRateId=used["id"], partnerFeeId=fee["id"])
     first = x.post_tx(body, headers=h)
     assert first.status == 202, describe(first)
 
@@ -1800,9 +1853,9 @@ def test_lumx_state_survives_restart(server_factory):
     assert again.headers.get("x-idempotency-cached") == "true", again.headers
     assert_error(x.post_tx(x.tx_body(dest, "10.00", exchangeRateId=used["id"])), 422, "exchange_rate_already_used")
     assert_error(x.post_tx(x.tx_body(dest, "500.01")), 422, "limit_exceeded")
-    tx = x.tx(dest, "100.00", exchangeRateId=fresh["id"])
+    tx = x.tx(dest, "100.00", exchangeRateId=fresh["id"], partnerFeeId=fee["id"])
     s = x.session(tx["id"])
-    assert _fee_components(s).get("partner_fee") == Decimal("1.10"), f"default fee {fee}: {s['fee_summary']}"
+    assert _fee_components(s).get("partner_fee") == Decimal("1.10"), f"partner fee {fee}: {s['fee_summary']}"
     # 100 + 1.00 + 1.10 (first) and 100 + 1.00 + 1.10 (second)
     assert x.balance(cust) == _bal("1000.00", "204.20"), x.balance(cust)
     _ledger_ok(srv)

@@ -35,7 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from offramp_e2e import (
-    LIFECYCLE_STEP_MS, TS_RE, UUID_RE, Server, assert_error, check_error_shape, describe, list_items, poll_until,
+    LIFECYCLE_STEP_MS, TS_RE, UUID_RE, Server, assert_error, assert_exact_metadata, check_error_shape, describe,
+    exact_tx_text, list_items, poll_until,
 )
 
 RETRY_BASE_MS = 100
@@ -822,6 +823,33 @@ def test_lumx_deliveries(server, receiver):
             assert "receipt" in mine[-1]["data"]["state"], mine[-1]
         else:
             assert mine[-1]["data"]["state"].get("error"), f"refunded event without state.error: {mine[-1]}"
+
+
+def test_lumx_metadata_numbers_exact(server, receiver):
+    """A Lumx transaction's metadata reaches a lumx endpoint with every
+    number's text as sent, in each event (the body is what is signed)."""
+    t = server.new_tenant()
+    ep = create_endpoint(t, receiver.url("lxm"), "lumx", ["*"])
+    cust = t.req("POST", "/customers", {"type": "BUSINESS", "legalName": "Acme", "country": "DEU",
+                                        "email": "ops@acme.example", "taxId": "DE123456789"})
+    assert cust.status == 201, describe(cust)
+    t.deposit(cust.json["accountRef"], "100.00")
+    dest = t.req("POST", "/destinations", {
+        "customerId": cust.json["id"], "name": "EUR", "rail": "SEPA", "currency": "EUR",
+        "identifier": {"iban": "DE89370400440532013000"},
+        "holder": {"type": "BUSINESS", "relationship": "SELF", "legalName": "Acme"}})
+    assert dest.status == 201, describe(dest)
+    # .05 fails the stablecoin transfer: the three failure events carry it too
+    tx = t.req("POST", "/transactions/off-ramp", exact_tx_text(dest.json["id"], "10.05"))
+    assert tx.status == 202, describe(tx)
+    want = {"offramp.transferring_stablecoin", "offramp.failed", "offramp.refunding", "offramp.refunded"}
+
+    def mine(rs):
+        return {r.json()["eventType"]: r for r in rs if r.json()["data"]["id"] == tx.json["id"]}
+    recs = receiver.wait("lxm", lambda rs: set(mine(rs)) >= want, "the lumx events of the transaction")
+    for etype, rec in mine(recs).items():
+        check_lumx_rec(rec, ep["secret"])
+        assert_exact_metadata(rec.body, etype, paths=(("data", "metadata"), ("data", "request", "metadata")))
 
 
 def test_event_types_filtering_and_patch(server, receiver):
