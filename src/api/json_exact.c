@@ -15,14 +15,15 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
-#define EXACT_DEPTH_MAX 64
+#include "base/limits.h"
+
 
 /* ---- parse -------------------------------------------------------------- */
 
 struct build {
 	json_t *root;
-	json_t *stack[EXACT_DEPTH_MAX]; /* open containers */
-	char *key[EXACT_DEPTH_MAX];     /* the pending key of an open object */
+	json_t *stack[LIMIT_JSON_EXACT_DEPTH]; /* open containers */
+	char *key[LIMIT_JSON_EXACT_DEPTH];     /* the pending key of an open object */
 	int depth;
 };
 
@@ -58,7 +59,7 @@ static int add(struct build *b, json_t *v)
 
 static int open_container(struct build *b, json_t *c)
 {
-	if (!c || b->depth >= EXACT_DEPTH_MAX) {
+	if (!c || b->depth >= LIMIT_JSON_EXACT_DEPTH) {
 		json_decref(c);
 		return 0;
 	}
@@ -167,7 +168,7 @@ static int key_cmp(const void *a, const void *b)
 
 static bool gen(yajl_gen g, const json_t *v, int depth)
 {
-	if (depth > EXACT_DEPTH_MAX)
+	if (depth > LIMIT_JSON_EXACT_DEPTH)
 		return false;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
@@ -177,7 +178,8 @@ static bool gen(yajl_gen g, const json_t *v, int depth)
 			return false;
 		const char *k;
 		json_t *x;
-		json_object_foreach((json_t *)v, k, x) keys[i++] = k;
+		json_object_foreach((json_t *)v, k, x)
+			keys[i++] = k;
 		/* Sorted as JSON_SORT_KEYS sorts: the canonical form. */
 		if (n)
 			qsort(keys, n, sizeof *keys, key_cmp);

@@ -27,7 +27,8 @@
 
 /* Parse JSON text (a document json_in_parse() accepted, or one this
  * module wrote) into a marked tree; NULL when it is not JSON, is nested
- * past 64 levels, or has a NUL or the mark in a string or key. */
+ * past LIMIT_JSON_EXACT_DEPTH, or has a NUL or the mark in a string or
+ * key. */
 json_t *json_exact_parse(const char *text, size_t len);
 
 /* Compact text with sorted keys (as json_in_canonical()), marked strings

@@ -75,7 +75,8 @@ json_t *json_in_parse(const char *body, size_t len, enum err *e)
 		 * may hold one (kept as its text: json_exact.h). Read integers
 		 * as reals then, so that no field expecting an integer takes
 		 * it; a number past a double's range stays invalid_json. */
-		root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+		root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+				  &jerr);
 	if (!root) {
 		switch (json_error_code(&jerr)) {
 		case json_error_duplicate_key:

@@ -14,6 +14,7 @@
 
 #include "api/json_exact.h"
 #include "api/json_in.h"
+#include "base/limits.h"
 
 static char *canon(const char *s) { return json_exact_canonical(s, strlen(s)); }
 
@@ -82,16 +83,16 @@ static void test_refusals(void **state)
 		if (v)
 			fail_msg("accepted: %s", bad[i]);
 	}
-	/* Depth: 64 containers parse, 65 do not. */
-	char deep[200];
-	for (int depth = 64; depth <= 65; depth++) {
+	/* Depth: the cap parses, one more does not. */
+	char deep[2 * LIMIT_JSON_EXACT_DEPTH + 2];
+	for (int depth = LIMIT_JSON_EXACT_DEPTH; depth <= LIMIT_JSON_EXACT_DEPTH + 1; depth++) {
 		int o = 0;
 		for (int i = 0; i < depth; i++)
 			deep[o++] = '[';
 		for (int i = 0; i < depth; i++)
 			deep[o++] = ']';
 		json_t *v = json_exact_parse(deep, (size_t)o);
-		assert_true((v != NULL) == (depth == 64));
+		assert_true((v != NULL) == (depth == LIMIT_JSON_EXACT_DEPTH));
 		json_decref(v);
 	}
 }
