@@ -4,7 +4,7 @@
 # present. Needs root or sudo for apt-get. Extra package names given as
 # arguments are installed too (make fuzz-short adds clang).
 set -eu
-PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
+PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev
 libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev nettle-dev python3 python3-pytest sqlite3 curl jq"
 missing=""
 for p in $PKGS "$@"; do

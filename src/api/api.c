@@ -361,9 +361,12 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		       : json_in_parse_at(req->body, req->body_len, &e, field);
 	if (c->has_idem) {
 		/* Same request = same JSON value: hash its canonical form, so
-		 * whitespace and key order do not matter; raw bytes when it
-		 * does not parse. */
-		char *canon = c->body ? json_in_canonical(c->body) : NULL;
+		 * whitespace and key order do not matter, with each number as
+		 * written (0.1 and 0.10000000000000001 are different requests:
+		 * metadata is kept as sent); raw bytes when it does not parse. */
+		char *canon = !c->body ? NULL
+			      : none   ? json_in_canonical(c->body)
+				       : json_exact_canonical(req->body, req->body_len);
 		if (canon) {
 			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
 			free(canon);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json_exact.h"
 #include "api/json_in.h"
 
 struct api_call {
@@ -115,8 +116,10 @@ API_HANDLER(api_h_hook_delete);
 API_HANDLER(api_h_hook_rotate);
 API_HANDLER(api_h_hook_attempts);
 API_HANDLER(api_h_hook_resend);
-/* The Lumx view of a session (ext: its Lumx document or NULL). */
-json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext);
+/* The Lumx view of a session (ext: its Lumx document or NULL). state: the
+ * Lumx state to show (a failure's webhooks show FAILED, REFUNDING and
+ * REFUNDED in turn), or NULL for the session's own. */
+json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext, const char *state);
 API_HANDLER(api_h_lumx_exchange_rate_create);
 API_HANDLER(api_h_lumx_partner_fee_create);
 

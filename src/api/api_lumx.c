@@ -82,43 +82,115 @@ static json_t *time_iso(int64_t unix_s)
 	return api_time_json(unix_s, false);
 }
 
-/* The extension document of a resource, parsed; NULL when none. */
+/* The extension document of a resource, parsed with its numbers' text
+ * (json_exact.h); NULL when none. */
 static json_t *ext_of(struct api_call *c, const char *id)
 {
 	char *text = NULL;
 	if (svc_ext_get(c->api->svc, &c->auth, id, &text) != ERR_OK)
 		return NULL;
-	json_error_t jerr;
-	json_t *v = json_loads(text, 0, &jerr);
+	json_t *v = json_exact_parse(text, strlen(text));
 	free(text);
 	return v;
 }
 
-/* ---- customers ------------------------------------------------------------ */
-
-static json_t *limits_json(const struct svc_limits *l)
+/* The request body as sent, numbers as written: what this surface keeps
+ * of a client's document (metadata above all). */
+static json_t *body_exact(const struct api_call *c)
 {
-	/* No limit shows as null. */
-	char a[MONEY_STR_MAX], b[MONEY_STR_MAX], u[MONEY_STR_MAX], r[MONEY_STR_MAX];
-	bool daily = l->daily_minor != SVC_LIMIT_NONE;
-	int64_t remaining = daily ? l->daily_minor - l->used_today_minor : 0;
-	return json_pack("{s:o, s:o, s:s, s:o}", "perTransaction",
-			 l->per_transaction_minor != SVC_LIMIT_NONE
-				 ? json_string(money_format(l->per_transaction_minor, CUR_USDC, a))
-				 : json_null(),
-			 "daily", daily ? json_string(money_format(l->daily_minor, CUR_USDC, b)) : json_null(),
-			 "usedToday", money_format(l->used_today_minor, CUR_USDC, u), "remainingToday",
-			 daily ? json_string(money_format(remaining > 0 ? remaining : 0, CUR_USDC, r))
-			       : json_null());
+	if (!c->req->body)
+		return json_object();
+	return json_exact_parse(c->req->body, c->req->body_len);
 }
 
+/* Answer obj (stolen): documents that may hold a client's numbers are
+ * written with their text (api_answer_json would show the mark). */
+static void answer_exact(json_t *obj, int status, struct svc_answer *out)
+{
+	svc_answer_clear(out);
+	if (!obj)
+		return;
+	out->body = json_exact_dumps(obj);
+	json_decref(obj);
+	if (out->body) {
+		out->len = strlen(out->body);
+		out->status = status;
+	}
+}
+
+/* ---- customers ------------------------------------------------------------ */
+
+/* An amount of stablecoin units, or null for "no limit". */
+static json_t *limit_json(int64_t minor)
+{
+	char v[MONEY_STR_MAX];
+	return minor != SVC_LIMIT_NONE ? json_string(money_format(minor, CUR_USDC, v)) : json_null();
+}
+
+static json_t *remaining_json(int64_t max, int64_t used)
+{
+	return limit_json(max == SVC_LIMIT_NONE ? max : max > used ? max - used : 0);
+}
+
+/* Offramp's view of the limits (beyond Lumx's): with what is used. */
+static json_t *limits_json(const struct svc_limits *l)
+{
+	char u[MONEY_STR_MAX], m[MONEY_STR_MAX];
+	return json_pack("{s:o, s:o, s:o, s:s, s:o, s:s, s:o}", "perTransaction",
+			 limit_json(l->per_transaction_minor), "daily", limit_json(l->daily_minor),
+			 "monthly", limit_json(l->monthly_minor), "usedToday",
+			 money_format(l->used_today_minor, CUR_USDC, u), "remainingToday",
+			 remaining_json(l->daily_minor, l->used_today_minor), "usedThisMonth",
+			 money_format(l->used_month_minor, CUR_USDC, m), "remainingThisMonth",
+			 remaining_json(l->monthly_minor, l->used_month_minor));
+}
+
+/* What a customer still has to send, by verification (Lumx's document
+ * names; sandbox customers are never asked for more). */
+static json_t *requirements_json(enum svc_verification v, bool business)
+{
+	static const char *const individual[] = {
+		"ID_CARD", "PASSPORT", "DRIVERS_LICENSE", "BANK_STATEMENT", "INCOME_TAX_RETURN",
+		"DELIVERY_RECEIPT", "SELFIE", "ADDITIONAL_INFORMATION", "TERMS_OF_SERVICE", NULL};
+	static const char *const company[] = {
+		"INCORPORATION_ARTICLES", "SHAREHOLDER_REGISTRY", "DIRECTORS_REGISTRY", "PROOF_OF_ADDRESS",
+		"ADDITIONAL_INFORMATION", "TERMS_OF_SERVICE", NULL};
+	static const char *const more[] = {"ADDITIONAL_INFORMATION", NULL};
+	const char *const *names = v == SVC_VERIFICATION_NOT_STARTED ? (business ? company : individual)
+				   : v == SVC_VERIFICATION_RFI	   ? more
+								   : NULL;
+	json_t *list = json_array();
+	for (int i = 0; names && names[i]; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "name", names[i], "status", "NOT_SENT"));
+	return list;
+}
+
+/*
+ * The customer in Lumx's shape: the fields as given, verification {status,
+ * level, link}, requirements, transactionLimits {single, daily, monthly},
+ * metadata; plus Offramp's own: status (the verification's), accountRef
+ * and limits.
+ */
 static json_t *customer_json(const struct store_client *cl, json_t *ext,
-			     const struct svc_limits *lim)
+			     const struct svc_limits *lim, enum svc_verification ver)
 {
 	json_t *o = ext ? json_deep_copy(ext) : json_pack("{s:s, s:s}", "type", "BUSINESS",
 							    "legalName", cl->display_name);
+	const char *type = json_string_value(json_object_get(o, "type"));
+	json_t *meta = json_object_get(o, "metadata");
+	if (!json_is_object(meta))
+		json_object_set_new(o, "metadata", json_object());
 	json_object_set_new(o, "id", json_string(cl->id));
-	json_object_set_new(o, "status", json_string("APPROVED"));
+	json_object_set_new(o, "status", json_string(svc_verification_name(ver)));
+	json_object_set_new(o, "verification",
+			    json_pack("{s:s, s:s, s:n}", "status", svc_verification_name(ver), "level",
+				      "STANDARD", "link"));
+	json_object_set_new(o, "requirements",
+			    requirements_json(ver, !type || strcmp(type, "BUSINESS") == 0));
+	json_object_set_new(o, "transactionLimits",
+			    json_pack("{s:o, s:o, s:o}", "single", limit_json(lim->per_transaction_minor),
+				      "daily", limit_json(lim->daily_minor), "monthly",
+				      limit_json(lim->monthly_minor)));
 	json_object_set_new(o, "accountRef", api_ref_json("client-accounts", cl->default_account_id));
 	json_object_set_new(o, "createdAt", time_iso(cl->created_at));
 	json_object_set_new(o, "updatedAt", time_iso(cl->created_at));
@@ -129,6 +201,7 @@ static json_t *customer_json(const struct store_client *cl, json_t *ext,
 struct customer_ctx {
 	struct api_call *c;
 	json_t *ext;
+	enum svc_verification verification;
 };
 
 static void render_customer(void *ctx, enum err e, const char *field, const char *details,
@@ -138,8 +211,10 @@ static void render_customer(void *ctx, enum err e, const char *field, const char
 	if (e)
 		api_render_error_details(x->c, e, field, details, out);
 	else {
-		struct svc_limits lim = {SVC_LIMIT_PER_TX_DEFAULT, SVC_LIMIT_DAILY_DEFAULT, 0};
-		api_answer_json(customer_json(result, x->ext, &lim), 201, out);
+		/* A new customer: the defaults, nothing used yet. */
+		struct svc_limits lim = {SVC_LIMIT_PER_TX_DEFAULT, SVC_LIMIT_DAILY_DEFAULT,
+					 SVC_LIMIT_MONTHLY_DEFAULT, 0, 0};
+		answer_exact(customer_json(result, x->ext, &lim, x->verification), 201, out);
 	}
 }
 
@@ -155,9 +230,11 @@ API_HANDLER(api_h_lumx_customer_create)
 	const char *legal = jd_str(&d, &root, "legalName", false, true, LIMIT_NAME_BYTES);
 	const char *country = jd_str(&d, &root, "country", true, false, 8);
 	const char *email = jd_str(&d, &root, "email", true, false, LIMIT_NAME_BYTES);
-	jd_str(&d, &root, "taxId", true, false, 64);
+	const char *tax_id = jd_str(&d, &root, "taxId", true, false, 64);
 	const char *birth = jd_str(&d, &root, "birthDate", false, true, 16);
 	const char *inc = jd_str(&d, &root, "incorporationDate", false, true, 16);
+	struct jd_obj meta;
+	jd_sub(&d, &root, "metadata", false, true, &meta); /* any JSON object, kept as sent */
 	jd_done(&d, &root);
 	const char *display = business ? legal : name;
 	if (!d.e && !display)
@@ -176,13 +253,15 @@ API_HANDLER(api_h_lumx_customer_create)
 		return;
 	}
 	/* Kept as given (the customer's own record), bar the e-mail's case. */
-	json_t *ext = json_deep_copy(c->body);
-	json_object_set_new(ext, "email", json_string(norm));
-	char *text = json_in_canonical(ext);
-	struct customer_ctx x = {c, ext};
+	json_t *ext = body_exact(c);
+	if (ext)
+		json_object_set_new(ext, "email", json_string(norm));
+	char *text = json_exact_dumps(ext);
+	struct customer_ctx x = {c, ext, svc_verification_sandbox(tax_id)};
+	struct svc_customer cust = {text, x.verification};
 	struct svc_render r = {render_customer, &x};
 	if (text)
-		svc_client_create(c->api->svc, &c->auth, api_idem(c), display, text, &r, &c->answer);
+		svc_client_create(c->api->svc, &c->auth, api_idem(c), display, &cust, &r, &c->answer);
 	else
 		api_fail(c, ERR_INTERNAL, NULL);
 	free(text);
@@ -198,12 +277,14 @@ API_HANDLER(api_h_lumx_customer_get)
 		return;
 	}
 	struct svc_limits lim;
-	if ((e = svc_limits_get(c->api->svc, &c->auth, cl.id, &lim)) != ERR_OK) {
+	enum svc_verification ver;
+	if ((e = svc_limits_get(c->api->svc, &c->auth, cl.id, &lim)) != ERR_OK ||
+	    (e = svc_verification_get(c->api->svc, &c->auth, cl.id, &ver)) != ERR_OK) {
 		api_fail(c, e, NULL);
 		return;
 	}
 	json_t *ext = ext_of(c, cl.id);
-	api_answer_json(customer_json(&cl, ext, &lim), 200, &c->answer);
+	answer_exact(customer_json(&cl, ext, &lim, ver), 200, &c->answer);
 	json_decref(ext);
 }
 
@@ -225,15 +306,16 @@ API_HANDLER(api_h_lumx_customer_limits)
 	struct jd d = {0};
 	struct jd_obj root;
 	jd_init(&root, c->body, "");
-	int64_t per_tx, daily;
+	int64_t per_tx, daily, monthly;
 	limit_value(&d, &root, "perTransaction", &per_tx);
 	limit_value(&d, &root, "daily", &daily);
+	limit_value(&d, &root, "monthly", &monthly);
 	jd_done(&d, &root);
 	if (d.e) {
 		api_fail(c, d.e, d.field);
 		return;
 	}
-	enum err e = svc_limits_set(c->api->svc, &c->auth, c->id, per_tx, daily);
+	enum err e = svc_limits_set(c->api->svc, &c->auth, c->id, per_tx, daily, monthly);
 	if (e) {
 		api_fail(c, e, NULL);
 		return;
@@ -378,7 +460,7 @@ static void render_lumx_destination(void *ctx, enum err e, const char *field,
 	if (e)
 		api_render_error_details(x->c, e, field, details, out);
 	else
-		api_answer_json(lumx_destination_json(result, x->ext), 201, out);
+		answer_exact(lumx_destination_json(result, x->ext), 201, out);
 }
 
 static void copy_str(char *dst, size_t size, const char *src)
@@ -570,7 +652,7 @@ API_HANDLER(api_h_lumx_destination_get)
 		return;
 	}
 	json_t *ext = ext_of(c, dst.id);
-	api_answer_json(lumx_destination_json(&dst, ext), 200, &c->answer);
+	answer_exact(lumx_destination_json(&dst, ext), 200, &c->answer);
 	json_decref(ext);
 	store_destination_clear(&dst);
 }
@@ -608,7 +690,7 @@ API_HANDLER(api_h_lumx_destination_list)
 		api_fail(c, e, NULL);
 		return;
 	}
-	api_answer_json(json_pack("{s:o}", "data", x.data), 200, &c->answer);
+	answer_exact(json_pack("{s:o}", "data", x.data), 200, &c->answer);
 }
 
 /* ---- transactions ---------------------------------------------------------- */
@@ -631,7 +713,7 @@ static const char *lumx_status(const struct store_session *s)
 	return "CANCELLED";
 }
 
-json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext)
+json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext, const char *state_name)
 {
 	char v[MONEY_STR_MAX];
 	json_t *request = ext ? json_incref(json_object_get(ext, "request")) : NULL;
@@ -640,7 +722,7 @@ json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext)
 				    "sourceCurrency", s->currency, "sourceAmount",
 				    money_format(s->principal_minor, money_currency(s->currency), v));
 	json_t *metadata = ext ? json_incref(json_object_get(ext, "metadata")) : NULL;
-	json_t *state = json_pack("{s:s}", "status", lumx_status(s));
+	json_t *state = json_pack("{s:s}", "status", state_name ? state_name : lumx_status(s));
 	if (strcmp(s->status, "settled") == 0) {
 		char rate[FX_STR_MAX], src[MONEY_STR_MAX], dst[MONEY_STR_MAX], plat[MONEY_STR_MAX],
 			part[MONEY_STR_MAX], tot[MONEY_STR_MAX];
@@ -692,7 +774,7 @@ static void render_transaction(void *ctx, enum err e, const char *field, const c
 	if (e)
 		api_render_error_details(x->c, e, lumx_tx_field(field), details, out);
 	else
-		api_answer_json(api_lumx_transaction_json(result, x->ext), 202, out);
+		answer_exact(api_lumx_transaction_json(result, x->ext, NULL), 202, out);
 }
 
 API_HANDLER(api_h_lumx_offramp_create)
@@ -794,11 +876,16 @@ API_HANDLER(api_h_lumx_offramp_create)
 	if (chain)
 		for (int i = 0; chain[i] && i < 15; i++)
 			network[i] = (char)(chain[i] + ('a' - 'A')), network[i + 1] = '\0';
-	json_t *given = json_object_get(c->body, "metadata");
+	/* The request and its metadata as sent, numbers as written. */
+	json_t *request = body_exact(c);
+	json_t *given = json_object_get(request, "metadata");
 	json_t *metadata = given && !json_is_null(given) ? json_incref(given) : json_object();
-	json_t *ext = json_pack("{s:O, s:o, s:s}", "request", c->body, "metadata", metadata,
-				"purpose", purpose);
-	char *text = json_in_canonical(ext);
+	json_t *ext = request ? json_pack("{s:o, s:o, s:s}", "request", request, "metadata", metadata,
+					  "purpose", purpose)
+			      : NULL;
+	if (!request)
+		json_decref(metadata);
+	char *text = json_exact_dumps(ext);
 	struct svc_session_request q = {
 		.account_id = cl.default_account_id,
 		.source = source,
@@ -813,7 +900,6 @@ API_HANDLER(api_h_lumx_offramp_create)
 		.network = network,
 		.ext = text,
 		.partner_fee_id = fee ? fee_id : NULL,
-		.partner_default = true,
 		.exchange_rate_id = locked ? rate_id : NULL,
 	};
 	struct tx_ctx x = {c, ext};
@@ -837,7 +923,7 @@ API_HANDLER(api_h_lumx_transaction_get)
 		return;
 	}
 	json_t *ext = ext_of(c, s.id);
-	api_answer_json(api_lumx_transaction_json(&s, ext), 200, &c->answer);
+	answer_exact(api_lumx_transaction_json(&s, ext, NULL), 200, &c->answer);
 	json_decref(ext);
 }
 
@@ -850,7 +936,7 @@ static void tx_each(void *arg, const struct store_session *s)
 {
 	struct tx_list_ctx *x = arg;
 	json_t *ext = ext_of(x->c, s->id);
-	json_array_append_new(x->data, api_lumx_transaction_json(s, ext));
+	json_array_append_new(x->data, api_lumx_transaction_json(s, ext, NULL));
 	json_decref(ext);
 }
 
@@ -922,7 +1008,7 @@ API_HANDLER(api_h_lumx_transaction_list)
 		api_token_make("p", json_string_value(json_object_get(json_array_get(x.data, 0), "id")), t);
 		prev = json_string(t);
 	}
-	api_answer_json(json_pack("{s:o, s:o, s:o}", "data", x.data, "nextCursor", next,
+	answer_exact(json_pack("{s:o, s:o, s:o}", "data", x.data, "nextCursor", next,
 				  "previousCursor", prev),
 			200, &c->answer);
 }

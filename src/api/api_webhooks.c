@@ -20,11 +20,14 @@ bool api_webhook_allow_loopback = false;
 
 /* ---- payloads ----------------------------------------------------------------- */
 
+/* body (stolen) is written canonical: a Lumx transaction's metadata with
+ * its numbers' text (json_exact.h), the same bytes as any other dump
+ * otherwise. */
 static void payload(struct svc_hook_payload *p, const char *type, const char *id, json_t *body)
 {
 	snprintf(p->type, sizeof p->type, "%s", type);
 	snprintf(p->message_id, sizeof p->message_id, "%s", id);
-	p->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	p->body = json_exact_dumps(body);
 	json_decref(body);
 }
 
@@ -47,9 +50,23 @@ int api_hook_payloads(const char *format, const struct store_session *s,
 				  (json_int_t)ev->resource_seq, "data", data ? data : json_object()));
 		return out[0].body ? 1 : 0;
 	}
-	/* lumx: Lumx's event names for the same transitions. */
+	/* lumx: Lumx's event names for the same transitions. A failure
+	 * releases the hold in the transaction that records it, so its one
+	 * engine event is Lumx's three, each showing the transaction as it
+	 * stood then. The first keeps the event's id and sequence; the refund
+	 * events take the id suffixed and the next two sequence numbers,
+	 * which no later event can take: failed is terminal. */
+	static const struct {
+		const char *type, *state, *id_suffix;
+	} failure[] = {
+		{"offramp.failed", "FAILED", ""},
+		{"offramp.refunding", "REFUNDING", ":refunding"},
+		{"offramp.refunded", "REFUNDED", ":refunded"},
+	};
+	_Static_assert(sizeof failure / sizeof *failure <= SVC_HOOK_PAYLOADS_MAX, "payloads per event");
 	const char *types[SVC_HOOK_PAYLOADS_MAX] = {0};
 	int n = 0;
+	bool failed = false;
 	if (strcmp(what, "executing") == 0)
 		types[n++] = "offramp.transferring_stablecoin";
 	else if (strcmp(what, "stage_changed") == 0 && strcmp(s->stage, "conversion") == 0)
@@ -58,20 +75,15 @@ int api_hook_payloads(const char *format, const struct store_session *s,
 		types[n++] = "offramp.transferring_fiat";
 	else if (strcmp(what, "settled") == 0)
 		types[n++] = "offramp.success";
-	else if (strcmp(what, "failed") == 0) {
-		/* The hold is released in the failing transaction: all three. */
-		types[n++] = "offramp.failed";
-		types[n++] = "offramp.refunding";
-		types[n++] = "offramp.refunded";
-	}
-	json_error_t jerr;
-	json_t *x = ext ? json_loads(ext, 0, &jerr) : NULL;
+	else if ((failed = strcmp(what, "failed") == 0))
+		for (; n < (int)(sizeof failure / sizeof *failure); n++)
+			types[n] = failure[n].type;
+	json_t *x = ext ? json_exact_parse(ext, strlen(ext)) : NULL;
 	for (int i = 0; i < n; i++) {
 		char id[64];
-		snprintf(id, sizeof id, "%s%s", ev->id,
-			 i == 0 ? "" : i == 1 ? ":refunding" : ":refunded");
-		json_t *data = api_lumx_transaction_json(s, x);
-		json_object_set_new(data, "sequence", json_integer(ev->resource_seq));
+		snprintf(id, sizeof id, "%s%s", ev->id, failed ? failure[i].id_suffix : "");
+		json_t *data = api_lumx_transaction_json(s, x, failed ? failure[i].state : NULL);
+		json_object_set_new(data, "sequence", json_integer(ev->resource_seq + i));
 		payload(&out[i], types[i], id,
 			json_pack("{s:s, s:s, s:o}", "eventId", id, "eventType", types[i], "data", data));
 		if (!out[i].body) {

@@ -169,6 +169,21 @@ json_t *json_in_parse_at(const char *body, size_t len, enum err *e, char field[J
 	field[0] = '\0';
 	body = body ? body : "";
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
+		/* An integer past int64 is valid JSON, and a client's metadata
+		 * may hold one (kept as its text: json_exact.h). Read integers
+		 * as reals then, so that no field expecting an integer takes
+		 * it; a number past a double's range stays invalid_json. */
+		root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+	/* No JSON text holds a raw NUL (in a string jansson refuses it as a
+	 * control character, an invalid_string), but jansson lets one pass
+	 * after a number; yajl (json_exact.h) would not, and both must read
+	 * one language. */
+	if (root && memchr(body, '\0', len)) {
+		json_decref(root);
+		*e = ERR_INVALID_JSON;
+		return NULL;
+	}
 	if (!root) {
 		switch (json_error_code(&jerr)) {
 		case json_error_duplicate_key:

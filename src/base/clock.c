@@ -26,3 +26,13 @@ void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1])
 	gmtime_r(&t, &tm);
 	strftime(out, CLOCK_RFC3339_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int64_t clock_month_start(int64_t unix_s)
+{
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	return (int64_t)timegm(&tm);
+}

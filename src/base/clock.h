@@ -16,5 +16,7 @@ uint64_t clock_now_ms(void);
 uint64_t clock_mono_ms(void);
 /* Format Unix seconds as RFC 3339 UTC with second precision. */
 void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1]);
+/* The first second of the UTC calendar month holding unix_s. */
+int64_t clock_month_start(int64_t unix_s);
 
 #endif

@@ -21,6 +21,7 @@
 #define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */
 #define LIMIT_IF_MATCH_TAGS 8               /* entity tags read from one If-Match */
 #define LIMIT_JSON_BAD_STRINGS 16           /* bad bytes patched to name an invalid_string field */
+#define LIMIT_JSON_EXACT_DEPTH 64           /* documents read keeping number text (json_exact.h) */
 #define LIMIT_STRING_BYTES 1024             /* default cap on any string field */
 #define LIMIT_NAME_BYTES 200                /* display names, beneficiary names */
 
@@ -63,6 +64,7 @@ _Static_assert(LIMIT_WEBHOOK_LEASE_MS > LIMIT_WEBHOOK_SEND_TIMEOUT_MS +
 _Static_assert(LIMIT_SHUTDOWN_UPLOAD_MS <= LIMIT_SHUTDOWN_DRAIN_MS, "uploads drain within the drain");
 _Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
 _Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");
+_Static_assert(LIMIT_JSON_EXACT_DEPTH >= LIMIT_JSON_DEPTH + 4, "a stored body inside its answer and webhook");
 _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may echo a body");
 _Static_assert(LIMIT_HTTP_THREADS_MAX < LIMIT_STORE_CONNECTIONS, "every thread gets a connection");
 _Static_assert(LIMIT_COMMIT_BATCH_DEFAULT > 1 && LIMIT_COMMIT_BATCH_DEFAULT <= LIMIT_COMMIT_BATCH_MAX,

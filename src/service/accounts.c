@@ -78,10 +78,92 @@ enum store_status svc_system_account(struct store_tx *tx, const char *tenant_id,
 
 /* ---- clients ------------------------------------------------------------ */
 
+/* ---- verification --------------------------------------------------------- */
+
+const char *svc_verification_name(enum svc_verification v)
+{
+	switch (v) {
+#define X(e, value, name) \
+	case e:           \
+		return name;
+		SVC_VERIFICATIONS
+#undef X
+	}
+	return "APPROVED";
+}
+
+enum svc_verification svc_verification_sandbox(const char *tax_id)
+{
+	char last = 0;
+	for (const char *p = tax_id ? tax_id : ""; *p; p++)
+		if (*p >= '0' && *p <= '9')
+			last = *p;
+	return last == '1'   ? SVC_VERIFICATION_NOT_STARTED
+	       : last == '2' ? SVC_VERIFICATION_RFI
+	       : last == '3' ? SVC_VERIFICATION_FINAL_REJECTION
+			     : SVC_VERIFICATION_APPROVED;
+}
+
+static void verification_key(const char *client_id, char key[64])
+{
+	snprintf(key, 64, "verification:%s", client_id);
+}
+
+enum store_status svc_verification_read(struct store_tx *tx, const char *tenant_id,
+					const char *client_id, enum svc_verification *out)
+{
+	char key[64];
+	verification_key(client_id, key);
+	int64_t v;
+	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, key, &v);
+	*out = SVC_VERIFICATION_APPROVED;
+	if (st == STORE_NOT_FOUND)
+		return STORE_OK;
+	if (st != STORE_OK)
+		return st;
+	switch (v) {
+#define X(e, value, name) \
+	case value:       \
+		*out = e; \
+		return STORE_OK;
+		SVC_VERIFICATIONS
+#undef X
+	}
+	/* A value this build does not know: not approved. */
+	*out = SVC_VERIFICATION_FINAL_REJECTION;
+	return STORE_OK;
+}
+
+struct verification_arg {
+	const struct auth *a;
+	const char *client;
+	enum svc_verification *out;
+};
+
+static enum store_status verification_get_tx(struct store_tx *tx, void *arg)
+{
+	struct verification_arg *g = arg;
+	struct store_client cl;
+	enum store_status st = STORE_CALL(tx, client_get, g->a->tenant_id, g->client, &cl);
+	if (st != STORE_OK)
+		return st;
+	return svc_verification_read(tx, g->a->tenant_id, g->client, g->out);
+}
+
+enum err svc_verification_get(struct service *s, const struct auth *a, const char *client_id,
+			      enum svc_verification *out)
+{
+	struct verification_arg g = {a, client_id, out};
+	enum store_status st = store_run(s->store, false, verification_get_tx, &g);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+/* ---- clients ------------------------------------------------------------------ */
+
 struct client_arg {
 	const struct auth *a;
 	const char *display_name;
-	const char *ext;
+	const struct svc_customer *customer;
 	struct store_client client;
 };
 
@@ -105,25 +187,31 @@ static enum store_status client_effect(struct store_tx *tx, void *arg, enum err 
 	enum store_status st = STORE_CALL(tx, client_insert, &c->client);
 	if (st == STORE_OK)
 		st = STORE_CALL(tx, account_insert, &acct);
-	if (st == STORE_OK && c->ext) {
-		/* A Lumx customer: its document, and the documented limits. */
-		char k1[64], k2[64];
-		svc_limit_keys(c->client.id, k1, k2);
-		st = STORE_CALL(tx, ext_put, c->a->tenant_id, c->client.id, "lumx", c->ext);
+	if (st == STORE_OK && c->customer) {
+		/* A Lumx customer: its document, its verification and the
+		 * documented limits. */
+		char k1[64], k2[64], k3[64], kv[64];
+		svc_limit_keys(c->client.id, k1, k2, k3);
+		verification_key(c->client.id, kv);
+		st = STORE_CALL(tx, ext_put, c->a->tenant_id, c->client.id, "lumx", c->customer->ext);
+		if (st == STORE_OK)
+			st = STORE_CALL(tx, setting_put, c->a->tenant_id, kv, c->customer->verification);
 		if (st == STORE_OK)
 			st = STORE_CALL(tx, setting_put, c->a->tenant_id, k1, SVC_LIMIT_PER_TX_DEFAULT);
 		if (st == STORE_OK)
 			st = STORE_CALL(tx, setting_put, c->a->tenant_id, k2, SVC_LIMIT_DAILY_DEFAULT);
+		if (st == STORE_OK)
+			st = STORE_CALL(tx, setting_put, c->a->tenant_id, k3, SVC_LIMIT_MONTHLY_DEFAULT);
 	}
 	*result = &c->client;
 	return st;
 }
 
 void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		       const char *display_name, const char *ext, const struct svc_render *r,
-		       struct svc_answer *out)
+		       const char *display_name, const struct svc_customer *customer,
+		       const struct svc_render *r, struct svc_answer *out)
 {
-	struct client_arg c = {.a = a, .display_name = display_name, .ext = ext};
+	struct client_arg c = {.a = a, .display_name = display_name, .customer = customer};
 	svc_commit(s, a, idem, client_effect, &c, ERR_OK, NULL, r, out);
 }
 

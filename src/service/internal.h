@@ -76,10 +76,14 @@ enum store_status svc_hold_settle(struct store_tx *tx, const struct store_sessio
 enum store_status svc_hold_release(struct store_tx *tx, const struct store_session *s);
 int64_t svc_now_ms(void);
 /* The tenant_settings keys of a client's limits. */
-void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64]);
-/* A client's limits and what it used today (UTC), inside tx. for_check:
- * reading to check a creation, so today's total is skipped when there is
- * no daily limit. */
+void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64],
+		    char month_key[64]);
+/* A client's verification (APPROVED when none is recorded). */
+enum store_status svc_verification_read(struct store_tx *tx, const char *tenant_id,
+					const char *client_id, enum svc_verification *out);
+/* A client's limits and what it used today and this month (UTC), inside
+ * tx. for_check: reading to check a creation, so a total is skipped when
+ * there is no limit to check it against. */
 enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
 				  const char *client_id, bool for_check, struct svc_limits *out);
 

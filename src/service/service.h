@@ -165,12 +165,41 @@ struct svc_client_result {
 	struct store_client client;
 };
 
-/* ext: an extension document kept with the client (the Lumx customer's
- * fields), or NULL. A client with an ext is a Lumx customer and gets the
- * default limits in the same transaction. */
+/*
+ * A customer's identity verification, in Lumx's terms. Only APPROVED
+ * transacts; a client made with POST /clients has none recorded and is
+ * treated as APPROVED. The values are stored: append only.
+ */
+#define SVC_VERIFICATIONS                                        \
+	X(SVC_VERIFICATION_APPROVED, 0, "APPROVED")              \
+	X(SVC_VERIFICATION_NOT_STARTED, 1, "NOT_STARTED")        \
+	X(SVC_VERIFICATION_RFI, 2, "RFI")                        \
+	X(SVC_VERIFICATION_FINAL_REJECTION, 3, "FINAL_REJECTION")
+enum svc_verification {
+#define X(e, value, name) e = value,
+	SVC_VERIFICATIONS
+#undef X
+};
+const char *svc_verification_name(enum svc_verification v);
+/* Lumx's sandbox rule, the only verification there is without a KYC
+ * provider: the tax id's last digit 1 is NOT_STARTED, 2 RFI, 3
+ * FINAL_REJECTION; any other digit, or none, APPROVED. */
+enum svc_verification svc_verification_sandbox(const char *tax_id);
+enum err svc_verification_get(struct service *s, const struct auth *a, const char *client_id,
+			      enum svc_verification *out);
+
+/* A Lumx customer: its extension document (the customer's fields, as
+ * JSON text) and its verification. */
+struct svc_customer {
+	const char *ext;
+	enum svc_verification verification;
+};
+
+/* customer: NULL for a plain client. A customer's document, verification
+ * and the default limits are written in the same transaction. */
 void svc_client_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		       const char *display_name, const char *ext, const struct svc_render *r,
-		       struct svc_answer *out);
+		       const char *display_name, const struct svc_customer *customer,
+		       const struct svc_render *r, struct svc_answer *out);
 enum err svc_client_get(struct service *s, const struct auth *a, const char *id,
 			struct store_client *out);
 
@@ -223,8 +252,7 @@ struct svc_session_request {
 	const char *payment_reference;     /* validated; "" for none */
 	const char *network;               /* chain the stablecoin moves on; NULL: ethereum */
 	const char *ext;                   /* extension document (Lumx request), or NULL */
-	const char *partner_fee_id;        /* NULL: none, or the default if partner_default */
-	bool partner_default;              /* apply the tenant's default partner fee */
+	const char *partner_fee_id;        /* NULL: no partner fee (Lumx: "zero") */
 	const char *exchange_rate_id;      /* a LOCKED rate to convert at, or NULL */
 };
 
@@ -326,21 +354,26 @@ void svc_partner_fee_create(struct service *s, const struct auth *a, const struc
 
 struct svc_limits {
 	int64_t per_transaction_minor; /* stablecoin minor units (10^-6) */
-	int64_t daily_minor;
+	int64_t daily_minor;           /* per UTC day */
+	int64_t monthly_minor;         /* per UTC calendar month */
 	int64_t used_today_minor;
+	int64_t used_month_minor;
 };
 /* Defaults given to every customer made on the Lumx surface: 100,000.00
- * per transaction, 250,000.00 per UTC day. A client made through the
- * sessions API has no limit until one is set (SVC_LIMIT_NONE). */
+ * per transaction, 250,000.00 per UTC day, 1,000,000.00 per UTC month. A
+ * client made through the sessions API has no limit until one is set
+ * (SVC_LIMIT_NONE). */
 #define SVC_LIMIT_NONE INT64_MAX
 #define SVC_LIMIT_PER_TX_DEFAULT 100000000000LL
 #define SVC_LIMIT_DAILY_DEFAULT 250000000000LL
+#define SVC_LIMIT_MONTHLY_DEFAULT 1000000000000LL
 enum err svc_limits_get(struct service *s, const struct auth *a, const char *client_id,
 			struct svc_limits *out);
 /* A value < 0 leaves that limit as it is. ERR_NOT_FOUND for another
  * tenant's or an absent client. */
 enum err svc_limits_set(struct service *s, const struct auth *a, const char *client_id,
-			int64_t per_transaction_minor, int64_t daily_minor);
+			int64_t per_transaction_minor, int64_t daily_minor,
+			int64_t monthly_minor);
 
 /* ---- webhooks ------------------------------------------------------------ */
 

@@ -2,7 +2,8 @@
  * sessions.c - creating and reading off-ramp sessions.
  *
  * Creation checks, in order, inside one write transaction (CONTRACT §5):
- * the account is the tenant's; the destination exists, belongs to the
+ * the account is the tenant's and its client is verified (a Lumx
+ * customer transacts only once APPROVED); the destination exists, belongs to the
  * route owner, the route owner is the account's client, and the inline
  * copy equals what was saved; the rail serves the destination's country;
  * the account's available balance covers principal plus fees. Only then
@@ -50,6 +51,15 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		return refuse(e, field, ERR_NOT_FOUND, "/account_ref");
 	if (st != STORE_OK)
 		return st;
+	enum svc_verification ver;
+	if ((st = svc_verification_read(tx, c->a->tenant_id, acct.client_id, &ver)) != STORE_OK)
+		return st;
+	if (ver != SVC_VERIFICATION_APPROVED) {
+		char details[64];
+		snprintf(details, sizeof details, "{\"verification\":\"%s\"}", svc_verification_name(ver));
+		svc_set_details(details);
+		return refuse(e, field, ERR_CUSTOMER_NOT_VERIFIED, "/account_ref");
+	}
 
 	struct store_destination dest = {0};
 	st = STORE_CALL(tx, destination_get, c->a->tenant_id, q->destination_id, &dest);
@@ -102,18 +112,25 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	struct svc_limits lim;
 	if ((st = svc_limits_read(tx, c->a->tenant_id, acct.client_id, true, &lim)) != STORE_OK)
 		return st;
-	if (q->amount_minor > lim.per_transaction_minor ||
-	    (lim.daily_minor != SVC_LIMIT_NONE &&
-	     q->amount_minor > lim.daily_minor - lim.used_today_minor)) {
-		bool per_tx = q->amount_minor > lim.per_transaction_minor;
+	/* The first limit the amount passes, in this order. */
+	const struct {
+		const char *name;
+		int64_t max, used;
+	} limits[] = {
+		{"per_transaction", lim.per_transaction_minor, 0},
+		{"daily", lim.daily_minor, lim.used_today_minor},
+		{"monthly", lim.monthly_minor, lim.used_month_minor},
+	};
+	for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+		if (limits[i].max == SVC_LIMIT_NONE ||
+		    q->amount_minor <= limits[i].max - limits[i].used)
+			continue;
 		char used[MONEY_STR_MAX], rem[MONEY_STR_MAX], max[MONEY_STR_MAX], details[224];
-		int64_t remaining = per_tx ? lim.per_transaction_minor
-					   : lim.daily_minor - lim.used_today_minor;
+		int64_t remaining = limits[i].max - limits[i].used;
 		snprintf(details, sizeof details,
 			 "{\"limit\":\"%s\",\"max\":\"%s\",\"used\":\"%s\",\"remaining\":\"%s\"}",
-			 per_tx ? "per_transaction" : "daily",
-			 money_format(per_tx ? lim.per_transaction_minor : lim.daily_minor, CUR_USDC, max),
-			 money_format(per_tx ? 0 : lim.used_today_minor, CUR_USDC, used),
+			 limits[i].name, money_format(limits[i].max, CUR_USDC, max),
+			 money_format(limits[i].used, CUR_USDC, used),
 			 money_format(remaining > 0 ? remaining : 0, CUR_USDC, rem));
 		svc_set_details(details);
 		return refuse(e, field, ERR_LIMIT_EXCEEDED, "/amount/value");
@@ -137,17 +154,18 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
 	    STORE_OK)
 		return st;
-	if (q->partner_fee_id || q->partner_default) {
+	/* Only a named partner fee is charged: a fee marked default is a
+	 * label, never applied on its own (Lumx: "If not provided, partner
+	 * fees will be zero"). */
+	if (q->partner_fee_id) {
 		struct store_partner_fee pf;
 		st = STORE_CALL(tx, partner_fee_get, c->a->tenant_id, q->partner_fee_id, &pf);
-		if (st == STORE_NOT_FOUND && q->partner_fee_id)
+		if (st == STORE_NOT_FOUND)
 			return refuse(e, field, ERR_NOT_FOUND, "/partnerFeeId");
-		if (st == STORE_OK) {
-			sched.partner_bps = pf.bps;
-			sched.partner_flat_minor = pf.flat_minor;
-		} else if (st != STORE_NOT_FOUND) {
+		if (st != STORE_OK)
 			return st;
-		}
+		sched.partner_bps = pf.bps;
+		sched.partner_flat_minor = pf.flat_minor;
 	}
 	struct fee_quote fq;
 	int64_t hold_minor;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+
 struct event_list_arg {
 	const struct auth *a;
 	const char *resource;
@@ -170,44 +172,55 @@ enum err svc_fees_set(struct service *s, const char *tenant_id, int32_t platform
 
 /* ---- limits ---------------------------------------------------------------- */
 
-void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64])
+void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64],
+		    char month_key[64])
 {
 	snprintf(tx_key, 64, "limit_tx:%s", client_id);
 	snprintf(day_key, 64, "limit_day:%s", client_id);
+	snprintf(month_key, 64, "limit_month:%s", client_id);
+}
+
+/* One limit setting, or SVC_LIMIT_NONE when it was never set. */
+static enum store_status limit_get(struct store_tx *tx, const char *tenant_id, const char *key,
+				   int64_t *out)
+{
+	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, key, out);
+	if (st == STORE_NOT_FOUND) {
+		*out = SVC_LIMIT_NONE;
+		return STORE_OK;
+	}
+	return st;
 }
 
 enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
 				  const char *client_id, bool for_check, struct svc_limits *out)
 {
-	char k1[64], k2[64];
-	svc_limit_keys(client_id, k1, k2);
-	out->per_transaction_minor = SVC_LIMIT_NONE;
-	out->daily_minor = SVC_LIMIT_NONE;
-	int64_t v;
-	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, k1, &v);
+	char k1[64], k2[64], k3[64];
+	svc_limit_keys(client_id, k1, k2, k3);
+	enum store_status st = limit_get(tx, tenant_id, k1, &out->per_transaction_minor);
 	if (st == STORE_OK)
-		out->per_transaction_minor = v;
-	else if (st != STORE_NOT_FOUND)
-		return st;
-	st = STORE_CALL(tx, setting_get, tenant_id, k2, &v);
+		st = limit_get(tx, tenant_id, k2, &out->daily_minor);
 	if (st == STORE_OK)
-		out->daily_minor = v;
-	else if (st != STORE_NOT_FOUND)
+		st = limit_get(tx, tenant_id, k3, &out->monthly_minor);
+	if (st != STORE_OK)
 		return st;
-	/* Checking a creation without a daily limit needs no total: skip the
-	 * sum, it runs inside the write lock of every session creation. */
-	out->used_today_minor = 0;
-	if (for_check && out->daily_minor == SVC_LIMIT_NONE)
-		return STORE_OK;
+	/* Checking a creation against no limit needs no total: skip the sum,
+	 * it runs inside the write lock of every session creation. */
+	out->used_today_minor = out->used_month_minor = 0;
 	int64_t now = svc_now();
-	return STORE_CALL(tx, session_sum, tenant_id, client_id, now - now % 86400,
-			  &out->used_today_minor);
+	if (!for_check || out->daily_minor != SVC_LIMIT_NONE)
+		st = STORE_CALL(tx, session_sum, tenant_id, client_id, now - now % 86400,
+				&out->used_today_minor);
+	if (st == STORE_OK && (!for_check || out->monthly_minor != SVC_LIMIT_NONE))
+		st = STORE_CALL(tx, session_sum, tenant_id, client_id, clock_month_start(now),
+				&out->used_month_minor);
+	return st;
 }
 
 struct limits_arg {
 	const struct auth *a;
 	const char *client;
-	int64_t per_tx, daily;
+	int64_t per_tx, daily, monthly;
 	struct svc_limits *out;
 };
 
@@ -224,7 +237,7 @@ static enum store_status limits_get_tx(struct store_tx *tx, void *arg)
 enum err svc_limits_get(struct service *s, const struct auth *a, const char *client_id,
 			struct svc_limits *out)
 {
-	struct limits_arg l = {a, client_id, 0, 0, out};
+	struct limits_arg l = {a, client_id, 0, 0, 0, out};
 	enum store_status st = store_run(s->store, false, limits_get_tx, &l);
 	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
 }
@@ -236,19 +249,22 @@ static enum store_status limits_set_tx(struct store_tx *tx, void *arg)
 	enum store_status st = STORE_CALL(tx, client_get, l->a->tenant_id, l->client, &cl);
 	if (st != STORE_OK)
 		return st;
-	char k1[64], k2[64];
-	svc_limit_keys(l->client, k1, k2);
+	char k1[64], k2[64], k3[64];
+	svc_limit_keys(l->client, k1, k2, k3);
 	if (l->per_tx >= 0 && (st = STORE_CALL(tx, setting_put, l->a->tenant_id, k1, l->per_tx)) != STORE_OK)
 		return st;
 	if (l->daily >= 0 && (st = STORE_CALL(tx, setting_put, l->a->tenant_id, k2, l->daily)) != STORE_OK)
+		return st;
+	if (l->monthly >= 0 &&
+	    (st = STORE_CALL(tx, setting_put, l->a->tenant_id, k3, l->monthly)) != STORE_OK)
 		return st;
 	return STORE_OK;
 }
 
 enum err svc_limits_set(struct service *s, const struct auth *a, const char *client_id,
-			int64_t per_transaction_minor, int64_t daily_minor)
+			int64_t per_transaction_minor, int64_t daily_minor, int64_t monthly_minor)
 {
-	struct limits_arg l = {a, client_id, per_transaction_minor, daily_minor, NULL};
+	struct limits_arg l = {a, client_id, per_transaction_minor, daily_minor, monthly_minor, NULL};
 	enum store_status st = store_run(s->store, true, limits_set_tx, &l);
 	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
 }

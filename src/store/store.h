@@ -408,7 +408,6 @@ struct store_ops {
 	/* Mark a LOCKED rate used by session_id: STORE_EXISTS if already used. */
 	enum store_status (*exchange_rate_use)(struct store_tx *, const char *tenant_id, const char *id, const char *session_id);
 	enum store_status (*partner_fee_insert)(struct store_tx *, const struct store_partner_fee *);
-	/* id NULL: the tenant's newest default partner fee (NOT_FOUND if none). */
 	enum store_status (*partner_fee_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_partner_fee *);
 	/* Principal of a client's sessions created at or after since, not
 	 * failed or cancelled (daily limits). */

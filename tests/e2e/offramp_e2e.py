@@ -675,6 +675,63 @@ class World:
 
 
 # ---------------------------------------------------------------------------
+# Exact numbers (docs/API.md "Metadata"): Lumx metadata comes back with
+# each number's text as sent.
+# ---------------------------------------------------------------------------
+
+class NumText(str):
+    """A JSON number as its text (json.loads parse_int / parse_float)."""
+
+
+def exact_json(raw):
+    """Parse JSON keeping every number's text (NumText), so 0.1 and
+    0.10000000000000001, or 1 and 1.0, differ."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    return json.loads(raw, parse_int=NumText, parse_float=NumText)
+
+
+def same_exact(a, b):
+    """Equal as documents, each number by its text."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_exact(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_exact(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+# Numbers a double would change, or that print differently once parsed:
+# each must come back with exactly this text.
+EXACT_NUMBERS = [("price", "0.1"), ("tiny", "1.5e-7"), ("one", "1.0"), ("hundred", "1e2"),
+                 ("upper", "1E+2"), ("negzero", "-0"), ("negzerof", "-0.0"),
+                 ("big", "100000000000000000000000"), ("bigneg", "-123456789012345678901234567890"),
+                 ("pi", "3.141592653589793238462643383279"), ("int", "42"), ("trail", "2.50")]
+EXACT_META = ("{" + ", ".join(f'"{k}": {v}' for k, v in EXACT_NUMBERS) +
+              ', "list": [0.5, 1.10, {"x": 7E-1}], "s": "0.1", "esc": "caf\\u00e9 \\"q\\"",'
+              ' "nested": {"deep": {"n": 1.000}}}')
+
+
+def exact_tx_text(dest_id, amount="10.00", meta=EXACT_META):
+    return ('{"bankAccountId": "%s", "sourceCurrency": "USDC", "sourceAmount": "%s",'
+            ' "purpose": "PERSONAL_ACCOUNT", "metadata": %s}' % (dest_id, amount, meta))
+
+
+def assert_exact_metadata(raw, what, meta=EXACT_META, paths=(("metadata",), ("request", "metadata"))):
+    """raw (an answer or webhook body) shows meta with each number's text as sent."""
+    doc = exact_json(raw)
+    want = exact_json(meta)
+    for path in paths:
+        got = doc
+        for k in path:
+            got = got[k]
+        assert same_exact(got, want), f"{what}: {'/'.join(path)} is\n{got}\nnot\n{want}"
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    for k, v in EXACT_NUMBERS:
+        assert f'"{k}":{v}' in text, f"{what}: {k} is not written {v}: {text[:600]}"
+    assert "0.10000000000000001" not in text and "1.4999999999999999e-07" not in text, text[:600]
+
+
+# ---------------------------------------------------------------------------
 # Assertions.
 # ---------------------------------------------------------------------------
 

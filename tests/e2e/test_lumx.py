@@ -7,16 +7,19 @@ the Lumx seed page 004_386da5fa55c3c2d9.txt, docs/LIFECYCLE.md):
   receipt; the hold is posted; the ledger holds;
 - failures by cents (.05, .06) show REFUNDED with state.error and leave the
   account as before;
-- transaction fields: metadata, memo (the payment reference), blockchain
-  (chooses the network fee), purpose vs the holder's relationship;
+- transaction fields: metadata (every number's text kept as sent), memo (the
+  payment reference), blockchain (chooses the network fee), purpose vs the
+  holder's relationship;
 - validation, idempotency (UUID keys, replay, conflict);
-- customers and destinations on every rail, with their field errors;
+- customers in Lumx's shape (verification, requirements, transactionLimits,
+  metadata), verified by the tax id's last digit, only APPROVED ones transact;
+- destinations on every rail, with their field errors;
 - a transaction settles on every rail;
 - both surfaces see the same customers, destinations and transactions;
 - lists with nextCursor / previousCursor;
 - exchange rates (FLOATING, LOCKED, single use, expiry, mismatch);
-- partner fees (named, default, rounding);
-- customer limits (per transaction, daily, on both surfaces).
+- partner fees (named, rounding; a default one applies only when named);
+- customer limits (per transaction, daily, monthly, on both surfaces).
 
 Servers: `server` (an hour-long sandbox step: transactions stay in
 TRANSFERRING_STABLECOIN with their hold) for what must not move, and
@@ -37,7 +40,8 @@ from decimal import ROUND_DOWN, Decimal
 import pytest
 
 from offramp_e2e import (
-    SHARED, TS_RE, UUID_RE, World, assert_error, describe, fmt_money, poll_until, sepa_destination,
+    EXACT_META, SHARED, TS_RE, UUID_RE, World, assert_error, assert_exact_metadata, describe, exact_json,
+    exact_tx_text, fmt_money, poll_until, same_exact, sepa_destination,
 )
 
 SETTLE_TIMEOUT = 30.0
@@ -194,8 +198,11 @@ class Lumx:
     def get_customer(self, cid):
         return _ok(self.req("GET", f"/customers/{cid}"), 200, f"GET /customers/{cid}")
 
-    def set_limits(self, cid, per_transaction, daily):
-        r = self.req("PUT", f"/customers/{cid}/limits", {"perTransaction": per_transaction, "daily": daily})
+    def set_limits(self, cid, per_transaction, daily, monthly=None):
+        body = {"perTransaction": per_transaction, "daily": daily}
+        if monthly is not None:
+            body["monthly"] = monthly
+        r = self.req("PUT", f"/customers/{cid}/limits", body)
         return _ok(r, 200, f"PUT /customers/{cid}/limits")
 
     def balance(self, customer, currency="USDC"):
@@ -414,6 +421,58 @@ def test_metadata_kept(lx):
     # an empty object too
     tx = lx.tx(lx.dest, "10.00", metadata={})
     assert tx["metadata"] == {} and lx.get_tx(tx["id"])["metadata"] == {}, tx
+
+
+def test_metadata_numbers_exact(lx):
+    """Metadata is the client's: every number comes back with the text it
+    was sent with (202, GET, list), strings and nesting intact."""
+    body = exact_tx_text(lx.dest["id"])
+    r = lx.post_tx(body)
+    assert r.status == 202, describe(r)
+    assert_exact_metadata(r.raw, "202")
+    tid = r.json["id"]
+    g = lx.req("GET", f"/transactions/{tid}")
+    assert g.status == 200, describe(g)
+    assert_exact_metadata(g.raw, "GET")
+    assert exact_json(g.raw)["metadata"]["esc"] == 'caf\u00e9 "q"', g.json
+    lst = lx.list_tx(size=100)
+    assert lst.status == 200, describe(lst)
+    mine = [x for x in exact_json(lst.raw)["data"] if x["id"] == tid]
+    assert mine and same_exact(mine[0]["metadata"], exact_json(EXACT_META)), mine
+
+
+def test_metadata_numbers_in_idempotency(lx):
+    """The same key with the same document (other whitespace, other key
+    order) replays; with a number written otherwise it is another request."""
+    key = str(uuid.uuid4())
+    body = exact_tx_text(lx.dest["id"], meta='{"a": 0.1, "b": 1.0}')
+    first = lx.post_tx(body, headers={"Idempotency-Key": key})
+    assert first.status == 202, describe(first)
+    again = lx.post_tx(exact_tx_text(lx.dest["id"], meta='{ "b" : 1.0 ,"a":0.1 }'),
+                       headers={"Idempotency-Key": key})
+    assert again.status == 202 and again.raw == first.raw, describe(again)
+    assert again.headers.get("x-idempotency-cached") == "true", again.headers
+    for other in ('{"a": 0.10000000000000001, "b": 1.0}', '{"a": 0.1, "b": 1}'):
+        r = lx.post_tx(exact_tx_text(lx.dest["id"], meta=other), headers={"Idempotency-Key": key})
+        assert_error(r, 409, "idempotency_key_reused")
+
+
+def test_metadata_number_past_a_double_is_refused(lx):
+    """jansson checks every body first: a number past a double's range
+    (about 1.8e308) is not accepted; nothing is created."""
+    before = lx.balance(lx.cust)
+    for meta in ('{"n": 1e400}', '{"n": %s}' % ("9" * 400)):
+        r = lx.post_tx(exact_tx_text(lx.dest["id"], meta=meta))
+        assert_error(r, 400, "invalid_json")
+    assert lx.balance(lx.cust) == before
+
+
+def test_sessions_api_has_no_metadata(lx):
+    """The sessions API keeps no client document: metadata is an unknown field."""
+    t = lx.t
+    w = t.setup("100.00")
+    r = t.req("POST", "/off-ramp-sessions", dict(w.body("10.00"), metadata={"a": 0.1}))
+    assert_error(r, 400, "unknown_field", "/metadata")
 
 
 @pytest.mark.parametrize("meta", ["a string", [1, 2], 5], ids=["string", "array", "number"])
@@ -717,6 +776,123 @@ def test_customers(lx):
         # and its account can be funded and read
         lx.fund(c, "12.34")
         assert lx.balance(c) == _bal("12.34")
+
+
+INDIVIDUAL_REQUIREMENTS = ["ID_CARD", "PASSPORT", "DRIVERS_LICENSE", "BANK_STATEMENT", "INCOME_TAX_RETURN",
+                           "DELIVERY_RECEIPT", "SELFIE", "ADDITIONAL_INFORMATION", "TERMS_OF_SERVICE"]
+
+
+def test_customer_shape_is_lumx(lx):
+    """Lumx's answer shape: verification {status, level, link},
+    transactionLimits {single, daily, monthly}, requirements, metadata;
+    the extra fields (status, accountRef, limits) stay."""
+    for kind in ("BUSINESS", "INDIVIDUAL"):
+        c = lx.customer(kind)
+        assert c["verification"] == {"status": "APPROVED", "level": "STANDARD", "link": None}, c
+        assert c["status"] == "APPROVED", c
+        assert c["transactionLimits"] == {"single": "100000.00", "daily": "250000.00", "monthly": "1000000.00"}, c
+        assert c["requirements"] == [], c
+        assert c["metadata"] == {}, c
+        assert set(c["limits"]) == {"perTransaction", "daily", "monthly", "usedToday", "remainingToday",
+                                    "usedThisMonth", "remainingThisMonth"}, c
+        got = lx.get_customer(c["id"])
+        for k in ("verification", "transactionLimits", "requirements", "metadata", "status"):
+            assert got[k] == c[k], (k, got, c)
+    # a sessions-API client seen as a customer: approved, no limits until set
+    cl = lx.t.create_client("Plain Client")
+    c = lx.get_customer(cl["id"])
+    assert c["verification"]["status"] == "APPROVED" and c["requirements"] == [], c
+    assert c["transactionLimits"] == {"single": None, "daily": None, "monthly": None}, c
+
+
+# Lumx's sandbox rule: the tax id's last digit drives the verification.
+VERIFICATION_BY_TAX_ID = [
+    ("52998224721", "NOT_STARTED"), ("529.982.247-22", "RFI"), ("DE123456783", "FINAL_REJECTION"),
+    ("52998224724", "APPROVED"), ("123.456.789-00", "APPROVED"), ("DE123456789", "APPROVED"),
+    ("1-X", "NOT_STARTED"),   # the last digit, not the last character
+    ("ABC", "APPROVED"),      # no digit at all
+]
+
+
+@pytest.mark.parametrize("tax_id,status", VERIFICATION_BY_TAX_ID, ids=[v[0] for v in VERIFICATION_BY_TAX_ID])
+def test_customer_verification_by_tax_id(lx, tax_id, status):
+    for kind in ("INDIVIDUAL", "BUSINESS"):
+        c = lx.customer(kind, taxId=tax_id)
+        assert c["verification"]["status"] == status and c["status"] == status, c
+        assert lx.get_customer(c["id"])["verification"]["status"] == status
+        if status in ("NOT_STARTED", "RFI"):
+            assert c["requirements"] and all(r["status"] == "NOT_SENT" for r in c["requirements"]), c
+            if kind == "INDIVIDUAL" and status == "NOT_STARTED":
+                assert [r["name"] for r in c["requirements"]] == INDIVIDUAL_REQUIREMENTS, c
+        else:
+            assert c["requirements"] == [], c
+
+
+@pytest.mark.parametrize("tax_id,status", [v for v in VERIFICATION_BY_TAX_ID if v[1] != "APPROVED"][:3],
+                         ids=["NOT_STARTED", "RFI", "FINAL_REJECTION"])
+def test_unverified_customer_cannot_transact(lx, tax_id, status):
+    """Only an APPROVED customer transacts, on either surface: 422
+    customer_not_verified, nothing held; destinations can still be saved."""
+    c = lx.customer(taxId=tax_id, fund="100.00")
+    d = lx.destination(c)
+    r = lx.post_tx(lx.tx_body(d, "10.00"))
+    assert_error(r, 422, "customer_not_verified", "/bankAccountId")
+    assert r.json["details"].get("verification") == status, r.json
+    # the sessions API on the customer's account is refused the same way
+    dest = lx.t.create_destination(c["accountRef"])
+    body = World(lx.t, {"id": c["id"]}, c["accountRef"], dest, sepa_destination()).body("10.00")
+    r = lx.req("POST", "/off-ramp-sessions", body)
+    assert_error(r, 422, "customer_not_verified", "/account_ref")
+    assert lx.balance(c) == _bal("100.00"), "a refused transaction held something"
+    assert lx.list_tx(customerId=c["id"]).json["data"] == []
+
+
+def test_customer_metadata_exact(lx):
+    """A customer's metadata is kept as sent, numbers by their text."""
+    body = json.dumps(Lumx.customer_body(legalName="Meta Co"))[:-1] + ', "metadata": ' + EXACT_META + "}"
+    r = lx.req("POST", "/customers", body)
+    assert r.status == 201, describe(r)
+    assert_exact_metadata(r.raw, "201", paths=(("metadata",),))
+    g = lx.req("GET", f"/customers/{r.json['id']}")
+    assert g.status == 200, describe(g)
+    assert_exact_metadata(g.raw, "GET", paths=(("metadata",),))
+    for bad in ("a string", [1], 5):
+        assert_error(lx.req("POST", "/customers", Lumx.customer_body(metadata=bad)), 400, "invalid_type",
+                     "/metadata")
+    c = lx.customer(metadata=None)
+    assert c["metadata"] == {}, c
+
+
+def test_monthly_limit(server):
+    """The monthly limit counts, like the daily one, every transaction of the
+    customer created this UTC calendar month that has not failed or been
+    cancelled, in stablecoin units (USDT at par)."""
+    x = Lumx(server)
+    cust = x.customer(fund="5000.00")
+    x.fund(cust, "1000.00", "USDT")
+    dest = x.destination(cust)
+    c = x.set_limits(cust["id"], "1000.00", "5000.00", "700.00")
+    assert c["transactionLimits"] == {"single": "1000.00", "daily": "5000.00", "monthly": "700.00"}, c
+    x.tx(dest, "500.00")
+    r = x.post_tx(x.tx_body(dest, "200.01", "USDT"))
+    assert_error(r, 422, "limit_exceeded", "/sourceAmount")
+    d = r.json["details"]
+    assert d.get("limit") == "monthly", d
+    assert _detail_decimal(d, "max") == Decimal("700.00") and _detail_decimal(d, "used") == Decimal("500.00"), d
+    assert _detail_decimal(d, "remaining") == Decimal("200.00"), d
+    x.tx(dest, "200.00", "USDT")               # exactly the monthly limit
+    lim = _limits(x, cust["id"])
+    assert lim["usedThisMonth"] == "700.00" and lim["remainingThisMonth"] == "0.00", lim
+    assert lim["usedToday"] == "700.00" and lim["remainingToday"] == "4300.00", lim
+    assert_error(x.post_tx(x.tx_body(dest, "0.01")), 422, "limit_exceeded")
+    # leaving monthly out keeps it; setting it higher lets the next through
+    c = x.set_limits(cust["id"], "1000.00", "5000.00")
+    assert c["transactionLimits"]["monthly"] == "700.00", c
+    x.set_limits(cust["id"], "1000.00", "5000.00", "800.00")
+    x.tx(dest, "100.00")
+    for bad in ("0", "-1.00", 5, "1e3"):
+        r = x.req("PUT", f"/customers/{cust['id']}/limits", {"monthly": bad})
+        assert r.status == 400 and r.json["details"].get("field") == "/monthly", describe(r)
 
 
 def test_customer_get_needs_clients_manage_or_accounts_read(lx):
@@ -1074,7 +1250,9 @@ def test_session_visible_as_transaction(lx):
     # the client is a customer, its destination a destination
     c = lx.get_customer(client["id"])
     assert c["accountRef"] == acct and c["status"] == "APPROVED", c
+    assert c["verification"]["status"] == "APPROVED", c
     assert c["limits"]["usedToday"] == "250.00", f"a session counts toward its client's limits: {c}"
+    assert c["limits"]["usedThisMonth"] == "250.00", c
     d = lx.req("GET", f"/destinations/{w_dest['id']}")
     assert d.status == 200, describe(d)
     assert d.json["rail"] == "SEPA" and d.json["currency"] == "EUR" and d.json["customerId"] == client["id"], d.json
@@ -1518,26 +1696,26 @@ def test_partner_fee_unknown_or_another_tenants(lx):
     assert lx.balance(lx.cust) == before
 
 
-def test_default_partner_fee(server):
+def test_default_partner_fee_is_not_applied(server):
+    """Lumx: "If not provided, partner fees will be zero." A fee marked
+    default is a label: only a transaction naming it pays it."""
     x = Lumx(server)
     cust = x.customer(fund="1000.00")
     dest = x.destination(cust)
-    x.partner_fee(100, "0.01", default=True, name="old default")
-    x.partner_fee(200, "1.00", default=True, name="new default")
+    dflt = x.partner_fee(200, "1.00", default=True, name="the default")
+    assert dflt["default"] is True, dflt
     named = x.partner_fee(50, "0.50", default=False, name="named")
-    # the newest default applies when none is named: 2% of 100 + 1.00
-    s = x.session(x.tx(dest, "100.00")["id"])
-    assert _fee_components(s).get("partner_fee") == Decimal("3.00"), s["fee_summary"]
-    assert _fee_total(s) == Decimal("4.00"), s["fee_summary"]
-    # a named one wins over the default
+    # no partnerFeeId (absent or null): no partner fee, although a default exists
+    for extra in ({}, {"partnerFeeId": None}):
+        s = x.session(x.tx(dest, "100.00", **extra)["id"])
+        assert "partner_fee" not in _fee_components(s), f"{extra}: {s['fee_summary']}"
+        assert _fee_total(s) == Decimal("1.00"), s["fee_summary"]
+    # naming a fee, the default one included, charges it
     s = x.session(x.tx(dest, "100.00", partnerFeeId=named["id"])["id"])
     assert _fee_components(s).get("partner_fee") == Decimal("1.00"), s["fee_summary"]
-    assert x.balance(cust) == _bal("1000.00", "206.00"), x.balance(cust)
-    # another tenant is not affected by this tenant's default
-    y = Lumx(server)
-    yc = y.customer(fund="200.00")
-    s = y.session(y.tx(y.destination(yc), "100.00")["id"])
-    assert _fee_total(s) == Decimal("1.00"), s["fee_summary"]
+    s = x.session(x.tx(dest, "100.00", partnerFeeId=dflt["id"])["id"])
+    assert _fee_components(s).get("partner_fee") == Decimal("3.00"), s["fee_summary"]
+    assert x.balance(cust) == _bal("1000.00", "408.00"), "4 × (100.00 + 1.00) + 1.00 + 3.00 held"
 
 
 def test_partner_fee_in_receipt(fast_server):
@@ -1582,14 +1760,17 @@ def _limits(x, cid):
 def test_default_limits_and_usage(server):
     x = Lumx(server)
     cust = x.customer(fund="1000.00")
-    assert cust.get("limits") == {"perTransaction": "100000.00", "daily": "250000.00", "usedToday": "0.00",
-                                  "remainingToday": "250000.00"}, cust
+    assert cust.get("limits") == {"perTransaction": "100000.00", "daily": "250000.00", "monthly": "1000000.00",
+                                  "usedToday": "0.00", "remainingToday": "250000.00", "usedThisMonth": "0.00",
+                                  "remainingThisMonth": "1000000.00"}, cust
+    assert cust.get("transactionLimits") == {"single": "100000.00", "daily": "250000.00", "monthly": "1000000.00"}
     dest = x.destination(cust)
     x.tx(dest, "100.00")
     x.tx(dest, "0.50", "USDC")
     lim = _limits(x, cust["id"])
-    assert lim == {"perTransaction": "100000.00", "daily": "250000.00", "usedToday": "100.50",
-                   "remainingToday": "249899.50"}, lim
+    assert lim == {"perTransaction": "100000.00", "daily": "250000.00", "monthly": "1000000.00",
+                   "usedToday": "100.50", "remainingToday": "249899.50", "usedThisMonth": "100.50",
+                   "remainingThisMonth": "999899.50"}, lim
 
 
 def test_limits_per_transaction_and_daily(server):
@@ -1600,8 +1781,10 @@ def test_limits_per_transaction_and_daily(server):
     x.tx(dest, "100.00")
     c = x.set_limits(cust["id"], "500.00", "1000.00")
     assert c["id"] == cust["id"], c
-    assert c["limits"] == {"perTransaction": "500.00", "daily": "1000.00", "usedToday": "100.00",
-                           "remainingToday": "900.00"}, c
+    assert c["limits"] == {"perTransaction": "500.00", "daily": "1000.00", "monthly": "1000000.00",
+                           "usedToday": "100.00", "remainingToday": "900.00", "usedThisMonth": "100.00",
+                           "remainingThisMonth": "999900.00"}, c
+    assert c["transactionLimits"] == {"single": "500.00", "daily": "1000.00", "monthly": "1000000.00"}, c
     assert _limits(x, cust["id"]) == c["limits"]
 
     before = x.balance(cust)
@@ -1715,7 +1898,8 @@ BAD_LIMITS = [
     ("zero", {"perTransaction": "500.00", "daily": "0"}, "amount_not_positive", "/daily"),
     ("number", {"perTransaction": 500, "daily": "1000.00"}, "invalid_amount", "/perTransaction"),
     ("too_precise", {"perTransaction": "1.0000001", "daily": "1000.00"}, "amount_too_precise", "/perTransaction"),
-    ("unknown_field", {"perTransaction": "1.00", "daily": "2.00", "monthly": "3.00"}, "unknown_field", "/monthly"),
+    ("unknown_field", {"perTransaction": "1.00", "daily": "2.00", "weekly": "3.00"}, "unknown_field", "/weekly"),
+    ("monthly_zero", {"monthly": "0.00"}, "amount_not_positive", "/monthly"),
 ]
 
 
@@ -1822,7 +2006,7 @@ def test_lumx_state_survives_restart(server_factory):
     fresh = x.rate("LOCKED", "5m")
     fee = x.partner_fee(100, "0.10", default=True)
     h = _idem()
-    body = x.tx_body(dest, "100.00", exchangeRateId=used["id"])
+    body = x.tx_body(dest, "100.00", exchangeRateId=used["id"], partnerFeeId=fee["id"])
     first = x.post_tx(body, headers=h)
     assert first.status == 202, describe(first)
 
@@ -1830,16 +2014,17 @@ def test_lumx_state_survives_restart(server_factory):
     srv.start()
 
     lim = _limits(x, cust["id"])
-    assert lim == {"perTransaction": "500.00", "daily": "1000.00", "usedToday": "100.00",
-                   "remainingToday": "900.00"}, lim
+    assert lim == {"perTransaction": "500.00", "daily": "1000.00", "monthly": "1000000.00",
+                   "usedToday": "100.00", "remainingToday": "900.00", "usedThisMonth": "100.00",
+                   "remainingThisMonth": "999900.00"}, lim
     again = x.post_tx(body, headers=h)
     assert again.status == 202 and again.raw == first.raw, describe(again)
     assert again.headers.get("x-idempotency-cached") == "true", again.headers
     assert_error(x.post_tx(x.tx_body(dest, "10.00", exchangeRateId=used["id"])), 422, "exchange_rate_already_used")
     assert_error(x.post_tx(x.tx_body(dest, "500.01")), 422, "limit_exceeded")
-    tx = x.tx(dest, "100.00", exchangeRateId=fresh["id"])
+    tx = x.tx(dest, "100.00", exchangeRateId=fresh["id"], partnerFeeId=fee["id"])
     s = x.session(tx["id"])
-    assert _fee_components(s).get("partner_fee") == Decimal("1.10"), f"default fee {fee}: {s['fee_summary']}"
+    assert _fee_components(s).get("partner_fee") == Decimal("1.10"), f"partner fee {fee}: {s['fee_summary']}"
     # 100 + 1.00 + 1.10 (first) and 100 + 1.00 + 1.10 (second)
     assert x.balance(cust) == _bal("1000.00", "204.20"), x.balance(cust)
     _ledger_ok(srv)

@@ -35,7 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from offramp_e2e import (
-    LIFECYCLE_STEP_MS, TS_RE, UUID_RE, Server, assert_error, check_error_shape, describe, list_items, poll_until,
+    LIFECYCLE_STEP_MS, TS_RE, UUID_RE, Server, assert_error, assert_exact_metadata, check_error_shape, describe,
+    exact_tx_text, list_items, poll_until,
 )
 
 RETRY_BASE_MS = 100
@@ -785,23 +786,35 @@ def test_lumx_deliveries(server, receiver):
         if body["eventId"] in bodies:
             assert bodies[body["eventId"]] == body, f"two deliveries of {body['eventId']} differ"
         bodies[body["eventId"]] = body
-    status_of = {"offramp.transferring_stablecoin": {"TRANSFERRING_STABLECOIN"}, "offramp.trading": {"TRADING"},
-                 "offramp.transferring_fiat": {"TRANSFERRING_FIAT"}, "offramp.success": {"SUCCESS"},
-                 "offramp.failed": {"FAILED", "REFUNDING", "REFUNDED"},
-                 "offramp.refunding": {"REFUNDING", "REFUNDED"}, "offramp.refunded": {"REFUNDED"}}
+    # each event's data is the transaction as it stood at that event, and
+    # data.sequence orders a session's events: the GET /events
+    # session_sequence of the transition, and for the two refund events
+    # that follow a failure (terminal: nothing can come after it) the
+    # failure's + 1 and + 2.
+    status_of = {"offramp.transferring_stablecoin": "TRANSFERRING_STABLECOIN", "offramp.trading": "TRADING",
+                 "offramp.transferring_fiat": "TRANSFERRING_FIAT", "offramp.success": "SUCCESS",
+                 "offramp.failed": "FAILED", "offramp.refunding": "REFUNDING", "offramp.refunded": "REFUNDED"}
     for sid, path in sids.items():
-        mine = [b for b in bodies.values() if b["data"]["id"] == sid]
-        order = {"offramp." + p: i for i, p in enumerate(path)}
-        mine.sort(key=lambda b: order[b["eventType"]])
+        mine = sorted((b for b in bodies.values() if b["data"]["id"] == sid), key=lambda b: b["data"]["sequence"])
         assert [b["eventType"] for b in mine] == ["offramp." + p for p in path], \
-            f"{sid}: {[b['eventType'] for b in mine]}"
+            f"{sid}: event types by data.sequence {[(b['eventType'], b['data']['sequence']) for b in mine]}"
         seqs = [b["data"]["sequence"] for b in mine]
-        assert seqs == sorted(seqs), f"{sid}: data.sequence goes backwards along {path}: {seqs}"
-        base = [s for s, b in zip(seqs, mine) if b["eventType"] not in ("offramp.refunding", "offramp.refunded")]
-        assert len(set(base)) == len(base), f"{sid}: distinct transitions share a sequence: {seqs}"
+        assert len(set(seqs)) == len(seqs), f"{sid}: events share a sequence: {seqs}"
         for b in mine:
-            st = b["data"]["state"].get("status")
-            assert st in status_of[b["eventType"]], f"{b['eventType']} carries state.status {st!r}"
+            st = b["data"]["state"]
+            assert st.get("status") == status_of[b["eventType"]], f"{b['eventType']} carries state {st}"
+            ev = want[b["eventId"]][1]
+            if b["eventId"] == ev["id"]:
+                assert b["data"]["sequence"] == ev["session_sequence"], (b, ev)
+            if b["eventType"] in ("offramp.failed", "offramp.refunding", "offramp.refunded"):
+                assert st.get("error", {}).get("code") == ev["data"]["failure_reason"], \
+                    f"{b['eventType']} without the failure's state.error: {st}"
+        if path[-1] == "refunded":
+            failed, refunding, refunded = mine[-3:]
+            base = failed["data"]["sequence"]
+            assert failed["eventId"] == want[failed["eventId"]][1]["id"], "offramp.failed has the failure's event id"
+            assert [refunding["data"]["sequence"], refunded["data"]["sequence"]] == [base + 1, base + 2], seqs
+            assert t.events(sid)[-1]["session_sequence"] == base, "the failure is the session's last event"
         tx = t.get(f"/transactions/{sid}")
         last = dict(mine[-1]["data"])
         last.pop("sequence")
@@ -810,6 +823,33 @@ def test_lumx_deliveries(server, receiver):
             assert "receipt" in mine[-1]["data"]["state"], mine[-1]
         else:
             assert mine[-1]["data"]["state"].get("error"), f"refunded event without state.error: {mine[-1]}"
+
+
+def test_lumx_metadata_numbers_exact(server, receiver):
+    """A Lumx transaction's metadata reaches a lumx endpoint with every
+    number's text as sent, in each event (the body is what is signed)."""
+    t = server.new_tenant()
+    ep = create_endpoint(t, receiver.url("lxm"), "lumx", ["*"])
+    cust = t.req("POST", "/customers", {"type": "BUSINESS", "legalName": "Acme", "country": "DEU",
+                                        "email": "ops@acme.example", "taxId": "DE123456789"})
+    assert cust.status == 201, describe(cust)
+    t.deposit(cust.json["accountRef"], "100.00")
+    dest = t.req("POST", "/destinations", {
+        "customerId": cust.json["id"], "name": "EUR", "rail": "SEPA", "currency": "EUR",
+        "identifier": {"iban": "DE89370400440532013000"},
+        "holder": {"type": "BUSINESS", "relationship": "SELF", "legalName": "Acme"}})
+    assert dest.status == 201, describe(dest)
+    # .05 fails the stablecoin transfer: the three failure events carry it too
+    tx = t.req("POST", "/transactions/off-ramp", exact_tx_text(dest.json["id"], "10.05"))
+    assert tx.status == 202, describe(tx)
+    want = {"offramp.transferring_stablecoin", "offramp.failed", "offramp.refunding", "offramp.refunded"}
+
+    def mine(rs):
+        return {r.json()["eventType"]: r for r in rs if r.json()["data"]["id"] == tx.json["id"]}
+    recs = receiver.wait("lxm", lambda rs: set(mine(rs)) >= want, "the lumx events of the transaction")
+    for etype, rec in mine(recs).items():
+        check_lumx_rec(rec, ep["secret"])
+        assert_exact_metadata(rec.body, etype, paths=(("data", "metadata"), ("data", "request", "metadata")))
 
 
 def test_event_types_filtering_and_patch(server, receiver):

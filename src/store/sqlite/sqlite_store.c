@@ -1780,18 +1780,14 @@ static enum store_status sq_partner_fee_insert(struct store_tx *t, const struct 
 static enum store_status sq_partner_fee_get(struct store_tx *t, const char *tenant_id,
 					    const char *id, struct store_partner_fee *r)
 {
-	static const char by_id[] =
+	static const char sql[] =
 		"SELECT id, tenant_id, name, bps, flat_minor, is_default, created_at"
 		" FROM partner_fees WHERE tenant_id = ?1 AND id = ?2";
-	static const char dflt[] =
-		"SELECT id, tenant_id, name, bps, flat_minor, is_default, created_at"
-		" FROM partner_fees WHERE tenant_id = ?1 AND is_default = 1 ORDER BY id DESC LIMIT 1";
-	sqlite3_stmt *st = sq_stmt(t, id ? by_id : dflt);
+	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, tenant_id);
-	if (id)
-		bt(st, 2, id);
+	bt(st, 2, id);
 	enum store_status s = sq_one(t, st, "partner fee get");
 	if (s != STORE_OK)
 		return s;

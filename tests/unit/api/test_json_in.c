@@ -43,6 +43,12 @@ static void test_parse_refusals(void **state)
 	assert_int_equal(PARSE("{\"a\":\"\\ud800\"}"), ERR_INVALID_JSON); /* lone surrogate */
 	assert_int_equal(PARSE("{\"a\":\"\\u00e9\\u20ac\"}"), ERR_OK);
 	assert_int_equal(parse_err("{\"a\":1}\0", 8), ERR_INVALID_JSON); /* NUL after the value */
+	assert_int_equal(parse_err("{\"a\":1.5\0\n,\"b\":2}", 17), ERR_INVALID_JSON); /* jansson lets it pass */
+	/* Integers past int64 are JSON (metadata keeps their text); past a
+	 * double's range they are not accepted. */
+	assert_int_equal(PARSE("{\"a\":100000000000000000000000,\"b\":1}"), ERR_OK);
+	assert_int_equal(PARSE("{\"a\":-123456789012345678901234567890}"), ERR_OK);
+	assert_int_equal(PARSE("{\"a\":1e400}"), ERR_INVALID_JSON);
 }
 
 static void test_depth_cap(void **state)
