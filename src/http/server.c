@@ -99,6 +99,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req 
 		MHD_add_response_header(resp, "X-Idempotency-Cached", "true");
 	if (res->etag[0])
 		MHD_add_response_header(resp, "ETag", res->etag);
+	if (res->allow[0])
+		MHD_add_response_header(resp, "Allow", res->allow);
 	hr->status = res->status;
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
