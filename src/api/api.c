@@ -13,6 +13,7 @@
  */
 #include "api/api_internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,35 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 	return true;
 }
 
+/* HEAD is GET without the body (RFC 9110 §9.3.2): it takes the GET route,
+ * with its checks and handler, and the HTTP adapter sends only the headers. */
+static bool route_serves(const struct api_route *rt, const char *method)
+{
+	return strcmp(rt->method, method) == 0 ||
+	       (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
+}
+
+/* The Allow header of a 405 (RFC 9110 §15.5.6): the methods the route
+ * table serves on this path, in table order, HEAD right after GET. */
+static void route_allow(const char *path, char out[API_ALLOW_MAX])
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof api_routes / sizeof *api_routes; i++) {
+		char id[UUID_STR_LEN + 1];
+		bool ok;
+		if (!route_match(api_routes[i].pattern, path, id, &ok))
+			continue;
+		const char *m = api_routes[i].method;
+		int w = snprintf(out + n, API_ALLOW_MAX - n, "%s%s%s", n ? ", " : "", m,
+				 strcmp(m, "GET") == 0 ? ", HEAD" : "");
+		/* The table has at most one route per method and path, so the
+		 * six methods fit; a longer list would be our bug. */
+		assert(w > 0 && (size_t)w < API_ALLOW_MAX - n);
+		n += (size_t)w;
+	}
+}
+
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
 	struct api_call c = {.api = api, .req = req};
@@ -399,7 +429,7 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 		if (!route_match(api_routes[i].pattern, req->path, c.id, &ok))
 			continue;
 		path_known = true;
-		if (strcmp(api_routes[i].method, req->method) == 0) {
+		if (route_serves(&api_routes[i], req->method)) {
 			rt = &api_routes[i];
 			id_ok = ok;
 			break;
@@ -422,6 +452,8 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	res->cached = c.answer.cached;
 	res->www_authenticate = res->status == 401;
 	snprintf(res->etag, sizeof res->etag, "%s", c.etag);
+	if (!rt && path_known)
+		route_allow(req->path, res->allow);
 	if (res->status >= 500)
 		log_error("api: %s %s answered %d (request %s)", req->method, req->path,
 			  res->status, req->request_id);

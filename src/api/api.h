@@ -17,6 +17,7 @@
 #include "service/service.h"
 
 #define API_QUERY_MAX 16
+#define API_ALLOW_MAX 64 /* "POST, GET, HEAD, PUT, PATCH, DELETE" and a NUL fit */
 
 struct api_request {
 	const char *method;        /* "GET", "POST", ... */
@@ -43,6 +44,7 @@ struct api_response {
 	bool cached;           /* X-Idempotency-Cached: true */
 	bool www_authenticate; /* 401: WWW-Authenticate: Bearer */
 	char etag[40];         /* "" for none */
+	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
 };
 
 struct api {

@@ -4,6 +4,7 @@
  *
  *   offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]
  *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
+ *                 [--max-connections N] [--max-connections-per-ip N] [--header-timeout-ms N]
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
@@ -28,6 +29,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "domain/capability.h"
 #include "http/server.h"
@@ -46,6 +48,7 @@ struct opts {
 	long sandbox_step_ms;
 	long http_threads;
 	long commit_batch_max;
+	long max_connections, max_per_ip, header_timeout_ms;
 	const char *name;
 	const char *tenant;
 	const char *capabilities;
@@ -60,6 +63,9 @@ struct opts {
 	int nargs;
 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static void usage(FILE *f)
 {
 	fputs("usage:\n"
@@ -67,6 +73,8 @@ static void usage(FILE *f)
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
 	      "                [--commit-batch-max N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
+	      "                [--max-connections N] [--max-connections-per-ip N]\n"
+	      "                [--header-timeout-ms N]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -75,7 +83,13 @@ static void usage(FILE *f)
 	      "  offramp admin set-fees --tenant enterprises/<uuid> [--platform-bps N]\n"
 	      "                [--network-fee ASSET:NETWORK:AMOUNT] [--db PATH]\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN,\n"
-	      "             OFFRAMP_SANDBOX_STEP_MS (flags win over the environment)\n",
+	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_MAX_CONNECTIONS,\n"
+	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
+	      "             (flags win over the environment)\n"
+	      "serve defaults: --max-connections " STR(LIMIT_CONNECTIONS_DEFAULT)
+	      ", --max-connections-per-ip " STR(LIMIT_CONNECTIONS_PER_IP_DEFAULT)
+	      ",\n  --header-timeout-ms " STR(LIMIT_HEADER_TIMEOUT_MS_DEFAULT)
+	      " (headers, then the body, each within it)\n",
 	      f);
 }
 
@@ -94,6 +108,26 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* The connection caps and deadline of serve (CONTRACT §12), each a flag
+ * and an environment variable; defaults in base/limits.h. */
+static const struct conn_limit {
+	const char *flag, *env;
+	long dflt, lo, hi;
+} conn_limits[] = {
+	{"max-connections", "OFFRAMP_MAX_CONNECTIONS", LIMIT_CONNECTIONS_DEFAULT, 1,
+	 LIMIT_CONNECTIONS_MAX},
+	{"max-connections-per-ip", "OFFRAMP_MAX_CONNECTIONS_PER_IP", LIMIT_CONNECTIONS_PER_IP_DEFAULT,
+	 1, LIMIT_CONNECTIONS_MAX},
+	{"header-timeout-ms", "OFFRAMP_HEADER_TIMEOUT_MS", LIMIT_HEADER_TIMEOUT_MS_DEFAULT,
+	 LIMIT_HEADER_TIMEOUT_MS_MIN, LIMIT_HEADER_TIMEOUT_MS_MAX},
+};
+
+static long *conn_limit_field(struct opts *o, size_t i)
+{
+	long *fields[] = {&o->max_connections, &o->max_per_ip, &o->header_timeout_ms};
+	return fields[i];
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -115,6 +149,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"webhook-retry-base-ms", required_argument, NULL, 'R'},
 		{"platform-bps", required_argument, NULL, 'b'},
 		{"network-fee", required_argument, NULL, 'f'},
+		{"max-connections", required_argument, NULL, 'C'},
+		{"max-connections-per-ip", required_argument, NULL, 'P'},
+		{"header-timeout-ms", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -139,11 +176,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	o->platform_bps = -1;
+	for (size_t i = 0; i < sizeof conn_limits / sizeof *conn_limits; i++) {
+		const struct conn_limit *cl = &conn_limits[i];
+		char dflt[16];
+		snprintf(dflt, sizeof dflt, "%ld", cl->dflt);
+		if (!parse_long(env_or(cl->env, dflt), cl->lo, cl->hi, conn_limit_field(o, i))) {
+			fprintf(stderr, "offramp: %s must be %ld..%ld\n", cl->env, cl->lo, cl->hi);
+			return 2;
+		}
+	}
 	if (!parse_long(env_or("OFFRAMP_SANDBOX_STEP_MS", "1000"), 0, 3600000, &o->sandbox_step_ms)) {
 		fprintf(stderr, "offramp: OFFRAMP_SANDBOX_STEP_MS must be 0..3600000\n");
 		return 2;
 	}
 	bool db_flag = false;
+	bool per_ip_set = *env_or("OFFRAMP_MAX_CONNECTIONS_PER_IP", "") != '\0';
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -202,6 +249,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->network_fees[o->nfees++] = optarg;
 			break;
+		case 'C':
+		case 'P':
+		case 'H': {
+			size_t i = c == 'C' ? 0 : c == 'P' ? 1 : 2;
+			per_ip_set |= c == 'P';
+			const struct conn_limit *cl = &conn_limits[i];
+			if (!parse_long(optarg, cl->lo, cl->hi, conn_limit_field(o, i))) {
+				fprintf(stderr, "offramp: --%s must be %ld..%ld\n", cl->flag, cl->lo,
+					cl->hi);
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
@@ -212,6 +272,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return 2;
 		}
 		o->args[o->nargs++] = argv[optind++];
+	}
+	/* Unset, the per-address cap leaves at least half the total to the
+	 * other addresses. */
+	if (!per_ip_set && o->max_per_ip > o->max_connections / 2)
+		o->max_per_ip = o->max_connections > 1 ? o->max_connections / 2 : 1;
+	if (o->max_per_ip > o->max_connections) {
+		fprintf(stderr, "offramp: --max-connections-per-ip (%ld) must not exceed "
+				"--max-connections (%ld)\n",
+			o->max_per_ip, o->max_connections);
+		return 2;
 	}
 	/* An explicit --db beats a database URL from the environment. */
 	if (db_flag)
@@ -435,7 +505,10 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	}
 	api_webhook_allow_loopback = o->webhook_allow_loopback;
 	struct api api = {.svc = svc};
-	struct http_config hc = {.listen = o->listen, .threads = (unsigned)o->http_threads};
+	struct http_config hc = {.listen = o->listen, .threads = (unsigned)o->http_threads,
+				 .max_connections = (unsigned)o->max_connections,
+				 .max_per_ip = (unsigned)o->max_per_ip,
+				 .header_timeout_ms = (unsigned)o->header_timeout_ms};
 	struct http_server *http = http_start(&hc, &api);
 	if (!http) {
 		dispatcher_stop(hooks);

@@ -11,8 +11,16 @@
 #define LIMIT_BODY_BYTES (64 * 1024)        /* larger bodies get 413 */
 #define LIMIT_URL_BYTES 2048                /* path plus query */
 #define LIMIT_HEADER_POOL_BYTES (32 * 1024) /* per-connection header memory; MHD answers 431 past it */
-#define LIMIT_CONNECTIONS 1024              /* concurrent connections */
-#define LIMIT_CONNECTION_TIMEOUT_S 30       /* idle connection closed after */
+#define LIMIT_CONNECTIONS_DEFAULT 4096      /* --max-connections: concurrent, in all */
+#define LIMIT_CONNECTIONS_PER_IP_DEFAULT 512 /* --max-connections-per-ip: a platform's backend fits */
+#define LIMIT_CONNECTIONS_MAX 65536         /* highest --max-connections */
+#define LIMIT_HEADER_TIMEOUT_MS_DEFAULT 10000 /* --header-timeout-ms: headers, then body, each within */
+#define LIMIT_HEADER_TIMEOUT_MS_MIN 500
+#define LIMIT_HEADER_TIMEOUT_MS_MAX 600000
+#define LIMIT_DEADLINE_TICK_MS 100          /* how often the header and body deadlines are checked */
+#define LIMIT_FD_RESERVE 1024               /* descriptors besides connections: store, epoll, webhooks */
+#define LIMIT_HTTP_LOG_LINES_PER_S 10      /* libmicrohttpd messages; the rest are counted */
+#define LIMIT_CONNECTION_TIMEOUT_S 30       /* idle connection closed after (an answer nobody reads) */
 #define LIMIT_HTTP_THREADS_MAX 64
 #define LIMIT_SHUTDOWN_DRAIN_MS 10000       /* handled requests get this long at SIGTERM */
 #define LIMIT_SHUTDOWN_UPLOAD_MS 3000       /* bodies still arriving get this long */
@@ -61,6 +69,16 @@ _Static_assert(LIMIT_WEBHOOK_LEASE_MS > LIMIT_WEBHOOK_SEND_TIMEOUT_MS +
 					(LIMIT_STORE_RETRIES + 1) * LIMIT_STORE_BUSY_TIMEOUT_MS,
 	       "a lease outlives the longest send and the commit of its result");
 
+_Static_assert(LIMIT_CONNECTIONS_PER_IP_DEFAULT >= 512, "CONTRACT 12: the per-address default");
+_Static_assert(LIMIT_CONNECTIONS_PER_IP_DEFAULT < LIMIT_CONNECTIONS_DEFAULT,
+	       "one address at its cap leaves room for every other");
+_Static_assert(LIMIT_CONNECTIONS_DEFAULT <= LIMIT_CONNECTIONS_MAX, "default within max");
+_Static_assert(LIMIT_HEADER_TIMEOUT_MS_MIN <= LIMIT_HEADER_TIMEOUT_MS_DEFAULT &&
+		       LIMIT_HEADER_TIMEOUT_MS_DEFAULT <= LIMIT_HEADER_TIMEOUT_MS_MAX,
+	       "header timeout default within its range");
+_Static_assert(5 * LIMIT_DEADLINE_TICK_MS <= LIMIT_HEADER_TIMEOUT_MS_MIN, "a cut-off comes at most a fifth late");
+_Static_assert(LIMIT_FD_RESERVE >= 3 * LIMIT_STORE_CONNECTIONS + 2 * LIMIT_HTTP_THREADS_MAX + 64,
+	       "room for SQLite (db, wal, shm per connection), an epoll and a wake-up fd per thread");
 _Static_assert(LIMIT_SHUTDOWN_UPLOAD_MS <= LIMIT_SHUTDOWN_DRAIN_MS, "uploads drain within the drain");
 _Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
 _Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");

@@ -5,7 +5,35 @@
  * request runs its handler synchronously on a pool thread, so a request
  * waiting on its commit holds that thread. (Group commit will suspend the
  * connection with MHD_suspend_connection and resume it from the
- * committer instead; nothing here assumes otherwise.)
+ * committer instead; nothing here assumes otherwise.) One more thread, the
+ * reaper, enforces the deadlines below.
+ *
+ * Connection caps: --max-connections in all and --max-connections-per-ip
+ * from one client address (libmicrohttpd's own counts; past either it
+ * closes the new connection at once). The per-address cap is below the
+ * total, so one address at its cap cannot keep others (or /healthz) out.
+ * The open-file limit is raised at start to the total plus
+ * LIMIT_FD_RESERVE, and polling is epoll (else poll), never select(),
+ * whose FD_SETSIZE would cap descriptors at 1024.
+ *
+ * Deadlines: libmicrohttpd's connection timeout is an idle timeout that
+ * every byte resets, so a client trickling one header byte every few
+ * seconds would hold its connection for ever. Each connection therefore
+ * has a slot (made in the connect notification, freed in the close one)
+ * holding its phase and a deadline: headers within --header-timeout-ms of
+ * the connection's start (or of the previous answer, on a keep-alive
+ * connection), the body within as long again of the headers. No deadline
+ * runs while a request is handled and answered. A reaper thread checks
+ * the slots every LIMIT_DEADLINE_TICK_MS and shuts down the socket of a
+ * connection past its deadline; libmicrohttpd then reads end-of-file and
+ * closes it as a client abort (nothing handled, so no effect). The slot
+ * mutex is held for the shutdown and for the close notification, which
+ * libmicrohttpd sends before it closes the descriptor, so the reaper never
+ * shuts down a descriptor that was reused.
+ *
+ * Log: an attack makes libmicrohttpd log a line per connection; refusals
+ * over a cap, cut-offs and lines past LIMIT_HTTP_LOG_LINES_PER_S are
+ * counted instead and reported once a second.
  *
  * Body cap: a Content-Length over LIMIT_BODY_BYTES is answered 413 before
  * any body is read; a chunked body is counted as it arrives and answered
@@ -23,10 +51,14 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,11 +68,43 @@
 #include "base/limits.h"
 #include "base/log.h"
 
+/* Where a connection is; the deadline runs in HEADERS and BODY only. */
+enum http_phase {
+	HTTP_PHASE_FREE,    /* slot unused */
+	HTTP_PHASE_HEADERS, /* waiting for a request's headers */
+	HTTP_PHASE_BODY,    /* headers in, body arriving */
+	HTTP_PHASE_ANSWER,  /* handled, answer going out: no deadline */
+	HTTP_PHASE_CUT,     /* past its deadline, socket shut down */
+};
+
+struct http_conn {
+	MHD_socket fd;
+	enum http_phase phase;
+	uint64_t deadline_ms; /* clock_mono_ms(); HEADERS and BODY only */
+	struct http_conn *next_free;
+};
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct api *api;
 	atomic_int inflight;  /* handler has run, answer not yet delivered */
 	atomic_int uploading; /* headers in, body still arriving */
+	unsigned header_timeout_ms;
+	unsigned max_connections, max_per_ip;
+
+	/* Connection slots, one per connection libmicrohttpd may hold. */
+	pthread_mutex_t mu;
+	pthread_cond_t wake; /* the reaper's tick, or stop */
+	struct http_conn *conns;
+	struct http_conn *free_conns;
+	bool stopping;
+	bool reaper_started;
+	pthread_t reaper;
+	atomic_uint refused; /* over a cap (counted from libmicrohttpd's log), not yet logged */
+	/* libmicrohttpd logs a line per aborted connection: a client could
+	 * fill the log, so at most LIMIT_HTTP_LOG_LINES_PER_S a second. */
+	_Atomic uint64_t log_second;
+	atomic_uint log_lines, log_dropped;
 };
 
 struct http_req {
@@ -80,6 +144,116 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 	return MHD_YES;
 }
 
+/* Move conn to phase: HEADERS and BODY start a deadline from now, ANSWER
+ * stops it. A connection that was cut stays cut: returns false, and its
+ * request must not be handled (its client was told nothing). */
+static bool conn_enter(struct http_server *s, struct MHD_Connection *conn, enum http_phase phase)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn *c = ci ? ci->socket_context : NULL;
+	if (!c)
+		return true;
+	pthread_mutex_lock(&s->mu);
+	bool live = c->phase != HTTP_PHASE_CUT;
+	if (live) {
+		c->phase = phase;
+		c->deadline_ms = phase == HTTP_PHASE_ANSWER ? 0 : clock_mono_ms() + s->header_timeout_ms;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return live;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+	pthread_mutex_lock(&s->mu);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct http_conn *c = s->free_conns;
+		if (c && ci) {
+			s->free_conns = c->next_free;
+			*c = (struct http_conn){.fd = ci->connect_fd, .phase = HTTP_PHASE_HEADERS,
+						.deadline_ms = clock_mono_ms() + s->header_timeout_ms};
+			*socket_context = c;
+		} else if (ci) {
+			/* libmicrohttpd holds no more than max_connections, one
+			 * slot each; should it ever hold more, the extra one
+			 * goes rather than live without a deadline. */
+			shutdown(ci->connect_fd, SHUT_RDWR);
+			atomic_fetch_add(&s->refused, 1);
+		}
+	} else if (*socket_context) {
+		struct http_conn *c = *socket_context;
+		*c = (struct http_conn){.fd = MHD_INVALID_SOCKET, .phase = HTTP_PHASE_FREE,
+					.next_free = s->free_conns};
+		s->free_conns = c;
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Log what was counted since the last report: connections cut off,
+ * refused over a cap, libmicrohttpd lines not logged. */
+static void reaper_report(struct http_server *s, unsigned *cut_headers, unsigned *cut_body)
+{
+	unsigned refused = atomic_exchange(&s->refused, 0);
+	unsigned dropped = atomic_exchange(&s->log_dropped, 0);
+	if (*cut_headers || *cut_body)
+		log_warn("http: cut off %u connections still sending headers and %u still sending "
+			 "a body after %u ms",
+			 *cut_headers, *cut_body, s->header_timeout_ms);
+	if (refused)
+		log_warn("http: refused %u connections over the caps (%u in all, %u per address)",
+			 refused, s->max_connections, s->max_per_ip);
+	if (dropped)
+		log_warn("http: %u more libmicrohttpd messages not logged (at most %d a second)",
+			 dropped, LIMIT_HTTP_LOG_LINES_PER_S);
+	*cut_headers = *cut_body = 0;
+}
+
+/* Every tick, shut down each connection past its deadline; report once a
+ * second at most, so that an attack cannot flood the log. */
+static void *reaper_main(void *arg)
+{
+	struct http_server *s = arg;
+	unsigned cut_headers = 0, cut_body = 0;
+	uint64_t reported_ms = clock_mono_ms();
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		uint64_t now = clock_mono_ms();
+		for (unsigned i = 0; i < s->max_connections; i++) {
+			struct http_conn *c = &s->conns[i];
+			if ((c->phase != HTTP_PHASE_HEADERS && c->phase != HTTP_PHASE_BODY) ||
+			    now < c->deadline_ms)
+				continue;
+			*(c->phase == HTTP_PHASE_HEADERS ? &cut_headers : &cut_body) += 1;
+			c->phase = HTTP_PHASE_CUT;
+			shutdown(c->fd, SHUT_RDWR);
+		}
+		if (now - reported_ms >= 1000) {
+			pthread_mutex_unlock(&s->mu);
+			reaper_report(s, &cut_headers, &cut_body);
+			reported_ms = now;
+			pthread_mutex_lock(&s->mu);
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += LIMIT_DEADLINE_TICK_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!s->stopping)
+			pthread_cond_timedwait(&s->wake, &s->mu, &until);
+	}
+	pthread_mutex_unlock(&s->mu);
+	reaper_report(s, &cut_headers, &cut_body);
+	return NULL;
+}
+
 static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req *hr,
 				   struct api_response *res)
 {
@@ -99,6 +273,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req 
 		MHD_add_response_header(resp, "X-Idempotency-Cached", "true");
 	if (res->etag[0])
 		MHD_add_response_header(resp, "ETag", res->etag);
+	if (res->allow[0])
+		MHD_add_response_header(resp, "Allow", res->allow);
 	hr->status = res->status;
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
@@ -128,6 +304,10 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	r->body_too_large = hr->too_large;
 	r->body = hr->too_large ? NULL : hr->body;
 	r->body_len = hr->too_large ? 0 : hr->len;
+	/* The last byte may arrive as the reaper cuts the connection off:
+	 * then nothing is handled, as for any other cut-off request. */
+	if (!conn_enter(s, conn, HTTP_PHASE_ANSWER))
+		return MHD_NO;
 	hr->dispatched = true;
 	atomic_fetch_add(&s->inflight, 1);
 	atomic_fetch_sub(&s->uploading, 1);
@@ -148,6 +328,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = hr;
 		atomic_fetch_add(&s->uploading, 1);
+		(void)conn_enter(s, conn, HTTP_PHASE_BODY); /* headers are in */
 		hr->start_ms = clock_mono_ms();
 		snprintf(hr->method, sizeof hr->method, "%s", method);
 		snprintf(hr->path, sizeof hr->path, "%s", url);
@@ -199,6 +380,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(hr->body);
 	free(hr);
 	*con_cls = NULL;
+	/* On a keep-alive connection the next request's headers are due
+	 * within the deadline from now. */
+	(void)conn_enter(s, conn, HTTP_PHASE_HEADERS);
 }
 
 /*
@@ -227,6 +411,21 @@ static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s)
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *s = cls;
+	/* One line per connection refused over a cap would let a client fill
+	 * the log; the reaper logs their count instead. */
+	if (strstr(fmt, "reached connection limit")) {
+		atomic_fetch_add(&s->refused, 1);
+		return;
+	}
+	/* A racy reset of the window only lets a line or two more through. */
+	uint64_t second = clock_mono_ms() / 1000;
+	if (atomic_exchange(&s->log_second, second) != second)
+		atomic_store(&s->log_lines, 0);
+	if (atomic_fetch_add(&s->log_lines, 1) >= LIMIT_HTTP_LOG_LINES_PER_S) {
+		atomic_fetch_add(&s->log_dropped, 1);
+		return;
+	}
 	char line[512];
 	vsnprintf(line, sizeof line, fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
@@ -262,6 +461,61 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *ss, sockle
 	return true;
 }
 
+/* Raise the open-file limit to what want connections need; returns how many
+ * connections fit (want, unless the hard limit is lower). */
+static unsigned fd_limit_fit(unsigned want)
+{
+	const rlim_t need = (rlim_t)want + LIMIT_FD_RESERVE;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return want; /* cannot tell: accept() will say */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit up = rl;
+		up.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return want;
+	unsigned fit = rl.rlim_cur > 2 * LIMIT_FD_RESERVE ? (unsigned)(rl.rlim_cur - LIMIT_FD_RESERVE)
+							    : (unsigned)(rl.rlim_cur / 2);
+	log_warn("http: the open-file limit is %llu (hard %llu): serving %u connections, not %u",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, fit, want);
+	return fit;
+}
+
+/* epoll, else poll: select() cannot watch a descriptor past FD_SETSIZE,
+ * and libmicrohttpd closes every connection that gets one. Returns the
+ * flag, and lowers *max to what select() can watch when it is all there is. */
+static unsigned polling_flag(unsigned *max)
+{
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+		return MHD_USE_EPOLL;
+	if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+		return MHD_USE_POLL;
+	if (*max > FD_SETSIZE / 2) {
+		log_warn("http: libmicrohttpd has only select(): serving %u connections, not %u",
+			 (unsigned)(FD_SETSIZE / 2), *max);
+		*max = FD_SETSIZE / 2;
+	}
+	return 0;
+}
+
+static void server_free(struct http_server *s)
+{
+	if (s->reaper_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->reaper, NULL);
+	}
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->mu);
+	free(s->conns);
+	free(s);
+}
+
 struct http_server *http_start(const struct http_config *cfg, struct api *api)
 {
 	struct sockaddr_storage ss;
@@ -274,36 +528,70 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 	struct http_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	s->api = api;
+	s->header_timeout_ms = cfg->header_timeout_ms;
 	unsigned threads = cfg->threads;
 	if (threads < 1)
 		threads = 1;
 	if (threads > LIMIT_HTTP_THREADS_MAX)
 		threads = LIMIT_HTTP_THREADS_MAX;
+	unsigned max = cfg->max_connections;
+	if (max < 1 || max > LIMIT_CONNECTIONS_MAX)
+		max = LIMIT_CONNECTIONS_DEFAULT;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-			 MHD_USE_AUTO;
+			 polling_flag(&max);
+	max = fd_limit_fit(max);
+	s->max_connections = max;
+	s->max_per_ip = cfg->max_per_ip < 1 || cfg->max_per_ip > max ? max : cfg->max_per_ip;
+	s->conns = calloc(max, sizeof *s->conns);
+	if (!s->conns) {
+		server_free(s);
+		return NULL;
+	}
+	for (unsigned i = max; i-- > 0;) {
+		s->conns[i] = (struct http_conn){.fd = MHD_INVALID_SOCKET, .next_free = s->free_conns};
+		s->free_conns = &s->conns[i];
+	}
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		log_error("http: cannot start the deadline thread");
+		server_free(s);
+		return NULL;
+	}
+	s->reaper_started = true;
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	uint16_t port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 			   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	s->d = MHD_start_daemon(
 		flags, port, NULL, NULL, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_CONNECTIONS,
+		MHD_OPTION_CONNECTION_LIMIT, max,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HEADER_POOL_BYTES,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 		MHD_OPTION_END);
 	if (!s->d) {
 		log_error("http: cannot listen on %s", cfg->listen);
-		free(s);
+		server_free(s);
 		return NULL;
 	}
-	log_info("http: listening on %s with %u threads", cfg->listen, threads);
+	log_info("http: listening on %s with %u threads (%s), at most %u connections, %u per "
+		 "address, headers and body within %u ms each",
+		 cfg->listen, threads,
+		 flags & MHD_USE_EPOLL ? "epoll" : flags & MHD_USE_POLL ? "poll" : "select", max,
+		 s->max_per_ip, s->header_timeout_ms);
 	return s;
 }
 
@@ -330,8 +618,10 @@ void http_stop(struct http_server *s)
 	if (atomic_load(&s->inflight) > 0 || atomic_load(&s->uploading) > 0)
 		log_warn("http: closing with %d answers undelivered and %d bodies incomplete",
 			 atomic_load(&s->inflight), atomic_load(&s->uploading));
+	/* The reaper runs until every connection is closed: their close
+	 * notifications free the slots it reads. */
 	MHD_stop_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	free(s);
+	server_free(s);
 }

@@ -1,8 +1,8 @@
 /*
  * server.h - the HTTP adapter: libmicrohttpd in, struct api_request to
- * api_handle(), struct api_response out. It owns connection limits, the
- * 64 KiB body cap (413), request ids and graceful stop; it knows nothing
- * of routes or JSON.
+ * api_handle(), struct api_response out. It owns connection caps (in all
+ * and per client address), header and body deadlines, the 64 KiB body cap
+ * (413), request ids and graceful stop; it knows nothing of routes or JSON.
  */
 #ifndef OFFRAMP_HTTP_SERVER_H
 #define OFFRAMP_HTTP_SERVER_H
@@ -12,12 +12,18 @@
 struct http_server;
 
 struct http_config {
-	const char *listen; /* "HOST:PORT"; HOST may be an IPv4, [IPv6] or name */
-	unsigned threads;   /* worker threads, 1..LIMIT_HTTP_THREADS_MAX */
+	const char *listen;       /* "HOST:PORT"; HOST may be an IPv4, [IPv6] or name */
+	unsigned threads;         /* worker threads, 1..LIMIT_HTTP_THREADS_MAX */
+	unsigned max_connections; /* in all, 1..LIMIT_CONNECTIONS_MAX */
+	unsigned max_per_ip;      /* from one client address, 1..max_connections */
+	unsigned header_timeout_ms; /* headers from connection start, body from headers
+				     * complete: LIMIT_HEADER_TIMEOUT_MS_MIN..MAX */
 };
 
-/* Start serving api on cfg->listen. Returns NULL (and logs why) when the
- * address cannot be bound. */
+/* Start serving api on cfg->listen. Raises the process's open-file limit
+ * to what max_connections needs (serving fewer, with a warning, when the
+ * hard limit is lower). Returns NULL (and logs why) when the address
+ * cannot be bound. */
 struct http_server *http_start(const struct http_config *cfg, struct api *api);
 
 /* Stop accepting, let in-flight requests finish (up to
