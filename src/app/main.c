@@ -573,6 +573,12 @@ int main(int argc, char **argv)
 			      .session_snapshot = api_session_snapshot,
 			      .hook_payloads = api_hook_payloads,
 			      .hook_retry_base_ms = o.webhook_retry_base_ms};
+	/* serve caches authenticated keys; admin commands need none. */
+	if (!sub && !(svc.auth_cache = svc_auth_cache_new())) {
+		fprintf(stderr, "offramp: out of memory\n");
+		store_close(st);
+		return 1;
+	}
 	if (!hook_global_init()) {
 		fprintf(stderr, "offramp: cannot start libcurl\n");
 		store_close(st);
@@ -597,6 +603,7 @@ int main(int argc, char **argv)
 	} else
 		rc = cmd_verify_ledger(&svc);
 	store_close(st);
+	svc_auth_cache_free(svc.auth_cache);
 	hook_global_fini();
 	return rc;
 }

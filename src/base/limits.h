@@ -39,6 +39,8 @@
 #define LIMIT_PAGE_SIZE_DEFAULT 20
 #define LIMIT_PAGE_SIZE_MAX 100
 #define LIMIT_API_KEY_BYTES 128             /* longer bearer tokens are refused unhashed */
+#define LIMIT_AUTH_CACHE_ENTRIES 1024       /* authenticated keys kept in memory */
+#define LIMIT_AUTH_CACHE_MS 1000            /* ... each trusted this long (revocation bound) */
 #define LIMIT_CAPABILITIES 16
 
 /* Store */
@@ -56,17 +58,20 @@
 #define LIMIT_WEBHOOK_IN_FLIGHT 64               /* sends in flight at once, in total */
 #define LIMIT_WEBHOOK_TENANT_IN_FLIGHT 16        /* ... for one tenant's endpoints */
 #define LIMIT_WEBHOOK_ENDPOINT_IN_FLIGHT 4       /* ... to one endpoint: a dead one holds no more */
-#define LIMIT_WEBHOOK_LEASE_MS 60000             /* a claimed delivery is its sender's this long */
+#define LIMIT_WEBHOOK_LEASE_MS 120000            /* a claimed delivery is its sender's this long */
 _Static_assert(LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS < LIMIT_WEBHOOK_SEND_TIMEOUT_MS, "connect is part of the send");
 _Static_assert(LIMIT_WEBHOOK_ENDPOINT_IN_FLIGHT < LIMIT_WEBHOOK_TENANT_IN_FLIGHT &&
 		       LIMIT_WEBHOOK_TENANT_IN_FLIGHT < LIMIT_WEBHOOK_IN_FLIGHT,
 	       "no endpoint takes all its tenant's slots, no tenant takes them all");
 /* A send starts when its delivery is claimed and ends within the send
  * timeout; its result is then committed within the store's bounded tries
- * (store_run: one plus LIMIT_STORE_RETRIES, each waiting at most the busy
- * timeout). The lease must outlast both, or another claim would send it again. */
+ * (store_run: one plus LIMIT_STORE_RETRIES). With group commit a try waits
+ * first for the batch ahead of it, which may itself wait out the busy
+ * timeout behind another process's writer, then for its own: two busy
+ * timeouts a try. The lease must outlast all that, or another claim would
+ * send it again. */
 _Static_assert(LIMIT_WEBHOOK_LEASE_MS > LIMIT_WEBHOOK_SEND_TIMEOUT_MS +
-					(LIMIT_STORE_RETRIES + 1) * LIMIT_STORE_BUSY_TIMEOUT_MS,
+					(LIMIT_STORE_RETRIES + 1) * 2 * LIMIT_STORE_BUSY_TIMEOUT_MS,
 	       "a lease outlives the longest send and the commit of its result");
 
 _Static_assert(LIMIT_CONNECTIONS_PER_IP_DEFAULT >= 512, "CONTRACT 12: the per-address default");

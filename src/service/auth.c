@@ -6,10 +6,20 @@
  * time taken does not depend on how much of a guess matched), and the
  * stored hash is compared again with CRYPTO_memcmp before the key is
  * trusted. The secret exists in memory only to be printed once.
+ *
+ * The auth cache keeps what a successful lookup found, under the secret's
+ * SHA-256 (never the secret), for LIMIT_AUTH_CACHE_MS: the hot path then
+ * costs one hash and a memory lookup, and a key revoked in the store stops
+ * working within that bound. Unknown keys are not cached (nothing an
+ * attacker sends can push a real key out faster than real use refills it,
+ * and a key just created works at once). Direct-mapped by the hash's first
+ * bytes, which are uniform; a hit is confirmed with CRYPTO_memcmp.
  */
 #include "service/internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/crypto.h"
@@ -29,6 +39,66 @@ static enum store_status auth_tx(struct store_tx *tx, void *arg)
 	return STORE_CALL(tx, api_key_find, x->hash, &x->key);
 }
 
+struct auth_entry {
+	uint8_t hash[32];
+	struct auth a;
+	int64_t until_ms; /* 0: empty */
+};
+
+struct svc_auth_cache {
+	pthread_mutex_t mu;
+	struct auth_entry e[LIMIT_AUTH_CACHE_ENTRIES];
+};
+
+struct svc_auth_cache *svc_auth_cache_new(void)
+{
+	struct svc_auth_cache *c = calloc(1, sizeof *c);
+	if (c)
+		pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+void svc_auth_cache_free(struct svc_auth_cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static struct auth_entry *cache_slot(struct svc_auth_cache *c, const uint8_t hash[32])
+{
+	unsigned i = ((unsigned)hash[0] << 8 | hash[1]) % LIMIT_AUTH_CACHE_ENTRIES;
+	return &c->e[i];
+}
+
+static bool cache_get(struct svc_auth_cache *c, const uint8_t hash[32], struct auth *out)
+{
+	if (!c)
+		return false;
+	int64_t now = svc_now_ms();
+	pthread_mutex_lock(&c->mu);
+	struct auth_entry *e = cache_slot(c, hash);
+	bool hit = e->until_ms > now && crypto_equal(e->hash, hash, 32);
+	if (hit)
+		*out = e->a;
+	pthread_mutex_unlock(&c->mu);
+	return hit;
+}
+
+static void cache_put(struct svc_auth_cache *c, const uint8_t hash[32], const struct auth *a)
+{
+	if (!c)
+		return;
+	int64_t until = svc_now_ms() + LIMIT_AUTH_CACHE_MS;
+	pthread_mutex_lock(&c->mu);
+	struct auth_entry *e = cache_slot(c, hash);
+	memcpy(e->hash, hash, 32);
+	e->a = *a;
+	e->until_ms = until;
+	pthread_mutex_unlock(&c->mu);
+}
+
 enum err svc_authenticate(struct service *s, const char *secret, struct auth *out)
 {
 	size_t n = secret ? strlen(secret) : 0;
@@ -36,6 +106,8 @@ enum err svc_authenticate(struct service *s, const char *secret, struct auth *ou
 		return ERR_UNAUTHENTICATED;
 	struct auth_arg x = {0};
 	crypto_sha256(secret, n, x.hash);
+	if (cache_get(s->auth_cache, x.hash, out))
+		return ERR_OK;
 	enum store_status st = store_run(s->store, false, auth_tx, &x);
 	if (st == STORE_NOT_FOUND)
 		return ERR_UNAUTHENTICATED;
@@ -48,6 +120,7 @@ enum err svc_authenticate(struct service *s, const char *secret, struct auth *ou
 	memcpy(out->principal_id, x.key.principal_id, sizeof out->principal_id);
 	memcpy(out->principal_kind, x.key.principal_kind, sizeof out->principal_kind);
 	out->caps = x.key.capabilities;
+	cache_put(s->auth_cache, x.hash, out);
 	return ERR_OK;
 }
 
@@ -63,6 +136,7 @@ static enum store_status key_tx(struct store_tx *tx, void *arg)
 	struct key_arg *k = arg;
 	int64_t now = svc_now();
 	enum store_status st;
+	k->tenant_missing = false; /* outputs are rewritten on every run */
 	if (k->tenant_name) {
 		struct store_tenant t = {.created_at = now};
 		memcpy(t.id, k->out->tenant_id, sizeof t.id);

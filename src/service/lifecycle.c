@@ -452,7 +452,12 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 	void *args[CLAIM_BATCH_MAX];
 	enum store_status out[CLAIM_BATCH_MAX];
 	int m = 0;
-	for (int i = 0; i < c.n; i++)
+	/* The steps commit only if their leases still hold: a pass whose rail
+	 * calls run long stops asking after a third of the lease (the rest
+	 * lapse unasked and are leased again by a later pass), so it cannot
+	 * outlive its leases and lose every step to a second worker. */
+	int64_t ask_until = c.now + LEASE_MS / 3;
+	for (int i = 0; i < c.n && svc_now_ms() < ask_until; i++)
 		if (advance(s, rail, owner, &rows[i], &steps[m]))
 			args[m] = &steps[m], m++;
 	store_run_all(s->store, step_tx, args, m, out);

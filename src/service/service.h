@@ -56,7 +56,15 @@ struct service {
 	svc_snapshot_fn session_snapshot; /* NULL: events carry "{}" */
 	svc_hook_payloads_fn hook_payloads; /* NULL: no webhook outbox */
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
+	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
 };
+
+/* A cache of authenticated keys (by the secret's SHA-256), so a request
+ * need not read its key from the store: an entry is trusted for
+ * LIMIT_AUTH_CACHE_MS, the bound within which a revoked key stops working.
+ * Thread-safe. new returns NULL when out of memory. */
+struct svc_auth_cache *svc_auth_cache_new(void);
+void svc_auth_cache_free(struct svc_auth_cache *c);
 
 /* Who is calling: the authenticated principal and its tenant. */
 struct auth {

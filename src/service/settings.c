@@ -137,6 +137,7 @@ static enum store_status fees_tx(struct store_tx *tx, void *arg)
 {
 	struct fees_arg *f = arg;
 	struct store_tenant t;
+	f->missing = false; /* outputs are rewritten on every run */
 	enum store_status st = STORE_CALL(tx, tenant_get, f->tenant, &t);
 	if (st == STORE_NOT_FOUND) {
 		f->missing = true;

@@ -10,7 +10,7 @@
  *  - api key hashes are unique;
  *  - a hold (pending transfer) is posted or voided at most once
  *    (transfers_pending_once);
- *  - an idempotency key exists once per tenant and endpoint (primary key),
+ *  - an idempotency key exists once per tenant and endpoint (unique key),
  *    the unique constraint that makes concurrent duplicates safe.
  */
 #ifndef OFFRAMP_STORE_SQLITE_SCHEMA_H
@@ -189,6 +189,23 @@ static const char *const sq_migrations[] = {
 	"  ON webhook_deliveries(endpoint_id, next_attempt_ms) WHERE status = 'pending';"
 	"CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(endpoint_id)"
 	"  WHERE status = 'pending' AND lease_until_ms > 0;",
+
+	/* 7: idempotency records in a rowid table. WITHOUT ROWID kept each
+	 * whole record (the stored answer, ~1.5 KiB) in the key's b-tree,
+	 * past its local payload limit, so every record took an overflow
+	 * page and random keys dirtied pages all over the tree on every
+	 * commit; now records append in insert order and only the small
+	 * unique key index is random. */
+	"CREATE TABLE idempotency_v7("
+	"  id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, endpoint TEXT NOT NULL, key TEXT NOT NULL,"
+	"  request_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB,"
+	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	"  UNIQUE (tenant_id, endpoint, key)) STRICT;"
+	"INSERT INTO idempotency_v7(tenant_id, endpoint, key, request_hash, status, body, created_at,"
+	"  expires_at) SELECT tenant_id, endpoint, key, request_hash, status, body, created_at,"
+	"  expires_at FROM idempotency ORDER BY created_at;"
+	"DROP TABLE idempotency;"
+	"ALTER TABLE idempotency_v7 RENAME TO idempotency;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

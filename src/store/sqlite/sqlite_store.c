@@ -197,6 +197,13 @@ static void sq_give(struct sq_store *s, struct sq_conn *c)
 static sqlite3_stmt *sq_stmt(struct store_tx *t, const char *sql)
 {
 	struct sq_conn *c = ((struct sq_tx *)t)->conn;
+	/* Every statement runs inside its transaction: if SQLite rolled it
+	 * back under us (the committer's batch after an I/O error, say), a
+	 * statement now would autocommit on its own, outside the batch. */
+	if (sqlite3_get_autocommit(c->db)) {
+		log_error("sqlite: statement outside its transaction refused: %s", sql);
+		return NULL;
+	}
 	int free_slot = -1;
 	for (int i = 0; i < SQ_STMT_CACHE; i++) {
 		if (c->cache[i].sql == sql) {
@@ -344,11 +351,25 @@ static void sq_batch_run(struct sq_store *s, struct sq_job **jobs, int n)
 		}
 		if ((jobs[i]->st != STORE_OK && !sq_exec_sql(c, "ROLLBACK TO job", &ok)) ||
 		    !sq_exec_sql(c, "RELEASE job", &ok)) {
+			/* This job broke the transaction: it fails, and only the
+			 * others run again (so it cannot use up their tries). */
 			sq_batch_fail(jobs, 0, n, STORE_RETRY);
+			jobs[i]->st = STORE_FAIL;
 			goto rollback;
 		}
 	}
-	if (sq_exec_sql(c, "COMMIT", &st)) {
+	int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	if ((rc & 0xff) == SQLITE_IOERR) {
+		/* The WAL frames may be on disk though the sync failed: the
+		 * outcome is unknown, and no answer we could give (success or
+		 * failure) is known to be true. Stop, as PostgreSQL does after
+		 * a failed fsync; recovery at the next start decides. */
+		log_error("sqlite: commit failed with an I/O error (%s): stopping, outcome unknown",
+			  sqlite3_errmsg(c->db));
+		abort();
+	}
+	st = sq_status(c->db, rc, "commit");
+	if (st == STORE_OK) {
 		s->w.commits++;
 		s->w.writes += (uint64_t)n;
 		return;
@@ -366,6 +387,7 @@ static void *sq_committer_main(void *arg)
 	struct sq_committer *w = &s->w;
 	struct sq_job *jobs[LIMIT_COMMIT_BATCH_MAX];
 	sq_on_committer = true;
+	pthread_setname_np(pthread_self(), "committer");
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->head && !w->stop)

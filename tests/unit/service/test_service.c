@@ -18,6 +18,10 @@
 #include "domain/capability.h"
 #include "service/service.h"
 
+#include <sqlite3.h>
+
+#include "base/clock.h"
+#include "base/crypto.h"
 #include "fixture.h"
 
 static struct svc_session_request seed_request(struct fx *f, int64_t amount)
@@ -77,6 +81,56 @@ static void test_auth_rejects_unknown_and_empty_keys(void **state)
 	assert_int_equal(svc_api_key_create(&f->svc, "00000000-0000-7000-8000-00000000dead",
 					    CAP_RAMPS_READ, "user", &k2),
 			 ERR_NOT_FOUND);
+}
+
+/* Revoke a key behind the service's back (no revocation API yet). */
+static void revoke_key(const struct fx *f, const char *secret)
+{
+	uint8_t h[32];
+	crypto_sha256(secret, strlen(secret), h);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE api_keys SET revoked_at = 1 WHERE key_hash = ?1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* The auth cache answers without the store for at most
+ * LIMIT_AUTH_CACHE_MS: a revoked key keeps working no longer than that;
+ * without a cache, not at all. */
+static void test_auth_cache_bounds_revocation(void **state)
+{
+	struct fx *f = *state;
+	struct svc_new_key k;
+	struct auth a;
+	assert_int_equal(svc_api_key_create(&f->svc, f->auth.tenant_id, f->key.caps, "service", &k),
+			 ERR_OK);
+	f->svc.auth_cache = svc_auth_cache_new();
+	assert_non_null(f->svc.auth_cache);
+	assert_int_equal(svc_authenticate(&f->svc, k.secret, &a), ERR_OK);
+	assert_string_equal(a.principal_id, k.principal_id);
+	revoke_key(f, k.secret);
+	uint64_t t0 = clock_now_ms();
+	enum err cached = svc_authenticate(&f->svc, k.secret, &a);
+	if (clock_now_ms() - t0 < LIMIT_AUTH_CACHE_MS / 2)
+		assert_int_equal(cached, ERR_OK); /* still within the bound */
+	usleep((LIMIT_AUTH_CACHE_MS + 100) * 1000);
+	assert_int_equal(svc_authenticate(&f->svc, k.secret, &a), ERR_UNAUTHENTICATED);
+	/* A wrong secret sharing the slot is never a hit. */
+	assert_int_equal(svc_authenticate(&f->svc, "ofr_sk_not-a-key", &a), ERR_UNAUTHENTICATED);
+	svc_auth_cache_free(f->svc.auth_cache);
+	f->svc.auth_cache = NULL;
+	/* Without a cache, revocation is immediate. */
+	assert_int_equal(svc_authenticate(&f->svc, f->key.secret, &a), ERR_OK);
+	revoke_key(f, f->key.secret);
+	assert_int_equal(svc_authenticate(&f->svc, f->key.secret, &a), ERR_UNAUTHENTICATED);
 }
 
 static void test_seed_session_holds_principal_plus_fee(void **state)
@@ -260,6 +314,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_auth_rejects_unknown_and_empty_keys, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_auth_cache_bounds_revocation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_seed_session_holds_principal_plus_fee, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_replay_and_reuse, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_insufficient_funds_is_kept_and_changes_nothing, fx_setup, fx_teardown),
