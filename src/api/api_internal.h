@@ -77,6 +77,10 @@ json_t *api_payout_json(const struct store_payout *p);
 void api_if_match(const struct api_call *c, struct svc_match *m);
 void api_approval_etag(const struct store_approval *a, char out[40]);
 void api_session_etag(const struct store_session *s, char out[40]);
+/* The session as GET shows it, as text (malloc'd): the same bytes as
+ * json_dumps(api_session_json(s), JSON_COMPACT | JSON_SORT_KEYS), reusing
+ * this thread's last api_session_snapshot of the very same session. */
+char *api_session_text(const struct store_session *s);
 
 /* Handlers, one per route (see the route table in api.c). */
 #define API_HANDLER(name) void name(struct api_call *c)

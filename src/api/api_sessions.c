@@ -15,7 +15,20 @@
 #include "domain/bank.h"
 #include "domain/session.h"
 
-API_RENDERER(render_session, api_session_json, struct store_session, 201)
+static void render_session(void *ctx, enum err e, const char *field, const char *details,
+			   const void *result, struct svc_answer *out)
+{
+	if (e) {
+		api_render_error_details(ctx, e, field, details, out);
+		return;
+	}
+	svc_answer_clear(out);
+	out->body = api_session_text(result);
+	if (out->body) {
+		out->len = strlen(out->body);
+		out->status = 201;
+	}
+}
 
 API_HANDLER(api_h_session_create)
 {

@@ -5,7 +5,9 @@
  */
 #include "api/api_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -122,8 +124,62 @@ json_t *api_session_json(const struct store_session *s)
 	return o;
 }
 
+/*
+ * The last snapshot rendered on this thread. A create renders its session
+ * twice in one transaction, on the committer: the event's data, then the
+ * answer, both "the session as GET shows it". The answer reuses the text
+ * when the session is byte for byte the one snapshotted (same object, same
+ * contents), so the serial path renders it once.
+ */
+struct snapshot_memo {
+	struct store_session s;
+	char *text;
+};
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_free(void *p)
+{
+	struct snapshot_memo *m = p;
+	free(m->text);
+	free(m);
+}
+
+static void memo_init(void) { pthread_key_create(&memo_key, memo_free); }
+
+static struct snapshot_memo *memo(void)
+{
+	pthread_once(&memo_once, memo_init);
+	struct snapshot_memo *m = pthread_getspecific(memo_key);
+	if (!m && (m = calloc(1, sizeof *m)) && pthread_setspecific(memo_key, m) != 0) {
+		free(m);
+		m = NULL;
+	}
+	return m;
+}
+
 char *api_session_snapshot(const struct store_session *s)
 {
+	json_t *o = api_session_json(s);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	struct snapshot_memo *m = memo();
+	if (m && text) {
+		free(m->text);
+		m->s = *s;
+		m->text = strdup(text);
+	}
+	return text;
+}
+
+char *api_session_text(const struct store_session *s)
+{
+	struct snapshot_memo *m = memo();
+	if (m && m->text && memcmp(&m->s, s, sizeof *s) == 0) {
+		char *text = m->text;
+		m->text = NULL; /* used once */
+		return text;
+	}
 	json_t *o = api_session_json(s);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);

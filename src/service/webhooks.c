@@ -29,16 +29,42 @@
 
 /* ---- outbox ---------------------------------------------------------------- */
 
+/* A tenant's endpoints, grown as rows arrive (most tenants have none or a
+ * few, and this runs in every transition's transaction: no 64-slot
+ * allocation up front). The caller frees rows. */
 struct ep_list {
 	struct store_hook_endpoint *rows;
-	int n;
+	int n, cap;
+	bool oom;
 };
 
 static void ep_row(void *arg, const void *row)
 {
 	struct ep_list *l = arg;
-	if (l->n < HOOK_ENDPOINTS_MAX)
-		l->rows[l->n++] = *(const struct store_hook_endpoint *)row;
+	if (l->n >= HOOK_ENDPOINTS_MAX || l->oom)
+		return;
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 4;
+		if (cap > HOOK_ENDPOINTS_MAX)
+			cap = HOOK_ENDPOINTS_MAX;
+		struct store_hook_endpoint *r = realloc(l->rows, (size_t)cap * sizeof *r);
+		if (!r) {
+			l->oom = true;
+			return;
+		}
+		l->rows = r;
+		l->cap = cap;
+	}
+	l->rows[l->n++] = *(const struct store_hook_endpoint *)row;
+}
+
+/* The tenant's endpoints into l (rewritten: a re-run starts afresh). */
+static enum store_status ep_load(struct store_tx *tx, const char *tenant_id, struct ep_list *l)
+{
+	l->n = 0;
+	l->oom = false;
+	enum store_status st = STORE_CALL(tx, hook_endpoint_list, tenant_id, ep_row, l);
+	return st == STORE_OK && l->oom ? STORE_FAIL : st;
 }
 
 /* "*" or the type, as a JSON string, in the endpoint's canonical list. */
@@ -56,11 +82,9 @@ enum store_status svc_outbox_event(struct store_tx *tx, const struct service *sv
 {
 	if (!svc->hook_payloads)
 		return STORE_OK;
-	struct store_hook_endpoint *rows = calloc(HOOK_ENDPOINTS_MAX, sizeof *rows);
-	if (!rows)
-		return STORE_FAIL;
-	struct ep_list l = {rows, 0};
-	enum store_status st = STORE_CALL(tx, hook_endpoint_list, s->tenant_id, ep_row, &l);
+	struct ep_list l = {0};
+	enum store_status st = ep_load(tx, s->tenant_id, &l);
+	struct store_hook_endpoint *rows = l.rows;
 	char *ext = NULL;
 	struct svc_hook_payload std[SVC_HOOK_PAYLOADS_MAX], lumx[SVC_HOOK_PAYLOADS_MAX];
 	int nstd = -1, nlumx = -1; /* rendered on first need */
@@ -124,12 +148,9 @@ static enum store_status hook_effect(struct store_tx *tx, void *arg, enum err *e
 	struct hook_arg *c = arg;
 	struct store_hook_endpoint *ep = &c->ep;
 	/* A cap on endpoints per tenant: every one gets every event. */
-	struct store_hook_endpoint *rows = calloc(HOOK_ENDPOINTS_MAX, sizeof *rows);
-	if (!rows)
-		return STORE_FAIL;
-	struct ep_list l = {rows, 0};
-	enum store_status st = STORE_CALL(tx, hook_endpoint_list, c->a->tenant_id, ep_row, &l);
-	free(rows);
+	struct ep_list l = {0};
+	enum store_status st = ep_load(tx, c->a->tenant_id, &l);
+	free(l.rows);
 	if (st != STORE_OK)
 		return st;
 	if (l.n >= HOOK_ENDPOINTS_MAX) {
@@ -262,29 +283,23 @@ void svc_hook_rotate(struct service *s, const struct auth *a, const struct svc_i
 
 struct hook_list {
 	const struct auth *a;
-	struct store_hook_endpoint *rows;
-	int n;
+	struct ep_list el;
 };
 
 static enum store_status hook_list_tx(struct store_tx *tx, void *arg)
 {
 	struct hook_list *l = arg;
-	struct ep_list el = {l->rows, 0};
-	enum store_status st = STORE_CALL(tx, hook_endpoint_list, l->a->tenant_id, ep_row, &el);
-	l->n = el.n;
-	return st;
+	return ep_load(tx, l->a->tenant_id, &l->el);
 }
 
 enum err svc_hook_list(struct service *s, const struct auth *a,
 		       void (*each)(void *arg, const struct store_hook_endpoint *), void *arg)
 {
-	struct hook_list l = {a, calloc(HOOK_ENDPOINTS_MAX, sizeof(struct store_hook_endpoint)), 0};
-	if (!l.rows)
-		return ERR_INTERNAL;
+	struct hook_list l = {.a = a};
 	enum store_status st = store_run(s->store, false, hook_list_tx, &l);
-	for (int i = 0; st == STORE_OK && i < l.n; i++)
-		each(arg, &l.rows[i]);
-	free(l.rows);
+	for (int i = 0; st == STORE_OK && i < l.el.n; i++)
+		each(arg, &l.el.rows[i]);
+	free(l.el.rows);
 	return st == STORE_OK ? ERR_OK : svc_store_err(st);
 }
 

@@ -362,9 +362,13 @@ struct store_ops {
 	enum store_status (*session_update)(struct store_tx *, const struct store_session *, int64_t expect_version);
 	/* Lease up to limit sessions due at now_ms (executing/executed, not
 	 * leased or lease expired) to owner until lease_until_ms; each leased
-	 * session is handed to fn as a struct store_session. */
+	 * session is handed to fn as a struct store_session. A leased
+	 * session's next_run_ms moves to at least lease_until_ms (its step's
+	 * commit sets the real one), so the next due time is one index seek
+	 * rather than a scan of every active session. */
 	enum store_status (*session_claim)(struct store_tx *, int64_t now_ms, const char *owner, int64_t lease_until_ms, int limit, store_each_fn fn, void *arg);
-	/* Earliest next_run_ms of a session a worker could claim; NOT_FOUND if none. */
+	/* Earliest next_run_ms of an active session (a leased one counts from
+	 * its lease's end); NOT_FOUND if none. O(log n). */
 	enum store_status (*session_next_due)(struct store_tx *, int64_t *next_ms);
 	/* Drop every lease (a single-process backend, at start). */
 	enum store_status (*session_release_leases)(struct store_tx *);

@@ -193,17 +193,10 @@ static void sq_give(struct sq_store *s, struct sq_conn *c)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* A prepared statement for sql (a static string), reset and unbound. */
-static sqlite3_stmt *sq_stmt(struct store_tx *t, const char *sql)
+/* The connection's prepared statement for sql (a static string), reset
+ * and unbound; NULL (logged) if it does not prepare. */
+static sqlite3_stmt *sq_conn_stmt(struct sq_conn *c, const char *sql)
 {
-	struct sq_conn *c = ((struct sq_tx *)t)->conn;
-	/* Every statement runs inside its transaction: if SQLite rolled it
-	 * back under us (the committer's batch after an I/O error, say), a
-	 * statement now would autocommit on its own, outside the batch. */
-	if (sqlite3_get_autocommit(c->db)) {
-		log_error("sqlite: statement outside its transaction refused: %s", sql);
-		return NULL;
-	}
 	int free_slot = -1;
 	for (int i = 0; i < SQ_STMT_CACHE; i++) {
 		if (c->cache[i].sql == sql) {
@@ -225,6 +218,20 @@ static sqlite3_stmt *sq_stmt(struct store_tx *t, const char *sql)
 	c->cache[free_slot].sql = sql;
 	c->cache[free_slot].st = st;
 	return st;
+}
+
+/* A prepared statement for sql (a static string) in t, reset and unbound. */
+static sqlite3_stmt *sq_stmt(struct store_tx *t, const char *sql)
+{
+	struct sq_conn *c = ((struct sq_tx *)t)->conn;
+	/* Every statement runs inside its transaction: if SQLite rolled it
+	 * back under us (the committer's batch after an I/O error, say), a
+	 * statement now would autocommit on its own, outside the batch. */
+	if (sqlite3_get_autocommit(c->db)) {
+		log_error("sqlite: statement outside its transaction refused: %s", sql);
+		return NULL;
+	}
+	return sq_conn_stmt(c, sql);
 }
 
 static sqlite3 *sq_db(struct store_tx *t) { return ((struct sq_tx *)t)->conn->db; }
@@ -308,10 +315,18 @@ static void sq_reset_all(struct sq_conn *c)
 static _Thread_local bool sq_on_committer;
 static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, void *arg);
 
+/* The committer's own statements (BEGIN, SAVEPOINT, RELEASE...), kept
+ * prepared: parsing them for every job cost as much as a small insert. */
 static bool sq_exec_sql(struct sq_conn *c, const char *sql, enum store_status *st)
 {
-	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	sqlite3_stmt *stmt = sq_conn_stmt(c, sql);
+	if (!stmt) {
+		*st = STORE_FAIL;
+		return false;
+	}
+	int rc = sqlite3_step(stmt);
 	*st = sq_status(c->db, rc, sql);
+	sqlite3_reset(stmt);
 	return *st == STORE_OK;
 }
 
@@ -358,7 +373,10 @@ static void sq_batch_run(struct sq_store *s, struct sq_job **jobs, int n)
 			goto rollback;
 		}
 	}
-	int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_stmt *commit = sq_conn_stmt(c, "COMMIT");
+	int rc = commit ? sqlite3_step(commit) : SQLITE_ERROR;
+	if (commit)
+		sqlite3_reset(commit);
 	if ((rc & 0xff) == SQLITE_IOERR) {
 		/* The WAL frames may be on disk though the sync failed: the
 		 * outcome is unknown, and no answer we could give (success or
@@ -529,14 +547,11 @@ static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, 
 	if (!c)
 		return STORE_FAIL;
 	struct sq_tx tx = {.base = {.store = base}, .conn = c};
-	int rc = sqlite3_exec(c->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
-	enum store_status st = sq_status(c->db, rc, "begin");
-	if (st == STORE_OK) {
+	enum store_status st;
+	if (sq_exec_sql(c, write ? "BEGIN IMMEDIATE" : "BEGIN", &st)) {
 		st = fn(&tx.base, arg);
-		if (st == STORE_OK) {
-			rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-			st = sq_status(c->db, rc, "commit");
-		}
+		if (st == STORE_OK)
+			sq_exec_sql(c, "COMMIT", &st);
 		if (st != STORE_OK && !sqlite3_get_autocommit(c->db))
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -1183,7 +1198,8 @@ static enum store_status sq_session_claim(struct store_tx *t, int64_t now_ms, co
 					  void *arg)
 {
 	static const char sql[] =
-		"UPDATE sessions SET lease_owner = ?2, lease_until_ms = ?3 WHERE id IN ("
+		"UPDATE sessions SET lease_owner = ?2, lease_until_ms = ?3,"
+		" next_run_ms = MAX(next_run_ms, ?3) WHERE id IN ("
 		" SELECT id FROM sessions WHERE status IN ('executing', 'executed')"
 		" AND next_run_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY next_run_ms LIMIT ?4)"
 		" RETURNING " SQ_SESSION_COLS;
@@ -1201,7 +1217,7 @@ static enum store_status sq_session_claim(struct store_tx *t, int64_t now_ms, co
 static enum store_status sq_session_next_due(struct store_tx *t, int64_t *next_ms)
 {
 	static const char sql[] =
-		"SELECT MIN(MAX(next_run_ms, lease_until_ms)) FROM sessions"
+		"SELECT MIN(next_run_ms) FROM sessions"
 		" WHERE status IN ('executing', 'executed')";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
