@@ -7,6 +7,7 @@
  */
 #include "workers/workers.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "base/clock.h"
@@ -17,18 +18,38 @@
 #define POLL_MAX_MS 50 /* notice sessions made elsewhere (approvals, another process) */
 #define BATCH 64 /* sessions a pass leases; their steps share a commit */
 
+#define LAG_WARN_MS 1000      /* the oldest due session this late is worth a line */
+#define LAG_LOG_EVERY_MS 10000 /* ... at most this often */
+
 struct workers {
 	struct service *svc;
 	struct rail *rail;
 	struct pool *pool;
+	_Atomic int64_t lag_logged_ms;
 };
+
+/* The lifecycle's lag (how late the oldest due session is) made visible:
+ * a line when it passes LAG_WARN_MS, at most every LAG_LOG_EVERY_MS. */
+static void note_lag(struct workers *w, int64_t next_due_ms, int64_t now)
+{
+	int64_t lag = next_due_ms > 0 ? now - next_due_ms : 0;
+	int64_t last = atomic_load(&w->lag_logged_ms);
+	if (lag < LAG_WARN_MS || now - last < LAG_LOG_EVERY_MS ||
+	    !atomic_compare_exchange_strong(&w->lag_logged_ms, &last, now))
+		return;
+	log_warn("workers: behind by %lld ms (the oldest due session waits that long)",
+		 (long long)lag);
+}
 
 static int64_t worker_pass(void *arg, const char *owner)
 {
 	struct workers *w = arg;
 	int64_t next = 0;
 	int n = svc_worker_tick(w->svc, w->rail, owner, BATCH, &next);
-	return pool_wait_ms(n, next, (int64_t)clock_now_ms(), POLL_MAX_MS);
+	int64_t now = (int64_t)clock_now_ms();
+	/* After a pass, a next due time in the past is a backlog that age. */
+	note_lag(w, next, now);
+	return pool_wait_ms(n, next, now, POLL_MAX_MS);
 }
 
 struct workers *workers_start(struct service *svc, struct rail *rail, int n)

@@ -521,3 +521,25 @@ def test_restart_takes_over_unfinished_sessions(server_factory):
     assert fb["status"] == "failed" and fb["failure_reason"] == "beneficiary_account_closed", fb
     assert w.balances()["USDC"] == {"available": "899.00", "held": "0.00", "total": "899.00"}
     s2.verify_ledger()
+
+
+def test_worker_lag_is_logged(server_factory):
+    """When the lifecycle falls behind (here: the process is stopped for
+    2.5 s while 200 sessions fall due, more than one worker pass takes),
+    serve says by how much, and then catches up."""
+    import signal
+    s = server_factory(step_ms=300, extra_args=["--workers", "1"])
+    t = s.new_tenant()
+    w = t.setup("10000.00")
+    sids = [t.create_session(w, "10.00")["id"] for _ in range(200)]
+    s.proc.send_signal(signal.SIGSTOP)
+    time.sleep(2.5)
+    s.proc.send_signal(signal.SIGCONT)
+    for sid in (sids[0], sids[-1]):
+        last, _ = t.watch(sid, timeout=60, interval=0.2)
+        assert last["status"] == "settled", last
+    log = s.stderr_path.read_text(encoding="utf-8", errors="replace")
+    lines = [ln for ln in log.splitlines() if "workers: behind by" in ln]
+    assert lines, f"no lag line after a 2.5 s stall:\n{s.stderr()[-3000:]}"
+    lag_ms = int(lines[0].split("behind by ")[1].split(" ")[0])
+    assert lag_ms >= 1000, lines[0]
