@@ -21,14 +21,22 @@ static struct api api;
 static char key[128];
 static long runs;
 
+static char path[64];
+
+/* The database is scratch: it goes with the run (WAL files too). */
 static void cleanup(void)
 {
+	char p[80];
 	store_close(st);
+	unlink(path);
+	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
 }
 
 static void init(void)
 {
-	static char path[64];
 	snprintf(path, sizeof path, "/tmp/offramp-fuzz-%d.db", getpid());
 	unlink(path);
 	log_set_level(LOG_ERROR);
