@@ -21,27 +21,27 @@ static struct api api;
 static char key[128];
 static long runs;
 
-static char path[64];
+static char db_path[64];
 
 /* The database is scratch: it goes with the run (WAL files too). */
 static void cleanup(void)
 {
 	char p[80];
 	store_close(st);
-	unlink(path);
-	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(db_path);
+	snprintf(p, sizeof p, "%s-wal", db_path);
 	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", path);
+	snprintf(p, sizeof p, "%s-shm", db_path);
 	unlink(p);
 }
 
 static void init(void)
 {
-	snprintf(path, sizeof path, "/tmp/offramp-fuzz-%d.db", getpid());
-	unlink(path);
+	snprintf(db_path, sizeof db_path, "/tmp/offramp-fuzz-%d.db", getpid());
+	unlink(db_path);
 	log_set_level(LOG_ERROR);
 	const char *err;
-	st = store_open_sqlite(path, &err);
+	st = store_open_sqlite(db_path, &err);
 	assert(st);
 	svc = (struct service){.store = st, .fees = fees_default(), .sandbox = true};
 	api.svc = &svc;
