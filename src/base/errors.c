@@ -26,3 +26,11 @@ static const struct err_row *err_row(enum err e)
 const char *err_code(enum err e) { return err_row(e)->code; }
 int err_http_status(enum err e) { return err_row(e)->status; }
 const char *err_message(enum err e) { return err_row(e)->message; }
+
+bool err_kept(enum err e)
+{
+	/* By the code's class in the one table, so the rule cannot drift
+	 * from the codes (and the service needs no HTTP status of its own). */
+	int s = err_row(e)->status;
+	return e == ERR_OK || s == 400 || s == 404 || s == 422;
+}

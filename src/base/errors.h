@@ -8,6 +8,8 @@
 #ifndef OFFRAMP_BASE_ERRORS_H
 #define OFFRAMP_BASE_ERRORS_H
 
+#include <stdbool.h>
+
 enum err {
 	ERR_OK = 0,
 #define X(name, code, status, message) name,
@@ -22,5 +24,10 @@ const char *err_code(enum err e);
 int err_http_status(enum err e);
 /* The short lower-case message. Never NULL. */
 const char *err_message(enum err e);
+/* Whether an outcome is kept under its idempotency key (CONTRACT §7):
+ * success, and the client's own faults that a retry would repeat
+ * (malformed input, absent resources, valid but not executable). Not
+ * kept: auth, conflicts, preconditions, rate limits, infrastructure. */
+bool err_kept(enum err e);
 
 #endif

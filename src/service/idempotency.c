@@ -10,8 +10,10 @@
  * did, and replays the stored answer. So there is never a second effect,
  * and never a check-then-insert race.
  *
- * Kept answers: 2xx, 400, 404, 422. Others (401, 403, 409, 412, 429,
- * 5xx) are not kept, so the client may retry them with the same key.
+ * Kept answers: success and the client's own repeatable faults
+ * (err_kept: the 400, 404 and 422 codes). Others (auth, conflicts,
+ * preconditions, rate limits, infrastructure) are not kept, so the client
+ * may retry them with the same key.
  */
 #include "service/internal.h"
 
@@ -42,11 +44,6 @@ enum err svc_store_err(enum store_status st)
 	return st == STORE_RETRY ? ERR_UNAVAILABLE : ERR_INTERNAL;
 }
 
-static bool kept_status(int status)
-{
-	return (status >= 200 && status < 300) || status == 400 || status == 404 ||
-	       status == 422;
-}
 
 struct replay_arg {
 	const struct auth *a;
@@ -141,7 +138,7 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 	if (!c->out->body)
 		return STORE_FAIL;
 	if (keyed) {
-		if (!kept_status(c->out->status))
+		if (!err_kept(e))
 			return STORE_ABORT;
 		rec.status = c->out->status;
 		rec.body = c->out->body;
@@ -179,7 +176,7 @@ void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *
 		enum err e, const char *field, const struct svc_render *r, struct svc_answer *out)
 {
 	bool keyed = idem && idem->key;
-	if (keyed && kept_status(err_http_status(e))) {
+	if (keyed && err_kept(e)) {
 		svc_commit(s, a, idem, NULL, NULL, e, field, r, out);
 		return;
 	}
