@@ -410,7 +410,7 @@ def sustained(workdir, create_rate):
     # Keep sampling while the backlog drains: 5 s for the figure, up to 30 s for the plot.
     time.sleep(5.0)
     settled_5 = srv.count("SELECT count(*) FROM sessions WHERE rowid > ? AND status = 'settled'", r0)
-    drained = None
+    drained, left = None, None
     for _ in range(100 if not QUICK else 40):
         left = srv.count("SELECT count(*) FROM sessions WHERE rowid > ?"
                          " AND status IN ('executing', 'executed')", r0)
@@ -425,7 +425,8 @@ def sustained(workdir, create_rate):
     answered = res["create"]["ok"] + res["get"]["ok"]
     res["cpu_us"] = (c1 - c0) * 1e6 / max(1, answered)
     res.update(created=created_end, settled_end=settled_end, settled_5=settled_5, drained=drained,
-               window=t_end, samples=samples)
+               left=left, waited=time.monotonic() - t_start - t_end - 1.0, window=t_end,
+               samples=samples)
     res["ledger"], _, res["per_commit"] = srv.stop()
     with open(os.path.join(OUT, "settle.dat"), "w") as f:
         f.write("# t_s lag_ms due created_per_s settled_per_s created settled\n")
@@ -463,8 +464,8 @@ set logscale x 2; set yrange [0:*]; set key center right
 plot '{out}/throughput.dat' using 1:2 with linespoints lw 2 pt 7 title 'group commit, 1 account', \\
      '' using 1:3 with linespoints lw 2 pt 5 title 'group commit, 64 accounts', \\
      '' using 1:4 with linespoints lw 2 pt 9 title '--commit-batch-max 1, 1 account', \\
-     {c100:.1f} with lines dt 2 lw 1 title 'ceiling: raw SQLite, 100 per commit', \\
-     {c1:.1f} with lines dt 3 lw 1 title 'ceiling: raw SQLite, 1 per commit'
+     {c100:.1f} with lines dt 2 lw 2 lc 'black' title 'ceiling: raw SQLite, 100 per commit', \\
+     {c1:.1f} with lines dt 3 lw 2 lc 'red' title 'ceiling: raw SQLite, 1 per commit'
 unset logscale
 set output '{out}/latency.png'
 set title 'latency by percentile, open loop (from the scheduled send time)'
@@ -602,12 +603,15 @@ def main():
         cr, sr = (z[3] - a[3]) / (z[0] - a[0]), (z[4] - a[4]) / (z[0] - a[0])
         say("  from %.0f s to %.0f s: created %s/s, settled %s/s: settle rate %.2f" % (
             a[0], z[0], fmt_int(cr), fmt_int(sr), sr / max(1e-9, cr)))
-    say("  created %s in the window, %s of them settled by its end" % (
-        fmt_int(s["created"]), fmt_int(s["settled_end"])))
+    late = " (the last answer came %.1f s after it began: the window ends there)" % win \
+        if win > SUSTAIN_SECS + 1 else ""
+    say("  created %s in the window, %s of them settled by its end%s" % (
+        fmt_int(s["created"]), fmt_int(s["settled_end"]), late))
     say("  settled 5 s after the window: %s of %s; all settled %s" % (
         fmt_int(s["settled_5"]), fmt_int(s["created"]),
         "%.1f s after the window" % s["drained"] if s["drained"] is not None
-        else "not within the wait"))
+        else "not yet: %s still in flight %.0f s after the window" % (fmt_int(s["left"] or 0),
+                                                                       s["waited"])))
     if lags:
         say("  worker lag (oldest due session, sampled each second): p50 %d ms, max %d ms; "
             "due backlog max %s" % (lags[len(lags) // 2], lags[-1],
@@ -627,6 +631,7 @@ def main():
             g64 / ceil[100]["sessions_per_s"]))
         say("  group max / ceiling 100 per commit                     %6.3f" % (
             group_max / ceil[100]["sessions_per_s"]))
+    say("  group max / --commit-batch-max 1 max (any conns)       %6.2f" % (group_max / b1_max))
     if b64:
         say("  --commit-batch-max 1 / ceiling 1 per commit, 64 conns  %6.3f" % (
             b64 / ceil[1]["sessions_per_s"]))
