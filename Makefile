@@ -10,7 +10,8 @@
 #                   new inputs added to the corpora
 #   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
 #                   new inputs kept out of the tree; fails on any finding
-#   make bench      benchmarks (bench/), printing figures
+#   make bench      benchmarks (bench/), printing figures and drawing plots
+#                   into build/bench/ (BENCH_QUICK=1: a short smoke run)
 #   make deps       install missing Debian packages
 #
 # Sources are discovered: every src/**/*.c is part of the service; every
@@ -59,7 +60,9 @@ FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 30
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
-BENCH_SECONDS ?= 10
+
+# Bench programs: the open-loop load generator and the raw-SQLite ceiling.
+BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
@@ -135,8 +138,16 @@ fuzz-short: $(FUZZ_BINS)
 		echo "fuzz-short: $$n $(FUZZ_SHORT_SECONDS)s, $$runs runs, no finding"; \
 	done
 
+build/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(shell pkg-config --libs libcurl) -lm
+
+build/bench/ceiling: bench/ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(shell pkg-config --libs sqlite3)
+
 bench:
-	bench/run.sh $(BENCH_SECONDS)
+	bench/run.sh
 
 deps:
 	@scripts/deps.sh
@@ -150,8 +161,8 @@ unit: $(UNIT_BINS)
 
 # OFFRAMP_SLOW=1 runs the one test that must wait out a 30 s rate lock.
 # E2E_ARGS: more pytest arguments, e.g. make e2e E2E_ARGS="-k webhooks -x".
-e2e: build/offramp-san
-	OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_SLOW=1 $(PYTHON) -m pytest -q tests/e2e $(E2E_ARGS)
+e2e: build/offramp-san build/bench/loadgen
+	OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_LOADGEN=$(CURDIR)/build/bench/loadgen OFFRAMP_SLOW=1 $(PYTHON) -m pytest -q tests/e2e $(E2E_ARGS)
 
 # One line per stage and a closing summary; full output in build/check/.
 check:
