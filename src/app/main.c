@@ -168,7 +168,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			LIMIT_COMMIT_BATCH_MAX);
 		return 2;
 	}
-	o->workers = 2;
+	o->workers = LIMIT_WORKERS_DEFAULT;
 	o->webhook_allow_loopback = strcmp(env_or("OFFRAMP_WEBHOOK_ALLOW_LOOPBACK", "0"), "1") == 0;
 	if (!parse_long(env_or("OFFRAMP_WEBHOOK_RETRY_BASE_MS", "30000"), 1, 86400000,
 			&o->webhook_retry_base_ms)) {
@@ -224,8 +224,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->capabilities = optarg; break;
 		case 'k': o->kind = optarg; break;
 		case 'w':
-			if (!parse_long(optarg, 1, 8, &o->workers)) {
-				fprintf(stderr, "offramp: --workers must be 1..8\n");
+			if (!parse_long(optarg, 1, LIMIT_WORKERS_MAX, &o->workers)) {
+				fprintf(stderr, "offramp: --workers must be 1..%d\n", LIMIT_WORKERS_MAX);
 				return 2;
 			}
 			break;
