@@ -10,8 +10,9 @@
  *  - api key hashes are unique;
  *  - a hold (pending transfer) is posted or voided at most once
  *    (transfers_pending_once);
- *  - an idempotency key exists once per tenant and endpoint (primary key),
- *    the unique constraint that makes concurrent duplicates safe.
+ *  - an idempotency key exists once per tenant and endpoint (primary key;
+ *    a unique key from migration 7), the unique constraint that makes
+ *    concurrent duplicates safe.
  */
 #ifndef OFFRAMP_STORE_SQLITE_SCHEMA_H
 #define OFFRAMP_STORE_SQLITE_SCHEMA_H
@@ -189,6 +190,25 @@ static const char *const sq_migrations[] = {
 	"  ON webhook_deliveries(endpoint_id, next_attempt_ms) WHERE status = 'pending';"
 	"CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(endpoint_id)"
 	"  WHERE status = 'pending' AND lease_until_ms > 0;",
+
+	/* 7 (scale, docs/SCALE.md): a page of one account's sessions in one
+	 * status (GET /off-ramp-sessions?account_ref=&status=) seeks its rows
+	 * rather than reading the account's sessions of every status; and the
+	 * idempotency records move to a rowid table. WITHOUT ROWID keeps rows
+	 * in an index b-tree, whose pages hold at most ~1 KB of a row: every
+	 * stored answer (a session is ~1.5 KB) spilled to an overflow page of
+	 * its own, 4.7 KB on disk per create; a rowid table keeps it inline
+	 * (~2 KB), the unique key still refusing a second record. */
+	"CREATE INDEX sessions_by_account_status ON sessions(tenant_id, account_id, status, id);"
+	"CREATE TABLE idempotency_new("
+	"  tenant_id TEXT NOT NULL, endpoint TEXT NOT NULL, key TEXT NOT NULL,"
+	"  request_hash TEXT NOT NULL, status INTEGER NOT NULL, body BLOB,"
+	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	"  UNIQUE (tenant_id, endpoint, key)) STRICT;"
+	"INSERT INTO idempotency_new SELECT tenant_id, endpoint, key, request_hash, status, body,"
+	"  created_at, expires_at FROM idempotency;"
+	"DROP TABLE idempotency;"
+	"ALTER TABLE idempotency_new RENAME TO idempotency;",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))
