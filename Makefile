@@ -11,6 +11,8 @@
 #   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
 #                   new inputs kept out of the tree; fails on any finding
 #   make bench      benchmarks (bench/), printing figures
+#   make bench-scale  create/get/list latency at 10k, 1M, 10M stored sessions
+#                   (bench/scale.sh; SCALE_SIZES to choose)
 #   make deps       install missing Debian packages
 #
 # Sources are discovered: every src/**/*.c is part of the service; every
@@ -63,7 +65,7 @@ BENCH_SECONDS ?= 10
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit e2e deps clean bench bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -137,6 +139,10 @@ fuzz-short: $(FUZZ_BINS)
 
 bench:
 	bench/run.sh $(BENCH_SECONDS)
+
+SCALE_SIZES ?= 10000 1000000 10000000
+bench-scale:
+	bench/scale.sh $(SCALE_SIZES)
 
 deps:
 	@scripts/deps.sh
