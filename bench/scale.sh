@@ -174,6 +174,9 @@ PY
 	wait $PID || true
 	PID=
 	$BIN admin verify-ledger --db "$DB" | $PY -c 'import json,sys;r=json.load(sys.stdin);print("  ledger after    ", "ok" if r["ok"] else "NOT OK: " + str(r["first_problem"]), "sessions=%d" % r["sessions"])'
+	# serve logs every request: keep its end only.
+	tail -n 20 "$RUN/serve-$SIZE.log" >"$RUN/serve-$SIZE.tail"
+	rm -f "$RUN/serve-$SIZE.log"
 	[ -n "${SCALE_KEEP:-}" ] || rm -f "$DB" "$DB-wal" "$DB-shm"
 done
 

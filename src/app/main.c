@@ -560,7 +560,8 @@ static int cmd_bulk_load(struct service *svc, const struct opts *o)
 		fprintf(stderr, "offramp: bulk-load: %s (%lld sessions committed)\n", r.problem,
 			(long long)r.sessions);
 		svc_bulk_report_clear(&r);
-		return e == ERR_INTERNAL || e == ERR_UNAVAILABLE || e == ERR_INSUFFICIENT_FUNDS ? 1 : 2;
+		bool failed = e == ERR_INTERNAL || e == ERR_UNAVAILABLE || e == ERR_INSUFFICIENT_FUNDS;
+		return failed ? 1 : 2;
 	}
 	json_t *accts = json_array();
 	for (int k = 0; k < r.naccounts; k++) {

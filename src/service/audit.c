@@ -152,7 +152,8 @@ static struct derived *derived_of(struct audit *au, const char *account, const c
 		au->oom = true;
 		return NULL;
 	}
-	uint32_t *slot = index_slot(&au->di, hash2(account, cur), derived_same, au->d, account, cur);
+	uint32_t *slot =
+		index_slot(&au->di, hash2(account, cur), derived_same, au->d, account, cur);
 	if (*slot)
 		return &au->d[*slot - 1];
 	if (!grow((void **)&au->d, &au->capd, au->nd, sizeof *au->d)) {
@@ -207,7 +208,8 @@ static struct hold *hold_of(struct audit *au, const char *transfer_id)
 {
 	if (!au->hi.cap)
 		return NULL;
-	uint32_t *slot = index_slot(&au->hi, hash2(transfer_id, ""), hold_same, au->h, transfer_id, "");
+	uint32_t *slot =
+		index_slot(&au->hi, hash2(transfer_id, ""), hold_same, au->h, transfer_id, "");
 	return *slot ? &au->h[*slot - 1] : NULL;
 }
 

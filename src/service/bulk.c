@@ -101,8 +101,9 @@ struct bulk_plan {
 	enum err refusal;
 };
 
-/* Session i's principal: whole units 10..999, cents that are none of the
- * sandbox's outcome triggers (.05, .06, .07: rails/sandbox.c). */
+/* Session i's principal in USDC minor units (10^-6): whole units 10..999,
+ * cents that are none of the sandbox's outcome triggers (.05, .06, .07:
+ * rails/sandbox.c). */
 static int64_t bulk_amount(int64_t i)
 {
 	int64_t units = 10 + (i * 7919) % 990, cents = (i * 37) % 100;
@@ -122,7 +123,7 @@ static bool bulk_quote(const struct bulk_plan *p, int64_t amount, struct fee_quo
 
 static void count_row(void *arg, const void *row) { ++*(int *)arg; }
 
-static enum store_status put_balances(struct store_tx *tx, const struct store_account *a,
+static enum store_status put_balance(struct store_tx *tx, const struct store_account *a,
 				      const struct ledger_balance *b)
 {
 	return STORE_CALL(tx, balance_put, a->id, money_currency_code(CUR_USDC), b);
@@ -167,8 +168,8 @@ static enum store_status check_tx(struct store_tx *tx, void *arg)
 		p->refused = true;
 		p->refusal = ERR_INVALID_STATE_TRANSITION;
 		snprintf(p->rep->problem, sizeof p->rep->problem, "%s",
-			 endpoints ? "the tenant has webhook endpoints: a load would queue their deliveries"
-				   : "the tenant has an approval policy: its sessions would await approval");
+			 endpoints ? "the tenant has webhook endpoints: a load would queue deliveries"
+				   : "the tenant has an approval policy: its sessions would wait");
 		return STORE_ABORT;
 	}
 	if ((st = svc_fee_schedule(tx, p->svc, q->tenant_id, CUR_USDC, "ethereum", &p->fees)) !=
@@ -257,10 +258,10 @@ static enum store_status setup_tx(struct store_tx *tx, void *arg)
 		snprintf(t.currency, sizeof t.currency, "%s", money_currency_code(CUR_USDC));
 		snprintf(t.kind, sizeof t.kind, "deposit");
 		if ((st = STORE_CALL(tx, transfer_insert, &t)) != STORE_OK ||
-		    (st = put_balances(tx, acct, &cb)) != STORE_OK)
+		    (st = put_balance(tx, acct, &cb)) != STORE_OK)
 			return st;
 	}
-	return put_balances(tx, &p->funding, &fund);
+	return put_balance(tx, &p->funding, &fund);
 }
 
 /* ---- one batch ------------------------------------------------------------------- */
@@ -529,8 +530,9 @@ static enum store_status batch_tx(struct store_tx *tx, void *arg)
 			unsigned drf, crf;
 			struct ledger_balance *dr = book_of(&bk, p, t->debit_account_id, k, &drf);
 			struct ledger_balance *cr = book_of(&bk, p, t->credit_account_id, k, &crf);
-			enum ledger_result lr = dr && cr ? ledger_apply(op, t->amount_minor, dr, drf, cr)
-							 : LEDGER_SAME_ACCOUNT;
+			enum ledger_result lr = LEDGER_SAME_ACCOUNT; /* no such account: our bug */
+			if (dr && cr)
+				lr = ledger_apply(op, t->amount_minor, dr, drf, cr);
 			if (lr == LEDGER_EXCEEDS_CREDITS) {
 				b->short_funds = true;
 				st = STORE_ABORT;
@@ -550,13 +552,13 @@ static enum store_status batch_tx(struct store_tx *tx, void *arg)
 			st = STORE_CALL(tx, event_insert, &b->ev[j * BULK_EVENTS + x]);
 	}
 	for (int k = 0; st == STORE_OK && k < na; k++)
-		st = put_balances(tx, &p->client[k], &bk.client[k]);
+		st = put_balance(tx, &p->client[k], &bk.client[k]);
 	if (st == STORE_OK)
-		st = put_balances(tx, &p->holds, &bk.holds);
+		st = put_balance(tx, &p->holds, &bk.holds);
 	if (st == STORE_OK)
-		st = put_balances(tx, &p->payouts, &bk.payouts);
+		st = put_balance(tx, &p->payouts, &bk.payouts);
 	if (st == STORE_OK)
-		st = put_balances(tx, &p->fees_acct, &bk.fees);
+		st = put_balance(tx, &p->fees_acct, &bk.fees);
 	free(bk.client);
 	return st;
 }
@@ -602,7 +604,8 @@ static enum err bulk_setup(struct bulk_plan *p)
 		struct fee_quote fq;
 		int64_t hold;
 		int k = (int)(i % na);
-		if (!bulk_quote(p, bulk_amount(i), &fq, &hold) || !money_add(a.need[k], hold, &a.need[k])) {
+		if (!bulk_quote(p, bulk_amount(i), &fq, &hold) ||
+		    !money_add(a.need[k], hold, &a.need[k])) {
 			e = ERR_AMOUNT_TOO_LARGE;
 			snprintf(rep->problem, sizeof rep->problem, "the holds overflow");
 			goto out;
@@ -675,7 +678,8 @@ enum err svc_bulk_load(struct service *s, const struct svc_bulk_request *req,
 	rep->naccounts = req->accounts;
 	if ((e = bulk_setup(&p)) != ERR_OK)
 		goto out;
-	rep->rows = 2 + 4 * (int64_t)req->accounts;
+	/* The principal; per account its client, account, destination, deposit. */
+	rep->rows = 1 + 4 * (int64_t)req->accounts;
 	rep->commits = 1;
 	rep->first_created_at = p.start_ms / 1000;
 	rep->last_created_at = (p.start_ms + (req->sessions - 1) * p.gap_ms) / 1000;
@@ -697,7 +701,8 @@ enum err svc_bulk_load(struct service *s, const struct svc_bulk_request *req,
 			writing = false;
 			const struct bulk_batch *done = &b[cur ^ 1];
 			if (done->st != STORE_OK) {
-				e = done->short_funds ? ERR_INSUFFICIENT_FUNDS : svc_store_err(done->st);
+				e = done->short_funds ? ERR_INSUFFICIENT_FUNDS
+						      : svc_store_err(done->st);
 				goto out;
 			}
 			rep->sessions += done->n;

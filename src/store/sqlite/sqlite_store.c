@@ -1945,8 +1945,9 @@ static enum store_status sq_payout_touch(struct store_tx *t, const char *key)
 }
 
 /* A session's payouts seek sandbox_payouts_by_tenant (see event list). */
-#define SQ_PAYOUT_LIST(where) \
-	"SELECT " SQ_PAYOUT_COLS " FROM sandbox_payouts WHERE tenant_id = ?1" where " ORDER BY id LIMIT 10000"
+#define SQ_PAYOUT_LIST(where)                                                 \
+	"SELECT " SQ_PAYOUT_COLS " FROM sandbox_payouts WHERE tenant_id = ?1" where \
+	" ORDER BY id LIMIT 10000"
 static const char sq_sql_payout_list[] = SQ_PAYOUT_LIST("");
 static const char sq_sql_payout_list_session[] = SQ_PAYOUT_LIST(" AND session_id = ?2");
 
