@@ -12,6 +12,8 @@
 #                   new inputs kept out of the tree; fails on any finding
 #   make bench      benchmarks (bench/), printing figures and drawing plots
 #                   into build/bench/ (BENCH_QUICK=1: a short smoke run)
+#   make bench-scale  create/get/list latency at 10k, 1M, 10M stored sessions
+#                   (bench/scale.sh; SCALE_SIZES to choose)
 #   make deps       install missing Debian packages
 #
 # Sources are discovered: every src/**/*.c is part of the service; every
@@ -66,7 +68,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit e2e deps clean bench bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -148,6 +150,10 @@ build/bench/ceiling: bench/ceiling.c
 
 bench:
 	bench/run.sh
+
+SCALE_SIZES ?= 10000 1000000 10000000
+bench-scale:
+	bench/scale.sh $(SCALE_SIZES)
 
 deps:
 	@scripts/deps.sh

@@ -64,6 +64,11 @@ void api_error_response(enum err e, const char *request_id, struct api_response 
 struct store_session;
 char *api_session_snapshot(const struct store_session *s);
 
+/* The canonical JSON of a validated destination (malloc'd): what is saved
+ * and what a session's inline copy must equal (admin bulk-load saves one). */
+struct destination;
+char *api_destination_canonical(const struct destination *dst);
+
 /* An event's webhook payloads per format (struct service.hook_payloads). */
 struct store_event;
 struct svc_hook_payload;

@@ -11,6 +11,8 @@
  *   offramp admin set-rate ASSET CURRENCY RATE
  *   offramp admin set-fees --tenant enterprises/<uuid> [--platform-bps N]
  *                          [--network-fee ASSET:NETWORK:AMOUNT]
+ *   offramp admin bulk-load --tenant enterprises/<uuid> --sessions N [--accounts K]
+ *   offramp admin query-plans
  *
  * Admin commands print one JSON object on stdout. Exit status: 0 success,
  * 1 failure of the operation (or an unsound ledger), 2 bad usage.
@@ -29,6 +31,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "base/clock.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "domain/capability.h"
@@ -61,6 +64,7 @@ struct opts {
 	int nfees;
 	const char *args[4]; /* positional arguments of set-rate */
 	int nargs;
+	long sessions, accounts; /* bulk-load */
 };
 
 #define STR_(x) #x
@@ -82,6 +86,9 @@ static void usage(FILE *f)
 	      "  offramp admin set-rate ASSET CURRENCY RATE [--db PATH]\n"
 	      "  offramp admin set-fees --tenant enterprises/<uuid> [--platform-bps N]\n"
 	      "                [--network-fee ASSET:NETWORK:AMOUNT] [--db PATH]\n"
+	      "  offramp admin bulk-load --tenant enterprises/<uuid> --sessions N\n"
+	      "                [--accounts K] [--db PATH]\n"
+	      "  offramp admin query-plans [--db PATH]\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
@@ -152,6 +159,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"max-connections", required_argument, NULL, 'C'},
 		{"max-connections-per-ip", required_argument, NULL, 'P'},
 		{"header-timeout-ms", required_argument, NULL, 'H'},
+		{"sessions", required_argument, NULL, 'S'},
+		{"accounts", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -176,6 +185,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	o->platform_bps = -1;
+	o->accounts = 1;
 	for (size_t i = 0; i < sizeof conn_limits / sizeof *conn_limits; i++) {
 		const struct conn_limit *cl = &conn_limits[i];
 		char dflt[16];
@@ -262,6 +272,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		}
+		case 'S':
+			if (!parse_long(optarg, 1, LIMIT_BULK_SESSIONS_MAX, &o->sessions)) {
+				fprintf(stderr, "offramp: --sessions must be 1..%d\n", LIMIT_BULK_SESSIONS_MAX);
+				return 2;
+			}
+			break;
+		case 'A':
+			if (!parse_long(optarg, 1, LIMIT_BULK_ACCOUNTS_MAX, &o->accounts)) {
+				fprintf(stderr, "offramp: --accounts must be 1..%d\n", LIMIT_BULK_ACCOUNTS_MAX);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
@@ -475,6 +497,131 @@ static int cmd_set_fees(struct service *svc, const struct opts *o)
 	return 0;
 }
 
+/* The seed's SEPA destination (the one `make bench` saves), for every
+ * loaded client. */
+static bool bulk_destination(struct destination *d)
+{
+	memset(d, 0, sizeof *d);
+	d->method = DEST_BANK_TRANSFER;
+	d->rail = RAIL_SEPA_CREDIT_TRANSFER;
+	d->currency = CUR_EUR;
+	snprintf(d->bank.beneficiary_name, sizeof d->bank.beneficiary_name, "Acme Treasury");
+	snprintf(d->bank.account_holder_name, sizeof d->bank.account_holder_name, "Acme Treasury");
+	snprintf(d->bank.bank_name, sizeof d->bank.bank_name, "Demo Bank");
+	snprintf(d->bank.scheme, sizeof d->bank.scheme, "iban");
+	snprintf(d->bank.country, sizeof d->bank.country, "GB");
+	snprintf(d->bank.iban, sizeof d->bank.iban, "GB29NWBK60161331926819");
+	snprintf(d->bank.bic, sizeof d->bank.bic, "NWBKGB2L");
+	const char *field = NULL;
+	return destination_validate(d, &field) == ERR_OK;
+}
+
+struct bulk_progress {
+	uint64_t start_ms, last_ms;
+};
+
+static void bulk_progress(void *arg, int64_t done, int64_t total)
+{
+	struct bulk_progress *p = arg;
+	uint64_t now = clock_mono_ms();
+	if (done < total && now - p->last_ms < 5000)
+		return;
+	p->last_ms = now;
+	double s = (double)(now - p->start_ms) / 1000.0;
+	fprintf(stderr, "bulk-load: %lld of %lld sessions, %.0f s, %.0f sessions/s\n",
+		(long long)done, (long long)total, s, s > 0 ? (double)done / s : 0.0);
+}
+
+static int cmd_bulk_load(struct service *svc, const struct opts *o)
+{
+	const char *pre = "enterprises/";
+	if (!o->tenant || strncmp(o->tenant, pre, strlen(pre)) != 0 || o->sessions < 1) {
+		fprintf(stderr, "offramp: bulk-load needs --tenant enterprises/<uuid> --sessions N\n");
+		return 2;
+	}
+	struct destination dest;
+	char *canon = bulk_destination(&dest) ? api_destination_canonical(&dest) : NULL;
+	if (!canon) {
+		fprintf(stderr, "offramp: bulk-load: cannot build the destination\n");
+		return 1;
+	}
+	struct bulk_progress prog = {.start_ms = clock_mono_ms()};
+	prog.last_ms = prog.start_ms;
+	struct svc_bulk_request q = {.tenant_id = o->tenant + strlen(pre), .sessions = o->sessions,
+				     .accounts = (int)o->accounts, .dest = &dest,
+				     .dest_canonical = canon,
+				     .payment_reference = "RF18539007547034",
+				     .progress = bulk_progress, .progress_arg = &prog};
+	struct svc_bulk_report r;
+	enum err e = svc_bulk_load(svc, &q, &r);
+	free(canon);
+	double secs = (double)(clock_mono_ms() - prog.start_ms) / 1000.0;
+	if (e) {
+		fprintf(stderr, "offramp: bulk-load: %s (%lld sessions committed)\n", r.problem,
+			(long long)r.sessions);
+		svc_bulk_report_clear(&r);
+		bool failed = e == ERR_INTERNAL || e == ERR_UNAVAILABLE || e == ERR_INSUFFICIENT_FUNDS;
+		return failed ? 1 : 2;
+	}
+	json_t *accts = json_array();
+	for (int k = 0; k < r.naccounts; k++) {
+		char a[64], c[64];
+		snprintf(a, sizeof a, "client-accounts/%s", r.accounts[k].account_id);
+		snprintf(c, sizeof c, "clients/%s", r.accounts[k].client_id);
+		json_array_append_new(accts, json_pack("{s:s, s:s, s:s}", "account_ref", a,
+						       "route_owner_ref", c,
+						       "withdrawal_destination_id",
+						       r.accounts[k].destination_id));
+	}
+	char first[CLOCK_RFC3339_LEN + 1], last[CLOCK_RFC3339_LEN + 1];
+	clock_rfc3339(r.first_created_at, first);
+	clock_rfc3339(r.last_created_at, last);
+	print_json(json_pack("{s:s, s:I, s:I, s:I, s:f, s:f, s:s, s:s, s:s, s:o}", "tenant_ref",
+			     o->tenant, "sessions", (json_int_t)r.sessions, "rows", (json_int_t)r.rows,
+			     "commits", (json_int_t)r.commits, "seconds", secs, "sessions_per_s",
+			     secs > 0 ? (double)r.sessions / secs : 0.0, "first_created_at", first,
+			     "last_created_at", last, "principal_id", r.principal_id, "accounts",
+			     accts));
+	svc_bulk_report_clear(&r);
+	return 0;
+}
+
+struct plans_out {
+	json_t *list;
+	json_t *cur; /* the plan array of the statement being filled */
+	char name[96];
+	long scans, temp_sorts;
+};
+
+static void plan_step(void *arg, const struct store_plan_step *step)
+{
+	struct plans_out *p = arg;
+	if (!p->cur || strcmp(p->name, step->statement) != 0) {
+		snprintf(p->name, sizeof p->name, "%s", step->statement);
+		p->cur = json_array();
+		json_array_append_new(p->list, json_pack("{s:s, s:o}", "statement", step->statement,
+							 "plan", p->cur));
+	}
+	json_array_append_new(p->cur, json_string(step->detail));
+	/* A scan that uses no index reads the whole table. */
+	p->scans += strncmp(step->detail, "SCAN ", 5) == 0 && !strstr(step->detail, " USING ");
+	p->temp_sorts += strstr(step->detail, "TEMP B-TREE") != NULL;
+}
+
+static int cmd_query_plans(struct service *svc)
+{
+	struct plans_out p = {.list = json_array()};
+	enum err e = svc_query_plans(svc, plan_step, &p);
+	if (e) {
+		json_decref(p.list);
+		fprintf(stderr, "offramp: query-plans: %s\n", err_message(e));
+		return 1;
+	}
+	print_json(json_pack("{s:I, s:I, s:o}", "full_scans", (json_int_t)p.scans, "temp_sorts",
+			     (json_int_t)p.temp_sorts, "statements", p.list));
+	return 0;
+}
+
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
 	if (strcmp(o->rails, "sandbox") != 0) {
@@ -553,7 +700,8 @@ int main(int argc, char **argv)
 	}
 	if (sub && strcmp(sub, "create-tenant") != 0 && strcmp(sub, "create-api-key") != 0 &&
 	    strcmp(sub, "verify-ledger") != 0 && strcmp(sub, "set-rate") != 0 &&
-	    strcmp(sub, "set-fees") != 0) {
+	    strcmp(sub, "set-fees") != 0 && strcmp(sub, "bulk-load") != 0 &&
+	    strcmp(sub, "query-plans") != 0) {
 		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
 		usage(stderr);
 		return 2;
@@ -597,6 +745,10 @@ int main(int argc, char **argv)
 		rc = cmd_create_tenant(&svc, &o);
 	else if (strcmp(sub, "create-api-key") == 0)
 		rc = cmd_create_api_key(&svc, &o);
+	else if (strcmp(sub, "bulk-load") == 0)
+		rc = cmd_bulk_load(&svc, &o);
+	else if (strcmp(sub, "query-plans") == 0)
+		rc = cmd_query_plans(&svc);
 	else if (o.nargs) {
 		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
 		rc = 2;

@@ -56,6 +56,12 @@
 #define LIMIT_COMMIT_BATCH_DEFAULT 256      /* --commit-batch-max default */
 #define LIMIT_RESPONSE_BYTES (256 * 1024)   /* a stored idempotent answer */
 
+/* admin bulk-load (docs/SCALE.md). */
+#define LIMIT_BULK_SESSIONS_MAX 100000000   /* sessions in one load */
+#define LIMIT_BULK_ACCOUNTS_MAX 10000       /* client accounts they are spread over */
+#define LIMIT_BULK_BATCH 4000               /* sessions per commit: ~44,000 rows */
+#define LIMIT_BULK_SPAN_S (30 * 24 * 3600)  /* the history spans at most this */
+
 /* Webhook delivery (docs/WEBHOOKS.md, "Fairness and caps") */
 #define LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS 5000
 #define LIMIT_WEBHOOK_SEND_TIMEOUT_MS 10000      /* one attempt, connect included (libcurl's total) */

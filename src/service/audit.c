@@ -12,8 +12,10 @@
  *     hold is pending, posted or voided as the session's status demands,
  *     exactly once.
  *
- * Sizes: balances and holds are kept in memory, which is fine up to a few
- * million rows; a streaming audit (ORDER BY and merge) is the plan past it.
+ * Sizes: balances and holds are kept in memory (about 100 bytes a
+ * session), each found through a hash index on its id, so the audit is
+ * linear in the transfers: tens of millions of sessions fit in a few GB.
+ * A streaming audit (ORDER BY and merge) is the plan past that.
  */
 #include "service/internal.h"
 
@@ -39,12 +41,21 @@ struct hold {
 	int posts, voids;
 };
 
+/* Open addressing over indexes into an array (slot value 0: empty, else
+ * index + 1); a power-of-two size kept at most half full. */
+struct index {
+	uint32_t *slot;
+	size_t cap;
+};
+
 struct audit {
 	struct svc_ledger_report *rep;
 	struct derived *d;
 	size_t nd, capd;
+	struct index di; /* derived, by account and currency */
 	struct hold *h;
 	size_t nh, caph;
+	struct index hi; /* holds, by transfer id */
 	unsigned *flags; /* per account index in accts */
 	store_id *accts;
 	size_t na, capa;
@@ -75,19 +86,85 @@ static bool grow(void **p, size_t *cap, size_t n, size_t size)
 	return true;
 }
 
+/* FNV-1a over a and b. */
+static uint64_t hash2(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = a; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (const char *p = b; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot where key (a, b) is or would go; same(i) says whether entry i
+ * has that key. */
+typedef bool (*index_same_fn)(const void *arr, size_t i, const char *a, const char *b);
+
+static uint32_t *index_slot(const struct index *x, uint64_t h, index_same_fn same,
+			    const void *arr, const char *a, const char *b)
+{
+	size_t mask = x->cap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask)
+		if (!x->slot[i] || same(arr, x->slot[i] - 1, a, b))
+			return &x->slot[i];
+}
+
+/* Room for n + 1 entries; rehashes with key(i) hashing entry i. */
+static bool index_reserve(struct index *x, size_t n, uint64_t (*key)(const void *, size_t),
+			  const void *arr)
+{
+	if (n + 1 <= x->cap / 2)
+		return true;
+	if (n >= UINT32_MAX - 1)
+		return false;
+	size_t cap = x->cap ? x->cap * 2 : 256;
+	uint32_t *slot = calloc(cap, sizeof *slot);
+	if (!slot)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = key(arr, i) & (cap - 1);
+		while (slot[j])
+			j = (j + 1) & (cap - 1);
+		slot[j] = (uint32_t)(i + 1);
+	}
+	free(x->slot);
+	x->slot = slot;
+	x->cap = cap;
+	return true;
+}
+
+static bool derived_same(const void *arr, size_t i, const char *account, const char *cur)
+{
+	const struct derived *d = arr;
+	return strcmp(d[i].account_id, account) == 0 && strcmp(d[i].currency, cur) == 0;
+}
+
+static uint64_t derived_key(const void *arr, size_t i)
+{
+	const struct derived *d = arr;
+	return hash2(d[i].account_id, d[i].currency);
+}
+
 static struct derived *derived_of(struct audit *au, const char *account, const char *cur)
 {
-	for (size_t i = au->nd; i-- > 0;) /* recent first: transfers cluster */
-		if (strcmp(au->d[i].account_id, account) == 0 && strcmp(au->d[i].currency, cur) == 0)
-			return &au->d[i];
+	if (!index_reserve(&au->di, au->nd, derived_key, au->d)) {
+		au->oom = true;
+		return NULL;
+	}
+	uint32_t *slot =
+		index_slot(&au->di, hash2(account, cur), derived_same, au->d, account, cur);
+	if (*slot)
+		return &au->d[*slot - 1];
 	if (!grow((void **)&au->d, &au->capd, au->nd, sizeof *au->d)) {
 		au->oom = true;
 		return NULL;
 	}
-	struct derived *x = &au->d[au->nd++];
+	struct derived *x = &au->d[au->nd];
 	memset(x, 0, sizeof *x);
 	snprintf(x->account_id, sizeof x->account_id, "%s", account);
 	snprintf(x->currency, sizeof x->currency, "%s", cur);
+	*slot = (uint32_t)++au->nd;
 	return x;
 }
 
@@ -117,12 +194,39 @@ static void on_balance(void *arg, const void *row)
 	}
 }
 
+static bool hold_same(const void *arr, size_t i, const char *transfer_id, const char *unused)
+{
+	return strcmp(((const struct hold *)arr)[i].transfer_id, transfer_id) == 0;
+}
+
+static uint64_t hold_key(const void *arr, size_t i)
+{
+	return hash2(((const struct hold *)arr)[i].transfer_id, "");
+}
+
 static struct hold *hold_of(struct audit *au, const char *transfer_id)
 {
-	for (size_t i = 0; i < au->nh; i++)
-		if (strcmp(au->h[i].transfer_id, transfer_id) == 0)
-			return &au->h[i];
-	return NULL;
+	if (!au->hi.cap)
+		return NULL;
+	uint32_t *slot =
+		index_slot(&au->hi, hash2(transfer_id, ""), hold_same, au->h, transfer_id, "");
+	return *slot ? &au->h[*slot - 1] : NULL;
+}
+
+/* A new hold, indexed by its transfer id (ids are unique: the primary key). */
+static struct hold *hold_add(struct audit *au, const char *transfer_id)
+{
+	if (!index_reserve(&au->hi, au->nh, hold_key, au->h) ||
+	    !grow((void **)&au->h, &au->caph, au->nh, sizeof *au->h)) {
+		au->oom = true;
+		return NULL;
+	}
+	struct hold *h = &au->h[au->nh];
+	memset(h, 0, sizeof *h);
+	memcpy(h->transfer_id, transfer_id, sizeof h->transfer_id);
+	*index_slot(&au->hi, hash2(transfer_id, ""), hold_same, au->h, transfer_id, "") =
+		(uint32_t)++au->nh;
+	return h;
 }
 
 static void on_transfer(void *arg, const void *row)
@@ -144,13 +248,9 @@ static void on_transfer(void *arg, const void *row)
 	if (lr != LEDGER_OK)
 		problem(au, "transfer %s cannot be replayed (ledger result %d)", t->id, (int)lr);
 	if (op == LEDGER_OP_PENDING && t->session_id[0]) {
-		if (!grow((void **)&au->h, &au->caph, au->nh, sizeof *au->h)) {
-			au->oom = true;
+		struct hold *h = hold_add(au, t->id);
+		if (!h)
 			return;
-		}
-		struct hold *h = &au->h[au->nh++];
-		memset(h, 0, sizeof *h);
-		memcpy(h->transfer_id, t->id, sizeof h->transfer_id);
 		memcpy(h->session_id, t->session_id, sizeof h->session_id);
 		h->amount = t->amount_minor;
 	} else if (op == LEDGER_OP_POST || op == LEDGER_OP_VOID) {
@@ -204,6 +304,10 @@ static enum store_status audit_tx(struct store_tx *tx, void *arg)
 	struct svc_ledger_report *rep = au->rep;
 	/* A retried read starts from nothing. */
 	au->nd = au->nh = au->na = 0;
+	if (au->di.slot)
+		memset(au->di.slot, 0, au->di.cap * sizeof *au->di.slot);
+	if (au->hi.slot)
+		memset(au->hi.slot, 0, au->hi.cap * sizeof *au->hi.slot);
 	memset(rep, 0, sizeof *rep);
 	enum store_status st;
 	if ((st = STORE_CALL(tx, account_each, on_account, au)) != STORE_OK ||
@@ -221,6 +325,8 @@ enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *rep)
 	if (st != STORE_OK) {
 		free(au.d);
 		free(au.h);
+		free(au.di.slot);
+		free(au.hi.slot);
 		free(au.accts);
 		free(au.flags);
 		return svc_store_err(st);
@@ -253,6 +359,8 @@ enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *rep)
 	rep->ok = rep->problems == 0;
 	free(au.d);
 	free(au.h);
+	free(au.di.slot);
+	free(au.hi.slot);
 	free(au.accts);
 	free(au.flags);
 	return ERR_OK;

@@ -462,6 +462,55 @@ void svc_hook_job_clear(struct svc_hook_job *job);
 /* Release every delivery lease (at start, before any dispatcher runs). */
 enum err svc_hook_recover(struct service *s);
 
+/* ---- bulk load (admin; docs/SCALE.md) ------------------------------------ */
+
+struct svc_bulk_request {
+	const char *tenant_id;         /* bare uuid */
+	int64_t sessions;              /* 1..LIMIT_BULK_SESSIONS_MAX */
+	int accounts;                  /* 1..LIMIT_BULK_ACCOUNTS_MAX client accounts */
+	const struct destination *dest; /* validated bank transfer, saved for every client */
+	const char *dest_canonical;    /* its canonical JSON (what sessions must repeat) */
+	const char *payment_reference; /* validated; "" for none */
+	/* Called after each commit; may be NULL. */
+	void (*progress)(void *arg, int64_t done, int64_t total);
+	void *progress_arg;
+};
+
+struct svc_bulk_account {
+	store_id client_id;
+	store_id account_id;
+	store_id destination_id;
+};
+
+struct svc_bulk_report {
+	store_id principal_id;          /* the sessions' initiator (kind service) */
+	int naccounts;
+	struct svc_bulk_account *accounts; /* malloc'd; svc_bulk_report_clear */
+	int64_t sessions, rows, commits;
+	int64_t first_created_at, last_created_at; /* Unix seconds */
+	char problem[160];              /* why a refused load was refused */
+};
+
+/*
+ * Write req->sessions settled sessions into a tenant, with everything a
+ * real settled session leaves behind (its transfers and balances, events,
+ * idempotency record, rail book entry), spread over req->accounts new
+ * funded client accounts with a saved destination each; many sessions per
+ * commit. ERR_NOT_FOUND: no such tenant; ERR_INVALID_STATE_TRANSITION: the
+ * tenant has webhook endpoints or an approval policy (report->problem
+ * says which); ERR_INVALID_VALUE: counts out of range or the destination
+ * is not a bank transfer. A load that fails midway keeps the batches it
+ * committed (each is whole and the ledger balances after each).
+ */
+enum err svc_bulk_load(struct service *s, const struct svc_bulk_request *req,
+		       struct svc_bulk_report *report);
+void svc_bulk_report_clear(struct svc_bulk_report *r);
+
+/* Every plan step of the store's statements that must stay O(page size)
+ * (store_ops.query_plans), in one read transaction. */
+enum err svc_query_plans(struct service *s,
+			 void (*each)(void *arg, const struct store_plan_step *step), void *arg);
+
 /* ---- audit ------------------------------------------------------------- */
 
 struct svc_ledger_report {

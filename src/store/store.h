@@ -309,6 +309,15 @@ struct store_session_filter {
 	int limit;
 };
 
+/* One step of a statement's plan (store_ops.query_plans): the statement's
+ * name (its store op and variant, e.g. "session_list status+account
+ * before") and the backend's text for the step. Both borrowed for the
+ * callback. */
+struct store_plan_step {
+	const char *statement;
+	const char *detail;
+};
+
 struct store;
 struct store_tx;
 typedef enum store_status (*store_tx_fn)(struct store_tx *tx, void *arg);
@@ -453,6 +462,12 @@ struct store_ops {
 	enum store_status (*idem_get)(struct store_tx *, const char *tenant_id, const char *endpoint, const char *key, int64_t now, struct store_idem *);
 	/* Fill in the answer of a record inserted earlier in this transaction. */
 	enum store_status (*idem_set_answer)(struct store_tx *, const struct store_idem *);
+
+	/* The plan of every statement whose cost must not grow with the
+	 * tables (lookups, list pages, the workers' claims), one row per
+	 * step (rows: struct store_plan_step), for `admin query-plans` and
+	 * the test that keeps them O(page size). */
+	enum store_status (*query_plans)(struct store_tx *, store_each_fn, void *);
 };
 
 /* The base every backend embeds first. */

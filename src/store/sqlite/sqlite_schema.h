@@ -206,6 +206,11 @@ static const char *const sq_migrations[] = {
 	"  expires_at FROM idempotency ORDER BY created_at;"
 	"DROP TABLE idempotency;"
 	"ALTER TABLE idempotency_v7 RENAME TO idempotency;",
+
+	/* 8 (scale, docs/SCALE.md): a page of one account's sessions in one
+	 * status (GET /off-ramp-sessions?account_ref=&status=) seeks its rows
+	 * rather than reading the account's sessions of every status. */
+	"CREATE INDEX sessions_by_account_status ON sessions(tenant_id, account_id, status, id);",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

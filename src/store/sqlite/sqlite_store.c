@@ -1193,17 +1193,37 @@ static enum store_status sq_session_update(struct store_tx *t, const struct stor
 	return s;
 }
 
+/*
+ * The statements whose cost must stay O(page size) at any table size are
+ * at file scope, so sq_query_plans() can show their plans: the workers'
+ * claim and look-ahead (the partial index of in-flight sessions, never the
+ * settled history), lookups by id, and list pages (below).
+ */
+/* A leased session's next_run_ms moves to its lease's end (store.h), so the
+ * next due time is the first entry of the partial index. */
+static const char sq_sql_session_claim[] =
+	"UPDATE sessions SET lease_owner = ?2, lease_until_ms = ?3,"
+	" next_run_ms = MAX(next_run_ms, ?3) WHERE id IN ("
+	" SELECT id FROM sessions WHERE status IN ('executing', 'executed')"
+	" AND next_run_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY next_run_ms LIMIT ?4)"
+	" RETURNING " SQ_SESSION_COLS;
+static const char sq_sql_session_next_due[] =
+	"SELECT MIN(next_run_ms) FROM sessions"
+	" WHERE status IN ('executing', 'executed')";
+/* Only in-flight sessions are ever leased (a step that ends a session
+ * clears its lease in the same write), so the release reads the partial
+ * index of those rather than every session ever made. */
+static const char sq_sql_session_release[] =
+	"UPDATE sessions SET lease_owner = '', lease_until_ms = 0"
+	" WHERE status IN ('executing', 'executed') AND lease_until_ms > 0";
+static const char sq_sql_session_get[] =
+	"SELECT " SQ_SESSION_COLS " FROM sessions WHERE id = ?1 AND tenant_id = ?2";
+
 static enum store_status sq_session_claim(struct store_tx *t, int64_t now_ms, const char *owner,
 					  int64_t lease_until_ms, int limit, store_each_fn fn,
 					  void *arg)
 {
-	static const char sql[] =
-		"UPDATE sessions SET lease_owner = ?2, lease_until_ms = ?3,"
-		" next_run_ms = MAX(next_run_ms, ?3) WHERE id IN ("
-		" SELECT id FROM sessions WHERE status IN ('executing', 'executed')"
-		" AND next_run_ms <= ?1 AND lease_until_ms <= ?1 ORDER BY next_run_ms LIMIT ?4)"
-		" RETURNING " SQ_SESSION_COLS;
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, sq_sql_session_claim);
 	if (!st)
 		return STORE_FAIL;
 	bi(st, 1, now_ms);
@@ -1216,10 +1236,7 @@ static enum store_status sq_session_claim(struct store_tx *t, int64_t now_ms, co
 
 static enum store_status sq_session_next_due(struct store_tx *t, int64_t *next_ms)
 {
-	static const char sql[] =
-		"SELECT MIN(next_run_ms) FROM sessions"
-		" WHERE status IN ('executing', 'executed')";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, sq_sql_session_next_due);
 	if (!st)
 		return STORE_FAIL;
 	enum store_status s = sq_one(t, st, "session next due");
@@ -1233,9 +1250,7 @@ static enum store_status sq_session_next_due(struct store_tx *t, int64_t *next_m
 
 static enum store_status sq_session_release_leases(struct store_tx *t)
 {
-	static const char sql[] =
-		"UPDATE sessions SET lease_owner = '', lease_until_ms = 0 WHERE lease_until_ms > 0";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, sq_sql_session_release);
 	if (!st)
 		return STORE_FAIL;
 	return sq_exec(t, st, "release leases");
@@ -1244,9 +1259,7 @@ static enum store_status sq_session_release_leases(struct store_tx *t)
 static enum store_status sq_session_get(struct store_tx *t, const char *tenant_id, const char *id,
 					struct store_session *r)
 {
-	static const char sql[] =
-		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE id = ?1 AND tenant_id = ?2";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, sq_sql_session_get);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, id);
@@ -1259,25 +1272,61 @@ static enum store_status sq_session_get(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+/*
+ * List pages. One statement per combination of filters and direction,
+ * each naming only the columns it filters on: a clause like "(?2 IS NULL
+ * OR status = ?2)" cannot drive an index, so one statement for every
+ * combination reads the tenant's whole index from the newest row and
+ * filters, and a deep page (id < cursor) walks everything above its
+ * cursor. Named, each filter is an equality on an index that ends in id
+ * (sessions_by_status, _by_account, _by_account_status, _by_client) and
+ * the cursor a range on that id, so a page costs O(page size) at any
+ * table size. Ids are UUIDv7, so id order is creation order and keyset
+ * cursors are stable under inserts. Built once; sq_stmt caches by the
+ * text's address, which is stable.
+ */
+enum { SQ_LIST_STATUS = 1, SQ_LIST_ACCOUNT = 2, SQ_LIST_CLIENT = 4, SQ_LIST_FILTERS = 8 };
+enum sq_list_dir { SQ_LIST_NEWEST, SQ_LIST_BEFORE, SQ_LIST_AFTER, SQ_LIST_DIRS };
+static char sq_list_sql[SQ_LIST_FILTERS][SQ_LIST_DIRS][1024];
+static pthread_once_t sq_list_once = PTHREAD_ONCE_INIT;
+
+static void sq_list_build(void)
+{
+	for (int f = 0; f < SQ_LIST_FILTERS; f++)
+		for (int d = 0; d < SQ_LIST_DIRS; d++) {
+			int n = snprintf(sq_list_sql[f][d], sizeof sq_list_sql[f][d],
+					 "SELECT " SQ_SESSION_COLS " FROM sessions WHERE tenant_id = ?1"
+					 "%s%s%s%s ORDER BY id %s LIMIT ?6",
+					 f & SQ_LIST_STATUS ? " AND status = ?2" : "",
+					 f & SQ_LIST_ACCOUNT ? " AND account_id = ?3" : "",
+					 f & SQ_LIST_CLIENT ? " AND client_id = ?4" : "",
+					 d == SQ_LIST_BEFORE  ? " AND id < ?5"
+					 : d == SQ_LIST_AFTER ? " AND id > ?5"
+							      : "",
+					 d == SQ_LIST_AFTER ? "ASC" : "DESC");
+			assert(n > 0 && (size_t)n < sizeof sq_list_sql[f][d]);
+			(void)n;
+		}
+}
+
+static const char *sq_list_text(int filters, enum sq_list_dir dir)
+{
+	pthread_once(&sq_list_once, sq_list_build);
+	return sq_list_sql[filters][dir];
+}
+
 static enum store_status sq_session_list(struct store_tx *t, const struct store_session_filter *f,
 					 store_each_fn fn, void *arg)
 {
-	/* One statement per direction serves every filter combination: a NULL
-	 * parameter disables its clause. Ids are UUIDv7, so id order is
-	 * creation order and keyset cursors are stable under inserts. */
-	static const char older[] =
-		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE tenant_id = ?1"
-		" AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR account_id = ?3)"
-		" AND (?4 IS NULL OR client_id = ?4)"
-		" AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6";
-	static const char newer[] =
-		"SELECT " SQ_SESSION_COLS " FROM sessions WHERE tenant_id = ?1"
-		" AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR account_id = ?3)"
-		" AND (?4 IS NULL OR client_id = ?4)"
-		" AND id > ?5 ORDER BY id ASC LIMIT ?6";
-	sqlite3_stmt *st = sq_stmt(t, f->after_id ? newer : older);
+	int filters = (f->status ? SQ_LIST_STATUS : 0) | (f->account_id ? SQ_LIST_ACCOUNT : 0) |
+		      (f->client_id ? SQ_LIST_CLIENT : 0);
+	enum sq_list_dir dir = f->after_id ? SQ_LIST_AFTER : f->before_id ? SQ_LIST_BEFORE
+									   : SQ_LIST_NEWEST;
+	sqlite3_stmt *st = sq_stmt(t, sq_list_text(filters, dir));
 	if (!st)
 		return STORE_FAIL;
+	/* Every statement ends in ?6, so ?1..?6 all exist; the ones it does
+	 * not name are bound and ignored. */
 	bt(st, 1, f->tenant_id);
 	bt(st, 2, f->status);
 	bt(st, 3, f->account_id);
@@ -1635,15 +1684,19 @@ static void sq_event_row(sqlite3_stmt *st, void *row)
 	r->created_at = ci(st, 7);
 }
 
+/* A resource's events seek events_by_resource; "(?2 IS NULL OR
+ * resource_id = ?2)" would walk the tenant's whole log from after_seq. */
+#define SQ_EVENT_LIST(where)                                                        \
+	"SELECT seq, id, tenant_id, resource_id, resource_seq, type, data, created_at" \
+	" FROM events WHERE tenant_id = ?1" where " AND seq > ?3 ORDER BY seq LIMIT ?4"
+static const char sq_sql_event_list[] = SQ_EVENT_LIST("");
+static const char sq_sql_event_list_resource[] = SQ_EVENT_LIST(" AND resource_id = ?2");
+
 static enum store_status sq_event_list(struct store_tx *t, const char *tenant_id,
 				       const char *resource_id, int64_t after_seq, int limit,
 				       store_each_fn fn, void *arg)
 {
-	static const char sql[] =
-		"SELECT seq, id, tenant_id, resource_id, resource_seq, type, data, created_at"
-		" FROM events WHERE tenant_id = ?1 AND (?2 IS NULL OR resource_id = ?2)"
-		" AND seq > ?3 ORDER BY seq LIMIT ?4";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, resource_id ? sq_sql_event_list_resource : sq_sql_event_list);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, tenant_id);
@@ -1840,13 +1893,16 @@ static enum store_status sq_partner_fee_get(struct store_tx *t, const char *tena
 	return STORE_OK;
 }
 
+/* Reads every session of the client since `since` (a day or a month of
+ * them): bounded by what one client did in that window, not the table. */
+static const char sq_sql_session_sum[] =
+	"SELECT COALESCE(SUM(principal_minor), 0) FROM sessions WHERE tenant_id = ?1"
+	" AND client_id = ?2 AND created_at >= ?3 AND status NOT IN ('failed', 'cancelled')";
+
 static enum store_status sq_session_sum(struct store_tx *t, const char *tenant_id,
 					const char *client_id, int64_t since, int64_t *sum)
 {
-	static const char sql[] =
-		"SELECT COALESCE(SUM(principal_minor), 0) FROM sessions WHERE tenant_id = ?1"
-		" AND client_id = ?2 AND created_at >= ?3 AND status NOT IN ('failed', 'cancelled')";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, sq_sql_session_sum);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, tenant_id);
@@ -1928,13 +1984,17 @@ static enum store_status sq_payout_touch(struct store_tx *t, const char *key)
 	return sq_exec(t, st, "payout touch");
 }
 
+/* A session's payouts seek sandbox_payouts_by_tenant (see event list). */
+#define SQ_PAYOUT_LIST(where)                                                 \
+	"SELECT " SQ_PAYOUT_COLS " FROM sandbox_payouts WHERE tenant_id = ?1" where \
+	" ORDER BY id LIMIT 10000"
+static const char sq_sql_payout_list[] = SQ_PAYOUT_LIST("");
+static const char sq_sql_payout_list_session[] = SQ_PAYOUT_LIST(" AND session_id = ?2");
+
 static enum store_status sq_payout_list(struct store_tx *t, const char *tenant_id,
 					const char *session_id, store_each_fn fn, void *arg)
 {
-	static const char sql[] =
-		"SELECT " SQ_PAYOUT_COLS " FROM sandbox_payouts WHERE tenant_id = ?1"
-		" AND (?2 IS NULL OR session_id = ?2) ORDER BY id LIMIT 10000";
-	sqlite3_stmt *st = sq_stmt(t, sql);
+	sqlite3_stmt *st = sq_stmt(t, session_id ? sq_sql_payout_list_session : sq_sql_payout_list);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, tenant_id);
@@ -2308,6 +2368,62 @@ static enum store_status sq_hook_attempt_list(struct store_tx *t, const char *te
 	return sq_each(t, st, "webhook attempt list", sq_attempt_row, &row, fn, arg);
 }
 
+/* ---- query plans ----------------------------------------------------------- */
+
+static const char *const sq_list_filter_names[SQ_LIST_FILTERS] = {
+	"", " status", " account", " status+account", " client", " status+client",
+	" account+client", " status+account+client",
+};
+static const char *const sq_list_dir_names[SQ_LIST_DIRS] = {"newest", "before", "after"};
+
+static enum store_status sq_plan_of(struct store_tx *t, const char *name, const char *sql,
+				    store_each_fn fn, void *arg)
+{
+	char *text = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+	if (!text)
+		return STORE_FAIL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(sq_db(t), text, -1, &st, NULL);
+	sqlite3_free(text);
+	if (rc != SQLITE_OK)
+		return sq_status(sq_db(t), rc, "explain");
+	/* Columns: id, parent, notused, detail. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_plan_step step = {name, (const char *)sqlite3_column_text(st, 3)};
+		fn(arg, &step);
+	}
+	enum store_status s = sq_status(sq_db(t), rc, "explain");
+	sqlite3_finalize(st);
+	return s;
+}
+
+static enum store_status sq_query_plans(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const struct {
+		const char *name, *sql;
+	} fixed[] = {
+		{"session_get", sq_sql_session_get},
+		{"session_claim", sq_sql_session_claim},
+		{"session_next_due", sq_sql_session_next_due},
+		{"session_release_leases", sq_sql_session_release},
+		{"event_list", sq_sql_event_list},
+		{"event_list resource", sq_sql_event_list_resource},
+		{"payout_list session", sq_sql_payout_list_session},
+		{"session_sum", sq_sql_session_sum},
+	};
+	enum store_status s = STORE_OK;
+	for (size_t i = 0; s == STORE_OK && i < sizeof fixed / sizeof *fixed; i++)
+		s = sq_plan_of(t, fixed[i].name, fixed[i].sql, fn, arg);
+	for (int f = 0; s == STORE_OK && f < SQ_LIST_FILTERS; f++)
+		for (int d = 0; s == STORE_OK && d < SQ_LIST_DIRS; d++) {
+			char name[64];
+			snprintf(name, sizeof name, "session_list%s %s", sq_list_filter_names[f],
+				 sq_list_dir_names[d]);
+			s = sq_plan_of(t, name, sq_list_text(f, (enum sq_list_dir)d), fn, arg);
+		}
+	return s;
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2381,4 +2497,5 @@ static const struct store_ops sq_ops = {
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
 	.idem_set_answer = sq_idem_set_answer,
+	.query_plans = sq_query_plans,
 };
