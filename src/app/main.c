@@ -410,7 +410,7 @@ static int cmd_verify_ledger(struct service *svc)
 					      "pending",
 					      money_format(r.net_pending[c], (enum currency)c, b)));
 	}
-	print_json(json_pack("{s:b, s:i, s:i, s:i, s:i, s:i, s:s?, s:o}", "ok", r.ok, "accounts",
+	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:s?, s:o}", "ok", r.ok, "accounts",
 			     (json_int_t)r.accounts, "balances", (json_int_t)r.balances,
 			     "transfers", (json_int_t)r.transfers, "sessions",
 			     (json_int_t)r.sessions, "problems", (json_int_t)r.problems,
