@@ -4,6 +4,7 @@
  * also the seed page's order.
  */
 #include "api/api_internal.h"
+#include "api/json_exact.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -161,7 +162,7 @@ static struct snapshot_memo *memo(void)
 char *api_session_snapshot(const struct store_session *s)
 {
 	json_t *o = api_session_json(s);
-	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *text = o ? json_exact_dumps(o) : NULL;
 	json_decref(o);
 	struct snapshot_memo *m = memo();
 	if (m && text) {
@@ -181,7 +182,7 @@ char *api_session_text(const struct store_session *s)
 		return text;
 	}
 	json_t *o = api_session_json(s);
-	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *text = o ? json_exact_dumps(o) : NULL;
 	json_decref(o);
 	return text;
 }
