@@ -166,6 +166,39 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* RFC 8259's number: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static bool number_text(const char *s, size_t n)
+{
+	size_t i = 0;
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && s[i] == '.') {
+		size_t d = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
 static bool gen(yajl_gen g, const json_t *v, int depth)
 {
 	if (depth > LIMIT_JSON_EXACT_DEPTH)
@@ -200,8 +233,12 @@ static bool gen(yajl_gen g, const json_t *v, int depth)
 	case JSON_STRING: {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
+		/* Only a number's text is written raw: a marked string that is
+		 * not one (which no input can make today) fails the write
+		 * rather than inject JSON. */
 		if (n > 1 && s[0] == JSON_EXACT_MARK)
-			return yajl_gen_number(g, s + 1, n - 1) == yajl_gen_status_ok;
+			return number_text(s + 1, n - 1) &&
+			       yajl_gen_number(g, s + 1, n - 1) == yajl_gen_status_ok;
 		return yajl_gen_string(g, (const unsigned char *)s, n) == yajl_gen_status_ok;
 	}
 	case JSON_INTEGER:

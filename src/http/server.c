@@ -98,6 +98,7 @@ struct http_server {
 	struct http_conn *conns;
 	struct http_conn *free_conns;
 	bool stopping;
+	bool closing; /* the drain is over: no request is handled any more */
 	bool reaper_started;
 	pthread_t reaper;
 	atomic_uint refused; /* over a cap (counted from libmicrohttpd's log), not yet logged */
@@ -152,11 +153,13 @@ static bool conn_enter(struct http_server *s, struct MHD_Connection *conn, enum 
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct http_conn *c = ci ? ci->socket_context : NULL;
-	if (!c)
-		return true;
 	pthread_mutex_lock(&s->mu);
-	bool live = c->phase != HTTP_PHASE_CUT;
-	if (live) {
+	/* Once the drain is over, libmicrohttpd is stopping and would drop
+	 * any answer queued now: a request not yet handled is not handled
+	 * at all, so no effect happens whose answer is lost. */
+	bool live = !(phase == HTTP_PHASE_ANSWER && s->closing) &&
+		    (!c || c->phase != HTTP_PHASE_CUT);
+	if (live && c) {
 		c->phase = phase;
 		c->deadline_ms = phase == HTTP_PHASE_ANSWER ? 0 : clock_mono_ms() + s->header_timeout_ms;
 	}
@@ -546,9 +549,16 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 		max = LIMIT_CONNECTIONS_DEFAULT;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
 			 polling_flag(&max);
+	unsigned asked = max;
 	max = fd_limit_fit(max);
 	s->max_connections = max;
 	s->max_per_ip = cfg->max_per_ip < 1 || cfg->max_per_ip > max ? max : cfg->max_per_ip;
+	/* The open-file limit lowered the total: one address must still
+	 * leave room for every other (CONTRACT §12). */
+	if (max < asked && s->max_per_ip > max / 2 && max > 1) {
+		s->max_per_ip = max / 2;
+		log_warn("http: serving at most %u connections per address", s->max_per_ip);
+	}
 	s->conns = calloc(max, sizeof *s->conns);
 	if (!s->conns) {
 		server_free(s);
@@ -615,6 +625,9 @@ void http_stop(struct http_server *s)
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	pthread_mutex_lock(&s->mu);
+	s->closing = true;
+	pthread_mutex_unlock(&s->mu);
 	if (atomic_load(&s->inflight) > 0 || atomic_load(&s->uploading) > 0)
 		log_warn("http: closing with %d answers undelivered and %d bodies incomplete",
 			 atomic_load(&s->inflight), atomic_load(&s->uploading));

@@ -18,6 +18,7 @@ The attacker runs in its own process (slow_client.py).
 """
 
 import http.client
+import os
 import json
 import resource
 import select
@@ -287,3 +288,27 @@ def test_bad_values_exit_2(tmp_path, args, env):
                        capture_output=True, env=child_env(env), timeout=10, cwd=str(tmp_path))
     assert p.returncode == 2, (p.returncode, p.stderr[-500:])
     assert p.stderr.strip(), "no message"
+
+
+def test_lowered_file_limit_keeps_room_for_other_addresses(tmp_path):
+    """When the open-file limit forces fewer connections than asked, one
+    address still gets at most half of them (CONTRACT 12: no client keeps
+    the others out). The limit is lowered in the child only."""
+    from offramp_e2e import BIN, child_env, free_port
+    port = free_port()
+    err = tmp_path / "serve.stderr"
+    with open(err, "wb") as ef:
+        p = subprocess.Popen([BIN, "serve", "--db", str(tmp_path / "o.db"), "--listen", f"127.0.0.1:{port}"],
+                             stdout=subprocess.DEVNULL, stderr=ef, stdin=subprocess.DEVNULL, env=child_env(),
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1500, 1500)))
+        try:
+            deadline = time.monotonic() + 20
+            while "serve: ready" not in err.read_text(errors="replace"):
+                assert p.poll() is None and time.monotonic() < deadline, err.read_text(errors="replace")
+                time.sleep(0.05)
+        finally:
+            p.terminate()
+            assert p.wait(timeout=15) == 0
+    log = err.read_text(errors="replace")
+    assert "serving 750 connections" in log, log[-2000:]
+    assert "serving at most 375 connections per address" in log, log[-2000:]

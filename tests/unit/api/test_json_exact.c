@@ -99,6 +99,37 @@ static void test_refusals(void **state)
 
 /* A parsed number is a marked string in the tree, so code reading the
  * tree cannot take it for a double. */
+/* A marked string is written raw only when it is a number's text: a
+ * marked string built any other way (no input can make one) fails the
+ * write instead of injecting JSON. */
+static void test_mark_writes_only_numbers(void **state)
+{
+	static const char *const ok[] = {"0", "-0", "1.5e-7", "100000000000000000000000", "2E+3"};
+	static const char *const bad[] = {"1,\"x\":1", "01", "1.", ".5", "1e", "--1", "true", ""};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+		char m[64];
+		snprintf(m, sizeof m, "%c%s", JSON_EXACT_MARK, ok[i]);
+		json_t *o = json_pack("{s:s}", "n", m);
+		char *t = json_exact_dumps(o);
+		char want[80];
+		snprintf(want, sizeof want, "{\"n\":%s}", ok[i]);
+		assert_non_null(t);
+		assert_string_equal(t, want);
+		free(t);
+		json_decref(o);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char m[64];
+		snprintf(m, sizeof m, "%c%s", JSON_EXACT_MARK, bad[i]);
+		json_t *o = json_pack("{s:s}", "n", m);
+		char *t = json_exact_dumps(o);
+		if (bad[i][0]) /* the bare mark alone is an ordinary string */
+			assert_null(t);
+		free(t);
+		json_decref(o);
+	}
+}
+
 static void test_tree_shape(void **state)
 {
 	const char *s = "{\"m\":{\"n\":0.1}}";
@@ -124,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_strings_keep_their_characters),
 		cmocka_unit_test(test_same_bytes_as_jansson),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_mark_writes_only_numbers),
 		cmocka_unit_test(test_tree_shape),
 	};
 	return cmocka_run_group_tests_name("json_exact", tests, NULL, NULL);
