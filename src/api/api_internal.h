@@ -54,6 +54,21 @@ void api_reject(struct api_call *c, enum err e, const char *field);
 			api_answer_json(shape((const type *)result), status, out);         \
 	}
 
+/* The same for a transition's answer: the resource with its new ETag
+ * (etag_fn(result, c->etag)); ctx is the struct api_call. */
+#define API_RENDERER_ETAG(name, shape, etag_fn, type, status)                            \
+	static void name(void *ctx, enum err e, const char *field, const char *details,    \
+			 const void *result, struct svc_answer *out)                       \
+	{                                                                                  \
+		struct api_call *c_ = ctx;                                                 \
+		if (e) {                                                                   \
+			api_render_error_details(c_, e, field, details, out);              \
+			return;                                                            \
+		}                                                                          \
+		etag_fn((const type *)result, c_->etag);                                   \
+		api_answer_json(shape((const type *)result), status, out);                 \
+	}
+
 /* {"currency": "USDC", "value": "250.00"} */
 json_t *api_money_json(enum currency cur, int64_t minor);
 json_t *api_money_json_code(const char *code, int64_t minor);

@@ -9,30 +9,9 @@
 #include <string.h>
 
 
-/* A transition answers the session with its new ETag. */
-static void render_session_200(void *ctx, enum err e, const char *field, const char *details,
-			       const void *result, struct svc_answer *out)
-{
-	struct api_call *c = ctx;
-	if (e) {
-		api_render_error_details(c, e, field, details, out);
-		return;
-	}
-	api_session_etag(result, c->etag);
-	api_answer_json(api_session_json(result), 200, out);
-}
-/* A decision answers the approval with its new ETag. */
-static void render_approval(void *ctx, enum err e, const char *field, const char *details,
-			    const void *result, struct svc_answer *out)
-{
-	struct api_call *c = ctx;
-	if (e) {
-		api_render_error_details(c, e, field, details, out);
-		return;
-	}
-	api_approval_etag(result, c->etag);
-	api_answer_json(api_approval_json(result), 200, out);
-}
+/* A transition answers the resource with its new ETag. */
+API_RENDERER_ETAG(render_session_200, api_session_json, api_session_etag, struct store_session, 200)
+API_RENDERER_ETAG(render_approval, api_approval_json, api_approval_etag, struct store_approval, 200)
 API_RENDERER(render_policy, api_policy_json, struct store_policy, 200)
 
 /* Actions take an empty object (or no body at all). */

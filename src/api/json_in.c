@@ -88,14 +88,6 @@ static enum err walk(const json_t *v, int depth, char path[JD_PATH_MAX])
 	}
 }
 
-/*
- * Which field holds the bad string jansson refused? jansson reports only
- * a byte position, so we patch the offending bytes in a copy into an
- * escaped control character ("\u0001", which jansson accepts and the walk
- * refuses), let jansson parse the copy and the walk name the field. Each
- * round fixes one spot; a body with more than LIMIT_JSON_BAD_STRINGS of
- * them, or any other fault, names no field.
- */
 /* jansson files a raw control character under invalid syntax; only its
  * message tells it apart. It is a string fault all the same. */
 static bool raw_control(const json_error_t *jerr)
@@ -104,6 +96,14 @@ static bool raw_control(const json_error_t *jerr)
 	       strncmp(jerr->text, "control character", 17) == 0;
 }
 
+/*
+ * Which field holds the bad string jansson refused? jansson reports only
+ * a byte position, so we patch the offending bytes in a copy into an
+ * escaped control character ("\u0001", which jansson accepts and the walk
+ * refuses), let jansson parse the copy and the walk name the field. Each
+ * round fixes one spot; a body with more than LIMIT_JSON_BAD_STRINGS of
+ * them, or any other fault, names no field.
+ */
 static bool patch_at(char **buf, size_t *len, const json_error_t *jerr)
 {
 	static const char esc[] = "\\u0001";

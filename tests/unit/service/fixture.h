@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch_db.h"
 #include "service/service.h"
 
 struct fx {
@@ -110,12 +111,7 @@ static int fx_teardown(void **state)
 	if (!rep.ok)
 		fail_msg("ledger: %s", rep.first_problem);
 	store_close(f->store);
-	char p[96];
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
+	scratch_db_remove(f->path);
 	free(f);
 	return 0;
 }

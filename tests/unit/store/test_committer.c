@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch_db.h"
 #include "store/store.h"
 
 #define THREADS 16
@@ -95,12 +96,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char p[80];
-	unlink(path);
-	snprintf(p, sizeof p, "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", path);
-	unlink(p);
+	scratch_db_remove(path);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch_db.h"
 #include "store/store.h"
 
 #define PLANS_MAX 256
@@ -61,12 +62,7 @@ static struct store *s_open(char path[64])
 static void s_close(struct store *s, const char *path)
 {
 	store_close(s);
-	char p[96];
-	unlink(path);
-	snprintf(p, sizeof p, "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", path);
-	unlink(p);
+	scratch_db_remove(path);
 }
 
 static const char *plan_of(const struct plans *p, const char *name)
