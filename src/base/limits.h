@@ -24,6 +24,8 @@
 #define LIMIT_HTTP_THREADS_MAX 64
 #define LIMIT_SHUTDOWN_DRAIN_MS 10000       /* handled requests get this long at SIGTERM */
 #define LIMIT_SHUTDOWN_UPLOAD_MS 3000       /* bodies still arriving get this long */
+#define LIMIT_FIBER_STACK_BYTES (256 * 1024) /* a writing request's own stack (x4 under ASan) */
+#define LIMIT_FIBER_STACKS_IDLE 64          /* stacks kept for reuse, per HTTP thread */
 
 /* JSON */
 #define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */

@@ -1,12 +1,17 @@
 /*
  * server.c - libmicrohttpd adapter.
  *
- * Threading: MHD's internal thread pool (epoll where available); each
- * request runs its handler synchronously on a pool thread, so a request
- * waiting on its commit holds that thread. (Group commit will suspend the
- * connection with MHD_suspend_connection and resume it from the
- * committer instead; nothing here assumes otherwise.) One more thread, the
- * reaper, enforces the deadlines below.
+ * Threading: MHD's internal thread pool (epoll where available). A read
+ * (GET, HEAD) runs its handler on the pool thread. A write runs it on a
+ * fiber (base/fiber.h): when the handler waits for its commit, the fiber
+ * parks, the connection is suspended (MHD_suspend_connection) and the
+ * thread serves other connections; the committer's wake resumes the
+ * connection, and libmicrohttpd calls the handler again, which runs the
+ * fiber on from where it parked. So thousands of writes can wait for
+ * their commits at once, on a few threads, and share those commits. The
+ * suspend happens while the waiter's lock is held (fiber.h's on_park), so
+ * a wake never comes before its suspend. One more thread, the reaper,
+ * enforces the deadlines below.
  *
  * Connection caps: --max-connections in all and --max-connections-per-ip
  * from one client address (libmicrohttpd's own counts; past either it
@@ -41,7 +46,10 @@
  *
  * Graceful stop: MHD_quiesce_daemon closes the listening socket, then we
  * wait until the in-flight counter reaches zero (or the drain time runs
- * out) before MHD_stop_daemon. A request whose handler has run gets up to
+ * out) before MHD_stop_daemon. A write still parked then (its commit
+ * never came) has its connection resumed and closed, as libmicrohttpd
+ * requires before stopping, and its request and fiber are left to the
+ * committer, which may still wake it (the wake then does nothing). A request whose handler has run gets up to
  * LIMIT_SHUTDOWN_DRAIN_MS for its answer to go out; one whose body is still
  * arriving gets LIMIT_SHUTDOWN_UPLOAD_MS to finish sending it (and is then
  * handled), so a client that stalls or vanishes mid-body cannot hold the
@@ -65,6 +73,7 @@
 #include <microhttpd.h>
 
 #include "base/clock.h"
+#include "base/fiber.h"
 #include "base/limits.h"
 #include "base/log.h"
 
@@ -106,6 +115,12 @@ struct http_server {
 	 * fill the log, so at most LIMIT_HTTP_LOG_LINES_PER_S a second. */
 	_Atomic uint64_t log_second;
 	atomic_uint log_lines, log_dropped;
+
+	/* Writes parked on their commits, their connections suspended. Its
+	 * own lock, taken inside the committer's (fiber.h's hooks run under
+	 * it) and never around anything but suspend and resume. */
+	pthread_mutex_t park_mu;
+	struct http_req *parked;
 };
 
 struct http_req {
@@ -118,7 +133,21 @@ struct http_req {
 	int status;
 	char method[16];
 	char path[128];
+	/* A write's fiber, its hooks and its answer (see Threading). */
+	struct fiber *fiber;
+	struct fiber_hooks hooks;
+	struct api_response res;
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	bool suspended; /* under park_mu */
+	bool orphan;    /* the server stopped while it was parked */
+	struct http_req *park_prev, *park_next;
 };
+
+/* Requests whose fiber was still parked when the server stopped: kept
+ * (not freed) because the committer may yet wake them. */
+static pthread_mutex_t http_orphans_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct http_req *http_orphans;
 
 static int hexval(char c)
 {
@@ -291,6 +320,84 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct http_req *
 	return send_answer(conn, hr, &res);
 }
 
+/* ---- writes on fibers (see Threading) ----------------------------------- */
+
+static void run_api(void *arg)
+{
+	struct http_req *hr = arg;
+	api_handle(hr->srv->api, &hr->r, &hr->res);
+}
+
+/* On the connection's thread, inside the handler, as the fiber parks. */
+static void on_park(void *ctx)
+{
+	struct http_req *hr = ctx;
+	struct http_server *s = hr->srv;
+	pthread_mutex_lock(&s->park_mu);
+	MHD_suspend_connection(hr->conn);
+	hr->suspended = true;
+	hr->park_prev = NULL;
+	hr->park_next = s->parked;
+	if (s->parked)
+		s->parked->park_prev = hr;
+	s->parked = hr;
+	pthread_mutex_unlock(&s->park_mu);
+}
+
+static void park_unlink(struct http_server *s, struct http_req *hr)
+{
+	if (hr->park_prev)
+		hr->park_prev->park_next = hr->park_next;
+	else
+		s->parked = hr->park_next;
+	if (hr->park_next)
+		hr->park_next->park_prev = hr->park_prev;
+	hr->park_prev = hr->park_next = NULL;
+	hr->suspended = false;
+}
+
+/* On the waking thread (the committer). */
+static void on_wake(void *ctx)
+{
+	struct http_req *hr = ctx;
+	struct http_server *s = hr->srv;
+	pthread_mutex_lock(&s->park_mu);
+	if (hr->suspended && !hr->orphan) {
+		park_unlink(s, hr);
+		MHD_resume_connection(hr->conn);
+	}
+	pthread_mutex_unlock(&s->park_mu);
+}
+
+static enum MHD_Result continue_fiber(struct MHD_Connection *conn, struct http_req *hr)
+{
+	if (hr->orphan)
+		return MHD_NO; /* the server is stopping: close the connection */
+	if (fiber_run(hr->fiber) == FIBER_PARKED)
+		return MHD_YES; /* suspended in on_park; called again once woken */
+	fiber_free(hr->fiber);
+	hr->fiber = NULL;
+	return send_answer(conn, hr, &hr->res);
+}
+
+/* Before MHD_stop_daemon, which must find no connection suspended. */
+static void resume_parked(struct http_server *s)
+{
+	pthread_mutex_lock(&s->park_mu);
+	int n = 0;
+	while (s->parked) {
+		struct http_req *hr = s->parked;
+		park_unlink(s, hr);
+		hr->orphan = true;
+		MHD_resume_connection(hr->conn);
+		n++;
+	}
+	pthread_mutex_unlock(&s->park_mu);
+	if (n)
+		log_warn("http: closing %d connections whose writes are still waiting for a commit",
+			 n);
+}
+
 /* Fill the request from the connection and hand it to the api. */
 static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn,
 				struct http_req *hr, const char *url, const char *method)
@@ -314,9 +421,13 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	hr->dispatched = true;
 	atomic_fetch_add(&s->inflight, 1);
 	atomic_fetch_sub(&s->uploading, 1);
-	struct api_response res;
-	api_handle(s->api, r, &res);
-	return send_answer(conn, hr, &res);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && !hr->too_large) {
+		hr->fiber = fiber_new(run_api, hr, &hr->hooks);
+		if (hr->fiber) /* else (out of memory) it runs here, as a read does */
+			return continue_fiber(conn, hr);
+	}
+	api_handle(s->api, r, &hr->res);
+	return send_answer(conn, hr, &hr->res);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -325,11 +436,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct http_server *s = cls;
 	struct http_req *hr = *con_cls;
+	if (hr && hr->fiber)
+		return continue_fiber(conn, hr);
 	if (!hr) {
 		hr = calloc(1, sizeof *hr);
 		if (!hr)
 			return MHD_NO;
 		*con_cls = hr;
+		hr->srv = s;
+		hr->conn = conn;
+		hr->hooks = (struct fiber_hooks){.on_park = on_park, .on_wake = on_wake, .ctx = hr};
 		atomic_fetch_add(&s->uploading, 1);
 		(void)conn_enter(s, conn, HTTP_PHASE_BODY); /* headers are in */
 		hr->start_ms = clock_mono_ms();
@@ -380,9 +496,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		 (unsigned long long)(clock_mono_ms() - hr->start_ms), hr->r.request_id,
 		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	atomic_fetch_sub(hr->dispatched ? &s->inflight : &s->uploading, 1);
-	free(hr->body);
-	free(hr);
 	*con_cls = NULL;
+	if (hr->fiber) {
+		/* Closed while parked (orphaned at stop, or the client went):
+		 * its fiber and this request may still be woken. */
+		pthread_mutex_lock(&http_orphans_mu);
+		hr->park_next = http_orphans;
+		http_orphans = hr;
+		pthread_mutex_unlock(&http_orphans_mu);
+	} else {
+		api_response_clear(&hr->res);
+		free(hr->body);
+		free(hr);
+	}
 	/* On a keep-alive connection the next request's headers are due
 	 * within the deadline from now. */
 	(void)conn_enter(s, conn, HTTP_PHASE_HEADERS);
@@ -515,6 +641,7 @@ static void server_free(struct http_server *s)
 	}
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->park_mu);
 	free(s->conns);
 	free(s);
 }
@@ -532,6 +659,7 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 	if (!s)
 		return NULL;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->park_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -547,7 +675,7 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 	unsigned max = cfg->max_connections;
 	if (max < 1 || max > LIMIT_CONNECTIONS_MAX)
 		max = LIMIT_CONNECTIONS_DEFAULT;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			 polling_flag(&max);
 	unsigned asked = max;
 	max = fd_limit_fit(max);
@@ -633,6 +761,7 @@ void http_stop(struct http_server *s)
 			 atomic_load(&s->inflight), atomic_load(&s->uploading));
 	/* The reaper runs until every connection is closed: their close
 	 * notifications free the slots it reads. */
+	resume_parked(s);
 	MHD_stop_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);

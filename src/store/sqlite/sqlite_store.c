@@ -41,6 +41,7 @@
 
 #include <sqlite3.h>
 
+#include "base/fiber.h"
 #include "base/log.h"
 #include "store/sqlite/sqlite_schema.h"
 
@@ -61,7 +62,7 @@ struct sq_job {
 	void *arg;
 	enum store_status st;
 	bool done;
-	pthread_cond_t cv; /* signalled when done */
+	struct fiber_wait wait; /* woken when done: a thread or a parked fiber */
 	struct sq_job *next;
 };
 
@@ -427,7 +428,7 @@ static void *sq_committer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		for (int i = 0; i < n; i++) {
 			jobs[i]->done = true;
-			pthread_cond_signal(&jobs[i]->cv);
+			fiber_wake(&jobs[i]->wait);
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -435,14 +436,15 @@ static void *sq_committer_main(void *arg)
 }
 
 /* Hand n jobs to the committer at once (so they share a batch when it has
- * room) and wait until each one's batch is committed. */
+ * room) and wait until each one's batch is committed. A caller on a fiber
+ * (an HTTP request) parks instead of blocking its thread. */
 static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n)
 {
 	/* A write from inside a write would wait on itself: our bug. */
 	assert(!sq_on_committer);
 	struct sq_committer *w = &s->w;
 	for (int i = 0; i < n; i++)
-		pthread_cond_init(&jobs[i].cv, NULL);
+		fiber_wait_init(&jobs[i].wait);
 	pthread_mutex_lock(&w->mu);
 	/* Once stopping, the committer drains what is queued and takes no
 	 * more: later writes fail (st stays STORE_FAIL). */
@@ -458,10 +460,10 @@ static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n)
 	pthread_cond_signal(&w->work);
 	for (int i = 0; i < n; i++)
 		while (!jobs[i].done)
-			pthread_cond_wait(&jobs[i].cv, &w->mu);
+			fiber_wait(&jobs[i].wait, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	for (int i = 0; i < n; i++)
-		pthread_cond_destroy(&jobs[i].cv);
+		fiber_wait_destroy(&jobs[i].wait);
 }
 
 static enum store_status sq_write(struct sq_store *s, store_tx_fn fn, void *arg)
