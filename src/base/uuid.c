@@ -5,6 +5,11 @@
  * clock does not move (or moves back), the counter increments; when the
  * counter would overflow its 12 bits we borrow the next millisecond. So
  * ids from one process are strictly increasing even across clock steps.
+ *
+ * Randomness: OpenSSL's RAND_bytes checks for a fork (a getpid system
+ * call) on every call, and a create makes several ids, so each thread
+ * draws RAND_bytes a block at a time and hands out 8 bytes per id. offramp
+ * never forks, so no two processes share a block.
  */
 #include "base/uuid.h"
 
@@ -16,6 +21,25 @@
 #include <openssl/rand.h>
 
 #include "base/clock.h"
+
+#define UUID_RANDOM_BLOCK 256 /* bytes drawn from RAND_bytes at once */
+
+static _Thread_local uint8_t uuid_pool[UUID_RANDOM_BLOCK];
+static _Thread_local size_t uuid_pool_used = UUID_RANDOM_BLOCK;
+
+static bool uuid_random8(uint8_t out[8])
+{
+	if (uuid_pool_used + 8 > UUID_RANDOM_BLOCK) {
+		if (RAND_bytes(uuid_pool, sizeof uuid_pool) != 1)
+			return false;
+		uuid_pool_used = 0;
+	}
+	memcpy(out, uuid_pool + uuid_pool_used, 8);
+	/* Handed out once: not left where a later reader could find it. */
+	memset(uuid_pool + uuid_pool_used, 0, 8);
+	uuid_pool_used += 8;
+	return true;
+}
 
 static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t uuid_last_ms;
@@ -31,16 +55,21 @@ void uuid_v7_from(uint64_t unix_ms, uint16_t counter, const uint8_t rnd[8],
 	b[7] = (uint8_t)(counter & 0xff);
 	memcpy(b + 8, rnd, 8);
 	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
-	snprintf(out, UUID_STR_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-		 b[11], b[12], b[13], b[14], b[15]);
+	static const char hex[] = "0123456789abcdef";
+	char *o = out;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 0x0f];
+	}
+	*o = '\0';
 }
 
 bool uuid_v7(char out[UUID_STR_LEN + 1])
 {
 	uint8_t rnd[8];
-	if (RAND_bytes(rnd, sizeof rnd) != 1)
+	if (!uuid_random8(rnd))
 		return false;
 	uint64_t now = clock_now_ms();
 	pthread_mutex_lock(&uuid_lock);
