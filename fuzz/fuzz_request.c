@@ -43,7 +43,8 @@ static void init(void)
 	const char *err;
 	st = store_open_sqlite(db_path, &err);
 	assert(st);
-	svc = (struct service){.store = st, .fees = fees_default(), .sandbox = true};
+	svc = (struct service){.store = st, .fees = fees_default(), .sandbox = true,
+			       .destination_read = api_destination_read};
 	api.svc = &svc;
 	struct svc_new_key k;
 	assert(svc_tenant_create(&svc, "fuzz", &k) == ERR_OK);

@@ -103,27 +103,80 @@ void api_answer_json(json_t *obj, int status, struct svc_answer *out)
 	}
 }
 
-void api_render_error(const struct api_call *c, enum err e, const char *field,
-		      struct svc_answer *out)
+/* The envelope: code, message, details (stolen) with the field added. */
+static void render_envelope(const struct api_call *c, enum err e, const char *field,
+			    json_t *details, struct svc_answer *out)
 {
-	api_render_error_details(c, e, field, NULL, out);
-}
-
-void api_render_error_details(const struct api_call *c, enum err e, const char *field,
-			      const char *extra, struct svc_answer *out)
-{
-	json_error_t jerr;
-	json_t *details = extra ? json_loads(extra, 0, &jerr) : NULL;
-	if (!json_is_object(details)) {
-		json_decref(details);
+	if (!details)
 		details = json_object();
-	}
 	if (field && *field)
 		json_object_set_new(details, "field", json_string(field));
 	json_t *o = json_pack("{s:s, s:s, s:o, s:s}", "code", err_code(e), "message",
 			      err_message(e), "details", details, "request_id",
 			      c ? c->req->request_id : "");
 	api_answer_json(o, err_http_status(e), out);
+}
+
+void api_render_error(const struct api_call *c, enum err e, const char *field,
+		      struct svc_answer *out)
+{
+	render_envelope(c, e, field, NULL, out);
+}
+
+/* ---- what the service blames, in the sessions API's words ---------------- */
+
+/* The session body's destination is /destination/destination; the
+ * destination endpoint's is /destination (api_destination_field_pointer). */
+static const char *const api_field_pointers[SVC_FIELD__COUNT] = {
+	[SVC_FIELD_CLIENT] = "/client_ref",
+	[SVC_FIELD_ACCOUNT] = "/account_ref",
+	[SVC_FIELD_AMOUNT] = "/amount/value",
+	[SVC_FIELD_TARGET_CURRENCY] = "/target_currency",
+	[SVC_FIELD_DESTINATION_ID] = "/destination/withdrawal_destination_id",
+	[SVC_FIELD_ROUTE_OWNER] = "/destination/route_owner_ref",
+	[SVC_FIELD_DESTINATION] = "/destination/destination",
+	[SVC_FIELD_DESTINATION_COUNTRY] = "/destination/destination/bank_coordinates/country",
+	[SVC_FIELD_EXCHANGE_RATE] = NULL, /* Lumx's exchangeRateId only */
+	[SVC_FIELD_PARTNER_FEE] = NULL,   /* Lumx's partnerFeeId only */
+	[SVC_FIELD_EVENT] = "/event_id",
+};
+
+const char *api_field_pointer(enum svc_field f)
+{
+	return (unsigned)f < SVC_FIELD__COUNT ? api_field_pointers[f] : NULL;
+}
+
+static const char *const api_limit_names[] = {
+	[SVC_LIMIT_KIND_PER_TRANSACTION] = "per_transaction",
+	[SVC_LIMIT_KIND_DAILY] = "daily",
+	[SVC_LIMIT_KIND_MONTHLY] = "monthly",
+};
+
+json_t *api_details_json(const struct svc_details *d)
+{
+	switch (d->kind) {
+	case SVC_DETAILS_LIMIT: {
+		char max[MONEY_STR_MAX], used[MONEY_STR_MAX], rem[MONEY_STR_MAX];
+		unsigned k = (unsigned)d->limit.kind;
+		return json_pack("{s:s, s:s, s:s, s:s}", "limit",
+				 k < sizeof api_limit_names / sizeof *api_limit_names ? api_limit_names[k]
+										     : "",
+				 "max", money_format(d->limit.max_minor, d->limit.currency, max), "used",
+				 money_format(d->limit.used_minor, d->limit.currency, used), "remaining",
+				 money_format(d->limit.remaining_minor, d->limit.currency, rem));
+	}
+	case SVC_DETAILS_VERIFICATION:
+		return json_pack("{s:s}", "verification",
+				 svc_verification_name(d->verification.state));
+	default:
+		return json_object();
+	}
+}
+
+void api_render_outcome(const struct api_call *c, const struct svc_outcome *o,
+			api_field_map map, struct svc_answer *out)
+{
+	render_envelope(c, o->err, map ? map(o->field) : NULL, api_details_json(&o->details), out);
 }
 
 void api_fail(struct api_call *c, enum err e, const char *field)
@@ -188,16 +241,26 @@ const struct svc_idem *api_idem(const struct api_call *c)
 	return c->has_idem ? &c->idem : NULL;
 }
 
-static void reject_render(void *ctx, enum err e, const char *field, const char *details,
-			  const void *result, struct svc_answer *out)
+/* A decoding error names the field the api itself found at fault; any
+ * other outcome (the write failed, the key was taken meanwhile) none. */
+struct reject_ctx {
+	const struct api_call *c;
+	enum err e;
+	const char *field;
+};
+
+static void reject_render(void *ctx, const struct svc_outcome *o, const void *result,
+			  struct svc_answer *out)
 {
-	api_render_error_details(ctx, e, field, details, out);
+	const struct reject_ctx *x = ctx;
+	api_render_error(x->c, o->err, o->err == x->e ? x->field : NULL, out);
 }
 
 void api_reject(struct api_call *c, enum err e, const char *field)
 {
-	struct svc_render r = {reject_render, c};
-	svc_reject(c->api->svc, &c->auth, api_idem(c), e, field, &r, &c->answer);
+	struct reject_ctx x = {c, e, field};
+	struct svc_render r = {reject_render, &x};
+	svc_reject(c->api->svc, &c->auth, api_idem(c), e, &r, &c->answer);
 }
 
 void api_error_response(enum err e, const char *request_id, struct api_response *res)

@@ -65,9 +65,16 @@ struct store_session;
 char *api_session_snapshot(const struct store_session *s);
 
 /* The canonical JSON of a validated destination (malloc'd): what is saved
- * and what a session's inline copy must equal (admin bulk-load saves one). */
+ * and what GET shows (admin bulk-load saves one). */
 struct destination;
 char *api_destination_canonical(const struct destination *dst);
+/* That text read back into the validated struct (struct
+ * service.destination_read): false when it does not read as one. */
+bool api_destination_read(const char *body, struct destination *out);
+
+/* The status POST /off-ramp-sessions answers a created session with
+ * (svc_bulk_request.created_status keeps it with loaded sessions). */
+#define API_SESSION_CREATED_STATUS 201
 
 /* An event's webhook payloads per format (struct service.hook_payloads). */
 struct store_event;

@@ -1,7 +1,8 @@
 /*
  * api_destinations.c - POST/GET /withdrawal-destinations, and the typed
  * destination decoder shared with POST /off-ramp-sessions (whose inline
- * copy must equal the saved one, compared in canonical form).
+ * copy must equal the saved one: the service reads the saved text back
+ * with api_destination_read and compares the structs, destination_equal).
  *
  * The request may nest the typed destination under "destination" (as the
  * session body does) or give its fields at the top level beside
@@ -225,7 +226,29 @@ char *api_destination_canonical(const struct destination *dst)
 	return s;
 }
 
-API_RENDERER(render_destination, api_destination_json, struct store_destination, 201)
+bool api_destination_read(const char *body, struct destination *out)
+{
+	enum err e = ERR_OK;
+	json_t *v = body ? json_in_parse(body, strlen(body), &e) : NULL;
+	if (!v)
+		return false;
+	struct jd d = {0};
+	struct jd_obj o;
+	jd_init(&o, v, "");
+	api_decode_destination(&d, &o, out);
+	api_validate_destination(&d, &o, out);
+	json_decref(v);
+	return d.e == ERR_OK;
+}
+
+const char *api_destination_field_pointer(enum svc_field f)
+{
+	return f == SVC_FIELD_DESTINATION_COUNTRY ? "/destination/bank_coordinates/country"
+						  : api_field_pointer(f);
+}
+
+API_RENDERER_MAP(render_destination, api_destination_field_pointer, api_destination_json,
+		 struct store_destination, 201)
 
 API_HANDLER(api_h_destination_create)
 {

@@ -27,12 +27,36 @@ struct api_call {
 /* The idempotency context of this call, or NULL when no key was sent. */
 const struct svc_idem *api_idem(const struct api_call *c);
 
-/* Render an error envelope into out. field: JSON pointer or NULL;
- * details: a JSON object text merged into "details", or NULL. */
+/* Render an error envelope into out. field: JSON pointer or NULL. */
 void api_render_error(const struct api_call *c, enum err e, const char *field,
 		      struct svc_answer *out);
-void api_render_error_details(const struct api_call *c, enum err e, const char *field,
-			      const char *details, struct svc_answer *out);
+
+/*
+ * A surface's names for what the service blames (enum svc_field): the
+ * JSON pointer of the field in the request body an endpoint takes, or
+ * NULL to name none. Each body shape whose names differ has its own map.
+ */
+typedef const char *(*api_field_map)(enum svc_field f);
+/* The sessions API (api.c): one name for each field across its bodies;
+ * NULL only for what no body of it carries (a locked exchange rate, a
+ * partner fee: Lumx's). */
+const char *api_field_pointer(enum svc_field f);
+/* POST /withdrawal-destinations (api_destinations.c): the destination is
+ * the body's "destination"; the rest as api_field_pointer. */
+const char *api_destination_field_pointer(enum svc_field f);
+/* Lumx's POST /transactions/off-ramp (api_lumx.c): the account, the
+ * destination and the currency paid out are all bankAccountId's. */
+const char *api_lumx_tx_field_pointer(enum svc_field f);
+/* Lumx's POST /exchange-rates (api_lumx.c). */
+const char *api_lumx_rate_field_pointer(enum svc_field f);
+/* A refusal's details as this service's JSON object (new reference):
+ * {"limit", "max", "used", "remaining"} (amounts as exact decimal
+ * strings) or {"verification"}; {} for none. Both surfaces write them so. */
+json_t *api_details_json(const struct svc_details *d);
+/* Render a refused outcome (o->err set) as the error envelope, naming
+ * o->field through map and adding o->details. */
+void api_render_outcome(const struct api_call *c, const struct svc_outcome *o,
+			api_field_map map, struct svc_answer *out);
 /* Dump obj (stolen) as the answer with status. */
 void api_answer_json(json_t *obj, int status, struct svc_answer *out);
 /* Answer with an error now (no idempotency involvement). */
@@ -42,27 +66,31 @@ void api_reject(struct api_call *c, enum err e, const char *field);
 
 /*
  * Define a render callback (see svc_render_fn) named `name` that answers
- * an error envelope, or `shape((const type *)result)` with `status`.
+ * an error envelope naming fields through `map`, or
+ * `shape((const type *)result)` with `status`; ctx is the struct api_call.
+ * API_RENDERER names them as the sessions API does.
  */
-#define API_RENDERER(name, shape, type, status)                                          \
-	static void name(void *ctx, enum err e, const char *field, const char *details,    \
-			 const void *result, struct svc_answer *out)                       \
+#define API_RENDERER_MAP(name, map, shape, type, status)                                 \
+	static void name(void *ctx, const struct svc_outcome *o, const void *result,       \
+			 struct svc_answer *out)                                           \
 	{                                                                                  \
-		if (e)                                                                     \
-			api_render_error_details(ctx, e, field, details, out);             \
+		if (o->err)                                                                \
+			api_render_outcome(ctx, o, map, out);                              \
 		else                                                                       \
 			api_answer_json(shape((const type *)result), status, out);         \
 	}
+#define API_RENDERER(name, shape, type, status) \
+	API_RENDERER_MAP(name, api_field_pointer, shape, type, status)
 
 /* The same for a transition's answer: the resource with its new ETag
  * (etag_fn(result, c->etag)); ctx is the struct api_call. */
 #define API_RENDERER_ETAG(name, shape, etag_fn, type, status)                            \
-	static void name(void *ctx, enum err e, const char *field, const char *details,    \
-			 const void *result, struct svc_answer *out)                       \
+	static void name(void *ctx, const struct svc_outcome *o, const void *result,       \
+			 struct svc_answer *out)                                           \
 	{                                                                                  \
 		struct api_call *c_ = ctx;                                                 \
-		if (e) {                                                                   \
-			api_render_error_details(c_, e, field, details, out);              \
+		if (o->err) {                                                              \
+			api_render_outcome(c_, o, api_field_pointer, out);                 \
 			return;                                                            \
 		}                                                                          \
 		etag_fn((const type *)result, c_->etag);                                   \

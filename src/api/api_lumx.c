@@ -204,12 +204,12 @@ struct customer_ctx {
 	enum svc_verification verification;
 };
 
-static void render_customer(void *ctx, enum err e, const char *field, const char *details,
-			    const void *result, struct svc_answer *out)
+static void render_customer(void *ctx, const struct svc_outcome *o, const void *result,
+			    struct svc_answer *out)
 {
 	struct customer_ctx *x = ctx;
-	if (e)
-		api_render_error_details(x->c, e, field, details, out);
+	if (o->err) /* a customer's creation blames no field */
+		api_render_outcome(x->c, o, NULL, out);
 	else {
 		/* A new customer: the defaults, nothing used yet. */
 		struct svc_limits lim = {SVC_LIMIT_PER_TX_DEFAULT, SVC_LIMIT_DAILY_DEFAULT,
@@ -344,8 +344,15 @@ static json_t *partner_fee_json(const struct store_partner_fee *f)
 			 "default", f->is_default, "createdAt", time_iso(f->created_at));
 }
 
-API_RENDERER(render_exchange_rate, exchange_rate_json, struct store_exchange_rate, 201)
-API_RENDERER(render_partner_fee, partner_fee_json, struct store_partner_fee, 201)
+const char *api_lumx_rate_field_pointer(enum svc_field f)
+{
+	return f == SVC_FIELD_TARGET_CURRENCY ? "/targetCurrency" : NULL;
+}
+
+API_RENDERER_MAP(render_exchange_rate, api_lumx_rate_field_pointer, exchange_rate_json,
+		 struct store_exchange_rate, 201)
+/* A partner fee's creation blames no field. */
+API_RENDERER_MAP(render_partner_fee, NULL, partner_fee_json, struct store_partner_fee, 201)
 
 API_HANDLER(api_h_lumx_exchange_rate_create)
 {
@@ -452,13 +459,15 @@ struct dest_ctx {
 	json_t *ext;
 };
 
-static void render_lumx_destination(void *ctx, enum err e, const char *field,
-				    const char *details, const void *result,
+/* A refused save names the fields as POST /withdrawal-destinations does
+ * (an unserved country: /destination/bank_coordinates/country), as this
+ * surface always has. */
+static void render_lumx_destination(void *ctx, const struct svc_outcome *o, const void *result,
 				    struct svc_answer *out)
 {
 	struct dest_ctx *x = ctx;
-	if (e)
-		api_render_error_details(x->c, e, field, details, out);
+	if (o->err)
+		api_render_outcome(x->c, o, api_destination_field_pointer, out);
 	else
 		answer_exact(lumx_destination_json(result, x->ext), 201, out);
 }
@@ -754,25 +763,34 @@ struct tx_ctx {
 	json_t *ext;
 };
 
-/* The engine names fields of the sessions API body; name the Lumx body's. */
-static const char *lumx_tx_field(const char *f)
+/* The transaction body names one saved destination (bankAccountId), which
+ * fixes the customer's account, the route owner and the currency paid
+ * out: whatever the service blames of those is bankAccountId. */
+static const char *const lumx_tx_pointers[SVC_FIELD__COUNT] = {
+	[SVC_FIELD_CLIENT] = NULL, /* no Lumx body makes accounts */
+	[SVC_FIELD_ACCOUNT] = "/bankAccountId",
+	[SVC_FIELD_AMOUNT] = "/sourceAmount",
+	[SVC_FIELD_TARGET_CURRENCY] = "/bankAccountId",
+	[SVC_FIELD_DESTINATION_ID] = "/bankAccountId",
+	[SVC_FIELD_ROUTE_OWNER] = "/bankAccountId",
+	[SVC_FIELD_DESTINATION] = "/bankAccountId",
+	[SVC_FIELD_DESTINATION_COUNTRY] = "/bankAccountId",
+	[SVC_FIELD_EXCHANGE_RATE] = "/exchangeRateId",
+	[SVC_FIELD_PARTNER_FEE] = "/partnerFeeId",
+	[SVC_FIELD_EVENT] = NULL, /* webhooks are the sessions API's */
+};
+
+const char *api_lumx_tx_field_pointer(enum svc_field f)
 {
-	if (!f)
-		return NULL;
-	if (strcmp(f, "/amount/value") == 0 || strcmp(f, "/amount/currency") == 0)
-		return "/sourceAmount";
-	if (strncmp(f, "/destination", 12) == 0 || strcmp(f, "/account_ref") == 0 ||
-	    strcmp(f, "/target_currency") == 0)
-		return "/bankAccountId";
-	return f; /* /exchangeRateId, /partnerFeeId, ... are already Lumx's */
+	return (unsigned)f < SVC_FIELD__COUNT ? lumx_tx_pointers[f] : NULL;
 }
 
-static void render_transaction(void *ctx, enum err e, const char *field, const char *details,
-			    const void *result, struct svc_answer *out)
+static void render_transaction(void *ctx, const struct svc_outcome *o, const void *result,
+			       struct svc_answer *out)
 {
 	struct tx_ctx *x = ctx;
-	if (e)
-		api_render_error_details(x->c, e, lumx_tx_field(field), details, out);
+	if (o->err)
+		api_render_outcome(x->c, o, api_lumx_tx_field_pointer, out);
 	else
 		answer_exact(api_lumx_transaction_json(result, x->ext, NULL), 202, out);
 }
@@ -849,25 +867,14 @@ API_HANDLER(api_h_lumx_offramp_create)
 	}
 	/* The saved destination is the inline copy: re-read it into the
 	 * engine's struct so rail and currency checks run as for a session. */
-	enum err de = ERR_OK;
-	json_t *body = json_in_parse(saved.body, strlen(saved.body), &de);
 	struct destination dst;
-	struct jd dd = {0};
-	struct jd_obj typed;
-	if (body) {
-		jd_init(&typed, body, "");
-		api_decode_destination(&dd, &typed, &dst);
-		api_validate_destination(&dd, &typed, &dst);
-	}
-	if (!body || dd.e || dst.method != DEST_BANK_TRANSFER) {
-		json_decref(body);
+	if (!api_destination_read(saved.body, &dst) || dst.method != DEST_BANK_TRANSFER) {
 		store_destination_clear(&saved);
 		api_reject(c, ERR_UNSUPPORTED_ROUTE, "/bankAccountId");
 		return;
 	}
 	struct store_client cl;
 	if ((e = svc_client_get(c->api->svc, &c->auth, saved.client_id, &cl)) != ERR_OK) {
-		json_decref(body);
 		store_destination_clear(&saved);
 		api_fail(c, e, NULL);
 		return;
@@ -895,7 +902,6 @@ API_HANDLER(api_h_lumx_offramp_create)
 		.route_owner_client_id = saved.client_id,
 		.destination_id = saved.id,
 		.inline_dest = &dst,
-		.inline_canonical = saved.body,
 		.payment_reference = memo ? memo : "",
 		.network = network,
 		.ext = text,
@@ -910,7 +916,6 @@ API_HANDLER(api_h_lumx_offramp_create)
 		api_fail(c, ERR_INTERNAL, NULL);
 	free(text);
 	json_decref(ext);
-	json_decref(body);
 	store_destination_clear(&saved);
 }
 

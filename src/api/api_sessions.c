@@ -15,18 +15,18 @@
 #include "domain/bank.h"
 #include "domain/session.h"
 
-static void render_session(void *ctx, enum err e, const char *field, const char *details,
-			   const void *result, struct svc_answer *out)
+static void render_session(void *ctx, const struct svc_outcome *o, const void *result,
+			   struct svc_answer *out)
 {
-	if (e) {
-		api_render_error_details(ctx, e, field, details, out);
+	if (o->err) {
+		api_render_outcome(ctx, o, api_field_pointer, out);
 		return;
 	}
 	svc_answer_clear(out);
 	out->body = api_session_text(result);
 	if (out->body) {
 		out->len = strlen(out->body);
-		out->status = 201;
+		out->status = API_SESSION_CREATED_STATUS;
 	}
 }
 
@@ -89,11 +89,6 @@ API_HANDLER(api_h_session_create)
 		api_reject(c, d.e, d.field);
 		return;
 	}
-	char *canon = api_destination_canonical(&dst);
-	if (!canon) {
-		api_fail(c, ERR_INTERNAL, NULL);
-		return;
-	}
 	struct svc_session_request q = {
 		.account_id = account_id,
 		.source = source,
@@ -103,12 +98,10 @@ API_HANDLER(api_h_session_create)
 		.route_owner_client_id = owner_id,
 		.destination_id = dest_id,
 		.inline_dest = &dst,
-		.inline_canonical = canon,
 		.payment_reference = reference ? reference : "",
 	};
 	struct svc_render r = {render_session, c};
 	svc_session_create(c->api->svc, &c->auth, api_idem(c), &q, &r, &c->answer);
-	free(canon);
 }
 
 API_HANDLER(api_h_session_get)

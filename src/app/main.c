@@ -550,6 +550,7 @@ static int cmd_bulk_load(struct service *svc, const struct opts *o)
 	struct svc_bulk_request q = {.tenant_id = o->tenant + strlen(pre), .sessions = o->sessions,
 				     .accounts = (int)o->accounts, .dest = &dest,
 				     .dest_canonical = canon,
+				     .created_status = API_SESSION_CREATED_STATUS,
 				     .payment_reference = "RF18539007547034",
 				     .progress = bulk_progress, .progress_arg = &prog};
 	struct svc_bulk_report r;
@@ -720,6 +721,7 @@ int main(int argc, char **argv)
 			      .step_ms = o.sandbox_step_ms,
 			      .session_snapshot = api_session_snapshot,
 			      .hook_payloads = api_hook_payloads,
+			      .destination_read = api_destination_read,
 			      .hook_retry_base_ms = o.webhook_retry_base_ms};
 	/* serve caches authenticated keys; admin commands need none. */
 	if (!sub && !(svc.auth_cache = svc_auth_cache_new())) {

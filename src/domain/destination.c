@@ -325,6 +325,58 @@ enum err destination_validate(struct destination *d, const char **field)
 	return check_bank(d, field);
 }
 
+static bool same(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+/* An optional text that tells absent from empty. */
+static bool same_opt(bool has_a, const char *a, bool has_b, const char *b)
+{
+	return has_a == has_b && (!has_a || same(a, b));
+}
+
+static bool same_coordinates(enum dest_scheme scheme, const struct dest_bank *a,
+			     const struct dest_bank *b)
+{
+	if (!same(a->scheme, b->scheme) || !same(a->account_holder_name, b->account_holder_name) ||
+	    !same(a->bank_name, b->bank_name) || !same(a->country, b->country))
+		return false;
+	switch (scheme) {
+	case SCHEME_IBAN:
+		return same(a->iban, b->iban) && same(a->bic, b->bic);
+	case SCHEME_SWIFT:
+		return same(a->bic, b->bic) && same(a->iban, b->iban) &&
+		       same(a->account_number, b->account_number);
+	case SCHEME_ABA:
+		return same(a->routing_number, b->routing_number) &&
+		       same(a->account_number, b->account_number) &&
+		       same(a->account_type, b->account_type);
+	case SCHEME_SORT_CODE:
+		return same(a->sort_code, b->sort_code) &&
+		       same(a->account_number, b->account_number);
+	case SCHEME_PIX:
+		return same(a->pix_key_type, b->pix_key_type) && same(a->pix_key, b->pix_key);
+	case SCHEME_CLABE:
+		return same(a->clabe, b->clabe);
+	default:
+		return true;
+	}
+}
+
+bool destination_equal(const struct destination *a, const struct destination *b)
+{
+	if (a->method != b->method || a->currency != b->currency)
+		return false;
+	if (a->method == DEST_CRYPTO_TRANSFER) {
+		const struct dest_crypto *x = &a->crypto, *y = &b->crypto;
+		return x->network == y->network && same(x->address, y->address) &&
+		       same_opt(x->has_memo, x->memo, y->has_memo, y->memo) &&
+		       same_opt(x->has_label, x->label, y->has_label, y->label);
+	}
+	return a->rail == b->rail && same(a->bank.beneficiary_name, b->bank.beneficiary_name) &&
+	       same_opt(a->bank.has_reference_hint, a->bank.reference_hint,
+			b->bank.has_reference_hint, b->bank.reference_hint) &&
+	       same_coordinates(dest_rail_scheme(a->rail), &a->bank, &b->bank);
+}
+
 enum err dest_route_check(const struct destination *d, const char **field)
 {
 	if (d->method == DEST_CRYPTO_TRANSFER)

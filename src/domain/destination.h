@@ -146,6 +146,19 @@ bool dest_network_has(enum dest_network n, enum currency asset);
  */
 enum err destination_validate(struct destination *d, const char **field);
 
+/*
+ * Whether two validated (normalised) destinations are the same one: what
+ * a session's inline copy must be of the saved destination it names. The
+ * same method; for a bank transfer the same rail, currency, beneficiary,
+ * reference hint (absent differs from any text) and the coordinates its
+ * rail's scheme uses (scheme, holder, bank name, country, and the
+ * scheme's identifiers), an empty optional name equal to an absent one,
+ * fields outside the scheme ignored; for crypto the same asset, network,
+ * address, memo and label (absent differs from any text). Exact bytes:
+ * normalisation (case, spaces) is destination_validate's job.
+ */
+bool destination_equal(const struct destination *a, const struct destination *b);
+
 /* The country of an IBAN as typed: its first two letters once normalised
  * by bank_iban_normalize (spaces dropped, upper-cased), the one
  * normalisation both surfaces use; "" when it does not normalise (the IBAN

@@ -167,8 +167,8 @@ struct client_arg {
 	struct store_client client;
 };
 
-static enum store_status client_effect(struct store_tx *tx, void *arg, enum err *e,
-				       const char **field, const void **result)
+static enum store_status client_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				       const void **result)
 {
 	struct client_arg *c = arg;
 	int64_t now = svc_now();
@@ -212,7 +212,7 @@ void svc_client_create(struct service *s, const struct auth *a, const struct svc
 		       const struct svc_render *r, struct svc_answer *out)
 {
 	struct client_arg c = {.a = a, .display_name = display_name, .customer = customer};
-	svc_commit(s, a, idem, client_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, client_effect, &c, ERR_OK, r, out);
 }
 
 struct get_arg {
@@ -264,15 +264,15 @@ struct account_arg {
 	struct svc_account_view view;
 };
 
-static enum store_status account_effect(struct store_tx *tx, void *arg, enum err *e,
-					const char **field, const void **result)
+static enum store_status account_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+					const void **result)
 {
 	struct account_arg *c = arg;
 	struct store_client client;
 	enum store_status st = STORE_CALL(tx, client_get, c->a->tenant_id, c->client_id, &client);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
-		*field = "/client_ref";
+		o->err = ERR_NOT_FOUND;
+		o->field = SVC_FIELD_CLIENT;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
@@ -298,7 +298,7 @@ void svc_account_create(struct service *s, const struct auth *a, const struct sv
 			const char *client_id, const struct svc_render *r, struct svc_answer *out)
 {
 	struct account_arg c = {.a = a, .client_id = client_id};
-	svc_commit(s, a, idem, account_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, account_effect, &c, ERR_OK, r, out);
 }
 
 static enum store_status account_get_tx(struct store_tx *tx, void *arg)
@@ -329,15 +329,15 @@ struct deposit_arg {
 	struct store_transfer transfer;
 };
 
-static enum store_status deposit_effect(struct store_tx *tx, void *arg, enum err *e,
-					const char **field, const void **result)
+static enum store_status deposit_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+					const void **result)
 {
 	struct deposit_arg *d = arg;
 	struct store_account acct, funding;
 	enum store_status st = STORE_CALL(tx, account_get, d->a->tenant_id, d->account_id, &acct);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
-		*field = "/account_ref";
+		o->err = ERR_NOT_FOUND;
+		o->field = SVC_FIELD_ACCOUNT;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
@@ -353,8 +353,8 @@ static enum store_status deposit_effect(struct store_tx *tx, void *arg, enum err
 		return st;
 	if (lr != LEDGER_OK) {
 		/* Only overflow can refuse a credit: a balance past int64. */
-		*e = ERR_AMOUNT_TOO_LARGE;
-		*field = "/amount/value";
+		o->err = ERR_AMOUNT_TOO_LARGE;
+		o->field = SVC_FIELD_AMOUNT;
 		return STORE_OK;
 	}
 	memset(&d->transfer, 0, sizeof d->transfer);
@@ -376,5 +376,5 @@ void svc_deposit_create(struct service *s, const struct auth *a, const struct sv
 {
 	struct deposit_arg d = {.a = a, .account_id = account_id, .cur = cur,
 				.amount = amount_minor};
-	svc_commit(s, a, idem, deposit_effect, &d, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, deposit_effect, &d, ERR_OK, r, out);
 }

@@ -69,19 +69,19 @@ struct cancel_arg {
 	struct store_session s;
 };
 
-static enum store_status cancel_effect(struct store_tx *tx, void *arg, enum err *e,
-				       const char **field, const void **result)
+static enum store_status cancel_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				       const void **result)
 {
 	struct cancel_arg *c = arg;
 	enum store_status st = STORE_CALL(tx, session_get, c->a->tenant_id, c->id, &c->s);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
+		o->err = ERR_NOT_FOUND;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
 		return st;
 	if (!svc_match_ok(c->match, c->s.version)) {
-		*e = ERR_PRECONDITION_FAILED;
+		o->err = ERR_PRECONDITION_FAILED;
 		return STORE_OK;
 	}
 	if (c->s.approval_id[0]) {
@@ -103,7 +103,7 @@ static enum store_status cancel_effect(struct store_tx *tx, void *arg, enum err 
 				return st;
 		}
 	}
-	st = decide_session(tx, c->svc, &c->s, SEV_CANCEL, c->a, NULL, e);
+	st = decide_session(tx, c->svc, &c->s, SEV_CANCEL, c->a, NULL, &o->err);
 	*result = &c->s;
 	return st;
 }
@@ -113,7 +113,7 @@ void svc_session_cancel(struct service *s, const struct auth *a, const struct sv
 			const struct svc_render *r, struct svc_answer *out)
 {
 	struct cancel_arg c = {.svc = s, .a = a, .id = session_id, .match = match};
-	svc_commit(s, a, idem, cancel_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, cancel_effect, &c, ERR_OK, r, out);
 }
 
 /* ---- approve / reject ---------------------------------------------------- */
@@ -127,13 +127,13 @@ struct decide_arg {
 	struct store_approval ap;
 };
 
-static enum store_status decide_effect(struct store_tx *tx, void *arg, enum err *e,
-				       const char **field, const void **result)
+static enum store_status decide_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				       const void **result)
 {
 	struct decide_arg *d = arg;
 	enum store_status st = STORE_CALL(tx, approval_get, d->a->tenant_id, d->id, &d->ap);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
+		o->err = ERR_NOT_FOUND;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
@@ -141,15 +141,15 @@ static enum store_status decide_effect(struct store_tx *tx, void *arg, enum err 
 	/* The precondition first: a client deciding on a stale view is told
 	 * so, whoever it is. */
 	if (!svc_match_ok(d->match, svc_approval_version(&d->ap))) {
-		*e = ERR_PRECONDITION_FAILED;
+		o->err = ERR_PRECONDITION_FAILED;
 		return STORE_OK;
 	}
 	if (strcmp(d->ap.initiator_id, d->a->principal_id) == 0) {
-		*e = ERR_INITIATOR_CANNOT_APPROVE;
+		o->err = ERR_INITIATOR_CANNOT_APPROVE;
 		return STORE_OK;
 	}
 	if (strcmp(d->ap.status, "pending") != 0) {
-		*e = ERR_INVALID_STATE_TRANSITION;
+		o->err = ERR_INVALID_STATE_TRANSITION;
 		return STORE_OK;
 	}
 	struct store_session s;
@@ -157,8 +157,8 @@ static enum store_status decide_effect(struct store_tx *tx, void *arg, enum err 
 	if (st != STORE_OK)
 		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
 	st = decide_session(tx, d->svc, &s, d->approve ? SEV_APPROVE : SEV_REJECT, d->a,
-			    d->approve ? NULL : "approval_rejected", e);
-	if (st != STORE_OK || *e)
+			    d->approve ? NULL : "approval_rejected", &o->err);
+	if (st != STORE_OK || o->err)
 		return st;
 	snprintf(d->ap.status, sizeof d->ap.status, "%s", d->approve ? "approved" : "rejected");
 	memcpy(d->ap.decided_by_id, d->a->principal_id, sizeof d->ap.decided_by_id);
@@ -176,7 +176,7 @@ void svc_approval_decide(struct service *s, const struct auth *a, const struct s
 {
 	struct decide_arg d = {.svc = s, .a = a, .id = approval_id, .approve = approve,
 			       .match = match};
-	svc_commit(s, a, idem, decide_effect, &d, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, decide_effect, &d, ERR_OK, r, out);
 }
 
 struct approval_get_arg {
@@ -252,8 +252,8 @@ struct policy_arg {
 	struct store_policy p;
 };
 
-static enum store_status policy_effect(struct store_tx *tx, void *arg, enum err *e,
-				       const char **field, const void **result)
+static enum store_status policy_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				       const void **result)
 {
 	struct policy_arg *c = arg;
 	memset(&c->p, 0, sizeof c->p);
@@ -271,7 +271,7 @@ void svc_policy_put(struct service *s, const struct auth *a, const struct svc_id
 		    struct svc_answer *out)
 {
 	struct policy_arg c = {.a = a, .cur = cur, .threshold = threshold_minor};
-	svc_commit(s, a, idem, policy_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, policy_effect, &c, ERR_OK, r, out);
 }
 
 struct policy_get_arg {

@@ -14,7 +14,8 @@
  *   - its four events (executing, stage_changed, executed, settled), each
  *     with the snapshot of the session as it stood then;
  *   - the idempotency record its create left: key "bulk-<session id>",
- *     the 201 answer (the first snapshot: the same bytes);
+ *     the answer (the first snapshot: the same bytes, with the status the
+ *     api answers a create with, req->created_status);
  *   - the sandbox rail's book entry for its payout.
  * Each client account is funded (one deposit) with what its sessions
  * spend plus BULK_SPARE_MINOR, so creates can follow the load.
@@ -404,14 +405,14 @@ static bool build_session(struct bulk_batch *b, int j, int64_t i)
 	s->updated_at = t0 / 1000;
 	if (!event(&ev[0], g, p->svc, s, t0, "off_ramp_session.executing"))
 		return false;
-	/* Its idempotency record keeps the 201 answer: this same rendering. */
+	/* Its idempotency record keeps the create's answer: this same rendering. */
 	struct store_idem *r = &b->idem[j];
 	memset(r, 0, sizeof *r);
 	memcpy(r->tenant_id, s->tenant_id, sizeof r->tenant_id);
 	snprintf(r->endpoint, sizeof r->endpoint, BULK_ENDPOINT);
 	snprintf(r->key, sizeof r->key, "bulk-%s", s->id);
 	crypto_sha256_hex(r->key, strlen(r->key), r->request_hash);
-	r->status = 201;
+	r->status = q->created_status;
 	r->body = ev[0].data;
 	r->body_len = strlen(ev[0].data);
 	r->created_at = s->created_at;
@@ -650,9 +651,11 @@ enum err svc_bulk_load(struct service *s, const struct svc_bulk_request *req,
 	memset(rep, 0, sizeof *rep);
 	if (req->sessions < 1 || req->sessions > LIMIT_BULK_SESSIONS_MAX || req->accounts < 1 ||
 	    req->accounts > LIMIT_BULK_ACCOUNTS_MAX || !req->dest ||
-	    req->dest->method != DEST_BANK_TRANSFER || !req->dest_canonical) {
+	    req->dest->method != DEST_BANK_TRANSFER || !req->dest_canonical ||
+	    req->created_status <= 0) {
 		snprintf(rep->problem, sizeof rep->problem,
-			 "sessions 1..%d, accounts 1..%d and a bank transfer destination",
+			 "sessions 1..%d, accounts 1..%d, a bank transfer destination and the "
+			 "created status",
 			 LIMIT_BULK_SESSIONS_MAX, LIMIT_BULK_ACCOUNTS_MAX);
 		return ERR_INVALID_VALUE;
 	}

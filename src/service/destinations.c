@@ -19,23 +19,23 @@ struct dest_arg {
 	struct store_destination rec;
 };
 
-static enum store_status dest_effect(struct store_tx *tx, void *arg, enum err *e,
-				     const char **field, const void **result)
+static enum store_status dest_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				     const void **result)
 {
 	struct dest_arg *c = arg;
 	struct store_account acct;
 	enum store_status st = STORE_CALL(tx, account_get, c->a->tenant_id, c->account_id, &acct);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
-		*field = "/account_ref";
+		o->err = ERR_NOT_FOUND;
+		o->field = SVC_FIELD_ACCOUNT;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
 		return st;
 	const char *where = NULL;
 	if (dest_route_check(c->d, &where) != ERR_OK) {
-		*e = ERR_UNSUPPORTED_ROUTE;
-		*field = "/destination/bank_coordinates/country";
+		o->err = ERR_UNSUPPORTED_ROUTE;
+		o->field = SVC_FIELD_DESTINATION_COUNTRY;
 		return STORE_OK;
 	}
 	struct store_destination *r = &c->rec;
@@ -65,7 +65,7 @@ void svc_destination_create(struct service *s, const struct auth *a,
 {
 	struct dest_arg c = {.a = a, .account_id = account_id, .d = d, .canonical = canonical,
 			     .ext = ext};
-	svc_commit(s, a, idem, dest_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, dest_effect, &c, ERR_OK, r, out);
 	/* rec.body was borrowed from canonical; nothing to free. */
 }
 

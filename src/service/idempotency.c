@@ -11,9 +11,14 @@
  * and never a check-then-insert race.
  *
  * Kept answers: success and the client's own repeatable faults
- * (err_kept: the 400, 404 and 422 codes). Others (auth, conflicts,
- * preconditions, rate limits, infrastructure) are not kept, so the client
- * may retry them with the same key.
+ * (err_kept: malformed input, absent resources, valid but not
+ * executable). Others (auth, conflicts, preconditions, rate limits,
+ * infrastructure) are not kept, so the client may retry them with the
+ * same key.
+ *
+ * Outcomes are typed (struct svc_outcome): the render callback alone turns
+ * them into a surface's status, JSON pointer and details; what it renders
+ * is stored as it is, so a replay is the same bytes.
  */
 #include "service/internal.h"
 
@@ -26,11 +31,16 @@
 
 int64_t svc_now(void) { return (int64_t)(clock_now_ms() / 1000); }
 
-static _Thread_local char svc_details[256];
+static const char *const svc_field_names[SVC_FIELD__COUNT] = {
+	[SVC_FIELD_NONE] = "",
+#define X(e, name) [e] = name,
+	SVC_FIELDS(X)
+#undef X
+};
 
-void svc_set_details(const char *json_object)
+const char *svc_field_name(enum svc_field f)
 {
-	snprintf(svc_details, sizeof svc_details, "%s", json_object ? json_object : "");
+	return (unsigned)f < SVC_FIELD__COUNT ? svc_field_names[f] : "";
 }
 
 void svc_answer_clear(struct svc_answer *a)
@@ -93,7 +103,6 @@ struct commit_arg {
 	svc_effect_fn effect;
 	void *effect_arg;
 	enum err preset;
-	const char *preset_field;
 	const struct svc_render *r;
 	struct svc_answer *out;
 };
@@ -118,14 +127,11 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 		if (st != STORE_OK)
 			return st; /* STORE_EXISTS: the key is taken; replay after rollback */
 	}
-	enum err e = c->preset;
-	const char *field = c->preset_field;
+	struct svc_outcome o = {.err = c->preset};
 	const void *result = NULL;
-	svc_details[0] = '\0';
 	if (c->effect) {
-		e = ERR_OK;
-		field = NULL;
-		st = c->effect(tx, c->effect_arg, &e, &field, &result);
+		o.err = ERR_OK;
+		st = c->effect(tx, c->effect_arg, &o, &result);
 		/* A unique key taken inside the effect (two first uses racing)
 		 * is contention, not this request's idempotency conflict. */
 		if (st == STORE_EXISTS)
@@ -133,8 +139,8 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 		if (st != STORE_OK)
 			return st;
 	}
-	c->r->fn(c->r->ctx, e, field, e != ERR_OK && svc_details[0] ? svc_details : NULL,
-		 e == ERR_OK ? result : NULL, c->out);
+	enum err e = o.err;
+	c->r->fn(c->r->ctx, &o, e == ERR_OK ? result : NULL, c->out);
 	if (!c->out->body)
 		return STORE_FAIL;
 	if (keyed) {
@@ -151,10 +157,10 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 }
 
 void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		svc_effect_fn effect, void *effect_arg, enum err preset, const char *preset_field,
+		svc_effect_fn effect, void *effect_arg, enum err preset,
 		const struct svc_render *r, struct svc_answer *out)
 {
-	struct commit_arg c = {a, idem, effect, effect_arg, preset, preset_field, r, out};
+	struct commit_arg c = {a, idem, effect, effect_arg, preset, r, out};
 	enum store_status st = store_run(s->store, true, commit_tx, &c);
 	if (st == STORE_OK || st == STORE_ABORT)
 		return;
@@ -169,17 +175,17 @@ void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *
 	} else {
 		log_error("service: write transaction failed: %s", store_status_name(st));
 	}
-	r->fn(r->ctx, e, NULL, NULL, NULL, out);
+	r->fn(r->ctx, &(struct svc_outcome){.err = e}, NULL, out);
 }
 
 void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		enum err e, const char *field, const struct svc_render *r, struct svc_answer *out)
+		enum err e, const struct svc_render *r, struct svc_answer *out)
 {
 	bool keyed = idem && idem->key;
 	if (keyed && err_kept(e)) {
-		svc_commit(s, a, idem, NULL, NULL, e, field, r, out);
+		svc_commit(s, a, idem, NULL, NULL, e, r, out);
 		return;
 	}
 	svc_answer_clear(out);
-	r->fn(r->ctx, e, field, NULL, NULL, out);
+	r->fn(r->ctx, &(struct svc_outcome){.err = e}, NULL, out);
 }

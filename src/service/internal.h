@@ -8,29 +8,35 @@
 
 /*
  * An effect: the body of a write use case, run inside the transaction
- * that also writes the idempotency record. It sets *e to the client
- * outcome (and *field for a field error) and *result to the record to
- * render on success. Rule: an effect checks everything before its first
- * write, so a client error never leaves a partial effect behind (the
- * transaction still commits the idempotency record of a kept error).
+ * that also writes the idempotency record. It refuses by setting o (the
+ * client's error, what it blames, its details; svc_refuse) and succeeds
+ * by setting *result to the record to render. o starts as ERR_OK with
+ * nothing blamed on every run. Rule: an effect checks everything before
+ * its first write, so a client error never leaves a partial effect behind
+ * (the transaction still commits the idempotency record of a kept error).
  * Returns a store status for infrastructure outcomes only.
  */
-typedef enum store_status (*svc_effect_fn)(struct store_tx *tx, void *arg, enum err *e,
-					   const char **field, const void **result);
+typedef enum store_status (*svc_effect_fn)(struct store_tx *tx, void *arg,
+					   struct svc_outcome *o, const void **result);
+
+/* Refuse with e, blaming field: sets o and returns STORE_OK (the
+ * transaction stands; only the client's answer is an error). */
+static inline enum store_status svc_refuse(struct svc_outcome *o, enum err e,
+					   enum svc_field field)
+{
+	o->err = e;
+	o->field = field;
+	return STORE_OK;
+}
 
 /*
- * Run effect (or, with effect NULL, just the given error) under idem in
+ * Run effect (or, with effect NULL, just the error preset) under idem in
  * one write transaction, render the outcome with r into out, and keep it
- * for replay when the client sent a key and the status is a kept one.
+ * for replay when the client sent a key and the outcome is a kept one.
  */
 void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		svc_effect_fn effect, void *effect_arg, enum err preset, const char *preset_field,
+		svc_effect_fn effect, void *effect_arg, enum err preset,
 		const struct svc_render *r, struct svc_answer *out);
-
-/* An effect that refuses may add facts to the error's details (a JSON
- * object text, copied; at most 255 bytes). Read back by svc_commit in the
- * same call on the same thread, so it needs no locking. */
-void svc_set_details(const char *json_object);
 
 /* Now, in Unix seconds. */
 int64_t svc_now(void);

@@ -48,6 +48,13 @@ typedef int (*svc_hook_payloads_fn)(const char *format, const struct store_sessi
 				    const struct store_event *ev, const char *ext,
 				    struct svc_hook_payload out[SVC_HOOK_PAYLOADS_MAX]);
 
+/* Reads a saved destination's body (the text the api gave
+ * svc_destination_create) back into its validated, normalised form, so a
+ * session's inline copy is compared as typed values (destination_equal).
+ * false when it does not read as a valid destination. Set by the api
+ * layer; pure. */
+typedef bool (*svc_destination_read_fn)(const char *body, struct destination *out);
+
 struct service {
 	struct store *store;     /* borrowed; outlives the service */
 	struct fee_schedule fees; /* default schedule for every tenant */
@@ -55,6 +62,7 @@ struct service {
 	int64_t step_ms;         /* sandbox: time each stage takes */
 	svc_snapshot_fn session_snapshot; /* NULL: events carry "{}" */
 	svc_hook_payloads_fn hook_payloads; /* NULL: no webhook outbox */
+	svc_destination_read_fn destination_read; /* required to create sessions */
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
 };
@@ -104,14 +112,96 @@ struct svc_idem {
 };
 
 /*
- * Renders an outcome: e is ERR_OK with result pointing at the op's result
- * record, or the client's error (result then NULL, err_field the JSON
- * pointer of the failing field or NULL, details a JSON object text of
- * further facts or NULL). Must be pure: it may run more than once (a
- * retried transaction). Fills out->status/body/len.
+ * A refusal names what it blames by what it is, never by where a body puts
+ * it: each API surface maps these to its own JSON pointers (the account
+ * the sessions API calls account_ref is Lumx's bankAccountId).
+ * X(enum, name); the name is for logs and tests, not for answers.
  */
-typedef void (*svc_render_fn)(void *ctx, enum err e, const char *err_field,
-			      const char *details, const void *result, struct svc_answer *out);
+#define SVC_FIELDS(X)                                                                     \
+	X(SVC_FIELD_CLIENT, "client")                   /* the client an account is made for */ \
+	X(SVC_FIELD_ACCOUNT, "account")                 /* the client account that pays */      \
+	X(SVC_FIELD_AMOUNT, "amount")                   /* the amount to move */                \
+	X(SVC_FIELD_TARGET_CURRENCY, "target_currency") /* the currency paid out */             \
+	X(SVC_FIELD_DESTINATION_ID, "destination_id")   /* the saved destination named */       \
+	X(SVC_FIELD_ROUTE_OWNER, "route_owner")         /* the client said to own it */         \
+	X(SVC_FIELD_DESTINATION, "destination")         /* the destination itself */            \
+	X(SVC_FIELD_DESTINATION_COUNTRY, "destination_country") /* where it pays to */          \
+	X(SVC_FIELD_EXCHANGE_RATE, "exchange_rate")     /* a locked exchange rate named */      \
+	X(SVC_FIELD_PARTNER_FEE, "partner_fee")         /* a partner fee named */               \
+	X(SVC_FIELD_EVENT, "event")                     /* an event named (webhook resend) */
+enum svc_field {
+	SVC_FIELD_NONE = 0,
+#define X(e, name) e,
+	SVC_FIELDS(X)
+#undef X
+	SVC_FIELD__COUNT
+};
+/* "account", ...; "" for SVC_FIELD_NONE or out of range. */
+const char *svc_field_name(enum svc_field f);
+
+/*
+ * A customer's identity verification, in Lumx's terms. Only APPROVED
+ * transacts; a client made with POST /clients has none recorded and is
+ * treated as APPROVED. The values are stored: append only.
+ */
+#define SVC_VERIFICATIONS                                        \
+	X(SVC_VERIFICATION_APPROVED, 0, "APPROVED")              \
+	X(SVC_VERIFICATION_NOT_STARTED, 1, "NOT_STARTED")        \
+	X(SVC_VERIFICATION_RFI, 2, "RFI")                        \
+	X(SVC_VERIFICATION_FINAL_REJECTION, 3, "FINAL_REJECTION")
+enum svc_verification {
+#define X(e, value, name) e = value,
+	SVC_VERIFICATIONS
+#undef X
+};
+const char *svc_verification_name(enum svc_verification v);
+
+/* A client's limits, checked in this order (svc_limits). */
+enum svc_limit_kind {
+	SVC_LIMIT_KIND_PER_TRANSACTION,
+	SVC_LIMIT_KIND_DAILY,   /* per UTC day */
+	SVC_LIMIT_KIND_MONTHLY, /* per UTC calendar month */
+};
+
+/* Facts a refusal adds beyond its code and field, typed; each surface
+ * writes them in its own words (money as exact decimal strings). */
+enum svc_details_kind {
+	SVC_DETAILS_NONE = 0,
+	SVC_DETAILS_LIMIT,        /* ERR_LIMIT_EXCEEDED by a client limit */
+	SVC_DETAILS_VERIFICATION, /* ERR_CUSTOMER_NOT_VERIFIED */
+};
+struct svc_details {
+	enum svc_details_kind kind;
+	union {
+		struct {
+			enum svc_limit_kind kind; /* the first limit the amount passes */
+			enum currency currency;   /* the units of the three amounts */
+			int64_t max_minor, used_minor;
+			int64_t remaining_minor; /* max - used, never below 0 */
+		} limit;
+		struct {
+			enum svc_verification state;
+		} verification;
+	};
+};
+
+/* What a use case came to: ERR_OK, or the client's error with what it
+ * blames (SVC_FIELD_NONE: nothing in particular) and its details. */
+struct svc_outcome {
+	enum err err;
+	enum svc_field field;
+	struct svc_details details;
+};
+
+/*
+ * Renders an outcome: o->err is ERR_OK with result pointing at the op's
+ * result record, or the client's error (result then NULL). Must be pure:
+ * it may run more than once (a retried transaction). Fills
+ * out->status/body/len: the status is the surface's, kept with the body
+ * for replay.
+ */
+typedef void (*svc_render_fn)(void *ctx, const struct svc_outcome *o, const void *result,
+			      struct svc_answer *out);
 
 struct svc_render {
 	svc_render_fn fn;
@@ -149,13 +239,15 @@ enum err svc_idem_replay(struct service *s, const struct auth *a, const struct s
 			 struct svc_answer *out);
 
 /*
- * Answer a request that failed before reaching a use case (e.g. 400 on
- * decoding): keep the rendered error under the key if it is a kept status
- * (CONTRACT §7), or replay / refuse if the key was taken meanwhile.
- * idem may be NULL. Always leaves an answer in out.
+ * Answer a request that failed before reaching a use case (e.g. a decoding
+ * error): keep the rendered error under the key if it is a kept one
+ * (err_kept, CONTRACT §7), or replay / refuse if the key was taken
+ * meanwhile. r renders e with SVC_FIELD_NONE: whatever the api found at
+ * fault is its own to name (in r's ctx). idem may be NULL. Always leaves
+ * an answer in out.
  */
 void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		enum err e, const char *field, const struct svc_render *r, struct svc_answer *out);
+		enum err e, const struct svc_render *r, struct svc_answer *out);
 
 /* ---- clients, accounts, deposits --------------------------------------- */
 
@@ -173,22 +265,6 @@ struct svc_client_result {
 	struct store_client client;
 };
 
-/*
- * A customer's identity verification, in Lumx's terms. Only APPROVED
- * transacts; a client made with POST /clients has none recorded and is
- * treated as APPROVED. The values are stored: append only.
- */
-#define SVC_VERIFICATIONS                                        \
-	X(SVC_VERIFICATION_APPROVED, 0, "APPROVED")              \
-	X(SVC_VERIFICATION_NOT_STARTED, 1, "NOT_STARTED")        \
-	X(SVC_VERIFICATION_RFI, 2, "RFI")                        \
-	X(SVC_VERIFICATION_FINAL_REJECTION, 3, "FINAL_REJECTION")
-enum svc_verification {
-#define X(e, value, name) e = value,
-	SVC_VERIFICATIONS
-#undef X
-};
-const char *svc_verification_name(enum svc_verification v);
 /* Lumx's sandbox rule, the only verification there is without a KYC
  * provider: the tax id's last digit 1 is NOT_STARTED, 2 RFI, 3
  * FINAL_REJECTION; any other digit, or none, APPROVED. */
@@ -225,9 +301,9 @@ void svc_deposit_create(struct service *s, const struct auth *a, const struct sv
 /* ---- destinations ------------------------------------------------------ */
 
 /*
- * d must have passed destination_validate(); canonical is its canonical
- * JSON (what GET shows and what a session's inline copy must equal).
- * Renders struct store_destination.
+ * d must have passed destination_validate(); canonical is the api's text of
+ * it, saved as is (what GET shows, read back with service.destination_read
+ * when a session names it). Renders struct store_destination.
  */
 void svc_destination_create(struct service *s, const struct auth *a,
 			    const struct svc_idem *idem, const char *account_id,
@@ -255,8 +331,7 @@ struct svc_session_request {
 	const char *target_rail;           /* "fiat" | "crypto" */
 	const char *route_owner_client_id; /* bare uuid */
 	const char *destination_id;        /* bare uuid */
-	const struct destination *inline_dest; /* validated */
-	const char *inline_canonical;      /* canonical JSON of inline_dest */
+	const struct destination *inline_dest; /* validated; must equal the saved one */
 	const char *payment_reference;     /* validated; "" for none */
 	const char *network;               /* chain the stablecoin moves on; NULL: ethereum */
 	const char *ext;                   /* extension document (Lumx request), or NULL */
@@ -303,7 +378,8 @@ enum err svc_worker_recover(struct service *s);
 
 /* ---- approvals, cancel, policies ---------------------------------------- */
 
-/* match: the If-Match on the session's version (412 when it fails).
+/* match: the If-Match on the session's version (ERR_PRECONDITION_FAILED
+ * when it fails).
  * Renders struct store_session. */
 void svc_session_cancel(struct service *s, const struct auth *a, const struct svc_idem *idem,
 			const char *session_id, const struct svc_match *match,
@@ -312,7 +388,8 @@ void svc_session_cancel(struct service *s, const struct auth *a, const struct sv
  * once). The etag of approvals and what If-Match on approve/reject is
  * checked against. */
 int64_t svc_approval_version(const struct store_approval *ap);
-/* match: the If-Match on the approval's version (412 when it fails).
+/* match: the If-Match on the approval's version (ERR_PRECONDITION_FAILED
+ * when it fails).
  * Renders struct store_approval. */
 void svc_approval_decide(struct service *s, const struct auth *a, const struct svc_idem *idem,
 			 const char *approval_id, bool approve, const struct svc_match *match,
@@ -410,7 +487,7 @@ enum err svc_hook_attempts(struct service *s, const struct auth *a, const char *
 			   bool *more);
 /* Deliver an event to an endpoint again (same message id and body).
  * Idempotent under idem. Renders the new delivery's id (const char *);
- * an unknown event is ERR_NOT_FOUND at "/event_id". */
+ * an unknown event is ERR_NOT_FOUND blaming SVC_FIELD_EVENT. */
 void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_idem *idem,
 		     const char *endpoint_id, const char *event_id, const struct svc_render *r,
 		     struct svc_answer *out);
@@ -469,7 +546,9 @@ struct svc_bulk_request {
 	int64_t sessions;              /* 1..LIMIT_BULK_SESSIONS_MAX */
 	int accounts;                  /* 1..LIMIT_BULK_ACCOUNTS_MAX client accounts */
 	const struct destination *dest; /* validated bank transfer, saved for every client */
-	const char *dest_canonical;    /* its canonical JSON (what sessions must repeat) */
+	const char *dest_canonical;    /* the api's text of it, saved as is */
+	int created_status;            /* the status the api answers a create with,
+					  kept with each session's idempotency record */
 	const char *payment_reference; /* validated; "" for none */
 	/* Called after each commit; may be NULL. */
 	void (*progress)(void *arg, int64_t done, int64_t total);
@@ -498,8 +577,8 @@ struct svc_bulk_report {
  * funded client accounts with a saved destination each; many sessions per
  * commit. ERR_NOT_FOUND: no such tenant; ERR_INVALID_STATE_TRANSITION: the
  * tenant has webhook endpoints or an approval policy (report->problem
- * says which); ERR_INVALID_VALUE: counts out of range or the destination
- * is not a bank transfer. A load that fails midway keeps the batches it
+ * says which); ERR_INVALID_VALUE: counts out of range, no created_status,
+ * or the destination is not a bank transfer. A load that fails midway keeps the batches it
  * committed (each is whole and the ledger balances after each).
  */
 enum err svc_bulk_load(struct service *s, const struct svc_bulk_request *req,

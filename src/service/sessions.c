@@ -30,16 +30,8 @@ struct session_arg {
 	struct store_session rec;
 };
 
-static enum store_status refuse(enum err *e, const char **field, enum err code,
-				const char *where)
-{
-	*e = code;
-	*field = where;
-	return STORE_OK;
-}
-
-static enum store_status session_effect(struct store_tx *tx, void *arg, enum err *e,
-					const char **field, const void **result)
+static enum store_status session_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+					const void **result)
 {
 	struct session_arg *c = arg;
 	const struct svc_session_request *q = c->req;
@@ -48,37 +40,38 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	struct store_account acct, holds;
 	st = STORE_CALL(tx, account_get, c->a->tenant_id, q->account_id, &acct);
 	if (st == STORE_NOT_FOUND)
-		return refuse(e, field, ERR_NOT_FOUND, "/account_ref");
+		return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_ACCOUNT);
 	if (st != STORE_OK)
 		return st;
 	enum svc_verification ver;
 	if ((st = svc_verification_read(tx, c->a->tenant_id, acct.client_id, &ver)) != STORE_OK)
 		return st;
 	if (ver != SVC_VERIFICATION_APPROVED) {
-		char details[64];
-		snprintf(details, sizeof details, "{\"verification\":\"%s\"}", svc_verification_name(ver));
-		svc_set_details(details);
-		return refuse(e, field, ERR_CUSTOMER_NOT_VERIFIED, "/account_ref");
+		o->details = (struct svc_details){.kind = SVC_DETAILS_VERIFICATION,
+						  .verification.state = ver};
+		return svc_refuse(o, ERR_CUSTOMER_NOT_VERIFIED, SVC_FIELD_ACCOUNT);
 	}
 
 	struct store_destination dest = {0};
 	st = STORE_CALL(tx, destination_get, c->a->tenant_id, q->destination_id, &dest);
 	if (st == STORE_NOT_FOUND)
-		return refuse(e, field, ERR_NOT_FOUND, "/destination/withdrawal_destination_id");
+		return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_DESTINATION_ID);
 	if (st != STORE_OK)
 		return st;
 	bool same_owner = strcmp(dest.client_id, q->route_owner_client_id) == 0;
 	bool own_client = strcmp(acct.client_id, q->route_owner_client_id) == 0;
-	bool same_body = strcmp(dest.body, q->inline_canonical) == 0;
+	/* The inline copy must be the saved destination, value for value. */
+	struct destination saved;
+	bool same_dest = same_owner && own_client && c->s->destination_read(dest.body, &saved) &&
+			 destination_equal(&saved, q->inline_dest);
 	store_destination_clear(&dest);
 	if (!same_owner || !own_client)
-		return refuse(e, field, ERR_DESTINATION_MISMATCH, "/destination/route_owner_ref");
-	if (!same_body)
-		return refuse(e, field, ERR_DESTINATION_MISMATCH, "/destination/destination");
+		return svc_refuse(o, ERR_DESTINATION_MISMATCH, SVC_FIELD_ROUTE_OWNER);
+	if (!same_dest)
+		return svc_refuse(o, ERR_DESTINATION_MISMATCH, SVC_FIELD_DESTINATION);
 	const char *where = NULL;
 	if (dest_route_check(q->inline_dest, &where) != ERR_OK)
-		return refuse(e, field, ERR_UNSUPPORTED_ROUTE,
-			      "/destination/destination/bank_coordinates/country");
+		return svc_refuse(o, ERR_UNSUPPORTED_ROUTE, SVC_FIELD_DESTINATION_COUNTRY);
 
 	/* A rate must exist now, or the session could only fail later; a
 	 * LOCKED rate named by the request fixes it (used once, in time). */
@@ -87,23 +80,23 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if (q->exchange_rate_id) {
 		st = STORE_CALL(tx, exchange_rate_get, c->a->tenant_id, q->exchange_rate_id, &locked);
 		if (st == STORE_NOT_FOUND)
-			return refuse(e, field, ERR_NOT_FOUND, "/exchangeRateId");
+			return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_EXCHANGE_RATE);
 		if (st != STORE_OK)
 			return st;
 		if (strcmp(locked.type, "LOCKED") != 0)
-			return refuse(e, field, ERR_EXCHANGE_RATE_NOT_LOCKED, "/exchangeRateId");
+			return svc_refuse(o, ERR_EXCHANGE_RATE_NOT_LOCKED, SVC_FIELD_EXCHANGE_RATE);
 		if (locked.used_by[0])
-			return refuse(e, field, ERR_EXCHANGE_RATE_USED, "/exchangeRateId");
+			return svc_refuse(o, ERR_EXCHANGE_RATE_USED, SVC_FIELD_EXCHANGE_RATE);
 		if (locked.expires_at <= svc_now())
-			return refuse(e, field, ERR_EXCHANGE_RATE_EXPIRED, "/exchangeRateId");
+			return svc_refuse(o, ERR_EXCHANGE_RATE_EXPIRED, SVC_FIELD_EXCHANGE_RATE);
 		if (money_currency(locked.source) != q->source ||
 		    money_currency(locked.target) != q->target_currency)
-			return refuse(e, field, ERR_EXCHANGE_RATE_MISMATCH, "/exchangeRateId");
+			return svc_refuse(o, ERR_EXCHANGE_RATE_MISMATCH, SVC_FIELD_EXCHANGE_RATE);
 		rate = (struct fx_rate){locked.value, locked.scale};
 	} else {
 		st = svc_fx_rate(tx, q->source, q->target_currency, &rate);
 		if (st == STORE_NOT_FOUND)
-			return refuse(e, field, ERR_UNSUPPORTED_ROUTE, "/target_currency");
+			return svc_refuse(o, ERR_UNSUPPORTED_ROUTE, SVC_FIELD_TARGET_CURRENCY);
 		if (st != STORE_OK)
 			return st;
 	}
@@ -114,26 +107,23 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		return st;
 	/* The first limit the amount passes, in this order. */
 	const struct {
-		const char *name;
+		enum svc_limit_kind kind;
 		int64_t max, used;
 	} limits[] = {
-		{"per_transaction", lim.per_transaction_minor, 0},
-		{"daily", lim.daily_minor, lim.used_today_minor},
-		{"monthly", lim.monthly_minor, lim.used_month_minor},
+		{SVC_LIMIT_KIND_PER_TRANSACTION, lim.per_transaction_minor, 0},
+		{SVC_LIMIT_KIND_DAILY, lim.daily_minor, lim.used_today_minor},
+		{SVC_LIMIT_KIND_MONTHLY, lim.monthly_minor, lim.used_month_minor},
 	};
 	for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
 		if (limits[i].max == SVC_LIMIT_NONE ||
 		    q->amount_minor <= limits[i].max - limits[i].used)
 			continue;
-		char used[MONEY_STR_MAX], rem[MONEY_STR_MAX], max[MONEY_STR_MAX], details[224];
 		int64_t remaining = limits[i].max - limits[i].used;
-		snprintf(details, sizeof details,
-			 "{\"limit\":\"%s\",\"max\":\"%s\",\"used\":\"%s\",\"remaining\":\"%s\"}",
-			 limits[i].name, money_format(limits[i].max, CUR_USDC, max),
-			 money_format(limits[i].used, CUR_USDC, used),
-			 money_format(remaining > 0 ? remaining : 0, CUR_USDC, rem));
-		svc_set_details(details);
-		return refuse(e, field, ERR_LIMIT_EXCEEDED, "/amount/value");
+		o->details = (struct svc_details){
+			.kind = SVC_DETAILS_LIMIT,
+			.limit = {limits[i].kind, CUR_USDC, limits[i].max, limits[i].used,
+				  remaining > 0 ? remaining : 0}};
+		return svc_refuse(o, ERR_LIMIT_EXCEEDED, SVC_FIELD_AMOUNT);
 	}
 
 	/* A rail's cap applies to what it pays out, at today's rate. */
@@ -143,7 +133,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if (cap > 0 &&
 	    (fx_convert(q->amount_minor, q->source, &rate, q->target_currency, &estimate) != ERR_OK ||
 	     estimate > cap))
-		return refuse(e, field, ERR_LIMIT_EXCEEDED, "/amount/value");
+		return svc_refuse(o, ERR_LIMIT_EXCEEDED, SVC_FIELD_AMOUNT);
 
 	/* Crypto payouts pay the network fee of the destination's chain; fiat
 	 * payouts move the stablecoin on ethereum first. */
@@ -161,7 +151,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 		struct store_partner_fee pf;
 		st = STORE_CALL(tx, partner_fee_get, c->a->tenant_id, q->partner_fee_id, &pf);
 		if (st == STORE_NOT_FOUND)
-			return refuse(e, field, ERR_NOT_FOUND, "/partnerFeeId");
+			return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_PARTNER_FEE);
 		if (st != STORE_OK)
 			return st;
 		sched.partner_bps = pf.bps;
@@ -171,7 +161,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	int64_t hold_minor;
 	if (fees_quote(&sched, q->source, q->amount_minor, &fq) != ERR_OK ||
 	    !money_add(q->amount_minor, fq.total_minor, &hold_minor))
-		return refuse(e, field, ERR_AMOUNT_TOO_LARGE, "/amount/value");
+		return svc_refuse(o, ERR_AMOUNT_TOO_LARGE, SVC_FIELD_AMOUNT);
 
 	/* Approval policy: at or above the threshold waits for a second
 	 * principal. USDC and USDT are compared at par (both are dollars). */
@@ -196,9 +186,9 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	if (st != STORE_OK)
 		return st;
 	if (lr == LEDGER_EXCEEDS_CREDITS)
-		return refuse(e, field, ERR_INSUFFICIENT_FUNDS, "/amount/value");
+		return svc_refuse(o, ERR_INSUFFICIENT_FUNDS, SVC_FIELD_AMOUNT);
 	if (lr != LEDGER_OK)
-		return refuse(e, field, ERR_AMOUNT_TOO_LARGE, "/amount/value");
+		return svc_refuse(o, ERR_AMOUNT_TOO_LARGE, SVC_FIELD_AMOUNT);
 
 	memcpy(r->tenant_id, c->a->tenant_id, sizeof r->tenant_id);
 	memcpy(r->account_id, acct.id, sizeof r->account_id);
@@ -274,7 +264,7 @@ void svc_session_create(struct service *s, const struct auth *a, const struct sv
 			struct svc_answer *out)
 {
 	struct session_arg c = {.s = s, .a = a, .req = req};
-	svc_commit(s, a, idem, session_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, session_effect, &c, ERR_OK, r, out);
 }
 
 struct session_get_arg {

@@ -281,15 +281,15 @@ struct rate_arg {
 	struct store_exchange_rate r;
 };
 
-static enum store_status rate_effect(struct store_tx *tx, void *arg, enum err *e,
-				     const char **field, const void **result)
+static enum store_status rate_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				     const void **result)
 {
 	struct rate_arg *c = arg;
 	struct fx_rate rate;
 	enum store_status st = svc_fx_rate(tx, c->source, c->target, &rate);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_UNSUPPORTED_ROUTE;
-		*field = "/targetCurrency";
+		o->err = ERR_UNSUPPORTED_ROUTE;
+		o->field = SVC_FIELD_TARGET_CURRENCY;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
@@ -319,7 +319,7 @@ void svc_exchange_rate_create(struct service *s, const struct auth *a,
 {
 	struct rate_arg c = {.a = a, .source = source, .target = target, .locked = locked,
 			     .time_lock = time_lock, .lock_s = time_lock_s};
-	svc_commit(s, a, idem, rate_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, rate_effect, &c, ERR_OK, r, out);
 }
 
 struct pfee_arg {
@@ -331,8 +331,8 @@ struct pfee_arg {
 	struct store_partner_fee f;
 };
 
-static enum store_status pfee_effect(struct store_tx *tx, void *arg, enum err *e,
-				     const char **field, const void **result)
+static enum store_status pfee_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				     const void **result)
 {
 	struct pfee_arg *c = arg;
 	struct store_partner_fee *f = &c->f;
@@ -354,5 +354,5 @@ void svc_partner_fee_create(struct service *s, const struct auth *a, const struc
 			    const struct svc_render *r, struct svc_answer *out)
 {
 	struct pfee_arg c = {.a = a, .name = name, .bps = bps, .flat = flat_minor, .dflt = is_default};
-	svc_commit(s, a, idem, pfee_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, pfee_effect, &c, ERR_OK, r, out);
 }

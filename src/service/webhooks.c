@@ -142,8 +142,8 @@ struct hook_arg {
 	struct store_hook_endpoint ep;
 };
 
-static enum store_status hook_effect(struct store_tx *tx, void *arg, enum err *e,
-				     const char **field, const void **result)
+static enum store_status hook_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				     const void **result)
 {
 	struct hook_arg *c = arg;
 	struct store_hook_endpoint *ep = &c->ep;
@@ -154,7 +154,7 @@ static enum store_status hook_effect(struct store_tx *tx, void *arg, enum err *e
 	if (st != STORE_OK)
 		return st;
 	if (l.n >= HOOK_ENDPOINTS_MAX) {
-		*e = ERR_LIMIT_EXCEEDED;
+		o->err = ERR_LIMIT_EXCEEDED;
 		return STORE_OK;
 	}
 	memset(ep, 0, sizeof *ep);
@@ -177,7 +177,7 @@ void svc_hook_create(struct service *s, const struct auth *a, const struct svc_i
 {
 	struct hook_arg c = {.a = a, .url = url, .format = format, .types = event_types,
 			     .secret = secret};
-	svc_commit(s, a, idem, hook_effect, &c, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, hook_effect, &c, ERR_OK, r, out);
 }
 
 struct hook_op {
@@ -258,15 +258,15 @@ struct rotate_arg {
 	struct store_hook_endpoint ep;
 };
 
-static enum store_status rotate_effect(struct store_tx *tx, void *arg, enum err *e,
-				       const char **field, const void **result)
+static enum store_status rotate_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				       const void **result)
 {
 	struct rotate_arg *r = arg;
-	struct hook_op o = {.a = r->a, .id = r->id, .secret = r->secret, .grace_s = r->grace_s,
-			    .out = &r->ep, .op = 3};
-	enum store_status st = hook_op_tx(tx, &o);
+	struct hook_op op = {.a = r->a, .id = r->id, .secret = r->secret, .grace_s = r->grace_s,
+			     .out = &r->ep, .op = 3};
+	enum store_status st = hook_op_tx(tx, &op);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
+		o->err = ERR_NOT_FOUND;
 		return STORE_OK;
 	}
 	*result = &r->ep;
@@ -278,7 +278,7 @@ void svc_hook_rotate(struct service *s, const struct auth *a, const struct svc_i
 		     const struct svc_render *r, struct svc_answer *out)
 {
 	struct rotate_arg ra = {.a = a, .id = id, .secret = new_secret, .grace_s = grace_s};
-	svc_commit(s, a, idem, rotate_effect, &ra, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, rotate_effect, &ra, ERR_OK, r, out);
 }
 
 struct hook_list {
@@ -393,14 +393,14 @@ static void resend_row(void *arg, const void *row)
 		memcpy(r->id, d.id, UUID_STR_LEN + 1);
 }
 
-static enum store_status resend_effect(struct store_tx *tx, void *arg, enum err *e,
-				       const char **field, const void **result)
+static enum store_status resend_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
+				       const void **result)
 {
 	struct resend_arg *r = arg;
 	struct store_hook_endpoint ep;
 	enum store_status st = STORE_CALL(tx, hook_endpoint_get, r->a->tenant_id, r->endpoint, &ep);
 	if (st == STORE_NOT_FOUND) {
-		*e = ERR_NOT_FOUND;
+		o->err = ERR_NOT_FOUND;
 		return STORE_OK;
 	}
 	if (st != STORE_OK)
@@ -415,8 +415,8 @@ static enum store_status resend_effect(struct store_tx *tx, void *arg, enum err 
 	if (r->st != STORE_OK)
 		return r->st;
 	if (!r->n) {
-		*e = ERR_NOT_FOUND;
-		*field = "/event_id";
+		o->err = ERR_NOT_FOUND;
+		o->field = SVC_FIELD_EVENT;
 		return STORE_OK;
 	}
 	*result = r->id;
@@ -429,7 +429,7 @@ void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_i
 {
 	char delivery[UUID_STR_LEN + 1] = "";
 	struct resend_arg ra = {.a = a, .endpoint = endpoint_id, .event = event_id, .id = delivery};
-	svc_commit(s, a, idem, resend_effect, &ra, ERR_OK, NULL, r, out);
+	svc_commit(s, a, idem, resend_effect, &ra, ERR_OK, r, out);
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */

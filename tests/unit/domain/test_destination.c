@@ -7,7 +7,7 @@
  * The bank validators themselves are tested in test_bank.c; here we test
  * what destination_validate adds: the order of checks, field paths,
  * normalisation in place, and agreement between IBAN, BIC and country
- * (territories included), then dest_route_check.
+ * (territories included), then dest_route_check, then destination_equal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,6 +450,65 @@ static void test_crypto_destinations(void **state)
 	}
 }
 
+/* ---- equality --------------------------------------------------------- */
+
+static void test_equal(void **state)
+{
+	(void)state;
+	struct destination a, b;
+	const char *field;
+	seed_destination(&a);
+	assert_int_equal(destination_validate(&a, &field), ERR_OK);
+	b = a;
+	assert_true(destination_equal(&a, &b));
+	/* What identifies or names it counts. */
+	SET(b.bank.beneficiary_name, "Mallory Ltd");
+	assert_false(destination_equal(&a, &b));
+	b = a;
+	SET(b.bank.iban, IBAN_DE);
+	assert_false(destination_equal(&a, &b));
+	b = a;
+	b.bank.bic[0] = '\0';
+	assert_false(destination_equal(&a, &b));
+	b = a;
+	b.rail = RAIL_SEPA_INSTANT;
+	assert_false(destination_equal(&a, &b));
+	/* A reference hint given empty is not one left out. */
+	b = a;
+	b.bank.has_reference_hint = true;
+	assert_false(destination_equal(&a, &b));
+	/* What the rail's scheme does not use does not. */
+	b = a;
+	SET(b.bank.account_number, "31926819");
+	SET(b.bank.sort_code, "601613");
+	b.crypto.has_memo = true;
+	assert_true(destination_equal(&a, &b));
+	/* Exact bytes: normalising is destination_validate's job. */
+	b = a;
+	SET(b.bank.bic, "nwbkgb2l");
+	assert_false(destination_equal(&a, &b));
+
+	memset(&a, 0, sizeof a);
+	a.method = DEST_CRYPTO_TRANSFER;
+	a.currency = CUR_USDT;
+	a.crypto.network = NET_TRON;
+	SET(a.crypto.address, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t");
+	assert_int_equal(destination_validate(&a, &field), ERR_OK);
+	b = a;
+	assert_true(destination_equal(&a, &b));
+	b.crypto.has_memo = true; /* an empty memo is not none */
+	assert_false(destination_equal(&a, &b));
+	b = a;
+	b.crypto.network = NET_ETHEREUM;
+	assert_false(destination_equal(&a, &b));
+	b = a;
+	SET(b.bank.iban, IBAN_GB);
+	assert_true(destination_equal(&a, &b));
+	b = a;
+	b.method = DEST_BANK_TRANSFER;
+	assert_false(destination_equal(&a, &b));
+}
+
 /* ---- names ------------------------------------------------------------ */
 
 static void test_names(void **state)
@@ -484,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_iban_country_after_normalisation),
 		cmocka_unit_test(test_route_check),
 		cmocka_unit_test(test_crypto_destinations),
+		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_names),
 	};
 

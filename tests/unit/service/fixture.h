@@ -1,6 +1,7 @@
 /*
  * fixture.h - what the service tests share: a fresh SQLite file with a
- * tenant, a funded client (1000.00 USDC) and a saved SEPA destination;
+ * tenant, a funded client (1000.00 USDC) and a saved SEPA destination
+ * (saved as the api's text, read back by the api's reader, as in serve);
  * a render callback that answers "<id>" or "<error code>" so tests read
  * outcomes without JSON; and a teardown that audits the ledger before
  * removing the database. Included by one test program each.
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "scratch_db.h"
 #include "service/service.h"
 
@@ -26,16 +28,17 @@ struct fx {
 	char client_id[UUID_STR_LEN + 1];
 	char dest_id[UUID_STR_LEN + 1];
 	struct destination dest;
-	const char *canon;
+	char *canon; /* the saved destination's text (api_destination_canonical) */
 };
 
 /* Renders "<id>" on success and "<code>" on error, so tests can read
  * outcomes without JSON. */
-static void fx_render(void *ctx, enum err e, const char *field, const char *details,
-		   const void *result, struct svc_answer *out)
+static void fx_render(void *ctx, const struct svc_outcome *o, const void *result,
+		      struct svc_answer *out)
 {
 	char buf[128];
 	const char *kind = ctx;
+	enum err e = o->err;
 	if (e) {
 		snprintf(buf, sizeof buf, "%s", err_code(e));
 		out->status = err_http_status(e);
@@ -61,7 +64,8 @@ static int fx_setup(void **state)
 	const char *err = NULL;
 	f->store = store_open_sqlite(f->path, &err);
 	assert_non_null(f->store);
-	f->svc = (struct service){.store = f->store, .fees = fees_default(), .sandbox = true};
+	f->svc = (struct service){.store = f->store, .fees = fees_default(), .sandbox = true,
+				  .destination_read = api_destination_read};
 	assert_int_equal(svc_tenant_create(&f->svc, "Acme", &f->key), ERR_OK);
 	assert_int_equal(svc_authenticate(&f->svc, f->key.secret, &f->auth), ERR_OK);
 
@@ -90,7 +94,8 @@ static int fx_setup(void **state)
 	strcpy(f->dest.bank.country, "GB");
 	const char *field;
 	assert_int_equal(destination_validate(&f->dest, &field), ERR_OK);
-	f->canon = "{\"canonical\":\"seed\"}";
+	f->canon = api_destination_canonical(&f->dest);
+	assert_non_null(f->canon);
 	struct svc_idem idem = {.key = "dest-1", .endpoint = "POST /withdrawal-destinations",
 				.request_hash = "h"};
 	struct svc_render rde = {fx_render, "dest"};
@@ -112,6 +117,7 @@ static int fx_teardown(void **state)
 		fail_msg("ledger: %s", rep.first_problem);
 	store_close(f->store);
 	scratch_db_remove(f->path);
+	free(f->canon);
 	free(f);
 	return 0;
 }

@@ -30,7 +30,8 @@ static struct svc_bulk_request request(struct fx *f, int64_t n, int k)
 {
 	return (struct svc_bulk_request){.tenant_id = f->auth.tenant_id, .sessions = n,
 					 .accounts = k, .dest = &f->dest,
-					 .dest_canonical = f->canon, .payment_reference = ""};
+					 .dest_canonical = f->canon, .created_status = 201,
+					 .payment_reference = ""};
 }
 
 /* One session through create and the workers, as a client makes it. */
@@ -40,7 +41,7 @@ static void real_session(struct fx *f, char id[UUID_STR_LEN + 1])
 		.account_id = f->account_id, .source = CUR_USDC, .amount_minor = 250000000,
 		.target_currency = CUR_EUR, .target_rail = "fiat",
 		.route_owner_client_id = f->client_id, .destination_id = f->dest_id,
-		.inline_dest = &f->dest, .inline_canonical = f->canon, .payment_reference = ""};
+		.inline_dest = &f->dest, .payment_reference = ""};
 	struct svc_idem idem = {.key = "real-1", .endpoint = "POST /off-ramp-sessions",
 				.request_hash = "h"};
 	struct svc_answer a = {0};

@@ -27,7 +27,7 @@ static int try_create(struct fx *f, int64_t amount, char id[UUID_STR_LEN + 1])
 		.account_id = f->account_id, .source = CUR_USDC, .amount_minor = amount,
 		.target_currency = CUR_EUR, .target_rail = "fiat",
 		.route_owner_client_id = f->client_id, .destination_id = f->dest_id,
-		.inline_dest = &f->dest, .inline_canonical = f->canon, .payment_reference = ""};
+		.inline_dest = &f->dest, .payment_reference = ""};
 	struct svc_answer a = {0};
 	struct svc_render r = {fx_render, "session"};
 	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);

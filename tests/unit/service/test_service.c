@@ -1,7 +1,9 @@
 /*
  * test_service.c - the service over a real SQLite file, without HTTP:
  * keys, the seed session, idempotency (replay, reuse, 16 racing
- * duplicates), kept 422s, and the ledger audit after each.
+ * duplicates), kept 422s, the typed outcomes refusals hand the renderer
+ * (the field blamed, limit and verification details), and the ledger
+ * audit after each.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,7 +37,6 @@ static struct svc_session_request seed_request(struct fx *f, int64_t amount)
 		.route_owner_client_id = f->client_id,
 		.destination_id = f->dest_id,
 		.inline_dest = &f->dest,
-		.inline_canonical = f->canon,
 		.payment_reference = "RF18539007547034",
 	};
 }
@@ -220,7 +221,9 @@ static void test_destination_checks(void **state)
 	struct svc_answer a = {0};
 	struct svc_render r = {fx_render, "session"};
 	struct svc_session_request q = seed_request(f, 1000000);
-	q.inline_canonical = "{\"canonical\":\"other\"}";
+	struct destination other = f->dest;
+	snprintf(other.bank.beneficiary_name, sizeof other.bank.beneficiary_name, "Mallory Ltd");
+	q.inline_dest = &other;
 	svc_session_create(&f->svc, &f->auth, NULL, &q, &r, &a);
 	assert_string_equal(a.body, "destination_mismatch");
 	svc_answer_clear(&a);
@@ -240,6 +243,111 @@ static void test_destination_checks(void **state)
 	assert_int_equal(a.status, 404);
 	svc_answer_clear(&a);
 	assert_int_equal(session_count(f), 0);
+}
+
+/* A renderer that keeps the outcome it was handed. */
+static void keep_outcome(void *ctx, const struct svc_outcome *o, const void *result,
+			 struct svc_answer *out)
+{
+	*(struct svc_outcome *)ctx = *o;
+	out->body = strdup(o->err ? err_code(o->err) : "ok");
+	out->len = strlen(out->body);
+	out->status = 1;
+}
+
+static struct svc_outcome outcome_of(struct fx *f, const struct svc_session_request *q)
+{
+	struct svc_outcome o;
+	memset(&o, 0xff, sizeof o); /* whatever the renderer is not handed shows */
+	struct svc_render r = {keep_outcome, &o};
+	struct svc_answer a = {0};
+	svc_session_create(&f->svc, &f->auth, NULL, q, &r, &a);
+	svc_answer_clear(&a);
+	return o;
+}
+
+static void assert_refused(struct svc_outcome o, enum err e, enum svc_field field)
+{
+	assert_string_equal(err_code(o.err), err_code(e));
+	assert_string_equal(svc_field_name(o.field), svc_field_name(field));
+}
+
+static void test_refusals_are_typed(void **state)
+{
+	struct fx *f = *state;
+	struct svc_session_request q = seed_request(f, 1000000);
+	q.account_id = "00000000-0000-7000-8000-0000000000cc";
+	struct svc_outcome o = outcome_of(f, &q);
+	assert_refused(o, ERR_NOT_FOUND, SVC_FIELD_ACCOUNT);
+	assert_int_equal(o.details.kind, SVC_DETAILS_NONE);
+
+	q = seed_request(f, 1000000);
+	q.destination_id = "00000000-0000-7000-8000-0000000000bb";
+	assert_refused(outcome_of(f, &q), ERR_NOT_FOUND, SVC_FIELD_DESTINATION_ID);
+	q = seed_request(f, 1000000);
+	q.route_owner_client_id = "00000000-0000-7000-8000-0000000000aa";
+	assert_refused(outcome_of(f, &q), ERR_DESTINATION_MISMATCH, SVC_FIELD_ROUTE_OWNER);
+	struct destination other = f->dest;
+	other.bank.has_reference_hint = true; /* "" differs from none */
+	q = seed_request(f, 1000000);
+	q.inline_dest = &other;
+	assert_refused(outcome_of(f, &q), ERR_DESTINATION_MISMATCH, SVC_FIELD_DESTINATION);
+	q = seed_request(f, 999000001); /* with the 1.00 fee, 0.000001 past the balance */
+	assert_refused(outcome_of(f, &q), ERR_INSUFFICIENT_FUNDS, SVC_FIELD_AMOUNT);
+
+	/* Limits: the first one passed, with max, used and what remains. */
+	assert_int_equal(svc_limits_set(&f->svc, &f->auth, f->client_id, 100000000, 250000000, -1),
+			 ERR_OK);
+	q = seed_request(f, 100000001);
+	o = outcome_of(f, &q);
+	assert_refused(o, ERR_LIMIT_EXCEEDED, SVC_FIELD_AMOUNT);
+	assert_int_equal(o.details.kind, SVC_DETAILS_LIMIT);
+	assert_int_equal(o.details.limit.kind, SVC_LIMIT_KIND_PER_TRANSACTION);
+	assert_int_equal(o.details.limit.currency, CUR_USDC);
+	assert_int_equal(o.details.limit.max_minor, 100000000);
+	assert_int_equal(o.details.limit.used_minor, 0);
+	assert_int_equal(o.details.limit.remaining_minor, 100000000);
+	for (int i = 0; i < 2; i++) {
+		q = seed_request(f, 100000000);
+		assert_int_equal(outcome_of(f, &q).err, ERR_OK);
+	}
+	q = seed_request(f, 100000001);
+	o = outcome_of(f, &q);
+	assert_refused(o, ERR_LIMIT_EXCEEDED, SVC_FIELD_AMOUNT);
+	assert_int_equal(o.details.limit.kind, SVC_LIMIT_KIND_PER_TRANSACTION);
+	q = seed_request(f, 100000000);
+	o = outcome_of(f, &q);
+	assert_refused(o, ERR_LIMIT_EXCEEDED, SVC_FIELD_AMOUNT);
+	assert_int_equal(o.details.limit.kind, SVC_LIMIT_KIND_DAILY);
+	assert_int_equal(o.details.limit.max_minor, 250000000);
+	assert_int_equal(o.details.limit.used_minor, 200000000);
+	assert_int_equal(o.details.limit.remaining_minor, 50000000);
+	/* A limit lowered below what was used leaves nothing, never less. */
+	assert_int_equal(svc_limits_set(&f->svc, &f->auth, f->client_id, -1, 150000000, -1), ERR_OK);
+	q = seed_request(f, 1000000);
+	o = outcome_of(f, &q);
+	assert_int_equal(o.details.limit.kind, SVC_LIMIT_KIND_DAILY);
+	assert_int_equal(o.details.limit.used_minor, 200000000);
+	assert_int_equal(o.details.limit.remaining_minor, 0);
+}
+
+static void test_unverified_customer_refusal_carries_its_state(void **state)
+{
+	struct fx *f = *state;
+	struct svc_customer cust = {"{}", SVC_VERIFICATION_RFI};
+	struct svc_answer a = {0};
+	struct svc_render rc = {fx_render, "client"};
+	svc_client_create(&f->svc, &f->auth, NULL, "Unverified", &cust, &rc, &a);
+	assert_int_equal(a.status, 201);
+	struct store_client cl;
+	assert_int_equal(svc_client_get(&f->svc, &f->auth, a.body, &cl), ERR_OK);
+	svc_answer_clear(&a);
+	struct svc_session_request q = seed_request(f, 1000000);
+	q.account_id = cl.default_account_id;
+	struct svc_outcome o = outcome_of(f, &q);
+	assert_refused(o, ERR_CUSTOMER_NOT_VERIFIED, SVC_FIELD_ACCOUNT);
+	assert_int_equal(o.details.kind, SVC_DETAILS_VERIFICATION);
+	assert_int_equal(o.details.verification.state, SVC_VERIFICATION_RFI);
 }
 
 static void test_other_tenant_sees_nothing(void **state)
@@ -319,6 +427,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_and_reuse, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_insufficient_funds_is_kept_and_changes_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_destination_checks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_refusals_are_typed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_unverified_customer_refusal_carries_its_state,
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_other_tenant_sees_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sixteen_concurrent_duplicates_make_one_session, fx_setup, fx_teardown),
 	};
