@@ -103,6 +103,16 @@ void api_answer_json(json_t *obj, int status, struct svc_answer *out)
 	}
 }
 
+void api_answer_text(char *text, int status, struct svc_answer *out)
+{
+	svc_answer_clear(out);
+	out->body = text;
+	if (text) {
+		out->len = strlen(text);
+		out->status = status;
+	}
+}
+
 void api_render_error(const struct api_call *c, enum err e, const char *field,
 		      struct svc_answer *out)
 {

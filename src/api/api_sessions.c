@@ -22,12 +22,7 @@ static void render_session(void *ctx, enum err e, const char *field, const char 
 		api_render_error_details(ctx, e, field, details, out);
 		return;
 	}
-	svc_answer_clear(out);
-	out->body = api_session_text(result);
-	if (out->body) {
-		out->len = strlen(out->body);
-		out->status = 201;
-	}
+	api_answer_text(api_session_text(result), 201, out);
 }
 
 API_HANDLER(api_h_session_create)
@@ -120,7 +115,7 @@ API_HANDLER(api_h_session_get)
 		return;
 	}
 	api_session_etag(&s, c->etag);
-	api_answer_json(api_session_json(&s), 200, &c->answer);
+	api_answer_text(api_session_render(&s, NULL), 200, &c->answer);
 }
 
 static void list_each(void *arg, const struct store_session *s)
