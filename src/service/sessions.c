@@ -247,9 +247,11 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 			return st;
 		memcpy(r->approval_id, ap.id, sizeof r->approval_id);
 	}
-	/* Inserted at version 0, then saved as version 1 with its first
-	 * event, so creation goes through the same path as every change. */
-	r->version = 0;
+	/* Inserted as version 1 with its first event: the row and event a
+	 * save from version 0 would leave, without writing the row twice
+	 * (an update rewrites it and its status indexes). */
+	r->version = 1;
+	r->event_seq = 1;
 	if ((st = STORE_CALL(tx, session_insert, r)) != STORE_OK)
 		return st;
 	if (q->ext && (st = STORE_CALL(tx, ext_put, c->a->tenant_id, r->id, "lumx", q->ext)) != STORE_OK)
@@ -263,8 +265,8 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	}
 	char type[48];
 	snprintf(type, sizeof type, "off_ramp_session.%s", r->status);
-	if ((st = svc_session_save(tx, c->s, r, 0, type)) != STORE_OK)
-		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	if ((st = svc_session_event(tx, c->s, r, type)) != STORE_OK)
+		return st;
 	*result = r;
 	return STORE_OK;
 }
