@@ -197,6 +197,8 @@ static void sq_give(struct sq_store *s, struct sq_conn *c)
  * and unbound; NULL (logged) if it does not prepare. */
 static sqlite3_stmt *sq_conn_stmt(struct sq_conn *c, const char *sql)
 {
+	/* Slots fill in order and are never emptied: the first empty one
+	 * ends the search and is where a new statement goes. */
 	int free_slot = -1;
 	for (int i = 0; i < SQ_STMT_CACHE; i++) {
 		if (c->cache[i].sql == sql) {
@@ -204,8 +206,10 @@ static sqlite3_stmt *sq_conn_stmt(struct sq_conn *c, const char *sql)
 			sqlite3_clear_bindings(c->cache[i].st);
 			return c->cache[i].st;
 		}
-		if (!c->cache[i].sql && free_slot < 0)
+		if (!c->cache[i].sql) {
 			free_slot = i;
+			break;
+		}
 	}
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
@@ -306,9 +310,10 @@ static enum store_status sq_one(struct store_tx *t, sqlite3_stmt *st, const char
 
 static void sq_reset_all(struct sq_conn *c)
 {
-	/* Statements left mid-step would keep read snapshots open. */
-	for (int i = 0; i < SQ_STMT_CACHE; i++)
-		if (c->cache[i].st)
+	/* Statements left mid-step would keep read snapshots open; the
+	 * others (most: every helper resets what it steps) need nothing. */
+	for (int i = 0; i < SQ_STMT_CACHE && c->cache[i].st; i++)
+		if (sqlite3_stmt_busy(c->cache[i].st))
 			sqlite3_reset(c->cache[i].st);
 }
 
