@@ -185,14 +185,31 @@ LAYERS = [
 
 
 def layer_cost(p, member, stop):
-    """Ir of calls from outside the layer into it, less its calls into stop."""
+    """Ir of calls from outside the layer into it, less its calls into stop. A function that
+    only the layer calls (directly or through others like it: libc's memcpy called back into
+    SQLite, say) is inside the layer's time: its calls back into the layer are not counted
+    again."""
     inside = {fid for fid, v in p["funcs"].items() if member(*v)}
     stops = {fid for fid, v in p["funcs"].items() if stop and stop(*v)} - inside
+    callers = collections.defaultdict(set)
+    for a, b in p["edges"]:
+        if a != b:
+            callers[b].add(a)
+    # The largest set of outside functions every caller of which is inside or in the set.
+    under = {f for f in callers if f not in inside and f not in stops}
+    changed = True
+    while changed:
+        changed = False
+        for f in list(under):
+            if any(c not in inside and c not in under for c in callers[f]):
+                under.discard(f)
+                changed = True
+    within = inside | under
     cost = 0
     for (a, b), ir in p["edges"].items():
-        if b in inside and a not in inside:
+        if b in inside and a not in within:
             cost += ir
-        elif a in inside and b in stops:
+        elif a in within and b in stops:
             cost -= ir
     return max(0, cost)
 
@@ -290,7 +307,7 @@ def callgrind(workdir):
     time.sleep(1)
     control("-d", "gets")
     srv.stop()
-    return load_dump(cg, pid, "creates"), n, load_dump(cg, pid, "gets"), m
+    return cg, pid, n, m
 
 
 # ---- the table ------------------------------------------------------------------------------
@@ -335,21 +352,29 @@ def report(label, parts, n, per_us, sys_us, lines):
 
 
 def main():
-    for tool in ("valgrind", "callgrind_control"):
-        if not shutil.which(tool):
-            raise SystemExit("profile: %s missing (apt-get install valgrind)" % tool)
-    os.makedirs(OUT, exist_ok=True)
+    again = sys.argv[1:] == ["--again"]  # report the kept files of the last PROFILE_KEEP=1 run
     workdir = os.path.join(OUT, "run")
-    shutil.rmtree(workdir, ignore_errors=True)
-    os.makedirs(workdir)
+    meta = os.path.join(workdir, "cg", "meta.json")
     t0 = time.monotonic()
-    print("offramp profile: %d creates at %g/s then %d GETs, %d connections, 1 account, "
-          "callgrind --separate-threads=yes" % (CREATES, RATE, GETS, CONNS), flush=True)
-    nat = native(workdir)
-    creates, n, gets, m = callgrind(workdir)
+    if again:
+        with open(meta) as f:
+            cg, pid, n, m, nat = json.load(f)
+    else:
+        for tool in ("valgrind", "callgrind_control"):
+            if not shutil.which(tool):
+                raise SystemExit("profile: %s missing (apt-get install valgrind)" % tool)
+        os.makedirs(OUT, exist_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.makedirs(workdir)
+        print("offramp profile: %d creates at %g/s then %d GETs, %d connections, 1 account, "
+              "callgrind --separate-threads=yes" % (CREATES, RATE, GETS, CONNS), flush=True)
+        nat = native(workdir)
+        cg, pid, n, m = callgrind(workdir)
+        with open(meta, "w") as f:
+            json.dump([cg, pid, n, m, nat], f)
+    creates, gets = load_dump(cg, pid, "creates"), load_dump(cg, pid, "gets")
     lines = []
     ir_create = sum(p["total"] for p in creates) / n
-    ir_get = sum(p["total"] for p in gets) / m
     per_us = ir_create / max(1e-9, nat["create"][0])
     print("calibration (native server, same load x4): create %.1f µs user + %.1f µs system, "
           "GET %.1f + %.1f; %.0f Ir per user µs" % (nat["create"][0], nat["create"][1],
@@ -360,8 +385,9 @@ def main():
     with open(os.path.join(OUT, "summary.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("summary in build/profile/summary.txt; total %.0f s%s" % (
-        time.monotonic() - t0, "; callgrind files in build/profile/run/cg" if KEEP else ""))
-    if not KEEP:
+        time.monotonic() - t0, "; callgrind files in build/profile/run/cg" if KEEP or again
+        else ""))
+    if not KEEP and not again:
         shutil.rmtree(workdir, ignore_errors=True)
     bad = [x for x in bench.LEDGER if not x[1]]
     if bad:
