@@ -23,12 +23,74 @@
 
 #include "domain/session.h"
 
+/*
+ * Rows a create reads that never change once committed: accounts and
+ * destinations are never updated or deleted, and a tenant's system
+ * account, once made, is that row for good. They are read before the
+ * write, on a pooled read connection, so the single writer does not read
+ * them: what a committed read found, the write would find the same. What
+ * the read did not find (or could not read) is looked for again inside
+ * the write, where it may have been made meanwhile. Rows that change
+ * (balances, limits, settings, the policy, a locked rate) and decide the
+ * outcome are read inside the write only.
+ */
+struct session_pre {
+	enum store_status acct_st, dest_st, holds_st;
+	struct store_account acct, holds;
+	struct store_destination dest;
+};
+
 struct session_arg {
 	struct service *s;
 	const struct auth *a;
 	const struct svc_session_request *req;
+	struct session_pre pre;
 	struct store_session rec;
 };
+
+static enum store_status pre_tx(struct store_tx *tx, void *arg)
+{
+	struct session_arg *c = arg;
+	struct session_pre *p = &c->pre;
+	store_destination_clear(&p->dest); /* a retried read starts afresh */
+	p->acct_st = STORE_CALL(tx, account_get, c->a->tenant_id, c->req->account_id, &p->acct);
+	p->dest_st = STORE_CALL(tx, destination_get, c->a->tenant_id, c->req->destination_id,
+				&p->dest);
+	p->holds_st = STORE_CALL(tx, account_get_system, c->a->tenant_id, "holds", &p->holds);
+	return STORE_OK;
+}
+
+static enum store_status session_account(struct store_tx *tx, const struct session_arg *c,
+					 struct store_account *out)
+{
+	if (c->pre.acct_st == STORE_OK) {
+		*out = c->pre.acct;
+		return STORE_OK;
+	}
+	return STORE_CALL(tx, account_get, c->a->tenant_id, c->req->account_id, out);
+}
+
+/* The destination, its body owned by out (the caller clears it). */
+static enum store_status session_destination(struct store_tx *tx, const struct session_arg *c,
+					     struct store_destination *out)
+{
+	if (c->pre.dest_st == STORE_OK) {
+		*out = c->pre.dest;
+		out->body = strdup(c->pre.dest.body ? c->pre.dest.body : "");
+		return out->body ? STORE_OK : STORE_FAIL;
+	}
+	return STORE_CALL(tx, destination_get, c->a->tenant_id, c->req->destination_id, out);
+}
+
+static enum store_status session_holds(struct store_tx *tx, const struct session_arg *c,
+				       struct store_account *out)
+{
+	if (c->pre.holds_st == STORE_OK) {
+		*out = c->pre.holds;
+		return STORE_OK;
+	}
+	return svc_system_account(tx, c->a->tenant_id, "holds", out);
+}
 
 static enum store_status refuse(enum err *e, const char **field, enum err code,
 				const char *where)
@@ -46,7 +108,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	enum store_status st;
 
 	struct store_account acct, holds;
-	st = STORE_CALL(tx, account_get, c->a->tenant_id, q->account_id, &acct);
+	st = session_account(tx, c, &acct);
 	if (st == STORE_NOT_FOUND)
 		return refuse(e, field, ERR_NOT_FOUND, "/account_ref");
 	if (st != STORE_OK)
@@ -62,7 +124,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	}
 
 	struct store_destination dest = {0};
-	st = STORE_CALL(tx, destination_get, c->a->tenant_id, q->destination_id, &dest);
+	st = session_destination(tx, c, &dest);
 	if (st == STORE_NOT_FOUND)
 		return refuse(e, field, ERR_NOT_FOUND, "/destination/withdrawal_destination_id");
 	if (st != STORE_OK)
@@ -182,7 +244,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, enum err
 	bool needs_approval = st == STORE_OK && pol.threshold_minor > 0 &&
 			      q->amount_minor >= pol.threshold_minor;
 
-	if ((st = svc_system_account(tx, c->a->tenant_id, "holds", &holds)) != STORE_OK)
+	if ((st = session_holds(tx, c, &holds)) != STORE_OK)
 		return st;
 
 	struct store_session *r = &c->rec;
@@ -276,7 +338,11 @@ void svc_session_create(struct service *s, const struct auth *a, const struct sv
 			struct svc_answer *out)
 {
 	struct session_arg c = {.s = s, .a = a, .req = req};
+	c.pre.acct_st = c.pre.dest_st = c.pre.holds_st = STORE_FAIL;
+	if (store_run(s->store, false, pre_tx, &c) != STORE_OK)
+		c.pre.acct_st = c.pre.dest_st = c.pre.holds_st = STORE_FAIL;
 	svc_commit(s, a, idem, session_effect, &c, ERR_OK, NULL, r, out);
+	store_destination_clear(&c.pre.dest);
 }
 
 struct session_get_arg {

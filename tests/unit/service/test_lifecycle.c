@@ -281,14 +281,40 @@ static enum store_status count_update(struct store_tx *tx, const struct store_se
 	return real_ops->session_update(tx, r, expect_version);
 }
 
+static int fixed_reads_on_committer;
+
+static enum store_status count_account_get(struct store_tx *tx, const char *tenant_id,
+					   const char *id, struct store_account *out)
+{
+	fixed_reads_on_committer += on_committer();
+	return real_ops->account_get(tx, tenant_id, id, out);
+}
+
+static enum store_status count_account_get_system(struct store_tx *tx, const char *tenant_id,
+						  const char *code, struct store_account *out)
+{
+	fixed_reads_on_committer += on_committer();
+	return real_ops->account_get_system(tx, tenant_id, code, out);
+}
+
+static enum store_status count_destination_get(struct store_tx *tx, const char *tenant_id,
+					       const char *id, struct store_destination *out)
+{
+	fixed_reads_on_committer += on_committer();
+	return real_ops->destination_get(tx, tenant_id, id, out);
+}
+
 static void count_committer_calls(struct fx *f)
 {
 	real_ops = f->store->ops;
 	counting_ops = *real_ops;
 	counting_ops.session_next_due = count_next_due;
 	counting_ops.session_update = count_update;
+	counting_ops.account_get = count_account_get;
+	counting_ops.account_get_system = count_account_get_system;
+	counting_ops.destination_get = count_destination_get;
 	f->store->ops = &counting_ops;
-	next_due_on_committer = updates_on_committer = 0;
+	next_due_on_committer = updates_on_committer = fixed_reads_on_committer = 0;
 }
 
 /* A pass with nothing due looks on a read connection and queues no write. */
@@ -322,6 +348,29 @@ static void test_create_writes_the_row_once(void **state)
 	f->store->ops = real_ops;
 }
 
+/* The rows a create reads that never change (its account, destination and
+ * the tenant's holds account) are read before the write, not by the
+ * committer; the first create of a tenant makes its holds account there. */
+static void test_create_reads_fixed_rows_before_the_write(void **state)
+{
+	struct fx *f = *state;
+	count_committer_calls(f);
+	char id[UUID_STR_LEN + 1];
+	create(f, 25000, id);
+	assert_int_equal(fixed_reads_on_committer, 1); /* holds, made on first use */
+	fixed_reads_on_committer = 0;
+	create(f, 26000, id);
+	assert_int_equal(fixed_reads_on_committer, 0);
+	/* An account unknown before the write is looked for inside it. */
+	char known[UUID_STR_LEN + 1];
+	memcpy(known, f->account_id, sizeof known);
+	snprintf(f->account_id, sizeof f->account_id, "01a23c4d-5769-7002-bf0e-dd1e466fc72b");
+	assert_int_equal(try_create(f, 26000, id), 404);
+	memcpy(f->account_id, known, sizeof known);
+	assert_int_equal(fixed_reads_on_committer, 1);
+	f->store->ops = real_ops;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_pass_writes_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_writes_the_row_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_reads_fixed_rows_before_the_write, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
