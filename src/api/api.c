@@ -377,7 +377,7 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		 * metadata is kept as sent); raw bytes when it does not parse. */
 		char *canon = !c->body ? NULL
 			      : none   ? json_in_canonical(c->body)
-				       : json_exact_canonical(req->body, req->body_len);
+				       : json_exact_canonical_of(c->body, req->body, req->body_len);
 		if (canon) {
 			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
 			free(canon);
