@@ -144,6 +144,31 @@ void json_out_str_or_null(struct json_out *o, const char *s)
 		put(o, "null", 4);
 }
 
+static int member_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct json_out_member *)a)->key,
+		      ((const struct json_out_member *)b)->key);
+}
+
+void json_out_object(struct json_out *o, struct json_out_member *m, size_t n)
+{
+	qsort(m, n, sizeof *m, member_cmp);
+	put(o, "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			put(o, ",", 1);
+		json_out_str(o, m[i].key);
+		put(o, ":", 1);
+		if (m[i].raw)
+			json_out_raw(o, m[i].raw);
+		else if (m[i].str)
+			json_out_str(o, m[i].str);
+		else
+			put(o, "null", 4);
+	}
+	put(o, "}", 1);
+}
+
 char *json_out_take(struct json_out *o, size_t *len)
 {
 	if (!o->failed)

@@ -39,6 +39,17 @@ void json_out_str(struct json_out *o, const char *s);
 void json_out_str2(struct json_out *o, const char *prefix, const char *s);
 /* The JSON string s, or null when s is empty. */
 void json_out_str_or_null(struct json_out *o, const char *s);
+/* A member of an object written by json_out_object(): its key and its
+ * value, a string (str; NULL writes null) or, when raw is set, text we
+ * wrote (a nested object). */
+struct json_out_member {
+	const char *key;
+	const char *str;
+	const char *raw;
+};
+/* The object of the n members m, keys in strcmp order (as JSON_SORT_KEYS
+ * sorts them); m is sorted in place. Keys must differ. */
+void json_out_object(struct json_out *o, struct json_out_member *m, size_t n);
 /* The text (malloc'd, NUL-terminated, the caller frees it), or NULL if
  * any write failed; o is empty again afterwards. */
 char *json_out_take(struct json_out *o, size_t *len);
