@@ -95,8 +95,14 @@ static void escaped(struct json_out *o, const char *s)
 		/* The run that needs no escape goes in one copy. */
 		const unsigned char *run = p;
 		size_t n;
-		while (*p >= 0x20 && *p != '"' && *p != '\\' && (n = utf8_len(p)) > 0)
-			p += n;
+		for (;;) {
+			if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+				p++; /* ASCII, most of what we write */
+			else if (*p >= 0x80 && (n = utf8_len(p)) > 0)
+				p += n;
+			else
+				break;
+		}
 		put(o, (const char *)run, (size_t)(p - run));
 		if (!*p)
 			break;
