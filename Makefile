@@ -13,7 +13,7 @@
 #   make bench      benchmarks (bench/), printing figures and drawing plots
 #                   into build/bench/ (BENCH_QUICK=1: a short smoke run)
 #   make profile    instructions and µs per create and per GET, by thread and
-#                   layer (bench/profile.py: callgrind, ~5 minutes)
+#                   layer (bench/profile.py: callgrind, ~2 minutes)
 #   make bench-scale  create/get/list latency at 10k, 1M, 10M stored sessions
 #                   (bench/scale.sh; SCALE_SIZES to choose)
 #   make deps       install missing Debian packages
