@@ -1,5 +1,5 @@
 /*
- * test_destinations.c - a destination's canonical text (what is saved
+ * test_destination_text.c - a destination's canonical text (what is saved
  * with it, and what every create's inline copy must equal byte for byte)
  * is written straight (json_out); it must be the text jansson writes for
  * the same object, which is how destinations saved before were written.
@@ -157,5 +157,5 @@ int main(void)
 		cmocka_unit_test(test_bank_destinations_match_jansson),
 		cmocka_unit_test(test_crypto_destinations_match_jansson),
 	};
-	return cmocka_run_group_tests_name("destinations", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("destination_text", tests, NULL, NULL);
 }
