@@ -12,6 +12,8 @@
 #                   new inputs kept out of the tree; fails on any finding
 #   make bench      benchmarks (bench/), printing figures and drawing plots
 #                   into build/bench/ (BENCH_QUICK=1: a short smoke run)
+#   make profile    instructions and µs per create and per GET, by thread and
+#                   layer (bench/profile.py: callgrind, ~2 minutes)
 #   make bench-scale  create/get/list latency at 10k, 1M, 10M stored sessions
 #                   (bench/scale.sh; SCALE_SIZES to choose)
 #   make deps       install missing Debian packages
@@ -68,7 +70,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit e2e deps clean bench profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -150,6 +152,9 @@ build/bench/ceiling: bench/ceiling.c
 
 bench:
 	bench/run.sh
+
+profile: build/offramp build/bench/loadgen
+	$(PYTHON) bench/profile.py
 
 SCALE_SIZES ?= 10000 1000000 10000000
 bench-scale:

@@ -97,11 +97,13 @@ DEST = {"method": "bank_transfer", "fiat_rail": "sepa_credit_transfer", "currenc
 
 
 class Server:
-    """One `offramp serve` on a fresh database, set up with `accounts` funded accounts."""
+    """One `offramp serve` on a fresh database, set up with `accounts` funded accounts.
+    prefix: a command the server runs under (bench/profile.py: valgrind), given start_s
+    seconds to answer /healthz."""
 
     n = 0
 
-    def __init__(self, workdir, name, accounts=1, extra=()):
+    def __init__(self, workdir, name, accounts=1, extra=(), prefix=(), start_s=5.0):
         Server.n += 1
         self.name = name
         self.dir = workdir
@@ -115,11 +117,11 @@ class Server:
                 "--sandbox-step-ms", str(STEP_MS)]
         if HTTP_THREADS:
             args += ["--http-threads", HTTP_THREADS]
-        args += list(extra)
+        args = list(prefix) + args + list(extra)
         self.log_path = self.db + ".log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(100):
+        for _ in range(int(start_s / 0.05)):
             try:
                 urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
                 break

@@ -10,9 +10,9 @@
  *   - the hold: one pending transfer, and both balances updated;
  *   - the session row;
  *   - its first event, with the snapshot bytes (--event FILE).
- * The service writes the idempotency record and the session twice (insert,
- * then the answer / version 1); the ceiling writes each once, so it is an
- * upper bound, not a replica.
+ * The service writes each of these once too, but also reads what decides
+ * (the account, destination, limits, fees, balances) and checks what the
+ * ceiling does not, so it is an upper bound, not a replica.
  *
  * --db is a database the bench set up through the service (a tenant, a
  * funded client account, its destination); the ids are read from it so

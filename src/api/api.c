@@ -103,6 +103,16 @@ void api_answer_json(json_t *obj, int status, struct svc_answer *out)
 	}
 }
 
+void api_answer_text(char *text, int status, struct svc_answer *out)
+{
+	svc_answer_clear(out);
+	out->body = text;
+	if (text) {
+		out->len = strlen(text);
+		out->status = status;
+	}
+}
+
 /* The envelope: code, message, details (stolen) with the field added. */
 static void render_envelope(const struct api_call *c, enum err e, const char *field,
 			    json_t *details, struct svc_answer *out)
@@ -430,7 +440,7 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		 * metadata is kept as sent); raw bytes when it does not parse. */
 		char *canon = !c->body ? NULL
 			      : none   ? json_in_canonical(c->body)
-				       : json_exact_canonical(req->body, req->body_len);
+				       : json_exact_canonical_of(c->body, req->body, req->body_len);
 		if (canon) {
 			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
 			free(canon);

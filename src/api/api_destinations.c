@@ -16,6 +16,7 @@
  * label}.
  */
 #include "api/api_internal.h"
+#include "api/json_out.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,71 +160,105 @@ void api_validate_destination(struct jd *d, const struct jd_obj *o, struct desti
 		jd_fail(d, o, where, e);
 }
 
-static json_t *opt(const char *s)
+/* The members a destination's canonical text has, by scheme; "" is JSON
+ * null where a field is optional. */
+#define DEST_MEMBERS_MAX 12
+
+static void member(struct json_out_member *m, size_t *n, const char *key, const char *str)
 {
-	return s && *s ? json_string(s) : json_null();
+	m[(*n)++] = (struct json_out_member){key, str, NULL};
 }
 
-static void put_opt(json_t *o, const char *key, const char *v)
+static void member_opt(struct json_out_member *m, size_t *n, const char *key, const char *str)
 {
-	json_object_set_new(o, key, opt(v));
+	member(m, n, key, str && *str ? str : NULL);
 }
 
+/* bank_coordinates, as text (malloc'd), or NULL. */
+static char *bank_coordinates(const struct destination *dst)
+{
+	const struct dest_bank *b = &dst->bank;
+	struct json_out_member m[DEST_MEMBERS_MAX];
+	size_t n = 0;
+	member(m, &n, "scheme", b->scheme);
+	member_opt(m, &n, "account_holder_name", b->account_holder_name);
+	member_opt(m, &n, "bank_name", b->bank_name);
+	member(m, &n, "country", b->country);
+	switch (dest_rail_scheme(dst->rail)) {
+	case SCHEME_IBAN:
+		member_opt(m, &n, "bic", b->bic);
+		member(m, &n, "iban", b->iban);
+		break;
+	case SCHEME_SWIFT:
+		member(m, &n, "bic", b->bic);
+		member_opt(m, &n, "iban", b->iban);
+		member_opt(m, &n, "account_number", b->account_number);
+		break;
+	case SCHEME_ABA:
+		member(m, &n, "routing_number", b->routing_number);
+		member(m, &n, "account_number", b->account_number);
+		member(m, &n, "account_type", b->account_type);
+		break;
+	case SCHEME_SORT_CODE:
+		member(m, &n, "sort_code", b->sort_code);
+		member(m, &n, "account_number", b->account_number);
+		break;
+	case SCHEME_PIX:
+		member(m, &n, "pix_key_type", b->pix_key_type);
+		member(m, &n, "pix_key", b->pix_key);
+		break;
+	case SCHEME_CLABE:
+		member(m, &n, "clabe", b->clabe);
+		break;
+	default:
+		break;
+	}
+	struct json_out o;
+	json_out_init(&o);
+	json_out_object(&o, m, n);
+	return json_out_take(&o, NULL);
+}
+
+/*
+ * The canonical text of a typed destination: what is saved with it and
+ * what a session's inline copy must equal byte for byte. Compact, keys
+ * sorted: the text json_in_canonical() gives the same object (written
+ * straight, json_out.h, as it is built for every create).
+ */
 char *api_destination_canonical(const struct destination *dst)
 {
-	json_t *o;
+	struct json_out_member m[DEST_MEMBERS_MAX];
+	size_t n = 0;
+	char *bc = NULL;
+	member(m, &n, "method", dest_method_name(dst->method));
 	if (dst->method == DEST_CRYPTO_TRANSFER) {
 		const struct dest_crypto *c = &dst->crypto;
-		o = json_pack("{s:s, s:s, s:s, s:{s:s, s:o}, s:o}", "method",
-			      dest_method_name(dst->method), "asset", money_currency_code(dst->currency),
-			      "network", dest_network_name(c->network), "destination", "address",
-			      c->address, "memo", c->has_memo ? json_string(c->memo) : json_null(),
-			      "label", c->has_label ? json_string(c->label) : json_null());
+		member(m, &n, "asset", money_currency_code(dst->currency));
+		member(m, &n, "network", dest_network_name(c->network));
+		member(m, &n, "label", c->has_label ? c->label : NULL);
+		struct json_out_member d[2] = {{"address", c->address, NULL},
+					       {"memo", c->has_memo ? c->memo : NULL, NULL}};
+		struct json_out inner;
+		json_out_init(&inner);
+		json_out_object(&inner, d, 2);
+		bc = json_out_take(&inner, NULL);
+		m[n++] = (struct json_out_member){"destination", NULL, bc};
 	} else {
 		const struct dest_bank *b = &dst->bank;
-		json_t *bc = json_pack("{s:s}", "scheme", b->scheme);
-		put_opt(bc, "account_holder_name", b->account_holder_name);
-		put_opt(bc, "bank_name", b->bank_name);
-		json_object_set_new(bc, "country", json_string(b->country));
-		switch (dest_rail_scheme(dst->rail)) {
-		case SCHEME_IBAN:
-			put_opt(bc, "bic", b->bic);
-			json_object_set_new(bc, "iban", json_string(b->iban));
-			break;
-		case SCHEME_SWIFT:
-			json_object_set_new(bc, "bic", json_string(b->bic));
-			put_opt(bc, "iban", b->iban);
-			put_opt(bc, "account_number", b->account_number);
-			break;
-		case SCHEME_ABA:
-			json_object_set_new(bc, "routing_number", json_string(b->routing_number));
-			json_object_set_new(bc, "account_number", json_string(b->account_number));
-			json_object_set_new(bc, "account_type", json_string(b->account_type));
-			break;
-		case SCHEME_SORT_CODE:
-			json_object_set_new(bc, "sort_code", json_string(b->sort_code));
-			json_object_set_new(bc, "account_number", json_string(b->account_number));
-			break;
-		case SCHEME_PIX:
-			json_object_set_new(bc, "pix_key_type", json_string(b->pix_key_type));
-			json_object_set_new(bc, "pix_key", json_string(b->pix_key));
-			break;
-		case SCHEME_CLABE:
-			json_object_set_new(bc, "clabe", json_string(b->clabe));
-			break;
-		default:
-			break;
-		}
-		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "method",
-			      dest_method_name(dst->method), "fiat_rail", dest_rail_name(dst->rail),
-			      "currency", money_currency_code(dst->currency), "beneficiary_name",
-			      b->beneficiary_name, "reference_hint",
-			      b->has_reference_hint ? json_string(b->reference_hint) : json_null(),
-			      "bank_coordinates", bc);
+		member(m, &n, "fiat_rail", dest_rail_name(dst->rail));
+		member(m, &n, "currency", money_currency_code(dst->currency));
+		member(m, &n, "beneficiary_name", b->beneficiary_name);
+		member(m, &n, "reference_hint", b->has_reference_hint ? b->reference_hint : NULL);
+		bc = bank_coordinates(dst);
+		m[n++] = (struct json_out_member){"bank_coordinates", NULL, bc};
 	}
-	char *s = json_in_canonical(o);
-	json_decref(o);
-	return s;
+	if (!bc)
+		return NULL;
+	struct json_out o;
+	json_out_init(&o);
+	json_out_object(&o, m, n);
+	free(bc);
+	return json_out_take(&o, NULL);
 }
 
 bool api_destination_read(const char *body, struct destination *out)

@@ -59,6 +59,8 @@ void api_render_outcome(const struct api_call *c, const struct svc_outcome *o,
 			api_field_map map, struct svc_answer *out);
 /* Dump obj (stolen) as the answer with status. */
 void api_answer_json(json_t *obj, int status, struct svc_answer *out);
+/* text (malloc'd, stolen; NULL leaves no answer) as the answer with status. */
+void api_answer_text(char *text, int status, struct svc_answer *out);
 /* Answer with an error now (no idempotency involvement). */
 void api_fail(struct api_call *c, enum err e, const char *field);
 /* Answer a decoding error of a POST: kept under the key (CONTRACT §7). */
@@ -120,10 +122,15 @@ json_t *api_payout_json(const struct store_payout *p);
 void api_if_match(const struct api_call *c, struct svc_match *m);
 void api_approval_etag(const struct store_approval *a, char out[40]);
 void api_session_etag(const struct store_session *s, char out[40]);
-/* The session as GET shows it, as text (malloc'd): the same bytes as
- * json_dumps(api_session_json(s), JSON_COMPACT | JSON_SORT_KEYS), reusing
- * this thread's last api_session_snapshot of the very same session. */
+/* The session as GET shows it, as text (malloc'd; NULL when out of
+ * memory): the same bytes as json_dumps(api_session_json(s), JSON_COMPACT
+ * | JSON_SORT_KEYS), written without building the tree. *len (if not
+ * NULL) gets its length. */
+char *api_session_render(const struct store_session *s, size_t *len);
+/* The same text, reusing this thread's last api_session_snapshot of the
+ * very same session. */
 char *api_session_text(const struct store_session *s);
+
 
 /* Handlers, one per route (see the route table in api.c). */
 #define API_HANDLER(name) void name(struct api_call *c)

@@ -22,12 +22,7 @@ static void render_session(void *ctx, const struct svc_outcome *o, const void *r
 		api_render_outcome(ctx, o, api_field_pointer, out);
 		return;
 	}
-	svc_answer_clear(out);
-	out->body = api_session_text(result);
-	if (out->body) {
-		out->len = strlen(out->body);
-		out->status = API_SESSION_CREATED_STATUS;
-	}
+	api_answer_text(api_session_text(result), API_SESSION_CREATED_STATUS, out);
 }
 
 API_HANDLER(api_h_session_create)
@@ -113,7 +108,7 @@ API_HANDLER(api_h_session_get)
 		return;
 	}
 	api_session_etag(&s, c->etag);
-	api_answer_json(api_session_json(&s), 200, &c->answer);
+	api_answer_text(api_session_render(&s, NULL), 200, &c->answer);
 }
 
 static void list_each(void *arg, const struct store_session *s)

@@ -282,3 +282,36 @@ char *json_exact_canonical(const char *text, size_t len)
 	json_decref(v);
 	return out;
 }
+
+static bool has_number(const json_t *v, int depth)
+{
+	if (depth > LIMIT_JSON_EXACT_DEPTH)
+		return true; /* too deep to walk: let the parser decide */
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return true;
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)v, k, x)
+			if (has_number(x, depth + 1))
+				return true;
+		return false;
+	}
+	case JSON_ARRAY:
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (has_number(json_array_get(v, i), depth + 1))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+char *json_exact_canonical_of(const json_t *tree, const char *text, size_t len)
+{
+	if (tree && !has_number(tree, 1))
+		return json_exact_dumps(tree);
+	return json_exact_canonical(text, len);
+}

@@ -40,4 +40,10 @@ char *json_exact_dumps(const json_t *v);
  * json_exact_dumps(json_exact_parse(text)). NULL if it does not parse. */
 char *json_exact_canonical(const char *text, size_t len);
 
+/* The same text for a document json_in_parse() already read into tree:
+ * a tree with no number in it is what json_exact_parse() would build
+ * (only numbers differ between the two readers), so it is dumped as it
+ * is, without parsing text again; one with a number is parsed from text. */
+char *json_exact_canonical_of(const json_t *tree, const char *text, size_t len);
+
 #endif

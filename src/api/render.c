@@ -5,6 +5,7 @@
  */
 #include "api/api_internal.h"
 #include "api/json_exact.h"
+#include "api/json_out.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -125,6 +126,156 @@ json_t *api_session_json(const struct store_session *s)
 	return o;
 }
 
+/* ---- the session as text (json_out.h): the hot path's renderer ---------
+ *
+ * The same shape as api_session_json(), written in sorted key order, so
+ * the text is what json_dumps(api_session_json(s), JSON_COMPACT |
+ * JSON_SORT_KEYS) writes (tests/unit/api/test_render.c holds the two to
+ * one text). A key added to one must be added to the other.
+ */
+
+static void money_out(struct json_out *o, const char *code, int64_t minor)
+{
+	char v[MONEY_STR_MAX];
+	enum currency cur = money_currency(code);
+	json_out_raw(o, "{\"currency\":");
+	json_out_str(o, money_currency_code(cur));
+	json_out_raw(o, ",\"value\":");
+	json_out_str(o, money_format(minor, cur, v));
+	json_out_raw(o, "}");
+}
+
+static void time_out(struct json_out *o, int64_t unix_s, bool nullable)
+{
+	if (nullable && unix_s == 0) {
+		json_out_raw(o, "null");
+		return;
+	}
+	char t[CLOCK_RFC3339_LEN + 1];
+	clock_rfc3339(unix_s, t);
+	json_out_str(o, t);
+}
+
+static void principal_out(struct json_out *o, const char *id, const char *kind,
+			  const char *tenant_id)
+{
+	json_out_raw(o, "{\"id\":");
+	json_out_str(o, id);
+	json_out_raw(o, ",\"kind\":");
+	json_out_str(o, kind);
+	json_out_raw(o, ",\"tenant_ref\":");
+	json_out_str2(o, "enterprises/", tenant_id);
+	json_out_raw(o, "}");
+}
+
+static void fee_out(struct json_out *o, bool *first, const char *code, int64_t minor,
+		    const char *kind)
+{
+	if (minor <= 0)
+		return;
+	json_out_raw(o, *first ? "{\"amount\":" : ",{\"amount\":");
+	*first = false;
+	money_out(o, code, minor);
+	json_out_raw(o, ",\"kind\":");
+	json_out_str(o, kind);
+	json_out_raw(o, "}");
+}
+
+static void attribution_out(struct json_out *o, const struct store_session *s)
+{
+	json_out_raw(o, "{\"actor\":null,\"approved_by\":");
+	if (s->approved_by_id[0])
+		principal_out(o, s->approved_by_id, s->approved_by_kind, s->tenant_id);
+	else
+		json_out_raw(o, "null");
+	json_out_raw(o, ",\"authenticated_principal\":");
+	principal_out(o, s->principal_id, s->principal_kind, s->tenant_id);
+	json_out_raw(o, ",\"enterprise_binding\":{\"tenant_type\":\"enterprise\",\"topology_ref\":");
+	json_out_str2(o, "enterprises/", s->tenant_id);
+	json_out_raw(o, "},\"federation\":null,\"identity_source\":\"platform-managed\","
+			"\"initiated_by\":null,\"subject\":");
+	principal_out(o, s->principal_id, s->principal_kind, s->tenant_id);
+	json_out_raw(o, "}");
+}
+
+static void session_out(struct json_out *o, const struct store_session *s)
+{
+	json_out_raw(o, "{\"account_ref\":");
+	json_out_str2(o, "client-accounts/", s->account_id);
+	json_out_raw(o, ",\"approval_ref\":");
+	if (s->approval_id[0])
+		json_out_str2(o, "approvals/", s->approval_id);
+	else
+		json_out_raw(o, "null");
+	json_out_raw(o, ",\"created_at\":");
+	time_out(o, s->created_at, false);
+	json_out_raw(o, ",\"delivered_amount\":");
+	if (s->fill_rate_value > 0)
+		money_out(o, s->target_currency, s->delivered_minor);
+	else
+		json_out_raw(o, "null");
+	json_out_raw(o, ",\"destination\":{\"fiat_rail\":");
+	json_out_str_or_null(o, s->fiat_rail);
+	json_out_raw(o, ",\"method\":");
+	json_out_str(o, s->method);
+	json_out_raw(o, ",\"payment_reference\":");
+	json_out_str_or_null(o, s->payment_reference);
+	json_out_raw(o, ",\"route_owner_ref\":");
+	json_out_str2(o, "clients/", s->client_id);
+	json_out_raw(o, ",\"withdrawal_destination_id\":");
+	json_out_str(o, s->destination_id);
+	char etag[40];
+	api_session_etag(s, etag);
+	json_out_raw(o, "},\"etag\":");
+	json_out_str(o, etag);
+	json_out_raw(o, ",\"failure_reason\":");
+	json_out_str_or_null(o, s->failure_reason);
+	json_out_raw(o, ",\"family\":\"off_ramp\",\"family_params\":{\"source_currency\":");
+	json_out_str(o, s->currency);
+	json_out_raw(o, ",\"target_rail\":");
+	json_out_str(o, s->target_rail);
+	json_out_raw(o, "},\"fee_summary\":{\"components\":[");
+	bool first = true;
+	fee_out(o, &first, s->currency, s->fee_network_minor, "network_fee");
+	fee_out(o, &first, s->currency, s->fee_platform_minor, "platform_fee");
+	fee_out(o, &first, s->currency, s->fee_partner_minor, "partner_fee");
+	json_out_raw(o, "],\"total\":");
+	money_out(o, s->currency, s->fee_total_minor);
+	json_out_raw(o, "},\"fill_rate\":");
+	if (s->fill_rate_value > 0) {
+		char rate[FX_STR_MAX];
+		json_out_str(o, fx_rate_format(&(struct fx_rate){s->fill_rate_value,
+								   s->fill_rate_scale}, rate));
+	} else {
+		json_out_raw(o, "null");
+	}
+	json_out_raw(o, ",\"id\":");
+	json_out_str(o, s->id);
+	json_out_raw(o, ",\"principal_amount\":");
+	money_out(o, s->currency, s->principal_minor);
+	json_out_raw(o, ",\"settled_at\":");
+	time_out(o, s->settled_at, true);
+	json_out_raw(o, ",\"stage\":");
+	json_out_str(o, s->stage);
+	json_out_raw(o, ",\"status\":");
+	json_out_str(o, s->status);
+	json_out_raw(o, ",\"subject_attribution\":");
+	attribution_out(o, s);
+	json_out_raw(o, ",\"target_currency\":");
+	json_out_str(o, s->target_currency);
+	json_out_raw(o, ",\"updated_at\":");
+	time_out(o, s->updated_at, false);
+	json_out_raw(o, "}");
+}
+
+char *api_session_render(const struct store_session *s, size_t *len)
+{
+	struct json_out o;
+	json_out_init(&o);
+	session_out(&o, s);
+	return json_out_take(&o, len);
+}
+
 /*
  * The last snapshot rendered on this thread. A create renders its session
  * twice in one transaction, on the committer: the event's data, then the
@@ -161,14 +312,15 @@ static struct snapshot_memo *memo(void)
 
 char *api_session_snapshot(const struct store_session *s)
 {
-	json_t *o = api_session_json(s);
-	char *text = o ? json_exact_dumps(o) : NULL;
-	json_decref(o);
+	size_t len;
+	char *text = api_session_render(s, &len);
 	struct snapshot_memo *m = memo();
 	if (m && text) {
 		free(m->text);
 		m->s = *s;
-		m->text = strdup(text);
+		m->text = malloc(len + 1);
+		if (m->text)
+			memcpy(m->text, text, len + 1);
 	}
 	return text;
 }
@@ -181,10 +333,7 @@ char *api_session_text(const struct store_session *s)
 		m->text = NULL; /* used once */
 		return text;
 	}
-	json_t *o = api_session_json(s);
-	char *text = o ? json_exact_dumps(o) : NULL;
-	json_decref(o);
-	return text;
+	return api_session_render(s, NULL);
 }
 
 void api_approval_etag(const struct store_approval *a, char out[40])

@@ -4,15 +4,27 @@
 #include "base/crypto.h"
 
 #include <assert.h>
+#include <pthread.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+/* SHA-256 fetched from the default provider once: EVP_sha256() makes
+ * every digest look the implementation up again (OpenSSL 3's implicit
+ * fetch), which cost about as much as hashing a request body. Kept for
+ * the life of the process. */
+static EVP_MD *crypto_sha256_md;
+static pthread_once_t crypto_sha256_once = PTHREAD_ONCE_INIT;
+
+static void crypto_sha256_fetch(void) { crypto_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
+	pthread_once(&crypto_sha256_once, crypto_sha256_fetch);
 	unsigned int n = 0;
-	int ok = EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+	int ok = EVP_Digest(data, len, out, &n, crypto_sha256_md ? crypto_sha256_md : EVP_sha256(),
+			    NULL);
 	/* EVP_Digest with a built-in digest cannot fail short of memory
 	 * exhaustion inside OpenSSL; treat that as our bug, not theirs. */
 	assert(ok == 1 && n == CRYPTO_SHA256_LEN);

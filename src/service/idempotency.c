@@ -2,13 +2,18 @@
  * idempotency.c - CONTRACT §7, and the one write path every use case
  * takes (svc_commit).
  *
- * Concurrency: the idempotency record is inserted first in the write
- * transaction, under the (tenant, endpoint, key) primary key. Of two
- * concurrent requests with one key, exactly one insert succeeds; the
- * other gets STORE_EXISTS once the first commits (SQLite serialises
- * writers; PostgreSQL blocks on the unique index), rolls back whatever it
- * did, and replays the stored answer. So there is never a second effect,
- * and never a check-then-insert race.
+ * Concurrency: the idempotency record is inserted last in the write
+ * transaction, with its answer, under the (tenant, endpoint, key) unique
+ * key: one statement, where inserting it first and filling in the answer
+ * afterwards took three on the single writer. Of two concurrent requests
+ * with one key, exactly one insert succeeds; the other gets STORE_EXISTS
+ * (SQLite serialises writers, so it sees the first's record; PostgreSQL
+ * blocks on the unique index until the first commits), rolls back
+ * whatever its effect did, and replays the stored answer, whatever that
+ * effect decided. So there is never a second effect, and never a
+ * check-then-insert race. The record is inserted before a refusal that
+ * is not kept rolls everything back, so a racing duplicate still
+ * replays rather than answer that refusal.
  *
  * Kept answers: success and the client's own repeatable faults
  * (err_kept: malformed input, absent resources, valid but not
@@ -111,22 +116,9 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 {
 	struct commit_arg *c = arg;
 	bool keyed = c->idem && c->idem->key;
-	int64_t now = svc_now();
-	struct store_idem rec = {0};
 	enum store_status st;
 
 	svc_answer_clear(c->out); /* a retried run starts afresh */
-	if (keyed) {
-		memcpy(rec.tenant_id, c->a->tenant_id, sizeof rec.tenant_id);
-		snprintf(rec.endpoint, sizeof rec.endpoint, "%s", c->idem->endpoint);
-		snprintf(rec.key, sizeof rec.key, "%s", c->idem->key);
-		memcpy(rec.request_hash, c->idem->request_hash, sizeof rec.request_hash);
-		rec.created_at = now;
-		rec.expires_at = now + LIMIT_IDEMPOTENCY_TTL_S;
-		st = STORE_CALL(tx, idem_insert, &rec);
-		if (st != STORE_OK)
-			return st; /* STORE_EXISTS: the key is taken; replay after rollback */
-	}
 	struct svc_outcome o = {.err = c->preset};
 	const void *result = NULL;
 	if (c->effect) {
@@ -144,14 +136,22 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 	if (!c->out->body)
 		return STORE_FAIL;
 	if (keyed) {
+		int64_t now = svc_now();
+		struct store_idem rec = {.status = c->out->status, .body = c->out->body,
+					 .body_len = c->out->len, .created_at = now,
+					 .expires_at = now + LIMIT_IDEMPOTENCY_TTL_S};
+		memcpy(rec.tenant_id, c->a->tenant_id, sizeof rec.tenant_id);
+		snprintf(rec.endpoint, sizeof rec.endpoint, "%s", c->idem->endpoint);
+		snprintf(rec.key, sizeof rec.key, "%s", c->idem->key);
+		memcpy(rec.request_hash, c->idem->request_hash, sizeof rec.request_hash);
+		/* rec.body is borrowed from out. STORE_EXISTS: the key is taken;
+		 * replay after rollback. */
+		st = STORE_CALL(tx, idem_insert, &rec);
+		if (st != STORE_OK)
+			return st;
 		if (!err_kept(e))
 			return STORE_ABORT;
-		rec.status = c->out->status;
-		rec.body = c->out->body;
-		rec.body_len = c->out->len;
-		st = STORE_CALL(tx, idem_set_answer, &rec);
-		rec.body = NULL; /* borrowed from out */
-		return st;
+		return STORE_OK;
 	}
 	return e == ERR_OK ? STORE_OK : STORE_ABORT;
 }

@@ -76,6 +76,10 @@ enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum cu
 enum store_status svc_session_save(struct store_tx *tx, const struct service *svc,
 				   struct store_session *s, int64_t expect_version,
 				   const char *event_type);
+/* s's event event_type (s->event_seq is its number; its time is
+ * s->updated_at) with a snapshot of s, and its webhook deliveries, in tx. */
+enum store_status svc_session_event(struct store_tx *tx, const struct service *svc,
+				    const struct store_session *s, const char *event_type);
 /* Post the hold of a settled session and pay principal and fees out of
  * holds; or void it for a failed/cancelled one. */
 enum store_status svc_hold_settle(struct store_tx *tx, const struct store_session *s);

@@ -88,6 +88,12 @@ enum store_status svc_session_save(struct store_tx *tx, const struct service *sv
 	enum store_status st = STORE_CALL(tx, session_update, s, expect_version);
 	if (st != STORE_OK || !event_type)
 		return st;
+	return svc_session_event(tx, svc, s, event_type);
+}
+
+enum store_status svc_session_event(struct store_tx *tx, const struct service *svc,
+				    const struct store_session *s, const char *event_type)
+{
 	struct store_event ev = {.resource_seq = s->event_seq, .created_at = s->updated_at};
 	if (!uuid_v7(ev.id))
 		return STORE_FAIL;
@@ -97,7 +103,7 @@ enum store_status svc_session_save(struct store_tx *tx, const struct service *sv
 	ev.data = svc->session_snapshot ? svc->session_snapshot(s) : strdup("{}");
 	if (!ev.data)
 		return STORE_FAIL;
-	st = STORE_CALL(tx, event_insert, &ev);
+	enum store_status st = STORE_CALL(tx, event_insert, &ev);
 	if (st == STORE_OK)
 		st = svc_outbox_event(tx, svc, s, &ev);
 	free(ev.data);
@@ -415,7 +421,8 @@ static enum store_status claim_tx(struct store_tx *tx, void *arg)
 	struct claim_arg *c = arg;
 	c->n = 0;
 	int64_t next;
-	/* Look before taking the write lock: most passes find nothing. */
+	/* Look again inside the write (svc_worker_tick looked on a read
+	 * connection): another worker may have leased them meanwhile. */
 	enum store_status st = STORE_CALL(tx, session_next_due, &next);
 	if (st == STORE_NOT_FOUND || (st == STORE_OK && next > c->now))
 		return STORE_OK;
@@ -439,7 +446,17 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 		batch = CLAIM_BATCH_MAX;
 	struct store_session rows[CLAIM_BATCH_MAX];
 	struct claim_arg c = {.now = svc_now_ms(), .owner = owner, .limit = batch, .rows = rows};
-	enum store_status st = store_run(s->store, true, claim_tx, &c);
+	/* Look on a read connection first: most passes find nothing due, and
+	 * a pass that finds nothing has no business in the committer's queue,
+	 * where every write of the process waits its turn. The claim checks
+	 * again inside its write, so a stale look costs one empty claim. */
+	int64_t due = 0;
+	enum store_status st = store_run(s->store, false, next_due_tx, &due);
+	if (st == STORE_NOT_FOUND || (st == STORE_OK && due > c.now)) {
+		*next_due_ms = st == STORE_OK ? due : 0;
+		return 0;
+	}
+	st = store_run(s->store, true, claim_tx, &c);
 	if (st != STORE_OK)
 		return -1;
 	/* Rail calls first, then every step's commit submitted at once: each

@@ -23,12 +23,85 @@
 
 #include "domain/session.h"
 
+/*
+ * Rows a create reads that never change once committed: accounts and
+ * destinations are never updated or deleted, and a tenant's system
+ * account, once made, is that row for good. They are read before the
+ * write, on a pooled read connection, so the single writer does not read
+ * them: what a committed read found, the write would find the same. What
+ * the read did not find (or could not read) is looked for again inside
+ * the write, where it may have been made meanwhile. Rows that change
+ * (balances, limits, settings, the policy, a locked rate) and decide the
+ * outcome are read inside the write only.
+ */
+struct session_pre {
+	enum store_status acct_st, dest_st, holds_st;
+	struct store_account acct, holds;
+	struct store_destination dest;
+	bool dest_same; /* dest_st OK: the inline copy is the saved one, value for value */
+};
+
 struct session_arg {
 	struct service *s;
 	const struct auth *a;
 	const struct svc_session_request *req;
+	struct session_pre pre;
 	struct store_session rec;
 };
+
+/* The inline copy must be the saved destination, value for value. */
+static bool same_destination(const struct session_arg *c, const char *saved_body)
+{
+	struct destination saved;
+	return c->s->destination_read(saved_body, &saved) &&
+	       destination_equal(&saved, c->req->inline_dest);
+}
+
+static enum store_status pre_tx(struct store_tx *tx, void *arg)
+{
+	struct session_arg *c = arg;
+	struct session_pre *p = &c->pre;
+	store_destination_clear(&p->dest); /* a retried read starts afresh */
+	p->acct_st = STORE_CALL(tx, account_get, c->a->tenant_id, c->req->account_id, &p->acct);
+	p->dest_st = STORE_CALL(tx, destination_get, c->a->tenant_id, c->req->destination_id,
+				&p->dest);
+	/* Parsing the saved text is work the single writer need not do. */
+	p->dest_same = p->dest_st == STORE_OK && same_destination(c, p->dest.body);
+	p->holds_st = STORE_CALL(tx, account_get_system, c->a->tenant_id, "holds", &p->holds);
+	return STORE_OK;
+}
+
+static enum store_status session_account(struct store_tx *tx, const struct session_arg *c,
+					 struct store_account *out)
+{
+	if (c->pre.acct_st == STORE_OK) {
+		*out = c->pre.acct;
+		return STORE_OK;
+	}
+	return STORE_CALL(tx, account_get, c->a->tenant_id, c->req->account_id, out);
+}
+
+/* The destination, its body owned by out (the caller clears it). */
+static enum store_status session_destination(struct store_tx *tx, const struct session_arg *c,
+					     struct store_destination *out)
+{
+	if (c->pre.dest_st == STORE_OK) {
+		*out = c->pre.dest;
+		out->body = strdup(c->pre.dest.body ? c->pre.dest.body : "");
+		return out->body ? STORE_OK : STORE_FAIL;
+	}
+	return STORE_CALL(tx, destination_get, c->a->tenant_id, c->req->destination_id, out);
+}
+
+static enum store_status session_holds(struct store_tx *tx, const struct session_arg *c,
+				       struct store_account *out)
+{
+	if (c->pre.holds_st == STORE_OK) {
+		*out = c->pre.holds;
+		return STORE_OK;
+	}
+	return svc_system_account(tx, c->a->tenant_id, "holds", out);
+}
 
 static enum store_status session_effect(struct store_tx *tx, void *arg, struct svc_outcome *o,
 					const void **result)
@@ -38,7 +111,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 	enum store_status st;
 
 	struct store_account acct, holds;
-	st = STORE_CALL(tx, account_get, c->a->tenant_id, q->account_id, &acct);
+	st = session_account(tx, c, &acct);
 	if (st == STORE_NOT_FOUND)
 		return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_ACCOUNT);
 	if (st != STORE_OK)
@@ -53,17 +126,16 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 	}
 
 	struct store_destination dest = {0};
-	st = STORE_CALL(tx, destination_get, c->a->tenant_id, q->destination_id, &dest);
+	st = session_destination(tx, c, &dest);
 	if (st == STORE_NOT_FOUND)
 		return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_DESTINATION_ID);
 	if (st != STORE_OK)
 		return st;
 	bool same_owner = strcmp(dest.client_id, q->route_owner_client_id) == 0;
 	bool own_client = strcmp(acct.client_id, q->route_owner_client_id) == 0;
-	/* The inline copy must be the saved destination, value for value. */
-	struct destination saved;
-	bool same_dest = same_owner && own_client && c->s->destination_read(dest.body, &saved) &&
-			 destination_equal(&saved, q->inline_dest);
+	bool same_dest = same_owner && own_client &&
+			 (c->pre.dest_st == STORE_OK ? c->pre.dest_same
+						     : same_destination(c, dest.body));
 	store_destination_clear(&dest);
 	if (!same_owner || !own_client)
 		return svc_refuse(o, ERR_DESTINATION_MISMATCH, SVC_FIELD_ROUTE_OWNER);
@@ -172,7 +244,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 	bool needs_approval = st == STORE_OK && pol.threshold_minor > 0 &&
 			      q->amount_minor >= pol.threshold_minor;
 
-	if ((st = svc_system_account(tx, c->a->tenant_id, "holds", &holds)) != STORE_OK)
+	if ((st = session_holds(tx, c, &holds)) != STORE_OK)
 		return st;
 
 	struct store_session *r = &c->rec;
@@ -237,9 +309,11 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 			return st;
 		memcpy(r->approval_id, ap.id, sizeof r->approval_id);
 	}
-	/* Inserted at version 0, then saved as version 1 with its first
-	 * event, so creation goes through the same path as every change. */
-	r->version = 0;
+	/* Inserted as version 1 with its first event: the row and event a
+	 * save from version 0 would leave, without writing the row twice
+	 * (an update rewrites it and its status indexes). */
+	r->version = 1;
+	r->event_seq = 1;
 	if ((st = STORE_CALL(tx, session_insert, r)) != STORE_OK)
 		return st;
 	if (q->ext && (st = STORE_CALL(tx, ext_put, c->a->tenant_id, r->id, "lumx", q->ext)) != STORE_OK)
@@ -253,8 +327,8 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 	}
 	char type[48];
 	snprintf(type, sizeof type, "off_ramp_session.%s", r->status);
-	if ((st = svc_session_save(tx, c->s, r, 0, type)) != STORE_OK)
-		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
+	if ((st = svc_session_event(tx, c->s, r, type)) != STORE_OK)
+		return st;
 	*result = r;
 	return STORE_OK;
 }
@@ -264,7 +338,11 @@ void svc_session_create(struct service *s, const struct auth *a, const struct sv
 			struct svc_answer *out)
 {
 	struct session_arg c = {.s = s, .a = a, .req = req};
+	c.pre.acct_st = c.pre.dest_st = c.pre.holds_st = STORE_FAIL;
+	if (store_run(s->store, false, pre_tx, &c) != STORE_OK)
+		c.pre.acct_st = c.pre.dest_st = c.pre.holds_st = STORE_FAIL;
 	svc_commit(s, a, idem, session_effect, &c, ERR_OK, r, out);
+	store_destination_clear(&c.pre.dest);
 }
 
 struct session_get_arg {

@@ -457,11 +457,11 @@ struct store_ops {
 	enum store_status (*hook_attempt_insert)(struct store_tx *, const struct store_hook_attempt *);
 	enum store_status (*hook_attempt_list)(struct store_tx *, const char *tenant_id, const char *endpoint_id, const char *before_id, int limit, store_each_fn, void *);
 
-	/* STORE_EXISTS when (tenant, endpoint, key) holds an unexpired record. */
+	/* The record with its answer; an expired one under the same key is
+	 * replaced. STORE_EXISTS when (tenant, endpoint, key) holds an
+	 * unexpired record (nothing is written). */
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);
 	enum store_status (*idem_get)(struct store_tx *, const char *tenant_id, const char *endpoint, const char *key, int64_t now, struct store_idem *);
-	/* Fill in the answer of a record inserted earlier in this transaction. */
-	enum store_status (*idem_set_answer)(struct store_tx *, const struct store_idem *);
 
 	/* The plan of every statement whose cost must not grow with the
 	 * tables (lookups, list pages, the workers' claims), one row per

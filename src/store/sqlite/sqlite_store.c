@@ -203,6 +203,8 @@ static void sq_give(struct sq_store *s, struct sq_conn *c)
  * and unbound; NULL (logged) if it does not prepare. */
 static sqlite3_stmt *sq_conn_stmt(struct sq_conn *c, const char *sql)
 {
+	/* Slots fill in order and are never emptied: the first empty one
+	 * ends the search and is where a new statement goes. */
 	int free_slot = -1;
 	for (int i = 0; i < SQ_STMT_CACHE; i++) {
 		if (c->cache[i].sql == sql) {
@@ -210,8 +212,10 @@ static sqlite3_stmt *sq_conn_stmt(struct sq_conn *c, const char *sql)
 			sqlite3_clear_bindings(c->cache[i].st);
 			return c->cache[i].st;
 		}
-		if (!c->cache[i].sql && free_slot < 0)
+		if (!c->cache[i].sql) {
 			free_slot = i;
+			break;
+		}
 	}
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
@@ -312,9 +316,10 @@ static enum store_status sq_one(struct store_tx *t, sqlite3_stmt *st, const char
 
 static void sq_reset_all(struct sq_conn *c)
 {
-	/* Statements left mid-step would keep read snapshots open. */
-	for (int i = 0; i < SQ_STMT_CACHE; i++)
-		if (c->cache[i].st)
+	/* Statements left mid-step would keep read snapshots open; the
+	 * others (most: every helper resets what it steps) need nothing. */
+	for (int i = 0; i < SQ_STMT_CACHE && c->cache[i].st; i++)
+		if (sqlite3_stmt_busy(c->cache[i].st))
 			sqlite3_reset(c->cache[i].st);
 }
 
@@ -1358,25 +1363,19 @@ static enum store_status sq_session_each(struct store_tx *t, store_each_fn fn, v
 
 static enum store_status sq_idem_insert(struct store_tx *t, const struct store_idem *r)
 {
-	/* An expired record under the same key is replaced: keys are kept
-	 * 24 hours, after which the key is free again. */
-	static const char del[] =
-		"DELETE FROM idempotency WHERE tenant_id = ?1 AND endpoint = ?2 AND key = ?3"
-		" AND expires_at <= ?4";
-	static const char ins[] =
+	/* One statement: a new key is inserted; an expired record under the
+	 * same key is replaced in place (keys are kept 24 hours, after which
+	 * the key is free again); a live one is left alone, changes nothing,
+	 * and the key is taken. */
+	static const char sql[] =
 		"INSERT INTO idempotency(tenant_id, endpoint, key, request_hash, status, body,"
-		" created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-	sqlite3_stmt *st = sq_stmt(t, del);
-	if (!st)
-		return STORE_FAIL;
-	bt(st, 1, r->tenant_id);
-	bt(st, 2, r->endpoint);
-	bte(st, 3, r->key);
-	bi(st, 4, r->created_at);
-	enum store_status s = sq_exec(t, st, "idempotency expire");
-	if (s != STORE_OK)
-		return s;
-	st = sq_stmt(t, ins);
+		" created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+		" ON CONFLICT(tenant_id, endpoint, key) DO UPDATE SET"
+		" request_hash = excluded.request_hash, status = excluded.status,"
+		" body = excluded.body, created_at = excluded.created_at,"
+		" expires_at = excluded.expires_at"
+		" WHERE idempotency.expires_at <= excluded.created_at";
+	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
 	bt(st, 1, r->tenant_id);
@@ -1390,7 +1389,10 @@ static enum store_status sq_idem_insert(struct store_tx *t, const struct store_i
 		sqlite3_bind_null(st, 6);
 	bi(st, 7, r->created_at);
 	bi(st, 8, r->expires_at);
-	return sq_exec(t, st, "idempotency insert");
+	enum store_status s = sq_exec(t, st, "idempotency insert");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_EXISTS;
+	return s;
 }
 
 static enum store_status sq_idem_get(struct store_tx *t, const char *tenant_id,
@@ -1422,28 +1424,6 @@ static enum store_status sq_idem_get(struct store_tx *t, const char *tenant_id,
 	r->expires_at = ci(st, 7);
 	sqlite3_reset(st);
 	return STORE_OK;
-}
-
-static enum store_status sq_idem_set_answer(struct store_tx *t, const struct store_idem *r)
-{
-	static const char sql[] =
-		"UPDATE idempotency SET status = ?4, body = ?5"
-		" WHERE tenant_id = ?1 AND endpoint = ?2 AND key = ?3";
-	sqlite3_stmt *st = sq_stmt(t, sql);
-	if (!st)
-		return STORE_FAIL;
-	bt(st, 1, r->tenant_id);
-	bt(st, 2, r->endpoint);
-	bte(st, 3, r->key);
-	bi(st, 4, r->status);
-	if (r->body)
-		sqlite3_bind_blob(st, 5, r->body, (int)r->body_len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 5);
-	enum store_status s = sq_exec(t, st, "idempotency answer");
-	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
-		return STORE_NOT_FOUND;
-	return s;
 }
 
 /* ---- approvals, policies, rates, settings ------------------------------- */
@@ -2503,6 +2483,5 @@ static const struct store_ops sq_ops = {
 	.hook_attempt_list = sq_hook_attempt_list,
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
-	.idem_set_answer = sq_idem_set_answer,
 	.query_plans = sq_query_plans,
 };

@@ -71,6 +71,41 @@ static void test_same_bytes_as_jansson(void **state)
 	}
 }
 
+/* A document json_in read has the canonical text json_exact_canonical
+ * gives its text, whether the tree is dumped (no number in it) or the text
+ * parsed again (a number in it): the idempotency hash of a request does not
+ * depend on which path computed it. */
+static void test_canonical_of_a_read_tree(void **state)
+{
+	const char *docs[] = {
+		"{\"b\": \"x\", \"a\": [\"1\", {\"y\": null, \"x\": true}], \"c\": \"Z\xc3\xbcrich \xe2\x82\xac\"}",
+		"{\"k\\u00e9\": \"caf\\u00e9 \\\"q\\\" \\\\ \\/ \\ud83d\\ude00\", \"e\": {}, \"f\": [[], [{}]]}",
+		"{\"account_ref\":\"client-accounts/x\",\"amount\":{\"currency\":\"USDC\",\"value\":\"250.00\"},"
+		" \"destination\": {\"method\": \"bank_transfer\", \"reference_hint\": null}}",
+		"{\"n\": 1.0, \"s\": \"t\"}",
+		"{\"deep\": [{\"a\": [false, {\"b\": -0}]}]}",
+		"{\"big\": 100000000000000000000000, \"s\": \"\\t\"}",
+	};
+	for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+		enum err e = ERR_OK;
+		char field[JD_PATH_MAX];
+		json_t *tree = json_in_parse_at(docs[i], strlen(docs[i]), &e, field);
+		char *want = json_exact_canonical(docs[i], strlen(docs[i]));
+		if (!tree) {
+			assert_int_not_equal(e, ERR_OK); /* refused: no canonical text asked for */
+			free(want);
+			continue;
+		}
+		char *got = json_exact_canonical_of(tree, docs[i], strlen(docs[i]));
+		assert_non_null(want);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		json_decref(tree);
+	}
+}
+
 static void test_refusals(void **state)
 {
 	const char *bad[] = {
@@ -157,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_mark_writes_only_numbers),
 		cmocka_unit_test(test_tree_shape),
+		cmocka_unit_test(test_canonical_of_a_read_tree),
 	};
 	return cmocka_run_group_tests_name("json_exact", tests, NULL, NULL);
 }

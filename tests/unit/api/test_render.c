@@ -1,8 +1,9 @@
 /*
- * test_render.c - the session's text: the snapshot events carry and the
- * answer a create reuses are written by json_exact_dumps (yajl), GET by
- * jansson; all three must be the same bytes for the same session, and the
- * answer must reuse the snapshot only for the very same session.
+ * test_render.c - the session's text: the snapshot events carry, the
+ * answer a create reuses and GET's answer are written by json_out
+ * (api_session_render), lists by jansson (api_session_json); all must be
+ * the same bytes for the same session, and the answer must reuse the
+ * snapshot only for the very same session.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +79,67 @@ static void test_three_writers_agree(void **state)
 	}
 }
 
+/* Every optional part of the shape, and every kind of character a string
+ * may hold, through both writers. */
+static void test_text_writer_matches_jansson(void **state)
+{
+	static const char *const texts[] = {
+		"", "plain", "a/b \"q\" \\ é € 😀", "tab\there\nline\r\b\f", "\x01\x1f\x7f",
+		"\xef\xbf\xbf \xf4\x8f\xbf\xbf", /* U+FFFF, U+10FFFF: valid */
+	};
+	struct store_session s;
+	for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+		for (int variant = 0; variant < 8; variant++) {
+			fill(&s);
+			snprintf(s.payment_reference, sizeof s.payment_reference, "%s", texts[t]);
+			snprintf(s.failure_reason, sizeof s.failure_reason, "%s",
+				 variant & 1 ? texts[t] : "");
+			if (variant & 1)
+				s.fiat_rail[0] = '\0';
+			if (variant & 2) {
+				snprintf(s.approval_id, sizeof s.approval_id, "%s", s.id);
+				snprintf(s.approved_by_id, sizeof s.approved_by_id, "%s", s.client_id);
+				snprintf(s.approved_by_kind, sizeof s.approved_by_kind, "service");
+				s.fee_network_minor = 0;
+			}
+			if (variant & 4) {
+				s.fee_platform_minor = 1250;
+				s.fee_partner_minor = 7;
+				s.fee_total_minor = s.fee_network_minor + 1257;
+				s.fill_rate_value = 9234;
+				s.fill_rate_scale = 4;
+				s.delivered_minor = 23085;
+				s.settled_at = 1780000009;
+				snprintf(s.target_currency, sizeof s.target_currency, "BRL");
+			}
+			char *want = jansson_text(&s);
+			size_t len = 0;
+			char *got = api_session_render(&s, &len);
+			assert_non_null(want);
+			assert_non_null(got);
+			assert_string_equal(got, want);
+			assert_int_equal(len, strlen(want));
+			free(want);
+			free(got);
+		}
+	}
+}
+
+/* Text jansson would not hold (not UTF-8) renders as nothing: no answer
+ * rather than one with a field left out. */
+static void test_text_writer_refuses_invalid_utf8(void **state)
+{
+	static const char *const bad[] = {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+					  "ok\xff", "\xe2\x82"};
+	struct store_session s;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		fill(&s);
+		snprintf(s.payment_reference, sizeof s.payment_reference, "%s", bad[i]);
+		assert_null(json_string(bad[i]));
+		assert_null(api_session_render(&s, NULL));
+	}
+}
+
 static void test_reuse_only_for_the_same_session(void **state)
 {
 	struct store_session s;
@@ -98,6 +160,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_writers_agree),
 		cmocka_unit_test(test_reuse_only_for_the_same_session),
+		cmocka_unit_test(test_text_writer_matches_jansson),
+		cmocka_unit_test(test_text_writer_refuses_invalid_utf8),
 	};
 	return cmocka_run_group_tests_name("render", tests, NULL, NULL);
 }

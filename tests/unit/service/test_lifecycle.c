@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,123 @@ static void test_self_transfer_is_refused(void **state)
 	assert_int_equal(available(f), before);
 }
 
+/* ---- what reaches the committer ------------------------------------------
+ * The store's operations, wrapped to count the calls made on the committer
+ * thread (the one writer: whatever runs there caps every write). */
+static const struct store_ops *real_ops;
+static struct store_ops counting_ops;
+static int next_due_on_committer, updates_on_committer;
+
+static bool on_committer(void)
+{
+	char name[16] = "";
+	pthread_getname_np(pthread_self(), name, sizeof name);
+	return strcmp(name, "committer") == 0;
+}
+
+static enum store_status count_next_due(struct store_tx *tx, int64_t *next)
+{
+	next_due_on_committer += on_committer();
+	return real_ops->session_next_due(tx, next);
+}
+
+static enum store_status count_update(struct store_tx *tx, const struct store_session *r,
+				      int64_t expect_version)
+{
+	updates_on_committer += on_committer();
+	return real_ops->session_update(tx, r, expect_version);
+}
+
+static int fixed_reads_on_committer;
+
+static enum store_status count_account_get(struct store_tx *tx, const char *tenant_id,
+					   const char *id, struct store_account *out)
+{
+	fixed_reads_on_committer += on_committer();
+	return real_ops->account_get(tx, tenant_id, id, out);
+}
+
+static enum store_status count_account_get_system(struct store_tx *tx, const char *tenant_id,
+						  const char *code, struct store_account *out)
+{
+	fixed_reads_on_committer += on_committer();
+	return real_ops->account_get_system(tx, tenant_id, code, out);
+}
+
+static enum store_status count_destination_get(struct store_tx *tx, const char *tenant_id,
+					       const char *id, struct store_destination *out)
+{
+	fixed_reads_on_committer += on_committer();
+	return real_ops->destination_get(tx, tenant_id, id, out);
+}
+
+static void count_committer_calls(struct fx *f)
+{
+	real_ops = f->store->ops;
+	counting_ops = *real_ops;
+	counting_ops.session_next_due = count_next_due;
+	counting_ops.session_update = count_update;
+	counting_ops.account_get = count_account_get;
+	counting_ops.account_get_system = count_account_get_system;
+	counting_ops.destination_get = count_destination_get;
+	f->store->ops = &counting_ops;
+	next_due_on_committer = updates_on_committer = fixed_reads_on_committer = 0;
+}
+
+/* A pass with nothing due looks on a read connection and queues no write. */
+static void test_idle_pass_writes_nothing(void **state)
+{
+	struct fx *f = *state;
+	count_committer_calls(f);
+	struct rail *rail = rail_sandbox_new(f->store);
+	int64_t next = -1;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(svc_worker_tick(&f->svc, rail, "test/0", 16, &next), 0);
+	rail_close(rail);
+	assert_int_equal(next, 0);
+	assert_int_equal(next_due_on_committer, 0);
+	f->store->ops = real_ops;
+}
+
+/* A create writes its session row once, as version 1 with event 1; the
+ * workers then see it due and move it as before. */
+static void test_create_writes_the_row_once(void **state)
+{
+	struct fx *f = *state;
+	count_committer_calls(f);
+	char id[UUID_STR_LEN + 1];
+	create(f, 25000, id);
+	assert_int_equal(updates_on_committer, 0);
+	struct store_session s = get(f, id);
+	assert_int_equal(s.version, 1);
+	assert_int_equal(s.event_seq, 1);
+	assert_int_equal(s.updated_at, s.created_at);
+	f->store->ops = real_ops;
+}
+
+/* The rows a create reads that never change (its account, destination and
+ * the tenant's holds account) are read before the write, not by the
+ * committer; the first create of a tenant makes its holds account there. */
+static void test_create_reads_fixed_rows_before_the_write(void **state)
+{
+	struct fx *f = *state;
+	count_committer_calls(f);
+	char id[UUID_STR_LEN + 1];
+	create(f, 25000, id);
+	assert_int_equal(fixed_reads_on_committer, 1); /* holds, made on first use */
+	fixed_reads_on_committer = 0;
+	create(f, 26000, id);
+	assert_int_equal(fixed_reads_on_committer, 0);
+	/* An account unknown before the write is looked for inside it. */
+	char known[UUID_STR_LEN + 1];
+	memcpy(known, f->account_id, sizeof known);
+	snprintf(f->account_id, sizeof f->account_id, "01a23c4d-5769-7002-bf0e-dd1e466fc72b");
+	assert_int_equal(try_create(f, 26000, id), 404);
+	memcpy(f->account_id, known, sizeof known);
+	assert_int_equal(fixed_reads_on_committer, 1);
+	f->store->ops = real_ops;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +378,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_pass_writes_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_writes_the_row_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_reads_fixed_rows_before_the_write, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }

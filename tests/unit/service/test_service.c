@@ -182,6 +182,72 @@ static void test_replay_and_reuse(void **state)
 	svc_answer_clear(&a3);
 }
 
+/* The record is written once, with its answer (one statement on the
+ * single writer); an expired record under the key is replaced by the next
+ * use of the key, which then replays as usual. */
+static const struct store_ops *real_ops;
+static struct store_ops recording_ops;
+static int idem_inserts, idem_inserts_with_answer;
+
+static enum store_status record_idem_insert(struct store_tx *tx, const struct store_idem *r)
+{
+	idem_inserts++;
+	idem_inserts_with_answer += r->status == 201 && r->body && r->body_len > 0;
+	return real_ops->idem_insert(tx, r);
+}
+
+static void expire_key(struct fx *f, const char *key)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE idempotency SET expires_at = 1 WHERE key = ?1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void test_key_record_written_once_with_its_answer(void **state)
+{
+	struct fx *f = *state;
+	real_ops = f->store->ops;
+	recording_ops = *real_ops;
+	recording_ops.idem_insert = record_idem_insert;
+	f->store->ops = &recording_ops;
+	struct svc_session_request q = seed_request(f, 10000000);
+	struct svc_idem idem = {.key = "k-expiring", .endpoint = "POST /off-ramp-sessions",
+				.request_hash = "aaaa"};
+	struct svc_answer a1 = {0}, a2 = {0}, a3 = {0};
+	struct svc_render r = {fx_render, "session"};
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a1);
+	assert_int_equal(a1.status, 201);
+	assert_int_equal(idem_inserts, 1);
+	assert_int_equal(idem_inserts_with_answer, 1);
+	/* Expired: the key is free again, for another request. */
+	expire_key(f, idem.key);
+	snprintf(idem.request_hash, sizeof idem.request_hash, "bbbb");
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a2);
+	assert_int_equal(a2.status, 201);
+	assert_false(a2.cached);
+	assert_string_not_equal(a1.body, a2.body);
+	assert_int_equal(session_count(f), 2);
+	assert_int_equal(idem_inserts_with_answer, 2);
+	/* The new record is the one kept. */
+	svc_session_create(&f->svc, &f->auth, &idem, &q, &r, &a3);
+	assert_true(a3.cached);
+	assert_string_equal(a3.body, a2.body);
+	assert_int_equal(session_count(f), 2);
+	f->store->ops = real_ops;
+	svc_answer_clear(&a1);
+	svc_answer_clear(&a2);
+	svc_answer_clear(&a3);
+}
+
 static void test_insufficient_funds_is_kept_and_changes_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -425,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth_cache_bounds_revocation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_seed_session_holds_principal_plus_fee, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_replay_and_reuse, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_key_record_written_once_with_its_answer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_insufficient_funds_is_kept_and_changes_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_destination_checks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_are_typed, fx_setup, fx_teardown),
