@@ -1,11 +1,12 @@
 /*
  * lifecycle.c - moving sessions through their stages (docs/LIFECYCLE.md).
  *
- * A worker pass leases due sessions (one write transaction), then for
- * each: asks the rail (no transaction open: a rail may block), plans the
- * change, and commits it in one transaction with its ledger effect and
- * its event, provided the session has not moved and the lease is still
- * ours. A commit that finds the session moved does nothing: whoever moved
+ * A worker pass leases due sessions (one write transaction), asks the
+ * rail what their steps need (no transaction open: a rail may block), one
+ * batch per kind of call, plans each change, and commits each in its own
+ * transaction with its ledger effect and its event, provided the session
+ * has not moved and the lease is still ours (all submitted at once, so
+ * they share a commit). A commit that finds the session moved does nothing: whoever moved
  * it repeats the rail call with the same idempotency key, which the rail
  * answers the same, so nothing is paid twice.
  *
@@ -183,12 +184,21 @@ struct plan {
 	enum money_action money;
 };
 
+/* What a leased session's step does: one of the rail's kinds of call
+ * (enum rail_kind), or one of these, which ask the rail nothing. */
+enum { STEP_CONVERT = RAIL_KINDS, STEP_STUCK };
+
 struct step_arg {
 	const struct service *svc;
 	const struct store_session *seen; /* as leased */
 	const char *owner;
 	struct plan plan;
 	bool moved; /* the session changed under us: nothing committed */
+	int what;   /* enum rail_kind, STEP_CONVERT or STEP_STUCK */
+	bool asked; /* the rail answered call: result holds its answer */
+	char key[UUID_STR_LEN + 16];
+	struct rail_call call;
+	struct rail_result result;
 };
 
 static int64_t backoff_ms(int attempts)
@@ -300,97 +310,140 @@ static void plan_retry(struct plan *p, bool may_give_up, int64_t now)
 		p->next_run_ms = now + backoff_ms(p->attempts);
 }
 
-/* Ask the rail for a leased session's next step and plan its commit into
- * *a; false when there is nothing to commit. */
-static bool advance(struct service *svc, struct rail *rail, const char *owner,
-		    const struct store_session *s, struct step_arg *a)
+/* What a session resting at status/stage asks next. */
+static int step_what(enum session_status status, const struct store_session *s)
+{
+	if (status == SESSION_EXECUTED)
+		return RAIL_PAYOUT_STATUS;
+	if (status != SESSION_EXECUTING)
+		return STEP_STUCK;
+	if (strcmp(s->stage, "stablecoin_transfer") == 0)
+		return RAIL_CHAIN_TRANSFER;
+	if (strcmp(s->stage, "conversion") != 0)
+		return STEP_STUCK;
+	/* Fix the rate and amount first, in their own commit, so a retried
+	 * payout always asks the rail for the same amount. */
+	return s->fill_rate_value == 0 ? STEP_CONVERT : RAIL_PAYOUT_SUBMIT;
+}
+
+/* The call a step makes: the session's own key for its kind. */
+static void step_call(struct step_arg *a)
+{
+	const struct store_session *s = a->seen;
+	bool chain = a->what == RAIL_CHAIN_TRANSFER;
+	snprintf(a->key, sizeof a->key, "%s:%s", s->id, chain ? "chain" : "payout");
+	a->call = (struct rail_call){
+		.idempotency_key = a->key,
+		.tenant_id = s->tenant_id,
+		.session_id = s->id,
+		.rail_name = s->fiat_rail[0] ? s->fiat_rail : "crypto",
+		.source = money_currency(s->currency),
+		.principal_minor = s->principal_minor,
+		.currency = money_currency(chain ? s->currency : s->target_currency),
+		.amount_minor = chain ? s->principal_minor : s->delivered_minor,
+		.attempt = s->attempts,
+	};
+}
+
+/* Start a leased session's step in *a: the plan if nothing changes, and
+ * the rail call it waits on, if any. False when it has no step at all. */
+static bool step_start(struct service *svc, const char *owner, const struct store_session *s,
+		       int64_t now, struct step_arg *a)
 {
 	enum session_status status;
 	if (!session_status_parse(s->status, &status))
 		return false;
-	int64_t now = svc_now_ms();
 	*a = (struct step_arg){.svc = svc, .seen = s, .owner = owner};
 	struct plan *p = &a->plan;
 	p->status = status;
 	snprintf(p->stage, sizeof p->stage, "%s", s->stage);
 	p->attempts = s->attempts;
 	p->next_run_ms = now + svc->step_ms;
-
-	char key[UUID_STR_LEN + 16];
-	struct rail_call call = {
-		.idempotency_key = key,
-		.tenant_id = s->tenant_id,
-		.session_id = s->id,
-		.rail_name = s->fiat_rail[0] ? s->fiat_rail : "crypto",
-		.source = money_currency(s->currency),
-		.principal_minor = s->principal_minor,
-		.currency = money_currency(s->target_currency),
-		.amount_minor = s->delivered_minor,
-		.attempt = s->attempts,
-	};
-	struct rail_result r;
-	bool executing = status == SESSION_EXECUTING;
-
-	if (executing && strcmp(s->stage, "stablecoin_transfer") == 0) {
-		snprintf(key, sizeof key, "%s:chain", s->id);
-		call.currency = call.source;
-		call.amount_minor = s->principal_minor;
-		rail->ops->chain_transfer(rail, &call, &r);
-		if (r.outcome == RAIL_OK) {
-			snprintf(p->stage, sizeof p->stage, "conversion");
-			p->attempts = 0;
-		} else if (r.outcome == RAIL_REJECTED) {
-			plan_fail(p, r.reason);
-		} else {
-			plan_retry(p, true, now);
-		}
-	} else if (executing && strcmp(s->stage, "conversion") == 0 && s->fill_rate_value == 0) {
-		/* Fix the rate and amount first, in their own commit, so a
-		 * retried payout always asks the rail for the same amount. */
+	a->what = step_what(status, s);
+	if (a->what < RAIL_KINDS) {
+		step_call(a);
+	} else if (a->what == STEP_CONVERT) {
 		p->convert = true;
 		p->next_run_ms = now;
-	} else if (executing && strcmp(s->stage, "conversion") == 0) {
-		snprintf(key, sizeof key, "%s:payout", s->id);
-		rail->ops->payout_submit(rail, &call, &r);
-		if (r.outcome == RAIL_OK) {
-			p->status = SESSION_EXECUTED;
-			snprintf(p->stage, sizeof p->stage, "payout");
-			p->attempts = 0;
-		} else if (r.outcome == RAIL_REJECTED) {
-			plan_fail(p, r.reason);
-		} else {
-			/* The rail may have taken it: never give up, ask again. */
-			plan_retry(p, false, now);
-		}
-	} else if (status == SESSION_EXECUTED) {
-		snprintf(key, sizeof key, "%s:payout", s->id);
-		rail->ops->payout_status(rail, &call, &r);
-		if (r.outcome == RAIL_OK) {
-			p->status = SESSION_SETTLED;
-			p->money = MONEY_SETTLE;
-			p->next_run_ms = 0;
-		} else if (r.outcome == RAIL_REJECTED) {
-			plan_fail(p, r.reason);
-		} else {
-			plan_retry(p, false, now);
-		}
 	} else {
 		log_error("lifecycle: session %s in %s/%s has no step", s->id, s->status, s->stage);
 		p->next_run_ms = now + BACKOFF_CAP_MS;
 	}
-	/* Every change goes along the table: checked here, our bug if not. */
-	if (p->status != status) {
-		enum session_status next;
-		enum session_event ev = p->status == SESSION_FAILED    ? SEV_STAGE_FAILED
-					: p->status == SESSION_EXECUTED ? SEV_PAYOUT_SUBMITTED
-									: SEV_RAIL_CONFIRMED;
-		if (!session_transition(status, ev, &next) || next != p->status) {
-			log_error("lifecycle: session %s: %s -> %s is not in the table", s->id,
-				  s->status, session_status_name(p->status));
-			return false;
-		}
+	return true;
+}
+
+/* Plan from the rail's answer to a step's call. */
+static void step_answer(struct step_arg *a, int64_t now)
+{
+	struct plan *p = &a->plan;
+	const struct rail_result *r = &a->result;
+	if (r->outcome == RAIL_REJECTED) {
+		plan_fail(p, r->reason);
+		return;
+	}
+	if (r->outcome != RAIL_OK) {
+		/* Before the payout nothing was paid: give up in the end.
+		 * From the payout on the rail may have taken it: ask again. */
+		plan_retry(p, a->what == RAIL_CHAIN_TRANSFER, now);
+		return;
+	}
+	if (a->what == RAIL_CHAIN_TRANSFER) {
+		snprintf(p->stage, sizeof p->stage, "conversion");
+		p->attempts = 0;
+	} else if (a->what == RAIL_PAYOUT_SUBMIT) {
+		p->status = SESSION_EXECUTED;
+		snprintf(p->stage, sizeof p->stage, "payout");
+		p->attempts = 0;
+	} else {
+		p->status = SESSION_SETTLED;
+		p->money = MONEY_SETTLE;
+		p->next_run_ms = 0;
+	}
+}
+
+/* Every change goes along the table: checked here, our bug if not. */
+static bool step_in_table(const struct step_arg *a)
+{
+	const struct store_session *s = a->seen;
+	enum session_status status;
+	if (!session_status_parse(s->status, &status))
+		return false;
+	if (a->plan.status == status)
+		return true;
+	enum session_status next;
+	enum session_event ev = a->plan.status == SESSION_FAILED     ? SEV_STAGE_FAILED
+				: a->plan.status == SESSION_EXECUTED ? SEV_PAYOUT_SUBMITTED
+								     : SEV_RAIL_CONFIRMED;
+	if (!session_transition(status, ev, &next) || next != a->plan.status) {
+		log_error("lifecycle: session %s: %s -> %s is not in the table", s->id, s->status,
+			  session_status_name(a->plan.status));
+		return false;
 	}
 	return true;
+}
+
+/* Ask the rail every call of the pass, one batch per kind (the rail's
+ * *_many op, when it has one, answers a batch for the price of a call),
+ * none started after until_ms: those steps are left unasked. */
+static void ask_rail(struct rail *rail, struct step_arg *steps, int n, int64_t until_ms)
+{
+	struct rail_call calls[CLAIM_BATCH_MAX];
+	struct rail_result results[CLAIM_BATCH_MAX];
+	int idx[CLAIM_BATCH_MAX];
+	for (int kind = 0; kind < RAIL_KINDS; kind++) {
+		int k = 0;
+		for (int i = 0; i < n; i++) {
+			if (steps[i].what != kind)
+				continue;
+			calls[k] = steps[i].call;
+			idx[k++] = i;
+		}
+		int asked = rail_ask(rail, (enum rail_kind)kind, calls, results, k, until_ms);
+		for (int j = 0; j < asked; j++) {
+			steps[idx[j]].result = results[j];
+			steps[idx[j]].asked = true;
+		}
+	}
 }
 
 /* ---- worker pass --------------------------------------------------------- */
@@ -430,6 +483,32 @@ static enum store_status next_due_tx(struct store_tx *tx, void *arg)
 	return STORE_CALL(tx, session_next_due, (int64_t *)arg);
 }
 
+/* Commit the steps that have something to commit, all submitted at once:
+ * each is its own transaction (one session moving under us never undoes
+ * another's step), and with group commit they share one fsync. */
+static void commit_steps(struct service *svc, struct step_arg *steps, int n)
+{
+	void *args[CLAIM_BATCH_MAX];
+	struct step_arg *committed[CLAIM_BATCH_MAX];
+	enum store_status out[CLAIM_BATCH_MAX];
+	int m = 0;
+	int64_t now = svc_now_ms();
+	for (int i = 0; i < n; i++) {
+		struct step_arg *a = &steps[i];
+		if (a->what < RAIL_KINDS && !a->asked)
+			continue; /* its lease lapses; a later pass asks */
+		if (a->asked)
+			step_answer(a, now);
+		if (step_in_table(a))
+			args[m] = a, committed[m++] = a;
+	}
+	store_run_all(svc->store, step_tx, args, m, out);
+	for (int i = 0; i < m; i++)
+		if (out[i] != STORE_OK && !(out[i] == STORE_ABORT && committed[i]->moved))
+			log_error("lifecycle: session %s: commit failed: %s", committed[i]->seen->id,
+				  store_status_name(out[i]));
+}
+
 int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int batch,
 		    int64_t *next_due_ms)
 {
@@ -442,29 +521,19 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 	enum store_status st = store_run(s->store, true, claim_tx, &c);
 	if (st != STORE_OK)
 		return -1;
-	/* Rail calls first, then every step's commit submitted at once: each
-	 * is its own transaction (one session moving under us never undoes
-	 * another's step), and with group commit they share one fsync, so
-	 * the lifecycle keeps up with the API under load. */
 	struct step_arg *steps = calloc((size_t)c.n + 1, sizeof *steps);
 	if (!steps)
 		return -1;
-	void *args[CLAIM_BATCH_MAX];
-	enum store_status out[CLAIM_BATCH_MAX];
-	int m = 0;
-	/* The steps commit only if their leases still hold: a pass whose rail
+	int n = 0;
+	for (int i = 0; i < c.n; i++)
+		n += step_start(s, owner, &rows[i], c.now, &steps[n]);
+	/* Rail calls first, outside any transaction, then the commits. The
+	 * steps commit only if their leases still hold: a pass whose rail
 	 * calls run long stops asking after a third of the lease (the rest
 	 * lapse unasked and are leased again by a later pass), so it cannot
 	 * outlive its leases and lose every step to a second worker. */
-	int64_t ask_until = c.now + LEASE_MS / 3;
-	for (int i = 0; i < c.n && svc_now_ms() < ask_until; i++)
-		if (advance(s, rail, owner, &rows[i], &steps[m]))
-			args[m] = &steps[m], m++;
-	store_run_all(s->store, step_tx, args, m, out);
-	for (int i = 0; i < m; i++)
-		if (out[i] != STORE_OK && !(out[i] == STORE_ABORT && steps[i].moved))
-			log_error("lifecycle: session %s: commit failed: %s", steps[i].seen->id,
-				  store_status_name(out[i]));
+	ask_rail(rail, steps, n, c.now + LEASE_MS / 3);
+	commit_steps(s, steps, n);
 	free(steps);
 	int64_t next = 0;
 	st = store_run(s->store, false, next_due_tx, &next);

@@ -182,7 +182,13 @@ static void late_status(struct rail *r, const struct rail_call *c, struct rail_r
 
 static void late_close(struct rail *r) { (void)r; }
 
-static const struct rail_ops late_ops = {"late", late_chain, late_submit, late_status, late_close};
+static const struct rail_ops late_ops = {
+	.name = "late",
+	.chain_transfer = late_chain,
+	.payout_submit = late_submit,
+	.payout_status = late_status,
+	.close = late_close,
+};
 
 static void test_late_answer_never_overwrites_a_terminal_state(void **state)
 {
