@@ -1,8 +1,9 @@
 /*
  * test_lifecycle.c - workers over the sandbox rail and over a rail made
  * to misbehave, against a real SQLite file: outcomes by cents, money
- * after each, idempotency keys on every rail call, and a late rail answer
- * that must not overwrite a terminal state.
+ * after each, idempotency keys on every rail call, a late rail answer
+ * that must not overwrite a terminal state, and a pass handing the
+ * sandbox its payouts in one write.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -230,6 +231,102 @@ static void test_rail_keys_are_stable_across_repeats(void **state)
 	rail_close(rail);
 }
 
+/* A store that counts the transactions the sandbox asks of it and passes
+ * them on; its transactions run on the real store (tx->store is it). */
+struct counting_store {
+	struct store base;
+	struct store_ops ops;
+	struct store *inner;
+	int writes, reads;
+};
+
+static enum store_status counting_run(struct store *s, bool write, store_tx_fn fn, void *arg)
+{
+	struct counting_store *c = (struct counting_store *)s;
+	if (write)
+		c->writes++;
+	else
+		c->reads++;
+	return c->inner->ops->run(c->inner, write, fn, arg);
+}
+
+static void counting_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
+			     enum store_status *out)
+{
+	struct counting_store *c = (struct counting_store *)s;
+	c->writes += n;
+	store_run_all(c->inner, fn, args, n, out);
+}
+
+static void counting_init(struct counting_store *c, struct store *inner)
+{
+	*c = (struct counting_store){.inner = inner, .ops = *inner->ops};
+	c->ops.run = counting_run;
+	c->ops.run_all = counting_run_all;
+	c->base = (struct store){.ops = &c->ops, .commit_batch_max = inner->commit_batch_max};
+}
+
+struct book_count {
+	int payouts, calls;
+};
+
+static void count_payout(void *arg, const struct store_payout *p)
+{
+	struct book_count *b = arg;
+	b->payouts++;
+	b->calls += p->calls;
+}
+
+static void test_a_pass_books_its_payouts_in_one_write(void **state)
+{
+	/* 16 sessions due together (run() leases 16 a pass): their payouts
+	 * reach the sandbox in one batch, booked in one write, and their
+	 * statuses in one read. One write per payout made a pass wait for
+	 * 16 commits. */
+	struct fx *f = *state;
+	struct counting_store cs;
+	counting_init(&cs, f->store);
+	struct rail *rail = rail_sandbox_new(&cs.base);
+	enum { N = 16 };
+	char ids[N][UUID_STR_LEN + 1];
+	for (int i = 0; i < N; i++)
+		create(f, 10000000 + i, ids[i]); /* 10.00...: cents that settle */
+	run(f, rail);
+	for (int i = 0; i < N; i++)
+		assert_string_equal(get(f, ids[i]).status, "settled");
+	assert_int_equal(cs.writes, 1);
+	assert_int_equal(cs.reads, 1);
+	struct book_count b = {0};
+	assert_int_equal(svc_payout_list(&f->svc, &f->auth, NULL, count_payout, &b), ERR_OK);
+	assert_int_equal(b.payouts, N);
+	assert_int_equal(b.calls, N); /* each paid once, asked once */
+	rail_close(rail);
+}
+
+static void test_a_batch_repeating_a_key_pays_once(void **state)
+{
+	/* One payout asked twice in one batch (a confused caller), and again
+	 * in a later batch: one payout, the same answer each time. */
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	struct rail_call c = {.idempotency_key = "y:payout", .tenant_id = f->auth.tenant_id,
+			      .session_id = "y", .rail_name = "sepa_credit_transfer",
+			      .source = CUR_USDC, .principal_minor = 1000000, .currency = CUR_EUR,
+			      .amount_minor = 92};
+	struct rail_call calls[3] = {c, c, c};
+	calls[1].amount_minor = 93;
+	struct rail_result r[3];
+	assert_int_equal(rail_ask(rail, RAIL_PAYOUT_SUBMIT, calls, r, 2, 0), 2);
+	assert_int_equal(rail_ask(rail, RAIL_PAYOUT_SUBMIT, &calls[2], &r[2], 1, 0), 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r[i].outcome, RAIL_OK);
+	struct book_count b = {0};
+	assert_int_equal(svc_payout_list(&f->svc, &f->auth, "y", count_payout, &b), ERR_OK);
+	assert_int_equal(b.payouts, 1);
+	assert_int_equal(b.calls, 3);
+	rail_close(rail);
+}
+
 struct self_arg {
 	struct fx *f;
 	enum ledger_result lr;
@@ -266,6 +363,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_pass_books_its_payouts_in_one_write, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_batch_repeating_a_key_pays_once, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
