@@ -49,6 +49,7 @@ struct rail_result {
 	char reason[48]; /* stable failure_reason code when REJECTED */
 };
 
+/* The kinds of call, in the order of a session's life. */
 enum rail_kind { RAIL_CHAIN_TRANSFER, RAIL_PAYOUT_SUBMIT, RAIL_PAYOUT_STATUS, RAIL_KINDS };
 
 struct rail;

@@ -424,13 +424,15 @@ static bool step_in_table(const struct step_arg *a)
 
 /* Ask the rail every call of the pass, one batch per kind (the rail's
  * *_many op, when it has one, answers a batch for the price of a call),
- * none started after until_ms: those steps are left unasked. */
+ * none started after until_ms: those steps are left unasked. The kinds
+ * closest to settling go first, so a slow rail drains the pipeline
+ * rather than filling it. */
 static void ask_rail(struct rail *rail, struct step_arg *steps, int n, int64_t until_ms)
 {
 	struct rail_call calls[CLAIM_BATCH_MAX];
 	struct rail_result results[CLAIM_BATCH_MAX];
 	int idx[CLAIM_BATCH_MAX];
-	for (int kind = 0; kind < RAIL_KINDS; kind++) {
+	for (int kind = RAIL_KINDS - 1; kind >= 0; kind--) {
 		int k = 0;
 		for (int i = 0; i < n; i++) {
 			if (steps[i].what != kind)
