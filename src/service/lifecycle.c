@@ -3,12 +3,14 @@
  *
  * A worker pass leases due sessions (one write transaction), asks the
  * rail what their steps need (no transaction open: a rail may block), one
- * batch per kind of call, plans each change, and commits each in its own
- * transaction with its ledger effect and its event, provided the session
- * has not moved and the lease is still ours (all submitted at once, so
- * they share a commit). A commit that finds the session moved does nothing: whoever moved
- * it repeats the rail call with the same idempotency key, which the rail
- * answers the same, so nothing is paid twice.
+ * batch per kind of call, plans each change and makes the row it commits
+ * and its event's snapshot (still outside: the single writer only checks,
+ * moves money and writes), then commits each in its own transaction with
+ * its ledger effect and its event, provided the session has not moved and
+ * the lease is still ours (all submitted at once, so they share a
+ * commit). A commit that finds the session moved does nothing: whoever
+ * moved it repeats the rail call with the same idempotency key, which the
+ * rail answers the same, so nothing is paid twice.
  *
  * Invariants: a status changes only along the table in domain/session.c;
  * the hold is posted exactly when the session becomes settled and voided
@@ -78,14 +80,18 @@ enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum cu
 	return fx_default_rate(source, target, out) ? STORE_OK : STORE_NOT_FOUND;
 }
 
-enum store_status svc_session_save(struct store_tx *tx, const struct service *svc,
-				   struct store_session *s, int64_t expect_version,
-				   const char *event_type)
+void svc_session_stamp(struct store_session *s, int64_t expect_version, const char *event_type)
 {
 	s->version = expect_version + 1;
 	s->updated_at = svc_now();
 	if (event_type)
 		s->event_seq++;
+}
+
+enum store_status svc_session_write(struct store_tx *tx, const struct service *svc,
+				    const struct store_session *s, int64_t expect_version,
+				    const char *event_type, const char *data)
+{
 	enum store_status st = STORE_CALL(tx, session_update, s, expect_version);
 	if (st != STORE_OK || !event_type)
 		return st;
@@ -95,14 +101,25 @@ enum store_status svc_session_save(struct store_tx *tx, const struct service *sv
 	memcpy(ev.tenant_id, s->tenant_id, sizeof ev.tenant_id);
 	memcpy(ev.resource_id, s->id, sizeof ev.resource_id);
 	snprintf(ev.type, sizeof ev.type, "%s", event_type);
-	ev.data = svc->session_snapshot ? svc->session_snapshot(s) : strdup("{}");
-	if (!ev.data)
+	char *own = NULL;
+	if (!data)
+		data = own = svc->session_snapshot ? svc->session_snapshot(s) : strdup("{}");
+	if (!data)
 		return STORE_FAIL;
+	ev.data = (char *)data; /* event_insert only reads it */
 	st = STORE_CALL(tx, event_insert, &ev);
 	if (st == STORE_OK)
 		st = svc_outbox_event(tx, svc, s, &ev);
-	free(ev.data);
+	free(own);
 	return st;
+}
+
+enum store_status svc_session_save(struct store_tx *tx, const struct service *svc,
+				   struct store_session *s, int64_t expect_version,
+				   const char *event_type)
+{
+	svc_session_stamp(s, expect_version, event_type);
+	return svc_session_write(tx, svc, s, expect_version, event_type, NULL);
 }
 
 static enum store_status hold_accounts(struct store_tx *tx, const struct store_session *s,
@@ -180,7 +197,9 @@ struct plan {
 	char reason[48];
 	int attempts;
 	int64_t next_run_ms;
-	bool convert;      /* compute fill_rate and delivered amount at commit */
+	bool convert;      /* fix fill_rate and the delivered amount */
+	struct fx_rate fill;
+	int64_t delivered_minor;
 	enum money_action money;
 };
 
@@ -188,6 +207,10 @@ struct plan {
  * (enum rail_kind), or one of these, which ask the rail nothing. */
 enum { STEP_CONVERT = RAIL_KINDS, STEP_STUCK };
 
+/* One step, from its lease to its commit. Everything but the checks, the
+ * money and the writes is done outside the transaction, by the worker:
+ * the rail call, the plan, the row it commits and its event's snapshot,
+ * so the one committer spends its time on nothing else. */
 struct step_arg {
 	const struct service *svc;
 	const struct store_session *seen; /* as leased */
@@ -199,6 +222,12 @@ struct step_arg {
 	char key[UUID_STR_LEN + 16];
 	struct rail_call call;
 	struct rail_result result;
+	enum store_status rate_st; /* STEP_CONVERT: the rate, read before */
+	struct fx_rate rate;
+	struct store_session next; /* the row to commit (step_next) */
+	const char *event;         /* its event type, NULL for none */
+	char type[48];
+	char *snapshot;            /* the event's data (owned) */
 };
 
 static int64_t backoff_ms(int attempts)
@@ -209,81 +238,28 @@ static int64_t backoff_ms(int attempts)
 	return d < BACKOFF_CAP_MS ? d : BACKOFF_CAP_MS;
 }
 
+/* Commit a step planned outside: the session must be as leased and still
+ * ours; then its money moves and its next version is written. */
 static enum store_status step_tx(struct store_tx *tx, void *arg)
 {
 	struct step_arg *a = arg;
-	const struct plan *p = &a->plan;
-	struct store_session s;
+	const struct store_session *s = &a->next;
+	struct store_session cur;
 	a->moved = false;
-	enum store_status st = STORE_CALL(tx, session_get, a->seen->tenant_id, a->seen->id, &s);
+	enum store_status st = STORE_CALL(tx, session_get, a->seen->tenant_id, a->seen->id, &cur);
 	if (st != STORE_OK)
 		return st == STORE_NOT_FOUND ? STORE_FAIL : st;
-	if (s.version != a->seen->version || strcmp(s.lease_owner, a->owner) != 0) {
+	if (cur.version != a->seen->version || strcmp(cur.lease_owner, a->owner) != 0) {
 		a->moved = true;
 		return STORE_ABORT;
 	}
-	enum session_status from;
-	if (!session_status_parse(s.status, &from))
-		return STORE_FAIL;
-	const char *event = NULL;
-	char type[48];
-	if (p->status != from) {
-		snprintf(type, sizeof type, "off_ramp_session.%s", session_status_name(p->status));
-		event = type;
-	} else if (strcmp(p->stage, s.stage) != 0) {
-		event = "off_ramp_session.stage_changed";
-	}
-	snprintf(s.status, sizeof s.status, "%s", session_status_name(p->status));
-	snprintf(s.stage, sizeof s.stage, "%s", p->stage);
-	snprintf(s.failure_reason, sizeof s.failure_reason, "%s", p->reason);
-	s.attempts = p->attempts;
-	s.next_run_ms = p->next_run_ms;
-	s.lease_owner[0] = '\0';
-	s.lease_until_ms = 0;
-	if (p->convert) {
-		struct fx_rate rate;
-		int64_t delivered = 0;
-		if (s.locked_rate_value > 0) {
-			rate = (struct fx_rate){s.locked_rate_value, s.locked_rate_scale};
-			st = STORE_OK;
-		} else {
-			st = svc_fx_rate(tx, money_currency(s.currency),
-					 money_currency(s.target_currency), &rate);
-		}
-		if (st != STORE_OK && st != STORE_NOT_FOUND)
-			return st;
-		const char *why = NULL;
-		if (st == STORE_NOT_FOUND)
-			why = "fx_rate_unavailable";
-		else if (fx_convert(s.principal_minor, money_currency(s.currency), &rate,
-				    money_currency(s.target_currency), &delivered) != ERR_OK)
-			why = "amount_too_large";
-		else if (delivered <= 0)
-			why = "amount_too_small";
-		if (why) {
-			/* No rate, or nothing (or too much) to deliver: fail
-			 * before any payout. */
-			snprintf(s.status, sizeof s.status, "%s", session_status_name(SESSION_FAILED));
-			snprintf(s.failure_reason, sizeof s.failure_reason, "%s", why);
-			snprintf(type, sizeof type, "off_ramp_session.failed");
-			event = type;
-			if ((st = svc_hold_release(tx, &s)) != STORE_OK)
-				return st;
-		} else {
-			s.fill_rate_value = rate.value;
-			s.fill_rate_scale = rate.scale;
-			s.delivered_minor = delivered;
-		}
-	}
-	if (p->money == MONEY_SETTLE) {
-		s.settled_at = svc_now();
-		st = svc_hold_settle(tx, &s);
-	} else if (p->money == MONEY_RELEASE) {
-		st = svc_hold_release(tx, &s);
-	}
+	if (a->plan.money == MONEY_SETTLE)
+		st = svc_hold_settle(tx, s);
+	else if (a->plan.money == MONEY_RELEASE)
+		st = svc_hold_release(tx, s);
 	if (st != STORE_OK)
 		return st;
-	st = svc_session_save(tx, a->svc, &s, a->seen->version, event);
+	st = svc_session_write(tx, a->svc, s, a->seen->version, a->event, a->snapshot);
 	if (st == STORE_NOT_FOUND) {
 		a->moved = true;
 		return STORE_ABORT;
@@ -422,6 +398,110 @@ static bool step_in_table(const struct step_arg *a)
 	return true;
 }
 
+/* The rates the pass's conversions apply, read in one read transaction
+ * before their commits (a session that locked its rate at creation has
+ * it already). */
+static enum store_status rates_tx(struct store_tx *tx, void *arg)
+{
+	struct step_arg **convert = arg;
+	for (; *convert; convert++) {
+		struct step_arg *a = *convert;
+		const struct store_session *s = a->seen;
+		a->rate_st = svc_fx_rate(tx, money_currency(s->currency),
+					 money_currency(s->target_currency), &a->rate);
+		if (a->rate_st != STORE_OK && a->rate_st != STORE_NOT_FOUND)
+			return a->rate_st;
+	}
+	return STORE_OK;
+}
+
+static void read_rates(struct service *svc, struct step_arg *steps, int n)
+{
+	struct step_arg *convert[CLAIM_BATCH_MAX + 1];
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		struct step_arg *a = &steps[i];
+		if (a->what != STEP_CONVERT)
+			continue;
+		const struct store_session *s = a->seen;
+		if (s->locked_rate_value > 0) {
+			a->rate = (struct fx_rate){s->locked_rate_value, s->locked_rate_scale};
+			a->rate_st = STORE_OK;
+		} else {
+			convert[k++] = a;
+		}
+	}
+	convert[k] = NULL;
+	if (k == 0)
+		return;
+	enum store_status st = store_run(svc->store, false, rates_tx, convert);
+	for (int i = 0; st != STORE_OK && i < k; i++)
+		convert[i]->rate_st = st;
+}
+
+/* Plan a conversion from its rate: the amount to deliver, or a failure
+ * before any payout. False when the rate could not be read. */
+static bool step_convert(struct step_arg *a)
+{
+	struct plan *p = &a->plan;
+	const struct store_session *s = a->seen;
+	if (a->rate_st != STORE_OK && a->rate_st != STORE_NOT_FOUND)
+		return false;
+	const char *why = NULL;
+	if (a->rate_st == STORE_NOT_FOUND)
+		why = "fx_rate_unavailable";
+	else if (fx_convert(s->principal_minor, money_currency(s->currency), &a->rate,
+			    money_currency(s->target_currency), &p->delivered_minor) != ERR_OK)
+		why = "amount_too_large";
+	else if (p->delivered_minor <= 0)
+		why = "amount_too_small";
+	if (why) {
+		/* No rate, or nothing (or too much) to deliver. */
+		p->convert = false;
+		plan_fail(p, why);
+	} else {
+		p->fill = a->rate;
+	}
+	return true;
+}
+
+/* The row the step commits: the session as leased with the plan applied,
+ * stamped as its next version, and its event's snapshot. False when the
+ * snapshot could not be made. */
+static bool step_next(struct step_arg *a)
+{
+	const struct plan *p = &a->plan;
+	struct store_session *s = &a->next;
+	*s = *a->seen;
+	a->event = NULL;
+	if (strcmp(session_status_name(p->status), s->status) != 0) {
+		snprintf(a->type, sizeof a->type, "off_ramp_session.%s", session_status_name(p->status));
+		a->event = a->type;
+	} else if (strcmp(p->stage, s->stage) != 0) {
+		a->event = "off_ramp_session.stage_changed";
+	}
+	snprintf(s->status, sizeof s->status, "%s", session_status_name(p->status));
+	snprintf(s->stage, sizeof s->stage, "%s", p->stage);
+	snprintf(s->failure_reason, sizeof s->failure_reason, "%s", p->reason);
+	s->attempts = p->attempts;
+	s->next_run_ms = p->next_run_ms;
+	s->lease_owner[0] = '\0';
+	s->lease_until_ms = 0;
+	if (p->convert) {
+		s->fill_rate_value = p->fill.value;
+		s->fill_rate_scale = p->fill.scale;
+		s->delivered_minor = p->delivered_minor;
+	}
+	if (p->money == MONEY_SETTLE)
+		s->settled_at = svc_now();
+	svc_session_stamp(s, a->seen->version, a->event);
+	if (!a->event)
+		return true;
+	const struct service *svc = a->svc;
+	a->snapshot = svc->session_snapshot ? svc->session_snapshot(s) : strdup("{}");
+	return a->snapshot != NULL;
+}
+
 /* Ask the rail every call of the pass, one batch per kind (the rail's
  * *_many op, when it has one, answers a batch for the price of a call),
  * none started after until_ms: those steps are left unasked. The kinds
@@ -485,6 +565,28 @@ static enum store_status next_due_tx(struct store_tx *tx, void *arg)
 	return STORE_CALL(tx, session_next_due, (int64_t *)arg);
 }
 
+/* Plan a step from what the rail (or the rate) answered, and make the row
+ * it commits; false when it has nothing to commit. */
+static bool step_plan(struct step_arg *a, int64_t now)
+{
+	if (a->what < RAIL_KINDS && !a->asked)
+		return false; /* its lease lapses; a later pass asks */
+	if (a->asked)
+		step_answer(a, now);
+	if (a->what == STEP_CONVERT && !step_convert(a)) {
+		log_error("lifecycle: session %s: cannot read its rate: %s", a->seen->id,
+			  store_status_name(a->rate_st));
+		return false;
+	}
+	if (!step_in_table(a))
+		return false;
+	if (!step_next(a)) {
+		log_error("lifecycle: session %s: out of memory for its event", a->seen->id);
+		return false;
+	}
+	return true;
+}
+
 /* Commit the steps that have something to commit, all submitted at once:
  * each is its own transaction (one session moving under us never undoes
  * another's step), and with group commit they share one fsync. */
@@ -496,19 +598,18 @@ static void commit_steps(struct service *svc, struct step_arg *steps, int n)
 	int m = 0;
 	int64_t now = svc_now_ms();
 	for (int i = 0; i < n; i++) {
-		struct step_arg *a = &steps[i];
-		if (a->what < RAIL_KINDS && !a->asked)
-			continue; /* its lease lapses; a later pass asks */
-		if (a->asked)
-			step_answer(a, now);
-		if (step_in_table(a))
-			args[m] = a, committed[m++] = a;
+		if (!step_plan(&steps[i], now))
+			continue;
+		args[m] = &steps[i];
+		committed[m++] = &steps[i];
 	}
 	store_run_all(svc->store, step_tx, args, m, out);
 	for (int i = 0; i < m; i++)
 		if (out[i] != STORE_OK && !(out[i] == STORE_ABORT && committed[i]->moved))
 			log_error("lifecycle: session %s: commit failed: %s", committed[i]->seen->id,
 				  store_status_name(out[i]));
+	for (int i = 0; i < n; i++)
+		free(steps[i].snapshot);
 }
 
 int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int batch,
@@ -535,6 +636,7 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 	 * lapse unasked and are leased again by a later pass), so it cannot
 	 * outlive its leases and lose every step to a second worker. */
 	ask_rail(rail, steps, n, c.now + LEASE_MS / 3);
+	read_rates(s, steps, n);
 	commit_steps(s, steps, n);
 	free(steps);
 	int64_t next = 0;

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,52 @@ static void test_a_batch_repeating_a_key_pays_once(void **state)
 	rail_close(rail);
 }
 
+/* Counts the snapshots rendered, and those rendered by the committer
+ * (the store's one writer thread, named so). */
+static int snapshots, snapshots_on_committer;
+
+static char *counting_snapshot(const struct store_session *s)
+{
+	char name[16] = "";
+	pthread_getname_np(pthread_self(), name, sizeof name);
+	snapshots++;
+	snapshots_on_committer += strcmp(name, "committer") == 0;
+	char buf[96];
+	snprintf(buf, sizeof buf, "{\"id\":\"%s\",\"version\":%lld}", s->id, (long long)s->version);
+	return strdup(buf);
+}
+
+static void last_event(void *arg, const struct store_event *e)
+{
+	snprintf(arg, 128, "%s", e->data);
+}
+
+static void test_steps_render_their_events_outside_the_committer(void **state)
+{
+	/* The one writer serialises every commit of the process: a step's
+	 * event snapshot is made by the worker, and is of the row committed. */
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	char id[UUID_STR_LEN + 1];
+	create(f, 10000000, id);
+	f->svc.session_snapshot = counting_snapshot;
+	snapshots = snapshots_on_committer = 0;
+	run(f, rail);
+	f->svc.session_snapshot = NULL;
+	struct store_session s = get(f, id);
+	assert_string_equal(s.status, "settled");
+	assert_int_equal(snapshots, 3); /* stage_changed, executed, settled */
+	assert_int_equal(snapshots_on_committer, 0);
+	char last[128] = "";
+	bool more;
+	assert_int_equal(svc_event_list(&f->svc, &f->auth, id, 0, 10, last_event, last, &more),
+			 ERR_OK);
+	char want[128];
+	snprintf(want, sizeof want, "{\"id\":\"%s\",\"version\":%lld}", id, (long long)s.version);
+	assert_string_equal(last, want); /* the settled event shows the row as committed */
+	rail_close(rail);
+}
+
 struct self_arg {
 	struct fx *f;
 	enum ledger_result lr;
@@ -365,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_pass_books_its_payouts_in_one_write, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_batch_repeating_a_key_pays_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_steps_render_their_events_outside_the_committer, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
