@@ -31,7 +31,6 @@
 #define BACKOFF_BASE_MS 100      /* first retry of a transient rail error */
 #define BACKOFF_CAP_MS 60000     /* retries never wait longer than this */
 #define PRE_PAYOUT_ATTEMPTS 8    /* before the payout: then fail, nothing was paid */
-#define CLAIM_BATCH_MAX 64
 
 int64_t svc_now_ms(void) { return (int64_t)clock_now_ms(); }
 
@@ -417,7 +416,7 @@ static enum store_status rates_tx(struct store_tx *tx, void *arg)
 
 static void read_rates(struct service *svc, struct step_arg *steps, int n)
 {
-	struct step_arg *convert[CLAIM_BATCH_MAX + 1];
+	struct step_arg *convert[LIMIT_WORKER_BATCH + 1];
 	int k = 0;
 	for (int i = 0; i < n; i++) {
 		struct step_arg *a = &steps[i];
@@ -509,9 +508,9 @@ static bool step_next(struct step_arg *a)
  * rather than filling it. */
 static void ask_rail(struct rail *rail, struct step_arg *steps, int n, int64_t until_ms)
 {
-	struct rail_call calls[CLAIM_BATCH_MAX];
-	struct rail_result results[CLAIM_BATCH_MAX];
-	int idx[CLAIM_BATCH_MAX];
+	struct rail_call calls[LIMIT_WORKER_BATCH];
+	struct rail_result results[LIMIT_WORKER_BATCH];
+	int idx[LIMIT_WORKER_BATCH];
 	for (int kind = RAIL_KINDS - 1; kind >= 0; kind--) {
 		int k = 0;
 		for (int i = 0; i < n; i++) {
@@ -549,13 +548,6 @@ static enum store_status claim_tx(struct store_tx *tx, void *arg)
 {
 	struct claim_arg *c = arg;
 	c->n = 0;
-	int64_t next;
-	/* Look before taking the write lock: most passes find nothing. */
-	enum store_status st = STORE_CALL(tx, session_next_due, &next);
-	if (st == STORE_NOT_FOUND || (st == STORE_OK && next > c->now))
-		return STORE_OK;
-	if (st != STORE_OK)
-		return st;
 	return STORE_CALL(tx, session_claim, c->now, c->owner, c->now + LEASE_MS, c->limit,
 			  claim_row, c);
 }
@@ -592,9 +584,9 @@ static bool step_plan(struct step_arg *a, int64_t now)
  * another's step), and with group commit they share one fsync. */
 static void commit_steps(struct service *svc, struct step_arg *steps, int n)
 {
-	void *args[CLAIM_BATCH_MAX];
-	struct step_arg *committed[CLAIM_BATCH_MAX];
-	enum store_status out[CLAIM_BATCH_MAX];
+	void *args[LIMIT_WORKER_BATCH];
+	struct step_arg *committed[LIMIT_WORKER_BATCH];
+	enum store_status out[LIMIT_WORKER_BATCH];
 	int m = 0;
 	int64_t now = svc_now_ms();
 	for (int i = 0; i < n; i++) {
@@ -612,37 +604,64 @@ static void commit_steps(struct service *svc, struct step_arg *steps, int n)
 		free(steps[i].snapshot);
 }
 
+/* Work a pass's leased rows: rail calls first, outside any transaction,
+ * then the commits. The steps commit only if their leases still hold: a
+ * pass whose rail calls run long stops asking after a third of the lease
+ * (the rest lapse unasked and are leased again by a later pass), so it
+ * cannot outlive its leases and lose every step to a second worker. */
+static int work(struct service *s, struct rail *rail, const char *owner,
+		const struct store_session *rows, int n_rows, int64_t now)
+{
+	struct step_arg *steps = calloc((size_t)n_rows, sizeof *steps);
+	if (!steps)
+		return -1;
+	int n = 0;
+	for (int i = 0; i < n_rows; i++)
+		n += step_start(s, owner, &rows[i], now, &steps[n]);
+	ask_rail(rail, steps, n, now + LEASE_MS / 3);
+	read_rates(s, steps, n);
+	commit_steps(s, steps, n);
+	free(steps);
+	return n_rows;
+}
+
+/* The earliest next_run_ms of a session in flight into *next_ms (0 and
+ * STORE_NOT_FOUND when none is). */
+static enum store_status next_due(struct service *s, int64_t *next_ms)
+{
+	*next_ms = 0;
+	enum store_status st = store_run(s->store, false, next_due_tx, next_ms);
+	if (st != STORE_OK)
+		*next_ms = 0;
+	return st;
+}
+
 int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int batch,
 		    int64_t *next_due_ms)
 {
 	if (batch < 1)
 		batch = 1;
-	if (batch > CLAIM_BATCH_MAX)
-		batch = CLAIM_BATCH_MAX;
-	struct store_session rows[CLAIM_BATCH_MAX];
-	struct claim_arg c = {.now = svc_now_ms(), .owner = owner, .limit = batch, .rows = rows};
-	enum store_status st = store_run(s->store, true, claim_tx, &c);
-	if (st != STORE_OK)
+	if (batch > LIMIT_WORKER_BATCH)
+		batch = LIMIT_WORKER_BATCH;
+	/* Look first, with a read: a pass that finds nothing due costs the
+	 * committer nothing (idle workers poll several times a second). */
+	int64_t now = svc_now_ms();
+	enum store_status st = next_due(s, next_due_ms);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
 		return -1;
-	struct step_arg *steps = calloc((size_t)c.n + 1, sizeof *steps);
-	if (!steps)
+	if (st == STORE_NOT_FOUND || *next_due_ms > now)
+		return 0;
+	struct store_session *rows = malloc((size_t)batch * sizeof *rows);
+	if (!rows)
 		return -1;
-	int n = 0;
-	for (int i = 0; i < c.n; i++)
-		n += step_start(s, owner, &rows[i], c.now, &steps[n]);
-	/* Rail calls first, outside any transaction, then the commits. The
-	 * steps commit only if their leases still hold: a pass whose rail
-	 * calls run long stops asking after a third of the lease (the rest
-	 * lapse unasked and are leased again by a later pass), so it cannot
-	 * outlive its leases and lose every step to a second worker. */
-	ask_rail(rail, steps, n, c.now + LEASE_MS / 3);
-	read_rates(s, steps, n);
-	commit_steps(s, steps, n);
-	free(steps);
-	int64_t next = 0;
-	st = store_run(s->store, false, next_due_tx, &next);
-	*next_due_ms = st == STORE_OK ? next : 0;
-	return c.n;
+	struct claim_arg c = {.now = now, .owner = owner, .limit = batch, .rows = rows};
+	st = store_run(s->store, true, claim_tx, &c);
+	int n = st != STORE_OK ? -1 : c.n > 0 ? work(s, rail, owner, rows, c.n, now) : 0;
+	free(rows);
+	if (n < 0)
+		return -1;
+	st = next_due(s, next_due_ms);
+	return st == STORE_OK || st == STORE_NOT_FOUND ? n : -1;
 }
 
 static enum store_status recover_tx(struct store_tx *tx, void *arg)

@@ -328,6 +328,29 @@ static void test_a_batch_repeating_a_key_pays_once(void **state)
 	rail_close(rail);
 }
 
+static void test_a_pass_with_nothing_due_writes_nothing(void **state)
+{
+	/* Idle workers poll several times a second each: a pass that finds
+	 * nothing due must not queue a write for the committer. */
+	struct fx *f = *state;
+	struct counting_store cs;
+	counting_init(&cs, f->store);
+	struct store *real = f->svc.store;
+	f->svc.store = &cs.base;
+	int64_t next = -1;
+	assert_int_equal(svc_worker_tick(&f->svc, NULL, "test/0", 16, &next), 0);
+	assert_int_equal(next, 0); /* nothing in flight */
+	char id[UUID_STR_LEN + 1];
+	f->svc.store = real;
+	f->svc.step_ms = 60000;
+	create(f, 10000000, id); /* due in a minute */
+	f->svc.store = &cs.base;
+	assert_int_equal(svc_worker_tick(&f->svc, NULL, "test/0", 16, &next), 0);
+	assert_true(next > svc_now_ms());
+	assert_int_equal(cs.writes, 0);
+	f->svc.store = real;
+}
+
 /* Counts the snapshots rendered, and those rendered by the committer
  * (the store's one writer thread, named so). */
 static int snapshots, snapshots_on_committer;
@@ -413,6 +436,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_pass_books_its_payouts_in_one_write, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_batch_repeating_a_key_pays_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_steps_render_their_events_outside_the_committer, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_pass_with_nothing_due_writes_nothing, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
