@@ -49,10 +49,12 @@
 #define LIMIT_STORE_BUSY_TIMEOUT_MS 5000    /* SQLite busy handler */
 #define LIMIT_STORE_RETRIES 8               /* bounded retry of a transaction on RETRY */
 #define LIMIT_STORE_CONNECTIONS 128         /* pooled connections, one per thread */
-/* Session workers: each pass's rail calls that write (a payout submitted
- * to the sandbox's book) wait for a commit one after another, so the
- * lifecycle's pace grows with the workers whose writes share commits. */
-#define LIMIT_WORKERS_DEFAULT 4
+/* Session workers. A pass waits for a few commits (its leases, the rail's
+ * book, its steps), each queued behind whatever the API is writing, so
+ * under load the lifecycle's pace is the sessions in flight per wait:
+ * workers times the sessions a pass leases. */
+#define LIMIT_WORKERS_DEFAULT 8
+#define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
 #define LIMIT_COMMIT_BATCH_MAX 1024         /* writes sharing one commit, at most */
 #define LIMIT_COMMIT_BATCH_DEFAULT 256      /* --commit-batch-max default */
@@ -104,6 +106,7 @@ _Static_assert(LIMIT_JSON_EXACT_DEPTH >= LIMIT_JSON_DEPTH + 4, "a stored body in
 _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may echo a body");
 _Static_assert(LIMIT_HTTP_THREADS_MAX + LIMIT_WORKERS_MAX + 8 <= LIMIT_STORE_CONNECTIONS,
 	       "every thread gets a connection");
+_Static_assert(LIMIT_WORKER_BATCH <= LIMIT_COMMIT_BATCH_MAX, "a pass's steps go to store_run_all at once");
 _Static_assert(LIMIT_COMMIT_BATCH_DEFAULT > 1 && LIMIT_COMMIT_BATCH_DEFAULT <= LIMIT_COMMIT_BATCH_MAX,
 	       "the default batches (CONTRACT §11) within the cap");
 

@@ -9,6 +9,14 @@
  *
  * Calls happen outside any store transaction of ours and may block; a
  * rail is used from several worker threads at once.
+ *
+ * Batches. A worker pass has many sessions waiting on the same kind of
+ * call; rail_ask() hands them to the rail together. A rail that can answer
+ * many calls for the price of one (one write to its book, one request to
+ * its bank) fills the optional *_many ops; the others are asked one call
+ * at a time. Either way each call in a batch is its own request, keyed by
+ * its own idempotency key, with its own result: a batch is a transport,
+ * never a unit of success or failure the caller must reason about.
  */
 #ifndef OFFRAMP_RAILS_RAIL_H
 #define OFFRAMP_RAILS_RAIL_H
@@ -41,13 +49,26 @@ struct rail_result {
 	char reason[48]; /* stable failure_reason code when REJECTED */
 };
 
+/* The kinds of call, in the order of a session's life. */
+enum rail_kind { RAIL_CHAIN_TRANSFER, RAIL_PAYOUT_SUBMIT, RAIL_PAYOUT_STATUS, RAIL_KINDS };
+
 struct rail;
+/* n calls of one kind: results[i] answers calls[i] (n >= 1; both arrays
+ * borrowed for the call). The same contract as n single calls, in any
+ * order, a key repeated within the batch included. */
+typedef void (*rail_many_fn)(struct rail *, const struct rail_call *calls,
+			     struct rail_result *results, int n);
+
 struct rail_ops {
 	const char *name;
 	void (*chain_transfer)(struct rail *, const struct rail_call *, struct rail_result *);
 	void (*payout_submit)(struct rail *, const struct rail_call *, struct rail_result *);
 	void (*payout_status)(struct rail *, const struct rail_call *, struct rail_result *);
 	void (*close)(struct rail *);
+	/* Optional (NULL: rail_ask asks one call at a time). */
+	rail_many_fn chain_transfer_many;
+	rail_many_fn payout_submit_many;
+	rail_many_fn payout_status_many;
 };
 
 struct rail {
@@ -59,6 +80,16 @@ struct store;
  * cents; its payouts are kept in the store, keyed by idempotency key. The
  * store is borrowed. */
 struct rail *rail_sandbox_new(struct store *store);
+
+/* Ask n calls of one kind, results[i] answering calls[i]. A rail with the
+ * kind's *_many op gets them all in one call; otherwise they go one by
+ * one, and none is started once the clock (clock_now_ms) reaches until_ms
+ * (0: no limit), so a slow rail cannot keep its caller past a deadline.
+ * Returns how many were asked: calls[0, returned) have results, the rest
+ * were never made. Blocks as long as the rail does; thread-safe as the
+ * rail is. */
+int rail_ask(struct rail *r, enum rail_kind kind, const struct rail_call *calls,
+	     struct rail_result *results, int n, int64_t until_ms);
 
 static inline void rail_close(struct rail *r)
 {

@@ -76,10 +76,21 @@ enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum cu
 enum store_status svc_session_save(struct store_tx *tx, const struct service *svc,
 				   struct store_session *s, int64_t expect_version,
 				   const char *event_type);
+/* svc_session_save in two halves, so a caller can make the row and its
+ * event's snapshot outside the transaction: stamp s as the version after
+ * expect_version (version, updated_at, event_seq when event_type is not
+ * NULL); then write it, with data as the event's snapshot (borrowed; NULL:
+ * rendered here from s). */
+void svc_session_stamp(struct store_session *s, int64_t expect_version, const char *event_type);
+enum store_status svc_session_write(struct store_tx *tx, const struct service *svc,
+				    const struct store_session *s, int64_t expect_version,
+				    const char *event_type, const char *data);
 /* s's event event_type (s->event_seq is its number; its time is
- * s->updated_at) with a snapshot of s, and its webhook deliveries, in tx. */
+ * s->updated_at) with data as its snapshot (borrowed; NULL: rendered here
+ * from s), and its webhook deliveries, in tx. */
 enum store_status svc_session_event(struct store_tx *tx, const struct service *svc,
-				    const struct store_session *s, const char *event_type);
+				    const struct store_session *s, const char *event_type,
+				    const char *data);
 /* Post the hold of a settled session and pay principal and fees out of
  * holds; or void it for a failed/cancelled one. */
 enum store_status svc_hold_settle(struct store_tx *tx, const struct store_session *s);

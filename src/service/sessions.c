@@ -327,7 +327,7 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 	}
 	char type[48];
 	snprintf(type, sizeof type, "off_ramp_session.%s", r->status);
-	if ((st = svc_session_event(tx, c->s, r, type)) != STORE_OK)
+	if ((st = svc_session_event(tx, c->s, r, type, NULL)) != STORE_OK)
 		return st;
 	*result = r;
 	return STORE_OK;

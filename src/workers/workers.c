@@ -11,12 +11,12 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "service/service.h"
 #include "workers/pool.h"
 
 #define POLL_MAX_MS 50 /* notice sessions made elsewhere (approvals, another process) */
-#define BATCH 64 /* sessions a pass leases; their steps share a commit */
 
 #define LAG_WARN_MS 1000      /* the oldest due session this late is worth a line */
 #define LAG_LOG_EVERY_MS 10000 /* ... at most this often */
@@ -45,7 +45,7 @@ static int64_t worker_pass(void *arg, const char *owner)
 {
 	struct workers *w = arg;
 	int64_t next = 0;
-	int n = svc_worker_tick(w->svc, w->rail, owner, BATCH, &next);
+	int n = svc_worker_tick(w->svc, w->rail, owner, LIMIT_WORKER_BATCH, &next);
 	int64_t now = (int64_t)clock_now_ms();
 	/* After a pass, a next due time in the past is a backlog that age. */
 	note_lag(w, next, now);

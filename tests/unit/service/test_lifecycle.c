@@ -1,8 +1,9 @@
 /*
  * test_lifecycle.c - workers over the sandbox rail and over a rail made
  * to misbehave, against a real SQLite file: outcomes by cents, money
- * after each, idempotency keys on every rail call, and a late rail answer
- * that must not overwrite a terminal state.
+ * after each, idempotency keys on every rail call, a late rail answer
+ * that must not overwrite a terminal state, and a pass handing the
+ * sandbox its payouts in one write.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,7 +184,13 @@ static void late_status(struct rail *r, const struct rail_call *c, struct rail_r
 
 static void late_close(struct rail *r) { (void)r; }
 
-static const struct rail_ops late_ops = {"late", late_chain, late_submit, late_status, late_close};
+static const struct rail_ops late_ops = {
+	.name = "late",
+	.chain_transfer = late_chain,
+	.payout_submit = late_submit,
+	.payout_status = late_status,
+	.close = late_close,
+};
 
 static void test_late_answer_never_overwrites_a_terminal_state(void **state)
 {
@@ -222,6 +229,171 @@ static void test_rail_keys_are_stable_across_repeats(void **state)
 	assert_int_equal(r.outcome, RAIL_OK);
 	rail->ops->payout_status(rail, &c, &r);
 	assert_int_equal(r.outcome, RAIL_OK);
+	rail_close(rail);
+}
+
+/* A store that counts the transactions the sandbox asks of it and passes
+ * them on; its transactions run on the real store (tx->store is it). */
+struct counting_store {
+	struct store base;
+	struct store_ops ops;
+	struct store *inner;
+	int writes, reads;
+};
+
+static enum store_status counting_run(struct store *s, bool write, store_tx_fn fn, void *arg)
+{
+	struct counting_store *c = (struct counting_store *)s;
+	if (write)
+		c->writes++;
+	else
+		c->reads++;
+	return c->inner->ops->run(c->inner, write, fn, arg);
+}
+
+static void counting_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
+			     enum store_status *out)
+{
+	struct counting_store *c = (struct counting_store *)s;
+	c->writes += n;
+	store_run_all(c->inner, fn, args, n, out);
+}
+
+static void counting_init(struct counting_store *c, struct store *inner)
+{
+	*c = (struct counting_store){.inner = inner, .ops = *inner->ops};
+	c->ops.run = counting_run;
+	c->ops.run_all = counting_run_all;
+	c->base = (struct store){.ops = &c->ops, .commit_batch_max = inner->commit_batch_max};
+}
+
+struct book_count {
+	int payouts, calls;
+};
+
+static void count_payout(void *arg, const struct store_payout *p)
+{
+	struct book_count *b = arg;
+	b->payouts++;
+	b->calls += p->calls;
+}
+
+static void test_a_pass_books_its_payouts_in_one_write(void **state)
+{
+	/* 16 sessions due together (run() leases 16 a pass): their payouts
+	 * reach the sandbox in one batch, booked in one write, and their
+	 * statuses in one read. One write per payout made a pass wait for
+	 * 16 commits. */
+	struct fx *f = *state;
+	struct counting_store cs;
+	counting_init(&cs, f->store);
+	struct rail *rail = rail_sandbox_new(&cs.base);
+	enum { N = 16 };
+	char ids[N][UUID_STR_LEN + 1];
+	for (int i = 0; i < N; i++)
+		create(f, 10000000 + i, ids[i]); /* 10.00...: cents that settle */
+	run(f, rail);
+	for (int i = 0; i < N; i++)
+		assert_string_equal(get(f, ids[i]).status, "settled");
+	assert_int_equal(cs.writes, 1);
+	assert_int_equal(cs.reads, 1);
+	struct book_count b = {0};
+	assert_int_equal(svc_payout_list(&f->svc, &f->auth, NULL, count_payout, &b), ERR_OK);
+	assert_int_equal(b.payouts, N);
+	assert_int_equal(b.calls, N); /* each paid once, asked once */
+	rail_close(rail);
+}
+
+static void test_a_batch_repeating_a_key_pays_once(void **state)
+{
+	/* One payout asked twice in one batch (a confused caller), and again
+	 * in a later batch: one payout, the same answer each time. */
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	struct rail_call c = {.idempotency_key = "y:payout", .tenant_id = f->auth.tenant_id,
+			      .session_id = "y", .rail_name = "sepa_credit_transfer",
+			      .source = CUR_USDC, .principal_minor = 1000000, .currency = CUR_EUR,
+			      .amount_minor = 92};
+	struct rail_call calls[3] = {c, c, c};
+	calls[1].amount_minor = 93;
+	struct rail_result r[3];
+	assert_int_equal(rail_ask(rail, RAIL_PAYOUT_SUBMIT, calls, r, 2, 0), 2);
+	assert_int_equal(rail_ask(rail, RAIL_PAYOUT_SUBMIT, &calls[2], &r[2], 1, 0), 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r[i].outcome, RAIL_OK);
+	struct book_count b = {0};
+	assert_int_equal(svc_payout_list(&f->svc, &f->auth, "y", count_payout, &b), ERR_OK);
+	assert_int_equal(b.payouts, 1);
+	assert_int_equal(b.calls, 3);
+	rail_close(rail);
+}
+
+static void test_a_pass_with_nothing_due_writes_nothing(void **state)
+{
+	/* Idle workers poll several times a second each: a pass that finds
+	 * nothing due must not queue a write for the committer. */
+	struct fx *f = *state;
+	struct counting_store cs;
+	counting_init(&cs, f->store);
+	struct store *real = f->svc.store;
+	f->svc.store = &cs.base;
+	int64_t next = -1;
+	assert_int_equal(svc_worker_tick(&f->svc, NULL, "test/0", 16, &next), 0);
+	assert_int_equal(next, 0); /* nothing in flight */
+	char id[UUID_STR_LEN + 1];
+	f->svc.store = real;
+	f->svc.step_ms = 60000;
+	create(f, 10000000, id); /* due in a minute */
+	f->svc.store = &cs.base;
+	assert_int_equal(svc_worker_tick(&f->svc, NULL, "test/0", 16, &next), 0);
+	assert_true(next > svc_now_ms());
+	assert_int_equal(cs.writes, 0);
+	f->svc.store = real;
+}
+
+/* Counts the snapshots rendered, and those rendered by the committer
+ * (the store's one writer thread, named so). */
+static int snapshots, snapshots_on_committer;
+
+static char *counting_snapshot(const struct store_session *s)
+{
+	char name[16] = "";
+	pthread_getname_np(pthread_self(), name, sizeof name);
+	snapshots++;
+	snapshots_on_committer += strcmp(name, "committer") == 0;
+	char buf[96];
+	snprintf(buf, sizeof buf, "{\"id\":\"%s\",\"version\":%lld}", s->id, (long long)s->version);
+	return strdup(buf);
+}
+
+static void last_event(void *arg, const struct store_event *e)
+{
+	snprintf(arg, 128, "%s", e->data);
+}
+
+static void test_steps_render_their_events_outside_the_committer(void **state)
+{
+	/* The one writer serialises every commit of the process: a step's
+	 * event snapshot is made by the worker, and is of the row committed. */
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	char id[UUID_STR_LEN + 1];
+	create(f, 10000000, id);
+	f->svc.session_snapshot = counting_snapshot;
+	snapshots = snapshots_on_committer = 0;
+	run(f, rail);
+	f->svc.session_snapshot = NULL;
+	struct store_session s = get(f, id);
+	assert_string_equal(s.status, "settled");
+	assert_int_equal(snapshots, 3); /* stage_changed, executed, settled */
+	assert_int_equal(snapshots_on_committer, 0);
+	char last[128] = "";
+	bool more;
+	assert_int_equal(svc_event_list(&f->svc, &f->auth, id, 0, 10, last_event, last, &more),
+			 ERR_OK);
+	char want[128];
+	snprintf(want, sizeof want, "{\"id\":\"%s\",\"version\":%lld}", id, (long long)s.version);
+	assert_string_equal(last, want); /* the settled event shows the row as committed */
 	rail_close(rail);
 }
 
@@ -381,6 +553,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_pass_writes_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_writes_the_row_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_reads_fixed_rows_before_the_write, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_pass_books_its_payouts_in_one_write, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_batch_repeating_a_key_pays_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_steps_render_their_events_outside_the_committer, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_pass_with_nothing_due_writes_nothing, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }
