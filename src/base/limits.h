@@ -58,6 +58,7 @@
 #define LIMIT_WORKERS_MAX 32
 #define LIMIT_COMMIT_BATCH_MAX 1024         /* writes sharing one commit, at most */
 #define LIMIT_COMMIT_BATCH_DEFAULT 256      /* --commit-batch-max default */
+#define LIMIT_COMMIT_BULK_SHARE 64          /* bulk writes (a worker pass's steps) taken first per batch */
 #define LIMIT_RESPONSE_BYTES (256 * 1024)   /* a stored idempotent answer */
 
 /* admin bulk-load (docs/SCALE.md). */

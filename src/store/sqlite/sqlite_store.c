@@ -72,7 +72,10 @@ struct sq_committer {
 	bool running, stop;
 	pthread_mutex_t mu;
 	pthread_cond_t work;
+	/* Two queues: lone writes (a request's) and bulk ones (store_run_all:
+	 * a worker pass's steps, up to LIMIT_WORKER_BATCH at once). */
 	struct sq_job *head, **tail;
+	struct sq_job *bulk_head, **bulk_tail;
 	int queued;
 	struct sq_conn *conn; /* its own connection, never pooled */
 	uint64_t commits, writes;
@@ -410,6 +413,34 @@ rollback:
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static int sq_queue_take(struct sq_job **head, struct sq_job ***tail, struct sq_job **jobs, int n,
+		   int upto)
+{
+	while (*head && n < upto) {
+		jobs[n++] = *head;
+		*head = (*head)->next;
+	}
+	if (!*head)
+		*tail = head;
+	return n;
+}
+
+/*
+ * The next batch, under w->mu. Fairness between the two queues: a worker
+ * pass hands over hundreds of steps at once, and taken in arrival order
+ * they would fill whole commits while requests that came a moment later
+ * wait behind them (a create's p99 was a pass's length). So a batch takes
+ * at most LIMIT_COMMIT_BULK_SHARE bulk writes first (the lifecycle always
+ * moves), then the lone writes, then more bulk ones if room is left.
+ */
+static int sq_take_batch(struct sq_committer *w, struct sq_job **jobs, int max)
+{
+	int share = max < LIMIT_COMMIT_BULK_SHARE ? max : LIMIT_COMMIT_BULK_SHARE;
+	int n = sq_queue_take(&w->bulk_head, &w->bulk_tail, jobs, 0, share);
+	n = sq_queue_take(&w->head, &w->tail, jobs, n, max);
+	return sq_queue_take(&w->bulk_head, &w->bulk_tail, jobs, n, max);
+}
+
 static void *sq_committer_main(void *arg)
 {
 	struct sq_store *s = arg;
@@ -419,19 +450,14 @@ static void *sq_committer_main(void *arg)
 	pthread_setname_np(pthread_self(), "committer");
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->head && !w->stop)
+		while (!w->head && !w->bulk_head && !w->stop)
 			pthread_cond_wait(&w->work, &w->mu);
-		if (!w->head)
+		if (!w->head && !w->bulk_head)
 			break; /* stopping, and nothing left to write */
-		int max = s->base.commit_batch_max, n = 0;
+		int max = s->base.commit_batch_max;
 		if (max < 1 || max > LIMIT_COMMIT_BATCH_MAX)
 			max = LIMIT_COMMIT_BATCH_MAX;
-		while (w->head && n < max) {
-			jobs[n++] = w->head;
-			w->head = w->head->next;
-		}
-		if (!w->head)
-			w->tail = &w->head;
+		int n = sq_take_batch(w, jobs, max);
 		w->queued -= n;
 		pthread_mutex_unlock(&w->mu);
 		sq_batch_run(s, jobs, n);
@@ -448,7 +474,7 @@ static void *sq_committer_main(void *arg)
 /* Hand n jobs to the committer at once (so they share a batch when it has
  * room) and wait until each one's batch is committed. A caller on a fiber
  * (an HTTP request) parks instead of blocking its thread. */
-static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n)
+static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n, bool bulk)
 {
 	/* A write from inside a write would wait on itself: our bug. */
 	assert(!sq_on_committer);
@@ -463,8 +489,9 @@ static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n)
 			jobs[i].done = true;
 			continue;
 		}
-		*w->tail = &jobs[i];
-		w->tail = &jobs[i].next;
+		struct sq_job ***tail = bulk ? &w->bulk_tail : &w->tail;
+		**tail = &jobs[i];
+		*tail = &jobs[i].next;
 		w->queued++;
 	}
 	pthread_cond_signal(&w->work);
@@ -479,7 +506,7 @@ static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n)
 static enum store_status sq_write(struct sq_store *s, store_tx_fn fn, void *arg)
 {
 	struct sq_job job = {.fn = fn, .arg = arg, .st = STORE_FAIL};
-	sq_write_jobs(s, &job, 1);
+	sq_write_jobs(s, &job, 1, false);
 	return job.st;
 }
 
@@ -496,7 +523,7 @@ static void sq_run_all(struct store *base, store_tx_fn fn, void *const *args, in
 	assert(n >= 0 && n <= LIMIT_COMMIT_BATCH_MAX);
 	for (int i = 0; i < n; i++)
 		jobs[i] = (struct sq_job){.fn = fn, .arg = args[i], .st = STORE_FAIL};
-	sq_write_jobs(s, jobs, n);
+	sq_write_jobs(s, jobs, n, true);
 	for (int i = 0; i < n; i++)
 		out[i] = jobs[i].st;
 }
@@ -507,6 +534,7 @@ static bool sq_committer_start(struct sq_store *s)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
 	w->tail = &w->head;
+	w->bulk_tail = &w->bulk_head;
 	w->conn = calloc(1, sizeof *w->conn);
 	if (!w->conn || !(w->conn->db = sq_open_db(s->path))) {
 		free(w->conn);

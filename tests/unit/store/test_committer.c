@@ -4,7 +4,8 @@
  * that refuses (ABORT), collides (EXISTS) or fails rolls back only its own
  * savepoint; every STORE_OK is on disk when the caller hears it (checked
  * by reopening the file); batches of one work; store_run_all submits
- * together and reports each outcome.
+ * together and reports each outcome; a lone write is not queued behind a
+ * whole worker pass's bulk writes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,12 +158,91 @@ static void test_run_all(void **state)
 	store_close(s);
 }
 
+/* Fairness: 1,000 bulk writes queued at once, then one lone write. In
+ * arrival order the lone one would run after all of them (four batches
+ * later); it runs in the batch after the one in progress. */
+#define BULK 1000
+static pthread_mutex_t order_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t order_cv = PTHREAD_COND_INITIALIZER;
+static int order_next, lone_at = -1;
+static bool lone_queued;
+
+struct ordered {
+	struct ins row;
+	bool first, lone;
+};
+
+static enum store_status ordered_tx(struct store_tx *tx, void *arg)
+{
+	struct ordered *o = arg;
+	pthread_mutex_lock(&order_mu);
+	/* The first bulk write holds its batch until the lone one is queued
+	 * (plus a moment, for it to reach the queue). */
+	while (o->first && !lone_queued)
+		pthread_cond_wait(&order_cv, &order_mu);
+	pthread_mutex_unlock(&order_mu);
+	if (o->first)
+		usleep(100 * 1000);
+	pthread_mutex_lock(&order_mu);
+	if (o->lone)
+		lone_at = order_next;
+	order_next++;
+	pthread_mutex_unlock(&order_mu);
+	return ins_tx(tx, &o->row);
+}
+
+struct bulk_arg {
+	struct store *s;
+	struct ordered *jobs;
+	enum store_status *out;
+};
+
+static void *bulk_writer(void *arg)
+{
+	struct bulk_arg *b = arg;
+	static void *args[BULK];
+	for (int i = 0; i < BULK; i++)
+		args[i] = &b->jobs[i];
+	store_run_all(b->s, ordered_tx, args, BULK, b->out);
+	return NULL;
+}
+
+static void test_lone_write_is_not_queued_behind_bulk(void **state)
+{
+	struct store *s = open_at(LIMIT_COMMIT_BATCH_DEFAULT);
+	static struct ordered jobs[BULK];
+	static enum store_status out[BULK];
+	for (int i = 0; i < BULK; i++) {
+		jobs[i] = (struct ordered){.first = i == 0};
+		assert_true(uuid_v7(jobs[i].row.id));
+	}
+	struct bulk_arg b = {s, jobs, out};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, bulk_writer, &b), 0);
+	usleep(100 * 1000); /* the bulk writes are queued, the first batch runs */
+	struct ordered lone = {.lone = true};
+	assert_true(uuid_v7(lone.row.id));
+	pthread_mutex_lock(&order_mu);
+	lone_queued = true;
+	pthread_cond_broadcast(&order_cv);
+	pthread_mutex_unlock(&order_mu);
+	assert_int_equal(store_run(s, true, ordered_tx, &lone), STORE_OK);
+	pthread_join(th, NULL);
+	for (int i = 0; i < BULK; i++)
+		assert_int_equal(out[i], STORE_OK);
+	/* Batch one: 256 bulk writes; batch two: the bulk share, then it. */
+	assert_true(lone_at >= 0);
+	assert_true(lone_at <= LIMIT_COMMIT_BATCH_DEFAULT + LIMIT_COMMIT_BULK_SHARE);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_group_commit_isolates_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_commit_per_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lone_write_is_not_queued_behind_bulk, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("committer", tests, NULL, NULL);
 }
