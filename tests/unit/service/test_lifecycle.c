@@ -489,21 +489,6 @@ static void count_committer_calls(struct fx *f)
 	next_due_on_committer = updates_on_committer = fixed_reads_on_committer = 0;
 }
 
-/* A pass with nothing due looks on a read connection and queues no write. */
-static void test_idle_pass_writes_nothing(void **state)
-{
-	struct fx *f = *state;
-	count_committer_calls(f);
-	struct rail *rail = rail_sandbox_new(f->store);
-	int64_t next = -1;
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(svc_worker_tick(&f->svc, rail, "test/0", 16, &next), 0);
-	rail_close(rail);
-	assert_int_equal(next, 0);
-	assert_int_equal(next_due_on_committer, 0);
-	f->store->ops = real_ops;
-}
-
 /* A create writes its session row once, as version 1 with event 1; the
  * workers then see it due and move it as before. */
 static void test_create_writes_the_row_once(void **state)
@@ -550,7 +535,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_idle_pass_writes_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_writes_the_row_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_reads_fixed_rows_before_the_write, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_pass_books_its_payouts_in_one_write, fx_setup, fx_teardown),
