@@ -21,12 +21,14 @@
  * started, and the main thread waits for them with sigwait(), so the
  * shutdown sequence runs in ordinary code, not in a signal handler.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -47,6 +49,7 @@ struct opts {
 	const char *db;
 	const char *database_url;
 	const char *listen;
+	const char *node_id; /* NULL: "<hostname>:<listen>" */
 	const char *rails;
 	long sandbox_step_ms;
 	long http_threads;
@@ -78,7 +81,7 @@ static void usage(FILE *f)
 	      "                [--commit-batch-max N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
-	      "                [--header-timeout-ms N]\n"
+	      "                [--header-timeout-ms N] [--node-id ID]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -89,7 +92,7 @@ static void usage(FILE *f)
 	      "  offramp admin bulk-load --tenant enterprises/<uuid> --sessions N\n"
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
-	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN,\n"
+	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
 	      "             (flags win over the environment)\n"
@@ -143,6 +146,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"db", required_argument, NULL, 'd'},
 		{"database-url", required_argument, NULL, 'u'},
 		{"listen", required_argument, NULL, 'l'},
+		{"node-id", required_argument, NULL, 'N'},
 		{"rails", required_argument, NULL, 'r'},
 		{"sandbox-step-ms", required_argument, NULL, 's'},
 		{"http-threads", required_argument, NULL, 't'},
@@ -167,6 +171,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->db = env_or("OFFRAMP_DB", "./offramp.db");
 	o->database_url = env_or("OFFRAMP_DATABASE_URL", NULL);
 	o->listen = env_or("OFFRAMP_LISTEN", "127.0.0.1:8080");
+	o->node_id = env_or("OFFRAMP_NODE_ID", NULL);
 	o->rails = "sandbox";
 	o->kind = "user";
 	o->http_threads = 16;
@@ -208,6 +213,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'd': o->db = optarg; db_flag = true; break;
 		case 'u': o->database_url = optarg; break;
 		case 'l': o->listen = optarg; break;
+		case 'N': o->node_id = optarg; break;
 		case 'r': o->rails = optarg; break;
 		case 's':
 			if (!parse_long(optarg, 0, 3600000, &o->sandbox_step_ms)) {
@@ -623,6 +629,35 @@ static int cmd_query_plans(struct service *svc)
 	return 0;
 }
 
+/* The name of this node's leases. Unset, "<hostname>:<listen>": the same
+ * across restarts of one node (so a restart drops its own stale leases at
+ * once) and different for two nodes, even on one host, since no two can
+ * listen on one address. Two nodes given one id would drop each other's
+ * leases at start: docs/DEPLOY.md. */
+static bool node_id(const struct opts *o, char out[LIMIT_NODE_ID_BYTES + 1])
+{
+	char host[256] = "localhost";
+	if (!o->node_id && gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	char want[512];
+	snprintf(want, sizeof want, "%s", o->node_id ? o->node_id : host);
+	if (!o->node_id)
+		snprintf(want + strlen(want), sizeof want - strlen(want), ":%s", o->listen);
+	size_t n = strlen(want);
+	bool ok = n > 0 && n <= LIMIT_NODE_ID_BYTES;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)want[i]) || strchr("._:-[]", want[i]);
+	if (!ok) {
+		fprintf(stderr, "offramp: --node-id must be 1..%d characters of A-Z a-z 0-9 . _ : - [ ]"
+				" (unset, it is <hostname>:<listen>: set it when that is not so)\n",
+			LIMIT_NODE_ID_BYTES);
+		return false;
+	}
+	memcpy(out, want, n + 1);
+	return true;
+}
+
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
 	if (strcmp(o->rails, "sandbox") != 0) {
@@ -640,12 +675,18 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	if (!rail)
 		return 1;
 	/* Workers first: every unfinished session resumes at once. */
-	struct workers *workers = workers_start(svc, rail, (int)o->workers);
+	char node[LIMIT_NODE_ID_BYTES + 1];
+	if (!node_id(o, node)) {
+		rail_close(rail);
+		return 2;
+	}
+	log_info("serve: node id %s", node);
+	struct workers *workers = workers_start(svc, rail, (int)o->workers, node);
 	if (!workers) {
 		rail_close(rail);
 		return 1;
 	}
-	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback);
+	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback, node);
 	if (!hooks) {
 		workers_stop(workers);
 		rail_close(rail);

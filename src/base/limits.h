@@ -56,6 +56,13 @@
 #define LIMIT_WORKERS_DEFAULT 8
 #define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
+/* serve --node-id: names this process's leases ("<node>/<kind>/<i>"), so a
+ * restart drops its own and never another node's. */
+#define LIMIT_NODE_ID_BYTES 40
+/* A worker's claim on a session. A node that dies holding leases leaves
+ * those sessions to wait this long for another node (its own restart
+ * takes them back at once). */
+#define LIMIT_SESSION_LEASE_MS 30000
 #define LIMIT_COMMIT_BATCH_MAX 1024         /* writes sharing one commit, at most */
 #define LIMIT_COMMIT_BATCH_DEFAULT 256      /* --commit-batch-max default */
 #define LIMIT_COMMIT_BULK_SHARE 64          /* bulk writes (a worker pass's steps) taken first per batch */

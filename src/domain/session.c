@@ -6,16 +6,17 @@
  */
 #include "domain/session.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct session_row {
 	const char *name;
-	bool terminal;
+	bool terminal, driven;
 	enum session_hold hold;
 };
 
 static const struct session_row session_rows[SESSION__COUNT] = {
-#define X(e, name, terminal, hold) [e] = {name, terminal, hold},
+#define X(e, name, terminal, driven, hold) [e] = {name, terminal, driven, hold},
 	SESSION_STATUSES(X)
 #undef X
 };
@@ -63,6 +64,36 @@ bool session_status_terminal(enum session_status s)
 enum session_hold session_status_hold(enum session_status s)
 {
 	return (unsigned)s < SESSION__COUNT ? session_rows[s].hold : HOLD_PENDING;
+}
+
+bool session_status_driven(enum session_status s)
+{
+	return (unsigned)s < SESSION__COUNT && session_rows[s].driven;
+}
+
+bool session_status_counts(enum session_status s)
+{
+	return (unsigned)s < SESSION__COUNT && session_rows[s].hold != HOLD_VOIDED;
+}
+
+size_t session_status_sql_list(bool (*pred)(enum session_status), char *buf, size_t cap)
+{
+	size_t n = 0;
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	for (int i = 0; i < SESSION__COUNT; i++) {
+		if (!pred((enum session_status)i))
+			continue;
+		/* Status names are our own lower-case words: no quote to escape. */
+		int w = snprintf(buf + n, cap - n, "%s'%s'", n ? ", " : "", session_rows[i].name);
+		if (w < 0 || (size_t)w >= cap - n) {
+			buf[0] = '\0';
+			return 0;
+		}
+		n += (size_t)w;
+	}
+	return n;
 }
 
 const char *session_event_name(enum session_event e)

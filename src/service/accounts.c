@@ -13,6 +13,18 @@
 
 #include "base/log.h"
 
+/* One balance, locked (store.h), zero when it has no row yet. */
+static enum store_status balance_lock(struct store_tx *tx, const char *account_id,
+				      const char *code, struct ledger_balance *b)
+{
+	enum store_status st = STORE_CALL(tx, balance_lock, account_id, code, b);
+	if (st == STORE_NOT_FOUND) {
+		*b = (struct ledger_balance){0};
+		return STORE_OK;
+	}
+	return st;
+}
+
 enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 				  const struct store_account *dr, const struct store_account *cr,
 				  enum currency cur, int64_t amount, const char *pending_id,
@@ -26,19 +38,17 @@ enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 		*lr = LEDGER_SAME_ACCOUNT;
 		return STORE_OK;
 	}
-	/* A missing balance row reads as zero (store.h), whatever the backend
-	 * leaves in the struct. */
+	/* Both rows locked until commit (store.h), the lower account id first
+	 * so two moves never wait on each other. A missing balance row reads
+	 * as zero, whatever the backend leaves in the struct. */
 	struct ledger_balance db = {0}, cb = {0};
-	enum store_status st = STORE_CALL(tx, balance_get, dr->id, code, &db);
-	if (st != STORE_OK && st != STORE_NOT_FOUND)
+	bool dr_first = strcmp(dr->id, cr->id) < 0;
+	enum store_status st = balance_lock(tx, dr_first ? dr->id : cr->id, code,
+					    dr_first ? &db : &cb);
+	if (st == STORE_OK)
+		st = balance_lock(tx, dr_first ? cr->id : dr->id, code, dr_first ? &cb : &db);
+	if (st != STORE_OK)
 		return st;
-	if (st == STORE_NOT_FOUND)
-		db = (struct ledger_balance){0};
-	st = STORE_CALL(tx, balance_get, cr->id, code, &cb);
-	if (st != STORE_OK && st != STORE_NOT_FOUND)
-		return st;
-	if (st == STORE_NOT_FOUND)
-		cb = (struct ledger_balance){0};
 	*lr = ledger_apply(op, amount, &db, dr->flags, &cb);
 	if (*lr != LEDGER_OK)
 		return STORE_OK;

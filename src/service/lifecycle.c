@@ -27,7 +27,6 @@
 #include "domain/session.h"
 #include "rails/rail.h"
 
-#define LEASE_MS 30000           /* a worker's claim on a session */
 #define BACKOFF_BASE_MS 100      /* first retry of a transient rail error */
 #define BACKOFF_CAP_MS 60000     /* retries never wait longer than this */
 #define PRE_PAYOUT_ATTEMPTS 8    /* before the payout: then fail, nothing was paid */
@@ -555,7 +554,7 @@ static enum store_status claim_tx(struct store_tx *tx, void *arg)
 {
 	struct claim_arg *c = arg;
 	c->n = 0;
-	return STORE_CALL(tx, session_claim, c->now, c->owner, c->now + LEASE_MS, c->limit,
+	return STORE_CALL(tx, session_claim, c->now, c->owner, c->now + LIMIT_SESSION_LEASE_MS, c->limit,
 			  claim_row, c);
 }
 
@@ -625,7 +624,7 @@ static int work(struct service *s, struct rail *rail, const char *owner,
 	int n = 0;
 	for (int i = 0; i < n_rows; i++)
 		n += step_start(s, owner, &rows[i], now, &steps[n]);
-	ask_rail(rail, steps, n, now + LEASE_MS / 3);
+	ask_rail(rail, steps, n, now + LIMIT_SESSION_LEASE_MS / 3);
 	read_rates(s, steps, n);
 	commit_steps(s, steps, n);
 	free(steps);
@@ -673,11 +672,14 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 
 static enum store_status recover_tx(struct store_tx *tx, void *arg)
 {
-	return tx->store->ops->session_release_leases(tx);
+	return tx->store->ops->session_release_leases(tx, arg);
 }
 
-enum err svc_worker_recover(struct service *s)
+enum err svc_worker_recover(struct service *s, const char *node)
 {
-	enum store_status st = store_run(s->store, true, recover_tx, NULL);
+	/* "<node>/": the separator keeps node "a" from taking "ab"'s leases. */
+	char prefix[LIMIT_NODE_ID_BYTES + 2];
+	snprintf(prefix, sizeof prefix, "%s/", node);
+	enum store_status st = store_run(s->store, true, recover_tx, prefix);
 	return st == STORE_OK ? ERR_OK : svc_store_err(st);
 }

@@ -373,8 +373,10 @@ struct rail;
  */
 int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int batch,
 		    int64_t *next_due_ms);
-/* Release every lease (single-process backends, at start). */
-enum err svc_worker_recover(struct service *s);
+/* Release the session leases this node's earlier run left (owners
+ * starting "<node>/"; at start, before any worker runs). Other nodes'
+ * leases are left to run out. */
+enum err svc_worker_recover(struct service *s, const char *node);
 
 /* ---- approvals, cancel, policies ---------------------------------------- */
 
@@ -536,8 +538,8 @@ enum svc_hook_outcome {
 enum svc_hook_outcome svc_hook_complete(struct service *s, struct svc_hook_job *job, int status,
 					const char *error, int64_t duration_ms);
 void svc_hook_job_clear(struct svc_hook_job *job);
-/* Release every delivery lease (at start, before any dispatcher runs). */
-enum err svc_hook_recover(struct service *s);
+/* As svc_worker_recover, for webhook delivery leases. */
+enum err svc_hook_recover(struct service *s, const char *node);
 
 /* ---- bulk load (admin; docs/SCALE.md) ------------------------------------ */
 

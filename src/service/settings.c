@@ -208,6 +208,13 @@ enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
 	/* Checking a creation against no limit needs no total: skip the sum,
 	 * it runs inside the write lock of every session creation. */
 	out->used_today_minor = out->used_month_minor = 0;
+	/* The sum and the insert it allows must be one step per client for
+	 * every writer of the database, not only this process's committer:
+	 * two nodes could otherwise both see room for one more session. */
+	if (for_check && (out->daily_minor != SVC_LIMIT_NONE || out->monthly_minor != SVC_LIMIT_NONE))
+		st = STORE_CALL(tx, client_lock, tenant_id, client_id);
+	if (st != STORE_OK)
+		return st;
 	int64_t now = svc_now();
 	if (!for_check || out->daily_minor != SVC_LIMIT_NONE)
 		st = STORE_CALL(tx, session_sum, tenant_id, client_id, now - now % 86400,

@@ -659,11 +659,13 @@ enum svc_hook_outcome svc_hook_complete(struct service *s, struct svc_hook_job *
 
 static enum store_status hook_recover_tx(struct store_tx *tx, void *arg)
 {
-	return tx->store->ops->hook_delivery_release_leases(tx);
+	return tx->store->ops->hook_delivery_release_leases(tx, arg);
 }
 
-enum err svc_hook_recover(struct service *s)
+enum err svc_hook_recover(struct service *s, const char *node)
 {
-	enum store_status st = store_run(s->store, true, hook_recover_tx, NULL);
+	char prefix[LIMIT_NODE_ID_BYTES + 2];
+	snprintf(prefix, sizeof prefix, "%s/", node);
+	enum store_status st = store_run(s->store, true, hook_recover_tx, prefix);
 	return st == STORE_OK ? ERR_OK : svc_store_err(st);
 }

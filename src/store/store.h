@@ -342,6 +342,12 @@ struct store_ops {
 
 	enum store_status (*client_insert)(struct store_tx *, const struct store_client *);
 	enum store_status (*client_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_client *);
+	/* Write transactions: lock the client's row until commit, so checks
+	 * that read many rows and then write one (the daily and monthly
+	 * limits) are serial per client across every writer of the database,
+	 * not only this process's committer. NOT_FOUND if there is no such
+	 * client of the tenant. */
+	enum store_status (*client_lock)(struct store_tx *, const char *tenant_id, const char *id);
 	enum store_status (*account_insert)(struct store_tx *, const struct store_account *);
 	/* A tenant's client account (system accounts are never named by a
 	 * request: they answer STORE_NOT_FOUND here; see account_get_system). */
@@ -352,6 +358,13 @@ struct store_ops {
 
 	/* A missing balance row reads as STORE_NOT_FOUND; callers treat it as zero. */
 	enum store_status (*balance_get)(struct store_tx *, const char *account_id, const char *currency, struct ledger_balance *);
+	/* Write transactions: the balance, its row locked until commit, so the
+	 * read, change in C and balance_put of a move cannot lose an update to
+	 * another writer (another node's committer). A missing row reads as
+	 * zero: STORE_NOT_FOUND, or STORE_OK with zeros from a backend that
+	 * makes the row to lock it. Lock in a fixed order (account id) to
+	 * keep two moves from deadlocking. */
+	enum store_status (*balance_lock)(struct store_tx *, const char *account_id, const char *currency, struct ledger_balance *);
 	enum store_status (*balance_put)(struct store_tx *, const char *account_id, const char *currency, const struct ledger_balance *);
 	enum store_status (*balance_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_balance */
 	enum store_status (*transfer_insert)(struct store_tx *, const struct store_transfer *);
@@ -379,8 +392,11 @@ struct store_ops {
 	/* Earliest next_run_ms of an active session (a leased one counts from
 	 * its lease's end); NOT_FOUND if none. O(log n). */
 	enum store_status (*session_next_due)(struct store_tx *, int64_t *next_ms);
-	/* Drop every lease (a single-process backend, at start). */
-	enum store_status (*session_release_leases)(struct store_tx *);
+	/* Drop the leases whose owner starts with owner_prefix, making those
+	 * sessions due at once: a node, at start, drops those its earlier run
+	 * left; another node's leases are never taken, they run out (a live
+	 * node may still be using them). */
+	enum store_status (*session_release_leases)(struct store_tx *, const char *owner_prefix);
 
 	enum store_status (*approval_insert)(struct store_tx *, const struct store_approval *);
 	enum store_status (*approval_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_approval *);
@@ -397,7 +413,9 @@ struct store_ops {
 	enum store_status (*setting_get)(struct store_tx *, const char *tenant_id, const char *key, int64_t *value);
 	enum store_status (*setting_put)(struct store_tx *, const char *tenant_id, const char *key, int64_t value);
 
-	/* Assigns ev->seq. */
+	/* Assigns ev->seq, in commit order: an event that commits after
+	 * another has a greater seq, whichever node wrote it, so a reader
+	 * paging after_seq never skips one that commits late. */
 	enum store_status (*event_insert)(struct store_tx *, struct store_event *ev);
 	/* Oldest first after after_seq; resource_id NULL for all. Rows are
 	 * struct store_event with data borrowed for the callback only. */
@@ -449,7 +467,8 @@ struct store_ops {
 	/* The earliest next_attempt_ms of a pending delivery, leased or not
 	 * (STORE_NOT_FOUND: none pending). */
 	enum store_status (*hook_delivery_next_due)(struct store_tx *, int64_t *next_ms);
-	enum store_status (*hook_delivery_release_leases)(struct store_tx *);
+	/* As session_release_leases, for pending deliveries. */
+	enum store_status (*hook_delivery_release_leases)(struct store_tx *, const char *owner_prefix);
 	/* Every delivery of an event to an endpoint, newest first (for
 	 * resend; rows: struct store_hook_delivery, body borrowed for the
 	 * callback). Rows are buffered first, so fn may write in tx. */

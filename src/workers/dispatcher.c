@@ -107,9 +107,9 @@ static int64_t dispatch_pass(void *arg, const char *owner)
 	return 0; /* the wait was in the sender */
 }
 
-struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback)
+struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback, const char *node)
 {
-	if (svc_hook_recover(svc) != ERR_OK) {
+	if (svc_hook_recover(svc, node) != ERR_OK) {
 		log_error("webhooks: cannot release stale delivery leases");
 		return NULL;
 	}
@@ -122,7 +122,7 @@ struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback)
 		free(d);
 		return NULL;
 	}
-	if (!(d->pool = pool_start("hook", 1, dispatch_pass, d))) {
+	if (!(d->pool = pool_start(node, "hook", 1, dispatch_pass, d))) {
 		hook_sender_free(d->sender);
 		free(d);
 		return NULL;

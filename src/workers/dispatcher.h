@@ -11,9 +11,10 @@
 struct service;
 struct dispatcher;
 
-/* Start the dispatcher thread; releases stale delivery leases first. svc
- * is borrowed and outlives the dispatcher. NULL on failure. */
-struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback);
+/* Start the dispatcher thread; releases this node's stale delivery leases
+ * first. svc is borrowed and outlives the dispatcher; node (serve
+ * --node-id) is copied. NULL on failure. */
+struct dispatcher *dispatcher_start(struct service *svc, bool allow_loopback, const char *node);
 /* Stop at once: sends in flight are abandoned (and recorded as failed
  * attempts, retried later); join, free. */
 void dispatcher_stop(struct dispatcher *d);

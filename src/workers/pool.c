@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 struct pool {
 	pool_pass_fn pass;
@@ -59,7 +58,7 @@ static void *pool_main(void *v)
 	return NULL;
 }
 
-struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg)
+struct pool *pool_start(const char *node, const char *kind, int n, pool_pass_fn pass, void *arg)
 {
 	if (n < 1)
 		n = 1;
@@ -73,7 +72,7 @@ struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	for (int i = 0; i < n; i++) {
-		snprintf(p->owners[i], sizeof p->owners[i], "%d/%s/%d", (int)getpid(), kind, i);
+		snprintf(p->owners[i], sizeof p->owners[i], "%s/%s/%d", node, kind, i);
 		p->slots[i] = (struct slot){p, i};
 		if (pthread_create(&p->threads[i], NULL, pool_main, &p->slots[i]) != 0) {
 			pool_stop(p);

@@ -20,9 +20,10 @@
 struct pool;
 typedef int64_t (*pool_pass_fn)(void *arg, const char *owner);
 
-/* n threads (1..POOL_MAX) named "<pid>/<kind>/<i>" as lease owners.
- * NULL on failure (no thread left running). */
-struct pool *pool_start(const char *kind, int n, pool_pass_fn pass, void *arg);
+/* n threads (1..POOL_MAX) named "<node>/<kind>/<i>" as lease owners (node:
+ * serve --node-id, borrowed for the call). NULL on failure (no thread left
+ * running). */
+struct pool *pool_start(const char *node, const char *kind, int n, pool_pass_fn pass, void *arg);
 void pool_stop(struct pool *p);
 
 /* Sleep to choose for a pass that did n items with the next due at next_ms

@@ -52,9 +52,9 @@ static int64_t worker_pass(void *arg, const char *owner)
 	return pool_wait_ms(n, next, now, POLL_MAX_MS);
 }
 
-struct workers *workers_start(struct service *svc, struct rail *rail, int n)
+struct workers *workers_start(struct service *svc, struct rail *rail, int n, const char *node)
 {
-	if (svc_worker_recover(svc) != ERR_OK) {
+	if (svc_worker_recover(svc, node) != ERR_OK) {
 		log_error("workers: cannot release stale leases");
 		return NULL;
 	}
@@ -63,7 +63,7 @@ struct workers *workers_start(struct service *svc, struct rail *rail, int n)
 		return NULL;
 	w->svc = svc;
 	w->rail = rail;
-	if (!(w->pool = pool_start("worker", n, worker_pass, w))) {
+	if (!(w->pool = pool_start(node, "worker", n, worker_pass, w))) {
 		free(w);
 		return NULL;
 	}

@@ -326,6 +326,7 @@ class Server:
 
     _count = 0
     _count_lock = threading.Lock()
+    _nodes = {}  # database -> the last Server made on it
 
     def __init__(self, workdir, db=None, extra_args=(), step_ms=DEFAULT_STEP_MS, env=None):
         """step_ms: the --sandbox-step-ms flag (None: no flag, so the
@@ -337,6 +338,20 @@ class Server:
         self.extra_args = list(extra_args)
         self.step_ms = step_ms
         self.env = dict(env or {})
+        # One node id for every start of this Server, as a deployment keeps
+        # one per node: a restart on another port still takes back its own
+        # leases at once (serve --node-id; the default would follow the
+        # port). A new Server on the database of one that has stopped is that
+        # node restarted and keeps its id; next to a running one it is a
+        # second node and gets its own.
+        with Server._count_lock:
+            Server._count += 1
+            prev = Server._nodes.get(str(self.db))
+            if prev is not None and (prev.proc is None or prev.proc.poll() is not None):
+                self.node_id = prev.node_id
+            else:
+                self.node_id = f"e2e-{os.getpid()}-{Server._count}"
+            Server._nodes[str(self.db)] = self
         self.proc = None
         self.port = None
         self.stderr_path = None
@@ -358,6 +373,8 @@ class Server:
             self._stderr_file = open(self.stderr_path, "wb")
             self._stdout_file = open(self.dir / f"serve-{n}.stdout", "wb")
             cmd = [BIN, "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}"]
+            if not any(a == "--node-id" or a.startswith("--node-id=") for a in self.extra_args):
+                cmd += ["--node-id", self.node_id]
             if self.step_ms is not None:
                 cmd += ["--sandbox-step-ms", str(self.step_ms)]
             cmd += self.extra_args

@@ -336,3 +336,17 @@ def test_verify_ledger_under_load(server_factory):
         assert Decimal(bal["held"]) == held, (bal, held)
         assert Decimal(bal["available"]) + Decimal(bal["held"]) == Decimal(bal["total"])
     s.verify_ledger()
+
+
+def test_node_id_is_checked_and_logged(server_factory, tmp_path):
+    """--node-id names the node's leases: a '/' (the owner separator) or an
+    over-long id is refused before serving; a good one is logged."""
+    for bad in ("a/b", "x" * 41, "", "sp ace"):
+        p = subprocess.run([BIN, "serve", "--db", str(tmp_path / "n.db"), "--listen",
+                            f"127.0.0.1:{free_port()}", "--node-id", bad],
+                           capture_output=True, env=child_env(), timeout=30)
+        assert p.returncode == 2, (bad, p.returncode, p.stderr[-500:])
+        assert b"--node-id" in p.stderr
+    s = server_factory(extra_args=["--node-id", "eu-1.node_a:8080"])
+    s.stop_checked()
+    assert "node id eu-1.node_a:8080" in s.stderr()

@@ -201,6 +201,26 @@ static void test_event_names(void **state)
 						session_event_name((enum session_event)b));
 }
 
+/* The backends' statements and partial indexes name these sets: the
+ * SQLite indexes were written as these exact texts, and its planner uses
+ * a partial index only when the query's text implies the index's. */
+static void test_sql_lists(void **state)
+{
+	(void)state;
+	char buf[128];
+	assert_int_equal(session_status_sql_list(session_status_driven, buf, sizeof buf),
+			 strlen("'executing', 'executed'"));
+	assert_string_equal(buf, "'executing', 'executed'");
+	session_status_sql_list(session_status_counts, buf, sizeof buf);
+	assert_string_equal(buf, "'pending_approval', 'executing', 'executed', 'settled'");
+	assert_false(session_status_counts(SESSION_FAILED));
+	assert_false(session_status_counts(SESSION_CANCELLED));
+	assert_false(session_status_driven(SESSION_PENDING_APPROVAL));
+	/* Too small: nothing half-written. */
+	assert_int_equal(session_status_sql_list(session_status_driven, buf, 10), 0);
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_status_names_and_holds),
 		cmocka_unit_test(test_event_names),
+		cmocka_unit_test(test_sql_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

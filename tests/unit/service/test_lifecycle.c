@@ -528,6 +528,51 @@ static void test_create_reads_fixed_rows_before_the_write(void **state)
 	f->store->ops = real_ops;
 }
 
+static void count_row(void *arg, const void *row)
+{
+	(*(int *)arg)++;
+}
+
+struct lease_arg {
+	int64_t now;
+	const char *owner;
+	int n;
+};
+
+static enum store_status lease_tx(struct store_tx *tx, void *arg)
+{
+	struct lease_arg *l = arg;
+	l->n = 0;
+	return STORE_CALL(tx, session_claim, l->now, l->owner, l->now + LIMIT_SESSION_LEASE_MS, 16,
+			  count_row, &l->n);
+}
+
+/* A node at start drops its own earlier run's leases, never another
+ * node's (that one may be alive: its leases run out on their own). */
+static void test_a_restart_releases_only_its_own_leases(void **state)
+{
+	struct fx *f = *state;
+	char id[UUID_STR_LEN + 1];
+	create(f, 250000000, id);
+	struct lease_arg l = {.now = svc_now_ms(), .owner = "nodeb/worker/0"};
+	assert_int_equal(store_run(f->store, true, lease_tx, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	/* "node" is a prefix of "nodeb" but not of "nodeb/". */
+	assert_int_equal(svc_worker_recover(&f->svc, "node"), ERR_OK);
+	l.owner = "node/worker/0";
+	assert_int_equal(store_run(f->store, true, lease_tx, &l), STORE_OK);
+	assert_int_equal(l.n, 0);
+	struct store_session s = get(f, id);
+	assert_string_equal(s.lease_owner, "nodeb/worker/0");
+	/* nodeb restarts: its lease goes, and the session is due at once. */
+	assert_int_equal(svc_worker_recover(&f->svc, "nodeb"), ERR_OK);
+	s = get(f, id);
+	assert_string_equal(s.lease_owner, "");
+	assert_true(s.next_run_ms <= svc_now_ms());
+	assert_int_equal(store_run(f->store, true, lease_tx, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +586,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_batch_repeating_a_key_pays_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_steps_render_their_events_outside_the_committer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_pass_with_nothing_due_writes_nothing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_restart_releases_only_its_own_leases, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }

@@ -139,7 +139,7 @@ static enum store_status claim_later_tx(struct store_tx *tx, void *arg)
 
 static enum store_status release_tx(struct store_tx *tx, void *arg)
 {
-	return tx->store->ops->hook_delivery_release_leases(tx);
+	return tx->store->ops->hook_delivery_release_leases(tx, arg);
 }
 
 static void count_attempt(void *arg, const struct store_hook_attempt *at)
@@ -208,7 +208,7 @@ static void test_claims_take_turns_across_tenants_and_endpoints(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(count_of(jobs, n, b), 1);
 	clear_all(jobs, n);
-	assert_int_equal(store_run(f->store, true, release_tx, NULL), STORE_OK);
+	assert_int_equal(store_run(f->store, true, release_tx, "t/"), STORE_OK);
 
 	/* Eight slots: each of A's endpoints once (round-robin), B first. */
 	n = svc_hook_claim(&f->svc, "t/hook/0", 9, jobs, &next);
