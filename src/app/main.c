@@ -54,6 +54,7 @@ struct opts {
 	long sandbox_step_ms;
 	long http_threads;
 	long commit_batch_max;
+	long pool_size; /* PostgreSQL read connections */
 	long max_connections, max_per_ip, header_timeout_ms;
 	const char *name;
 	const char *tenant;
@@ -78,7 +79,7 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]\n"
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
-	      "                [--commit-batch-max N]\n"
+	      "                [--commit-batch-max N] [--database-pool-size N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID]\n"
@@ -92,7 +93,7 @@ static void usage(FILE *f)
 	      "  offramp admin bulk-load --tenant enterprises/<uuid> --sessions N\n"
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
-	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
+	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
 	      "             (flags win over the environment)\n"
@@ -151,6 +152,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"sandbox-step-ms", required_argument, NULL, 's'},
 		{"http-threads", required_argument, NULL, 't'},
 		{"commit-batch-max", required_argument, NULL, 'B'},
+		{"database-pool-size", required_argument, NULL, 'Q'},
 		{"name", required_argument, NULL, 'n'},
 		{"tenant", required_argument, NULL, 'T'},
 		{"capabilities", required_argument, NULL, 'c'},
@@ -180,6 +182,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (batch && !parse_long(batch, 1, LIMIT_COMMIT_BATCH_MAX, &o->commit_batch_max)) {
 		fprintf(stderr, "offramp: OFFRAMP_COMMIT_BATCH_MAX must be 1..%d\n",
 			LIMIT_COMMIT_BATCH_MAX);
+		return 2;
+	}
+	o->pool_size = LIMIT_DATABASE_POOL_DEFAULT;
+	const char *pool = env_or("OFFRAMP_DATABASE_POOL_SIZE", NULL);
+	if (pool && !parse_long(pool, 1, LIMIT_DATABASE_POOL_MAX, &o->pool_size)) {
+		fprintf(stderr, "offramp: OFFRAMP_DATABASE_POOL_SIZE must be 1..%d\n",
+			LIMIT_DATABASE_POOL_MAX);
 		return 2;
 	}
 	o->workers = LIMIT_WORKERS_DEFAULT;
@@ -232,6 +241,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (!parse_long(optarg, 1, LIMIT_COMMIT_BATCH_MAX, &o->commit_batch_max)) {
 				fprintf(stderr, "offramp: --commit-batch-max must be 1..%d\n",
 					LIMIT_COMMIT_BATCH_MAX);
+				return 2;
+			}
+			break;
+		case 'Q':
+			if (!parse_long(optarg, 1, LIMIT_DATABASE_POOL_MAX, &o->pool_size)) {
+				fprintf(stderr, "offramp: --database-pool-size must be 1..%d\n",
+					LIMIT_DATABASE_POOL_MAX);
 				return 2;
 			}
 			break;
@@ -319,16 +335,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static struct store *open_store(const struct opts *o)
 {
-	if (o->database_url) {
-		fprintf(stderr, "offramp: the PostgreSQL backend is not built yet; use --db PATH\n");
+	/* A URL names PostgreSQL; else the SQLite file. The URL (it may
+	 * hold a password) is never printed. */
+	if (o->database_url && !store_spec_is_pg(o->database_url)) {
+		fprintf(stderr, "offramp: --database-url must start with postgres:// or postgresql://\n");
 		return NULL;
 	}
+	const char *spec = o->database_url ? o->database_url : o->db;
 	const char *err = NULL;
-	struct store *st = store_open_sqlite(o->db, &err);
+	struct store *st = store_open(spec, &err);
 	if (!st)
-		fprintf(stderr, "offramp: %s: %s\n", o->db, err ? err : "cannot open");
-	else
+		fprintf(stderr, "offramp: %s: %s\n", o->database_url ? "database" : o->db,
+			err ? err : "cannot open");
+	else {
 		st->commit_batch_max = (int)o->commit_batch_max;
+		st->pool_size = (int)o->pool_size;
+	}
 	return st;
 }
 

@@ -49,6 +49,10 @@
 #define LIMIT_STORE_BUSY_TIMEOUT_MS 5000    /* SQLite busy handler */
 #define LIMIT_STORE_RETRIES 8               /* bounded retry of a transaction on RETRY */
 #define LIMIT_STORE_CONNECTIONS 128         /* pooled connections, one per thread */
+#define LIMIT_DATABASE_POOL_DEFAULT 16      /* PostgreSQL read connections (--database-pool-size) */
+#define LIMIT_DATABASE_POOL_MAX LIMIT_STORE_CONNECTIONS
+#define LIMIT_PG_RECONNECT_TRIES 4          /* a lost connection: tries before failing the use */
+#define LIMIT_PG_RECONNECT_BASE_MS 25       /* ... pausing 25, 50, 100 ms between them */
 /* Session workers. A pass waits for a few commits (its leases, the rail's
  * book, its steps), each queued behind whatever the API is writing, so
  * under load the lifecycle's pace is the sessions in flight per wait:

@@ -6,6 +6,7 @@
 #include "store/store.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/log.h"
@@ -38,6 +39,16 @@ void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
 	for (int i = 0; i < n; i++)
 		if (out[i] == STORE_RETRY)
 			out[i] = store_run(s, true, fn, args[i]);
+}
+
+bool store_spec_is_pg(const char *spec)
+{
+	return spec && (!strncmp(spec, "postgres://", 11) || !strncmp(spec, "postgresql://", 13));
+}
+
+struct store *store_open(const char *spec, const char **err)
+{
+	return store_spec_is_pg(spec) ? store_open_pg(spec, err) : store_open_sqlite(spec, err);
 }
 
 void store_close(struct store *s)

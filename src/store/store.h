@@ -496,6 +496,9 @@ struct store {
 	 * commit (1: one commit per write). Set before the first write;
 	 * 1..LIMIT_COMMIT_BATCH_MAX. */
 	int commit_batch_max;
+	/* PostgreSQL: pooled read connections, at most (writes have the
+	 * committer's own); 1..LIMIT_DATABASE_POOL_MAX. SQLite ignores it. */
+	int pool_size;
 };
 struct store_tx {
 	struct store *store;
@@ -504,7 +507,11 @@ struct store_tx {
 /* Open a backend by URL-ish spec: a file path for SQLite (the default),
  * "postgres://..." for PostgreSQL. Creates or migrates the schema.
  * *err gets a static message on failure. */
+struct store *store_open(const char *spec, const char **err);
 struct store *store_open_sqlite(const char *path, const char **err);
+struct store *store_open_pg(const char *url, const char **err);
+/* True for a spec store_open hands to PostgreSQL. */
+bool store_spec_is_pg(const char *spec);
 
 /* Run fn in a transaction, retrying STORE_RETRY up to LIMIT_STORE_RETRIES
  * times with a short growing pause. Returns fn's last status (STORE_RETRY
