@@ -9,6 +9,7 @@ catalogue) and the seed page under ../shared/seeds.
 Standard library only.
 """
 
+import atexit
 import copy
 import http.client
 import json
@@ -317,6 +318,54 @@ def list_items(resp):
 # The server process.
 # ---------------------------------------------------------------------------
 
+# PostgreSQL: with OFFRAMP_TEST_DATABASE_URL set (an admin URL, e.g.
+# postgres://offramp@127.0.0.1:55433/postgres) every Server on a new database
+# gets a fresh PostgreSQL database of its own instead of a SQLite file, keyed
+# by the Server's db path, so a Server built with db= an earlier one's db (a
+# restart) opens the same database. Dropped at exit.
+TEST_DATABASE_URL = os.environ.get("OFFRAMP_TEST_DATABASE_URL") or None
+_pg_databases = {}  # str(db path) -> database URL
+_pg_lock = threading.Lock()
+
+
+def _pg_url_with_db(admin_url, name):
+    u = urllib.parse.urlsplit(admin_url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+def _psql(sql):
+    p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", TEST_DATABASE_URL, "-c", sql],
+                       capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"psql {sql!r} failed: {p.stderr.decode('utf-8', 'replace')}")
+
+
+def pg_database_for(key):
+    """The URL of the test database keyed by key (a Server's db path),
+    created on first use; None when the tests run on SQLite."""
+    if not TEST_DATABASE_URL:
+        return None
+    key = str(key)
+    with _pg_lock:
+        url = _pg_databases.get(key)
+        if url is None:
+            name = f"offramp_e2e_{os.getpid()}_{uuid.uuid4().hex[:16]}"
+            _psql(f'CREATE DATABASE "{name}"')
+            url = _pg_url_with_db(TEST_DATABASE_URL, name)
+            _pg_databases[key] = url
+        return url
+
+
+@atexit.register
+def _pg_drop_databases():
+    for url in list(_pg_databases.values()):
+        name = urllib.parse.urlsplit(url).path.lstrip("/")
+        try:
+            _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except (AssertionError, OSError, subprocess.SubprocessError):
+            pass
+
+
 class ServerFailed(AssertionError):
     pass
 
@@ -335,6 +384,8 @@ class Server:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db = Path(db) if db else self.dir / "offramp.db"
+        # PostgreSQL (OFFRAMP_TEST_DATABASE_URL): this node's database; None on SQLite.
+        self.database_url = pg_database_for(self.db)
         self.extra_args = list(extra_args)
         self.step_ms = step_ms
         self.env = dict(env or {})
@@ -372,7 +423,7 @@ class Server:
             self.stderr_path = self.dir / f"serve-{n}.stderr"
             self._stderr_file = open(self.stderr_path, "wb")
             self._stdout_file = open(self.dir / f"serve-{n}.stdout", "wb")
-            cmd = [BIN, "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}"]
+            cmd = [BIN, "serve", *self.db_args(), "--listen", f"127.0.0.1:{self.port}"]
             if not any(a == "--node-id" or a.startswith("--node-id=") for a in self.extra_args):
                 cmd += ["--node-id", self.node_id]
             if self.step_ms is not None:
@@ -465,8 +516,14 @@ class Server:
 
     # -- admin -------------------------------------------------------------
 
+    def db_args(self):
+        """The flags that name this node's database to a command."""
+        if self.database_url:
+            return ["--database-url", self.database_url]
+        return ["--db", str(self.db)]
+
     def admin_raw(self, *args):
-        return subprocess.run([BIN, "admin", *args, "--db", str(self.db)], capture_output=True,
+        return subprocess.run([BIN, "admin", *args, *self.db_args()], capture_output=True,
                               env=child_env(), timeout=60, cwd=str(self.dir))
 
     def admin(self, *args):

@@ -29,6 +29,8 @@ def test_readme_shows_the_script():
 def test_first_session_script_runs(fast_server):
     env = dict(os.environ, OFFRAMP_URL=f"http://127.0.0.1:{fast_server.port}", OFFRAMP_BIN=BIN,
                OFFRAMP_DB=str(fast_server.db))
+    if fast_server.database_url:  # PostgreSQL: the script's admin commands use the server's database
+        env["OFFRAMP_DATABASE_URL"] = fast_server.database_url
     p = subprocess.run(["sh", str(SCRIPT)], cwd=str(REPO), env=env, capture_output=True, text=True,
                        timeout=120)
     assert p.returncode == 0, f"first-session.sh failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
