@@ -431,7 +431,15 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 		pg_batch_fail(jobs, 0, n, STORE_FAIL);
 		return;
 	}
-	if (!pg_cmd(&tx, "BEGIN ISOLATION LEVEL READ COMMITTED", &st)) {
+	/* A connection that died while idle (a restarted server, a killed
+	 * backend) shows only at its next use: nothing ran yet, so one fresh
+	 * connection may begin the batch instead. */
+	bool begun = pg_cmd(&tx, "BEGIN ISOLATION LEVEL READ COMMITTED", &st);
+	if (!begun && tx.conn->broken && pg_conn_ensure(s, tx.conn, LIMIT_PG_RECONNECT_TRIES)) {
+		tx.failed = false;
+		begun = pg_cmd(&tx, "BEGIN ISOLATION LEVEL READ COMMITTED", &st);
+	}
+	if (!begun) {
 		pg_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
 		pg_rollback(&tx);
 		return;
@@ -479,6 +487,23 @@ broken:
 	pg_rollback(&tx);
 }
 
+/* One read transaction on c: a snapshot for all its statements. */
+static enum store_status pg_read(struct store *base, struct pg_conn *c, store_tx_fn fn, void *arg)
+{
+	struct pg_tx tx = {.base = {.store = base}, .conn = c};
+	enum store_status st;
+	if (pg_cmd(&tx, "BEGIN ISOLATION LEVEL REPEATABLE READ", &st)) {
+		st = fn(&tx.base, arg);
+		if (st == STORE_OK && tx.failed)
+			st = tx.retry ? STORE_RETRY : STORE_FAIL;
+		if (st == STORE_OK)
+			pg_cmd(&tx, "COMMIT", &st);
+		else
+			pg_rollback(&tx);
+	}
+	return st;
+}
+
 static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, void *arg)
 {
 	struct pg_store *s = (struct pg_store *)base;
@@ -492,17 +517,11 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 	struct pg_conn *c = pg_take(s);
 	if (!c)
 		return STORE_FAIL;
-	struct pg_tx tx = {.base = {.store = base}, .conn = c};
-	enum store_status st;
-	if (pg_cmd(&tx, "BEGIN ISOLATION LEVEL REPEATABLE READ", &st)) {
-		st = fn(&tx.base, arg);
-		if (st == STORE_OK && tx.failed)
-			st = tx.retry ? STORE_RETRY : STORE_FAIL;
-		if (st == STORE_OK)
-			pg_cmd(&tx, "COMMIT", &st);
-		else
-			pg_rollback(&tx);
-	}
+	enum store_status st = pg_read(base, c, fn, arg);
+	/* A pooled connection that died while idle shows only now; a read
+	 * has no effect, so it runs again once on a fresh connection. */
+	if (c->broken && pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES))
+		st = pg_read(base, c, fn, arg);
 	pg_give(s, c);
 	return st;
 }
