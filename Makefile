@@ -70,7 +70,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e deps clean bench profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit e2e e2e-pg deps clean bench profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -171,9 +171,18 @@ unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
 # OFFRAMP_SLOW=1 runs the one test that must wait out a 30 s rate lock.
-# E2E_ARGS: more pytest arguments, e.g. make e2e E2E_ARGS="-k webhooks -x".
+# E2E_ARGS: more pytest arguments, e.g. make e2e E2E_ARGS="-k webhooks -x";
+# E2E_TESTS: which tests (default all), e.g. E2E_TESTS=tests/e2e/test_lumx.py.
+E2E_TESTS ?= tests/e2e
+E2E_RUN = env OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_LOADGEN=$(CURDIR)/build/bench/loadgen OFFRAMP_SLOW=1 \
+	$(PYTHON) -m pytest -q $(E2E_TESTS) $(E2E_ARGS)
 e2e: build/offramp-san build/bench/loadgen
-	OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_LOADGEN=$(CURDIR)/build/bench/loadgen OFFRAMP_SLOW=1 $(PYTHON) -m pytest -q tests/e2e $(E2E_ARGS)
+	$(E2E_RUN)
+
+# The same suite on PostgreSQL: a throwaway cluster under build/pg
+# (scripts/pg-cluster.sh), started and stopped around the run.
+e2e-pg: build/offramp-san build/bench/loadgen
+	scripts/with-pg.sh $(E2E_RUN)
 
 # One line per stage and a closing summary; full output in build/check/.
 check:

@@ -39,7 +39,7 @@ result_line() {
 	fuzz-replay) printf '%s corpora replayed, %s inputs' \
 		"$(grep -c 'inputs' "$2")" \
 		"$(grep -Eo '[0-9]+ inputs' "$2" | awk '{s += $1} END {print s + 0}')" ;;
-	e2e) grep -E '(passed|failed|error)' "$2" | tail -n 1 | sed 's/^=* *//; s/ *=*$//' ;;
+	e2e | e2e-pg) grep -E '(passed|failed|error)' "$2" | tail -n 1 | sed 's/^=* *//; s/ *=*$//' ;;
 	*) echo "" ;;
 	esac
 }
@@ -47,7 +47,7 @@ result_line() {
 failure_report() {
 	echo "---- $1: what failed ----"
 	case $1 in
-	e2e)
+	e2e | e2e-pg)
 		# pytest's short summary (one line per failure), then the first
 		# failure's own report.
 		sed -n '/^_\{5,\} .* _\{5,\}$/,/^_\{5,\} .* _\{5,\}$/p' "$2" | head -n 60
@@ -75,4 +75,5 @@ stage build "$MAKE" --no-print-directory -j2 build/offramp-san build/offramp
 stage unit "$MAKE" --no-print-directory -j2 unit
 stage fuzz-replay "$MAKE" --no-print-directory fuzz-replay
 stage e2e "$MAKE" --no-print-directory e2e
+stage e2e-pg "$MAKE" --no-print-directory e2e-pg
 finish 0

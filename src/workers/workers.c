@@ -26,6 +26,7 @@ struct workers {
 	struct rail *rail;
 	struct pool *pool;
 	_Atomic int64_t lag_logged_ms;
+	_Atomic int64_t next_due_ms; /* the last pass's next due time (any worker) */
 };
 
 /* The lifecycle's lag (how late the oldest due session is) made visible:
@@ -44,9 +45,14 @@ static void note_lag(struct workers *w, int64_t next_due_ms, int64_t now)
 static int64_t worker_pass(void *arg, const char *owner)
 {
 	struct workers *w = arg;
+	/* Before a pass: how late is the session the last pass said was due
+	 * next? That catches a stall (the process stopped, the machine
+	 * starved) even when this one pass then clears the whole backlog. */
+	note_lag(w, atomic_load(&w->next_due_ms), (int64_t)clock_now_ms());
 	int64_t next = 0;
 	int n = svc_worker_tick(w->svc, w->rail, owner, LIMIT_WORKER_BATCH, &next);
 	int64_t now = (int64_t)clock_now_ms();
+	atomic_store(&w->next_due_ms, next);
 	/* After a pass, a next due time in the past is a backlog that age. */
 	note_lag(w, next, now);
 	return pool_wait_ms(n, next, now, POLL_MAX_MS);

@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -364,6 +365,86 @@ def _pg_drop_databases():
             _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except (AssertionError, OSError, subprocess.SubprocessError):
             pass
+
+
+# ---------------------------------------------------------------------------
+# Looking at a server's database from outside, on either backend.
+# ---------------------------------------------------------------------------
+
+def db_scalar(server, sql):
+    """The first column of the first row of a read-only query on the
+    server's database (its SQLite file, or its PostgreSQL database)."""
+    if server.database_url:
+        p = subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", server.database_url,
+                            "-c", sql], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"psql {sql!r} failed: {p.stderr}")
+        v = p.stdout.strip().splitlines()[0] if p.stdout.strip() else None
+        return int(v) if v is not None and re.fullmatch(r"-?[0-9]+", v) else v
+    with sqlite3.connect(f"file:{server.db}?mode=ro", uri=True, timeout=10) as c:
+        row = c.execute(sql).fetchone()
+        return row[0] if row else None
+
+
+def db_bytes(server):
+    """Everything the database holds, as bytes: the SQLite file with its WAL
+    and journal, or a pg_dump of the PostgreSQL database."""
+    if server.database_url:
+        p = subprocess.run(["pg_dump", "-d", server.database_url], capture_output=True, timeout=120)
+        if p.returncode != 0:
+            raise AssertionError(f"pg_dump failed: {p.stderr.decode('utf-8', 'replace')}")
+        return p.stdout
+    blob = b""
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            with open(str(server.db) + suffix, "rb") as f:
+                blob += f.read()
+        except OSError:
+            pass
+    return blob
+
+
+class DbWriteLock:
+    """Holds the database so that the server's committer cannot commit a
+    create until release(): SQLite's write lock (BEGIN IMMEDIATE), or on
+    PostgreSQL an EXCLUSIVE lock on the sessions table (reads go on, every
+    insert into it waits), taken by a psql session kept open."""
+
+    def __init__(self, server):
+        self.server = server
+        self.con = self.psql = None
+        if server.database_url:
+            self.psql = subprocess.Popen(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
+                                          "-d", server.database_url], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self._send("BEGIN; LOCK TABLE sessions IN EXCLUSIVE MODE; SELECT 'locked';")
+            line = self.psql.stdout.readline().strip()
+            assert line == "locked", f"psql could not lock: {line!r} {self.psql.stderr.read()}"
+        else:
+            self.con = sqlite3.connect(str(server.db), timeout=10, isolation_level=None)
+            self.con.execute("BEGIN IMMEDIATE")
+
+    def _send(self, sql):
+        self.psql.stdin.write(sql + "\n")
+        self.psql.stdin.flush()
+
+    def sessions(self):
+        """The number of stored sessions, seen from inside the lock."""
+        if self.psql:
+            self._send("SELECT count(*) FROM sessions;")
+            return int(self.psql.stdout.readline().strip())
+        return self.con.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+    def release(self):
+        if self.psql:
+            self._send("ROLLBACK;")
+            self.psql.stdin.close()
+            self.psql.wait(timeout=30)
+            self.psql = None
+        elif self.con:
+            self.con.execute("ROLLBACK")
+            self.con.close()
+            self.con = None
 
 
 class ServerFailed(AssertionError):

@@ -14,7 +14,7 @@ import time
 import uuid
 from decimal import Decimal
 
-from offramp_e2e import BIN, UUID_RE, child_env, describe, fmt_money, free_port, http_request
+from offramp_e2e import BIN, UUID_RE, child_env, db_bytes, describe, fmt_money, free_port, http_request
 
 TENANT_RE = re.compile(r"^enterprises/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -78,12 +78,7 @@ def test_create_api_key_refuses_bad_input(server, tenant):
 def test_keys_are_not_stored_in_clear(server):
     t = server.new_tenant()
     k = t.make_key(["ramps.read"])["api_key"]
-    blob = b""
-    for suffix in ("", "-wal", "-journal"):
-        try:
-            blob += open(str(server.db) + suffix, "rb").read()
-        except OSError:
-            pass
+    blob = db_bytes(server)
     assert blob, "database file not found"
     for secret in (t.key, k):
         assert secret.encode() not in blob, "an api key is stored in clear in the database"

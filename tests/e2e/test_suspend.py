@@ -11,13 +11,12 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from offramp_e2e import REPO, http_request
+from offramp_e2e import REPO, DbWriteLock, db_scalar, http_request
 
 LOADGEN = os.environ.get("OFFRAMP_LOADGEN", str(REPO / "build" / "bench" / "loadgen"))
 WAITING = 400  # concurrent creates, all waiting at once on one HTTP thread
@@ -44,8 +43,7 @@ def counts(p):
 
 
 def stored(srv):
-    with sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True, timeout=10) as c:
-        return c.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    return db_scalar(srv, "SELECT count(*) FROM sessions")
 
 
 def writes_per_commit(stderr):
@@ -62,8 +60,7 @@ def test_waiting_writes_hold_no_thread(server_factory, tmp_path):
     bodies.write_text(json.dumps(w.body("1.00")) + "\n")
     before = stored(srv)
 
-    lock = sqlite3.connect(str(srv.db), timeout=10, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")  # the committer cannot begin until this goes
+    lock = DbWriteLock(srv)  # the committer cannot commit a create until this goes
     gen = loadgen(srv, tenant, bodies, WAITING, WAITING, "parked")
     try:
         time.sleep(1.0)  # every create is in, waiting for the committer
@@ -73,10 +70,9 @@ def test_waiting_writes_hold_no_thread(server_factory, tmp_path):
             r = http_request(srv.port, "GET", "/healthz", timeout=5)
             probes.append((r.status, time.monotonic() - t0))
         # Nothing committed while the lock is held.
-        assert lock.execute("SELECT count(*) FROM sessions").fetchone()[0] == before
+        assert lock.sessions() == before
     finally:
-        lock.execute("ROLLBACK")
-        lock.close()
+        lock.release()
     assert all(st == 200 for st, _ in probes), probes
     assert max(t for _, t in probes) < 2.0, probes
     made = counts(gen)
@@ -113,8 +109,7 @@ def test_stop_waits_for_parked_writes(server_factory, tmp_path):
     bodies = tmp_path / "bodies"
     bodies.write_text(json.dumps(w.body("1.00")) + "\n")
     before = stored(srv)
-    lock = sqlite3.connect(str(srv.db), timeout=10, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
+    lock = DbWriteLock(srv)
     gen = loadgen(srv, tenant, bodies, 100, 100, "stopping")
     try:
         time.sleep(1.0)
@@ -122,8 +117,7 @@ def test_stop_waits_for_parked_writes(server_factory, tmp_path):
         time.sleep(0.5)
         assert srv.proc.poll() is None, "the drain waits for the parked writes"
     finally:
-        lock.execute("ROLLBACK")
-        lock.close()
+        lock.release()
     made = counts(gen)
     rc, stderr = srv.stop()
     assert rc == 0, stderr
