@@ -6,8 +6,8 @@
  * then wakes the callers, threads or parked fibers. The backend decides
  * each job's status; the committer decides who shares a commit.
  *
- * Used by store/pg (store/sqlite keeps its own copy of the same loop for
- * now; see its header comment).
+ * Used by both backends, store/sqlite and store/pg: each gives it a
+ * run_batch that opens its transaction on its own writer connection.
  */
 #ifndef OFFRAMP_STORE_COMMITTER_H
 #define OFFRAMP_STORE_COMMITTER_H

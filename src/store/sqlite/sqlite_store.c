@@ -9,9 +9,10 @@
  * lock still busy after it becomes STORE_RETRY for store_run's loop.
  *
  * Group commit. Every write transaction of the process goes to one
- * committer thread (SQLite has one writer anyway; a queue in front of it is
- * fair, where SQLite's busy lock is not). It takes what is queued, up to
- * store->commit_batch_max, opens one BEGIN IMMEDIATE, runs each job's fn in
+ * committer thread (store/committer.h, shared with the PostgreSQL backend;
+ * SQLite has one writer anyway, and a queue in front of it is fair, where
+ * SQLite's busy lock is not). It takes what is queued, up to
+ * store->commit_batch_max; sq_batch_run opens one BEGIN IMMEDIATE, runs each job's fn in
  * its own SAVEPOINT (a fn that does not return STORE_OK rolls back to its
  * savepoint only, so one refusal never fails a neighbour), COMMITs once, so
  * one fsync covers the batch, and only then wakes the callers: nobody
@@ -31,10 +32,10 @@
  * Errors map to store statuses in one function, sq_status().
  */
 #include "store/store.h"
+#include "store/committer.h"
 
 #include <assert.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,31 +58,6 @@ struct sq_conn {
 	} cache[SQ_STMT_CACHE];
 };
 
-/* One write waiting for the committer; lives on its caller's stack. */
-struct sq_job {
-	store_tx_fn fn;
-	void *arg;
-	enum store_status st;
-	bool done;
-	struct fiber_wait wait; /* woken when done: a thread or a parked fiber */
-	struct sq_job *next;
-};
-
-/* The one writer of this database (see "Group commit" above). */
-struct sq_committer {
-	pthread_t thread;
-	bool running, stop;
-	pthread_mutex_t mu;
-	pthread_cond_t work;
-	/* Two queues: lone writes (a request's) and bulk ones (store_run_all:
-	 * a worker pass's steps, up to LIMIT_WORKER_BATCH at once). */
-	struct sq_job *head, **tail;
-	struct sq_job *bulk_head, **bulk_tail;
-	int queued;
-	struct sq_conn *conn; /* its own connection, never pooled */
-	uint64_t commits, writes;
-};
-
 struct sq_store {
 	struct store base;
 	char *path;
@@ -89,7 +65,8 @@ struct sq_store {
 	pthread_cond_t cv;
 	struct sq_conn *idle;
 	int open;
-	struct sq_committer w;
+	struct committer w;   /* the one writer (store/committer.h) */
+	struct sq_conn *wconn; /* its own connection, never pooled */
 };
 
 struct sq_tx {
@@ -329,7 +306,6 @@ static void sq_reset_all(struct sq_conn *c)
 			sqlite3_reset(c->cache[i].st);
 }
 
-static _Thread_local bool sq_on_committer;
 static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, void *arg);
 
 /* The committer's own statements (BEGIN, SAVEPOINT, RELEASE...), kept
@@ -348,15 +324,18 @@ static bool sq_exec_sql(struct sq_conn *c, const char *sql, enum store_status *s
 }
 
 /* Jobs [from, n) get st (the transaction is gone or never began). */
-static void sq_batch_fail(struct sq_job **jobs, int from, int n, enum store_status st)
+static void sq_batch_fail(struct committer_job **jobs, int from, int n, enum store_status st)
 {
 	for (int i = from; i < n; i++)
 		jobs[i]->st = st;
 }
 
-static void sq_batch_run(struct sq_store *s, struct sq_job **jobs, int n)
+/* The committer's batch (committer_batch_fn): one transaction, one
+ * savepoint per job. */
+static void sq_batch_run(void *ctx, struct committer_job **jobs, int n)
 {
-	struct sq_conn *c = s->w.conn;
+	struct sq_store *s = ctx;
+	struct sq_conn *c = s->wconn;
 	struct sq_tx tx = {.base = {.store = &s->base}, .conn = c};
 	enum store_status st;
 	if (!sq_exec_sql(c, "BEGIN IMMEDIATE", &st)) {
@@ -404,113 +383,13 @@ static void sq_batch_run(struct sq_store *s, struct sq_job **jobs, int n)
 		abort();
 	}
 	st = sq_status(c->db, rc, "commit");
-	if (st == STORE_OK) {
-		s->w.commits++;
-		s->w.writes += (uint64_t)n;
+	if (st == STORE_OK)
 		return;
-	}
 	/* Nothing of the batch is durable: no job may report success. */
 	sq_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
 rollback:
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static int sq_queue_take(struct sq_job **head, struct sq_job ***tail, struct sq_job **jobs, int n,
-		   int upto)
-{
-	while (*head && n < upto) {
-		jobs[n++] = *head;
-		*head = (*head)->next;
-	}
-	if (!*head)
-		*tail = head;
-	return n;
-}
-
-/*
- * The next batch, under w->mu. Fairness between the two queues: a worker
- * pass hands over hundreds of steps at once, and taken in arrival order
- * they would fill whole commits while requests that came a moment later
- * wait behind them (a create's p99 was a pass's length). So a batch takes
- * at most LIMIT_COMMIT_BULK_SHARE bulk writes first (the lifecycle always
- * moves), then the lone writes, then more bulk ones if room is left.
- */
-static int sq_take_batch(struct sq_committer *w, struct sq_job **jobs, int max)
-{
-	int share = max < LIMIT_COMMIT_BULK_SHARE ? max : LIMIT_COMMIT_BULK_SHARE;
-	int n = sq_queue_take(&w->bulk_head, &w->bulk_tail, jobs, 0, share);
-	n = sq_queue_take(&w->head, &w->tail, jobs, n, max);
-	return sq_queue_take(&w->bulk_head, &w->bulk_tail, jobs, n, max);
-}
-
-static void *sq_committer_main(void *arg)
-{
-	struct sq_store *s = arg;
-	struct sq_committer *w = &s->w;
-	struct sq_job *jobs[LIMIT_COMMIT_BATCH_MAX];
-	sq_on_committer = true;
-	pthread_setname_np(pthread_self(), "committer");
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->head && !w->bulk_head && !w->stop)
-			pthread_cond_wait(&w->work, &w->mu);
-		if (!w->head && !w->bulk_head)
-			break; /* stopping, and nothing left to write */
-		int max = s->base.commit_batch_max;
-		if (max < 1 || max > LIMIT_COMMIT_BATCH_MAX)
-			max = LIMIT_COMMIT_BATCH_MAX;
-		int n = sq_take_batch(w, jobs, max);
-		w->queued -= n;
-		pthread_mutex_unlock(&w->mu);
-		sq_batch_run(s, jobs, n);
-		pthread_mutex_lock(&w->mu);
-		for (int i = 0; i < n; i++) {
-			jobs[i]->done = true;
-			fiber_wake(&jobs[i]->wait);
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-/* Hand n jobs to the committer at once (so they share a batch when it has
- * room) and wait until each one's batch is committed. A caller on a fiber
- * (an HTTP request) parks instead of blocking its thread. */
-static void sq_write_jobs(struct sq_store *s, struct sq_job *jobs, int n, bool bulk)
-{
-	/* A write from inside a write would wait on itself: our bug. */
-	assert(!sq_on_committer);
-	struct sq_committer *w = &s->w;
-	for (int i = 0; i < n; i++)
-		fiber_wait_init(&jobs[i].wait);
-	pthread_mutex_lock(&w->mu);
-	/* Once stopping, the committer drains what is queued and takes no
-	 * more: later writes fail (st stays STORE_FAIL). */
-	for (int i = 0; i < n; i++) {
-		if (w->stop) {
-			jobs[i].done = true;
-			continue;
-		}
-		struct sq_job ***tail = bulk ? &w->bulk_tail : &w->tail;
-		**tail = &jobs[i];
-		*tail = &jobs[i].next;
-		w->queued++;
-	}
-	pthread_cond_signal(&w->work);
-	for (int i = 0; i < n; i++)
-		while (!jobs[i].done)
-			fiber_wait(&jobs[i].wait, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-	for (int i = 0; i < n; i++)
-		fiber_wait_destroy(&jobs[i].wait);
-}
-
-static enum store_status sq_write(struct sq_store *s, store_tx_fn fn, void *arg)
-{
-	struct sq_job job = {.fn = fn, .arg = arg, .st = STORE_FAIL};
-	sq_write_jobs(s, &job, 1, false);
-	return job.st;
 }
 
 static void sq_run_all(struct store *base, store_tx_fn fn, void *const *args, int n,
@@ -522,70 +401,46 @@ static void sq_run_all(struct store *base, store_tx_fn fn, void *const *args, in
 			out[i] = sq_run(base, true, fn, args[i]);
 		return;
 	}
-	struct sq_job jobs[LIMIT_COMMIT_BATCH_MAX];
-	assert(n >= 0 && n <= LIMIT_COMMIT_BATCH_MAX);
-	for (int i = 0; i < n; i++)
-		jobs[i] = (struct sq_job){.fn = fn, .arg = args[i], .st = STORE_FAIL};
-	sq_write_jobs(s, jobs, n, true);
-	for (int i = 0; i < n; i++)
-		out[i] = jobs[i].st;
+	committer_write_all(&s->w, fn, args, n, out);
 }
 
 static bool sq_committer_start(struct sq_store *s)
 {
-	struct sq_committer *w = &s->w;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->work, NULL);
-	w->tail = &w->head;
-	w->bulk_tail = &w->bulk_head;
-	w->conn = calloc(1, sizeof *w->conn);
-	if (!w->conn || !(w->conn->db = sq_open_db(s->path))) {
-		free(w->conn);
-		w->conn = NULL;
+	s->wconn = calloc(1, sizeof *s->wconn);
+	if (!s->wconn || !(s->wconn->db = sq_open_db(s->path))) {
+		free(s->wconn);
+		s->wconn = NULL;
 		return false;
 	}
-	/* The committer takes no signals: the process's owner (serve's
-	 * sigwait) handles them, whichever thread was made first. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&w->thread, NULL, sq_committer_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		sq_conn_free(w->conn);
-		w->conn = NULL;
+	if (!committer_start(&s->w, &s->base.commit_batch_max, sq_batch_run, s)) {
+		sq_conn_free(s->wconn);
+		s->wconn = NULL;
 		return false;
 	}
-	w->running = true;
 	return true;
 }
 
 /* Drains the queue (every waiting write is committed), then stops. */
 static void sq_committer_stop(struct sq_store *s)
 {
-	struct sq_committer *w = &s->w;
-	if (!w->running)
+	if (!s->w.running)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = true;
-	pthread_cond_signal(&w->work);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
-	w->running = false;
-	if (w->commits)
-		log_info("sqlite: %llu writes in %llu commits",
-			 (unsigned long long)w->writes, (unsigned long long)w->commits);
-	sq_conn_free(w->conn);
-	w->conn = NULL;
-	pthread_cond_destroy(&w->work);
-	pthread_mutex_destroy(&w->mu);
+	committer_stop(&s->w);
+	if (s->w.commits)
+		log_info("sqlite: %llu writes in %llu commits", (unsigned long long)s->w.writes,
+			 (unsigned long long)s->w.commits);
+	sq_conn_free(s->wconn);
+	s->wconn = NULL;
 }
 
 static enum store_status sq_run(struct store *base, bool write, store_tx_fn fn, void *arg)
 {
 	struct sq_store *s = (struct sq_store *)base;
-	if (write && s->w.running)
-		return sq_write(s, fn, arg);
+	if (write && s->w.running) {
+		/* A write from inside a write would wait on itself: our bug. */
+		assert(!committer_on_thread());
+		return committer_write(&s->w, fn, arg);
+	}
 	struct sq_conn *c = sq_take(s);
 	if (!c)
 		return STORE_FAIL;
