@@ -24,11 +24,15 @@
  * failed statement does. Any other error marks the job failed (its
  * savepoint is rolled back). Deadlock and serialization failure (40P01,
  * 40001) roll back the batch and give every job STORE_RETRY, which
- * store_run re-runs (bounded). A connection lost mid-batch or during
- * COMMIT leaves the outcome unknown: no job is told success (STORE_FAIL,
- * a 5xx; a client's retry under the same Idempotency-Key is resolved by
- * the idempotency record), and the connection is re-established with a
- * bounded backoff at the next use, so the service recovers by itself.
+ * store_run re-runs (bounded). So does a connection lost before COMMIT
+ * was sent (a killed backend, a restarted server): the server rolled the
+ * transaction back with the session, nothing of it happened, and the
+ * rerun goes to a fresh connection; so does a read whose connection was
+ * lost, since a read has no effect. Only a connection lost during COMMIT
+ * leaves the outcome unknown: no job is told success (STORE_FAIL, a 5xx;
+ * a client's retry under the same Idempotency-Key is resolved by the
+ * idempotency record). The connection is re-established with a bounded
+ * backoff at the next use, so the service recovers by itself.
  *
  * Statements are prepared once per connection, keyed by the address of
  * their static SQL text. Parameters go as text (bytea as binary), results
@@ -440,7 +444,9 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 		begun = pg_cmd(&tx, "BEGIN ISOLATION LEVEL READ COMMITTED", &st);
 	}
 	if (!begun) {
-		pg_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+		/* Lost again at once: still nothing ran, so a rerun may find
+		 * the server back. */
+		pg_batch_fail(jobs, 0, n, st == STORE_RETRY || tx.conn->broken ? STORE_RETRY : STORE_FAIL);
 		pg_rollback(&tx);
 		return;
 	}
@@ -481,9 +487,10 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	pg_rollback(&tx);
 	return;
 broken:
-	/* The transaction is gone: contention reruns every job; a lost
-	 * connection fails them all (never reported as success). */
-	pg_batch_fail(jobs, 0, n, tx.retry && !tx.conn->broken ? STORE_RETRY : STORE_FAIL);
+	/* The transaction is gone before its COMMIT, so none of it happened,
+	 * whether contention or a lost connection ended it: every job reruns
+	 * (a lost connection is replaced at the next batch). */
+	pg_batch_fail(jobs, 0, n, tx.retry || tx.conn->broken ? STORE_RETRY : STORE_FAIL);
 	pg_rollback(&tx);
 }
 
@@ -522,6 +529,9 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 	 * has no effect, so it runs again once on a fresh connection. */
 	if (c->broken && pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES))
 		st = pg_read(base, c, fn, arg);
+	/* Lost again (killed mid-read): store_run's bounded loop reruns it. */
+	if (c->broken && c->db)
+		st = STORE_RETRY;
 	pg_give(s, c);
 	return st;
 }
