@@ -5,6 +5,7 @@
  *   offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]
  *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
  *                 [--max-connections N] [--max-connections-per-ip N] [--header-timeout-ms N]
+ *                 [--node-id ID] [--session-lease-ms N]
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
@@ -52,6 +53,7 @@ struct opts {
 	const char *node_id; /* NULL: "<hostname>:<listen>" */
 	const char *rails;
 	long sandbox_step_ms;
+	long session_lease_ms;
 	long http_threads;
 	long commit_batch_max;
 	long pool_size; /* PostgreSQL read connections */
@@ -82,7 +84,7 @@ static void usage(FILE *f)
 	      "                [--commit-batch-max N] [--database-pool-size N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
-	      "                [--header-timeout-ms N] [--node-id ID]\n"
+	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -94,7 +96,7 @@ static void usage(FILE *f)
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
-	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_MAX_CONNECTIONS,\n"
+	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
 	      "             (flags win over the environment)\n"
 	      "serve defaults: --max-connections " STR(LIMIT_CONNECTIONS_DEFAULT)
@@ -150,6 +152,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"node-id", required_argument, NULL, 'N'},
 		{"rails", required_argument, NULL, 'r'},
 		{"sandbox-step-ms", required_argument, NULL, 's'},
+		{"session-lease-ms", required_argument, NULL, 'e'},
 		{"http-threads", required_argument, NULL, 't'},
 		{"commit-batch-max", required_argument, NULL, 'B'},
 		{"database-pool-size", required_argument, NULL, 'Q'},
@@ -213,6 +216,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "offramp: OFFRAMP_SANDBOX_STEP_MS must be 0..3600000\n");
 		return 2;
 	}
+	if (!parse_long(env_or("OFFRAMP_SESSION_LEASE_MS", STR(LIMIT_SESSION_LEASE_MS)),
+			LIMIT_SESSION_LEASE_MS_MIN, LIMIT_SESSION_LEASE_MS_MAX, &o->session_lease_ms)) {
+		fprintf(stderr, "offramp: OFFRAMP_SESSION_LEASE_MS must be %d..%d\n",
+			LIMIT_SESSION_LEASE_MS_MIN, LIMIT_SESSION_LEASE_MS_MAX);
+		return 2;
+	}
 	bool db_flag = false;
 	bool per_ip_set = *env_or("OFFRAMP_MAX_CONNECTIONS_PER_IP", "") != '\0';
 	int c;
@@ -227,6 +236,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 's':
 			if (!parse_long(optarg, 0, 3600000, &o->sandbox_step_ms)) {
 				fprintf(stderr, "offramp: --sandbox-step-ms must be 0..3600000\n");
+				return 2;
+			}
+			break;
+		case 'e':
+			if (!parse_long(optarg, LIMIT_SESSION_LEASE_MS_MIN, LIMIT_SESSION_LEASE_MS_MAX,
+					&o->session_lease_ms)) {
+				fprintf(stderr, "offramp: --session-lease-ms must be %d..%d\n",
+					LIMIT_SESSION_LEASE_MS_MIN, LIMIT_SESSION_LEASE_MS_MAX);
 				return 2;
 			}
 			break;
@@ -782,6 +799,7 @@ int main(int argc, char **argv)
 		return 1;
 	struct service svc = {.store = st, .fees = fees_default(), .sandbox = true,
 			      .step_ms = o.sandbox_step_ms,
+			      .session_lease_ms = o.session_lease_ms,
 			      .session_snapshot = api_session_snapshot,
 			      .hook_payloads = api_hook_payloads,
 			      .destination_read = api_destination_read,

@@ -67,6 +67,11 @@
  * those sessions to wait this long for another node (its own restart
  * takes them back at once). */
 #define LIMIT_SESSION_LEASE_MS 30000
+/* serve --session-lease-ms: a shorter lease for tests that kill a node (a
+ * pass asks the rail for a third of it, so it must outlast a slow rail
+ * call; a deployment keeps the default). */
+#define LIMIT_SESSION_LEASE_MS_MIN 500
+#define LIMIT_SESSION_LEASE_MS_MAX 3600000
 #define LIMIT_COMMIT_BATCH_MAX 1024         /* writes sharing one commit, at most */
 #define LIMIT_COMMIT_BATCH_DEFAULT 256      /* --commit-batch-max default */
 #define LIMIT_COMMIT_BULK_SHARE 64          /* bulk writes (a worker pass's steps) taken first per batch */

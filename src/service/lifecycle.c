@@ -537,6 +537,7 @@ static void ask_rail(struct rail *rail, struct step_arg *steps, int n, int64_t u
 
 struct claim_arg {
 	int64_t now;
+	int64_t lease_ms;
 	const char *owner;
 	int limit;
 	struct store_session *rows;
@@ -554,7 +555,7 @@ static enum store_status claim_tx(struct store_tx *tx, void *arg)
 {
 	struct claim_arg *c = arg;
 	c->n = 0;
-	return STORE_CALL(tx, session_claim, c->now, c->owner, c->now + LIMIT_SESSION_LEASE_MS, c->limit,
+	return STORE_CALL(tx, session_claim, c->now, c->owner, c->now + c->lease_ms, c->limit,
 			  claim_row, c);
 }
 
@@ -610,6 +611,13 @@ static void commit_steps(struct service *svc, struct step_arg *steps, int n)
 		free(steps[i].snapshot);
 }
 
+/* How long a worker's claim on a session lasts: what --session-lease-ms
+ * says, else LIMIT_SESSION_LEASE_MS. */
+static int64_t lease_ms(const struct service *s)
+{
+	return s->session_lease_ms > 0 ? s->session_lease_ms : LIMIT_SESSION_LEASE_MS;
+}
+
 /* Work a pass's leased rows: rail calls first, outside any transaction,
  * then the commits. The steps commit only if their leases still hold: a
  * pass whose rail calls run long stops asking after a third of the lease
@@ -624,7 +632,7 @@ static int work(struct service *s, struct rail *rail, const char *owner,
 	int n = 0;
 	for (int i = 0; i < n_rows; i++)
 		n += step_start(s, owner, &rows[i], now, &steps[n]);
-	ask_rail(rail, steps, n, now + LIMIT_SESSION_LEASE_MS / 3);
+	ask_rail(rail, steps, n, now + lease_ms(s) / 3);
 	read_rates(s, steps, n);
 	commit_steps(s, steps, n);
 	free(steps);
@@ -660,7 +668,8 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
 	struct store_session *rows = malloc((size_t)batch * sizeof *rows);
 	if (!rows)
 		return -1;
-	struct claim_arg c = {.now = now, .owner = owner, .limit = batch, .rows = rows};
+	struct claim_arg c = {.now = now, .lease_ms = lease_ms(s), .owner = owner, .limit = batch,
+			      .rows = rows};
 	st = store_run(s->store, true, claim_tx, &c);
 	int n = st != STORE_OK ? -1 : c.n > 0 ? work(s, rail, owner, rows, c.n, now) : 0;
 	free(rows);

@@ -60,6 +60,7 @@ struct service {
 	struct fee_schedule fees; /* default schedule for every tenant */
 	bool sandbox;            /* sandbox rails: deposits allowed */
 	int64_t step_ms;         /* sandbox: time each stage takes */
+	int64_t session_lease_ms; /* a worker's claim on a session; 0: LIMIT_SESSION_LEASE_MS */
 	svc_snapshot_fn session_snapshot; /* NULL: events carry "{}" */
 	svc_hook_payloads_fn hook_payloads; /* NULL: no webhook outbox */
 	svc_destination_read_fn destination_read; /* required to create sessions */
