@@ -90,12 +90,21 @@ def wait_terminal(t, ids, timeout=TERMINAL_TIMEOUT):
     return poll_until(done, timeout, "every session to be terminal", 0.2)
 
 
+def events_by_session(t):
+    """The tenant's event log, oldest first, by session id."""
+    out = {}
+    for e in t.events(page_size=100):
+        out.setdefault(e["resource_ref"].split("/", 1)[1], []).append(e)
+    return out
+
+
 def check_finished(t, amount_of, final, deposit):
     """Every session ended as its cents say, entered each status once, was
     paid by the rail at most once (once when settled); the balance is the
     deposit minus what the settled ones cost; nothing stays held."""
     spent = Decimal(0)
     wrong, bad_events = [], []
+    log = events_by_session(t)
     for sid, amount in amount_of.items():
         s = final[sid]
         want = expected_outcome(amount)
@@ -104,7 +113,7 @@ def check_finished(t, amount_of, final, deposit):
             continue
         if s["status"] == "settled":
             spent += Decimal(amount) + FEE
-        entered = [e["type"][len(P):] for e in t.events(sid) if e["type"] in STATUS_TYPES]
+        entered = [e["type"][len(P):] for e in log.get(sid, []) if e["type"] in STATUS_TYPES]
         if entered != STATUSES_FOR[want]:
             bad_events.append((sid, amount, entered))
     assert not wrong, f"{len(wrong)} sessions ended other than their cents say, e.g. {wrong[:5]}"
@@ -288,9 +297,9 @@ def test_sessions_on_both_nodes_run_once_and_every_event_is_delivered(server_fac
         no_transfer_twice(a)
         # every status event of GET /events reaches the one endpoint (from
         # whichever node sends it), and nothing else does
-        want = set()
-        for sid in amount_of:
-            want |= {e["id"] for e in t.events(sid) if e["type"] in STATUS_TYPES}
+        log = events_by_session(t)
+        assert set(log) == set(amount_of), "events of sessions nobody created, or sessions without events"
+        want = {e["id"] for evs in log.values() for e in evs if e["type"] in STATUS_TYPES}
 
         def all_there():
             got = set(rcv.got())
@@ -328,6 +337,7 @@ def _load(nodes, t, w, seconds, answers, tag, threads=6, during=None):
                 out = post(node, "/off-ramp-sessions", w.body(amount), t.key, key, timeout=20)
             except Exception as e:  # noqa: BLE001 - refused, reset: checked by the caller
                 out = e
+                time.sleep(0.05)   # a dead node refuses at once: do not spin on it
             with lock:
                 answers.append((node, key, amount, out))
     with concurrent.futures.ThreadPoolExecutor(threads) as ex:
@@ -359,10 +369,21 @@ def test_sigkill_of_one_node_under_load(server_factory):
     deposit = Decimal("100000.00")
     w = t.setup(fmt_money(deposit))
     answers = []
+    stranded = []
+
+    held_by_b = ("SELECT id FROM sessions WHERE lease_until_ms > 0"
+                 f" AND starts_with(lease_owner, '{b.node_id}/')")
 
     def kill_midway():
-        time.sleep(1.5)
+        time.sleep(1.0)
+        # kill it in the middle of a worker pass, while it holds leases
+        for _ in range(50):
+            if psql(a, held_by_b):
+                break
         b.kill()
+        # what the dead node held: left to the survivor once the leases lapse
+        stranded.extend(r[0] for r in psql(a, held_by_b))
+        assert stranded, "the kill did not catch the node holding a lease"
         time.sleep(1.5)
     _load((a, b), t, w, None, answers, "kill", during=kill_midway)
 
@@ -398,7 +419,9 @@ def test_sigkill_of_one_node_under_load(server_factory):
     check_finished(t, amount_of, final, deposit)
     no_transfer_twice(a)
     a.verify_ledger()
-    print(f"multinode kill: {len(created)} sessions, {len(cut)} cut off by the kill")
+    assert set(stranded) <= set(amount_of), "the dead node held sessions nobody created"
+    print(f"multinode kill: {len(created)} sessions, {len(cut)} cut off by the kill, "
+          f"{len(stranded)} leased by the dead node")
 
 
 # ---------------------------------------------------------------------------
