@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from offramp_e2e import (
-    TERMINAL, describe, expected_outcome, fmt_money, http_request, payout_session_id, poll_until,
+    DEFAULT_STEP_MS, TERMINAL, describe, expected_outcome, fmt_money, http_request, payout_session_id, poll_until,
 )
 
 pytestmark = pytest.mark.pg_only
@@ -138,7 +138,7 @@ def check_finished(t, amount_of, final, deposit):
 # ---------------------------------------------------------------------------
 
 def test_one_key_raced_on_two_nodes(server_factory):
-    a, b = pair(server_factory, step_ms=None)   # the fixture's default: sessions stay executing
+    a, b = pair(server_factory, step_ms=DEFAULT_STEP_MS)   # an hour: sessions stay executing, holding
     nodes = (a, b)
     t = a.new_tenant()
     w = t.setup("10000.00")
@@ -154,7 +154,8 @@ def test_one_key_raced_on_two_nodes(server_factory):
         with concurrent.futures.ThreadPoolExecutor(threads) as ex:
             answers = list(ex.map(one, range(threads)))
         ok = [r for r in answers if r.status == 201]
-        in_flight = [r for r in answers if r.status == 409 and r.json and r.json.get("code") == "idempotency_key_in_flight"]
+        in_flight = [r for r in answers
+                     if r.status == 409 and r.json and r.json.get("code") == "idempotency_key_in_flight"]
         other = [describe(r) for r in answers if r.status != 201 and r not in in_flight]
         assert not other, f"round {round_no}: answers other than 201 or 409 in flight: {other[:3]}"
         assert ok, f"round {round_no}: no request succeeded"
@@ -182,7 +183,7 @@ def test_one_key_raced_on_two_nodes(server_factory):
 # ---------------------------------------------------------------------------
 
 def test_concurrent_debits_never_overdraw(server_factory):
-    a, b = pair(server_factory, step_ms=None)
+    a, b = pair(server_factory, step_ms=DEFAULT_STEP_MS)
     nodes = (a, b)
     t = a.new_tenant()
     a.set_fees(t.ref, platform_bps=0, network_fees=["USDC:ethereum:0"])
