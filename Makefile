@@ -16,6 +16,8 @@
 #                   layer (bench/profile.py: callgrind, ~2 minutes)
 #   make bench-scale  create/get/list latency at 10k, 1M, 10M stored sessions
 #                   (bench/scale.sh; SCALE_SIZES to choose)
+#   make bench-pg   creates/s on PostgreSQL (1 node, 2 nodes, batch-1) against
+#                   pgbench running the same statements (bench/pg_bench.py)
 #   make deps       install missing Debian packages
 #
 # Sources are discovered: every src/**/*.c is part of the service; every
@@ -70,7 +72,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e e2e-pg deps clean bench profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit e2e e2e-pg deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -152,6 +154,9 @@ build/bench/ceiling: bench/ceiling.c
 
 bench:
 	bench/run.sh
+
+bench-pg:
+	bench/run.sh pg
 
 profile: build/offramp build/bench/loadgen
 	$(PYTHON) bench/profile.py

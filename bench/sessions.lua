@@ -5,6 +5,9 @@
 --   BENCH_PATHS=FILE   GET each line of FILE in turn instead
 --   BENCH_AUTH         the Authorization header's value
 --   BENCH_KEY_PREFIX   makes the keys of one run unlike any other run's
+--   BENCH_QUANTILES=1  done() also prints a BENCHQ line: the latency (ms) at
+--                      every 0.1 % from 0.05 % to 99.95 %, so bench/pg_bench.py
+--                      can merge two generators' distributions
 -- done() prints one line of key=value pairs the bench parses. Non-2xx/3xx
 -- answers are counted by wrk itself (summary.errors.status), so there is no
 -- response() callback slowing every request down.
@@ -56,4 +59,11 @@ done = function(summary, latency, requests)
     latency:percentile(99.9) / 1000, latency.max / 1000,
     e.status + e.connect + e.read + e.write + e.timeout, e.status,
     e.connect + e.read + e.write + e.timeout))
+  if os.getenv("BENCH_QUANTILES") == "1" then
+    local q = {}
+    for k = 0, 999 do
+      q[#q + 1] = string.format("%.3f", latency:percentile((k + 0.5) / 10) / 1000)
+    end
+    io.write("BENCHQ " .. table.concat(q, " ") .. "\n")
+  end
 end

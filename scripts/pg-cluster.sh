@@ -13,8 +13,8 @@
 # PORT defaults to a free port the kernel picks. The cluster runs with
 # fsync=off: it is thrown away after the run, and what the tests kill is
 # `offramp serve`, never PostgreSQL, so its own crash safety is not under
-# test and turning it off only saves time. `make bench` starts its own
-# cluster with fsync on (bench/pg_bench.sh), since there the sync is measured.
+# test and turning it off only saves time. `make bench-pg` starts its own
+# cluster with fsync on (bench/pg_bench.py), since there the sync is measured.
 # PG_FSYNC=on overrides.
 set -eu
 
