@@ -45,10 +45,20 @@ struct api_response {
 	bool www_authenticate; /* 401: WWW-Authenticate: Bearer */
 	char etag[40];         /* "" for none */
 	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
+	const char *content_type; /* static; NULL: application/json */
+	int metrics_route;     /* metrics_http_observe's slot: 0 unmatched, else the route's */
+};
+
+/* Where GET /metrics is served (serve --metrics-listen). */
+enum api_metrics_where {
+	API_METRICS_HERE = 0,  /* a route like the others */
+	API_METRICS_ELSEWHERE, /* not here: /metrics answers 404 */
+	API_METRICS_ONLY,      /* the metrics listener: /metrics and nothing else */
 };
 
 struct api {
 	struct service *svc;
+	enum api_metrics_where metrics;
 };
 
 /* Handle one request. Always fills res (status and a JSON body). */
@@ -84,6 +94,12 @@ int api_hook_payloads(const char *format, const struct store_session *s,
 		      struct svc_hook_payload *out);
 /* Whether endpoint URLs may be on loopback (serve --webhook-allow-loopback). */
 extern bool api_webhook_allow_loopback;
+
+/* GET /metrics: the Prometheus text (exposition format 0.0.4) of every
+ * series (docs/OPERATIONS.md), malloc'd, *len its length; NULL when out of
+ * memory. */
+#define API_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+char *api_metrics_text(struct api *api, size_t *len);
 
 /* The errors.json catalogue, built from base/errors.def. Owned by caller. */
 char *api_errors_catalogue(size_t *len);

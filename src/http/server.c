@@ -76,6 +76,8 @@
 #include "base/fiber.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/metrics.h"
+#include "http/internal.h"
 
 /* Where a connection is; the deadline runs in HEADERS and BODY only. */
 enum http_phase {
@@ -130,6 +132,7 @@ struct http_req {
 	bool too_large;
 	bool dispatched; /* counted in inflight: the handler has run */
 	uint64_t start_ms;
+	uint64_t start_us; /* the same instant, for the duration histogram */
 	int status;
 	char method[16];
 	char path[128];
@@ -286,18 +289,18 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req *hr,
-				   struct api_response *res)
+struct MHD_Response *http_response_of(struct api_response *res, const char *request_id)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		api_response_clear(res);
-		return MHD_NO;
+		return NULL;
 	}
 	res->body = NULL; /* now MHD's, freed with free() */
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	MHD_add_response_header(resp, "X-Request-Id", hr->r.request_id);
+	MHD_add_response_header(resp, "Content-Type",
+				res->content_type ? res->content_type : "application/json");
+	MHD_add_response_header(resp, "X-Request-Id", request_id);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (res->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
@@ -307,6 +310,17 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req 
 		MHD_add_response_header(resp, "ETag", res->etag);
 	if (res->allow[0])
 		MHD_add_response_header(resp, "Allow", res->allow);
+	return resp;
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req *hr,
+				   struct api_response *res)
+{
+	/* Counted when queued: what the client waits for is this answer. */
+	metrics_http_observe(res->metrics_route, res->status, clock_mono_us() - hr->start_us);
+	struct MHD_Response *resp = http_response_of(res, hr->r.request_id);
+	if (!resp)
+		return MHD_NO;
 	hr->status = res->status;
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
@@ -449,6 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&s->uploading, 1);
 		(void)conn_enter(s, conn, HTTP_PHASE_BODY); /* headers are in */
 		hr->start_ms = clock_mono_ms();
+		hr->start_us = clock_mono_us();
 		snprintf(hr->method, sizeof hr->method, "%s", method);
 		snprintf(hr->path, sizeof hr->path, "%s", url);
 		if (!uuid_v7(hr->r.request_id))
@@ -561,9 +576,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("microhttpd: %s", line);
 }
 
-/* Parse "HOST:PORT" into a socket address. */
-static bool parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
-			 bool *v6)
+bool http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+		       bool *v6)
 {
 	char host[256];
 	const char *colon = strrchr(listen, ':');
@@ -651,7 +665,7 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	bool v6 = false;
-	if (!parse_listen(cfg->listen, &ss, &sl, &v6)) {
+	if (!http_parse_listen(cfg->listen, &ss, &sl, &v6)) {
 		log_error("http: cannot parse listen address '%s' (want HOST:PORT)", cfg->listen);
 		return NULL;
 	}
