@@ -58,6 +58,7 @@
  * under load the lifecycle's pace is the sessions in flight per wait:
  * workers times the sessions a pass leases. */
 #define LIMIT_WORKERS_DEFAULT 8
+#define LIMIT_SETTINGS_MANY 8              /* tenant settings read by one statement (a create reads 6) */
 #define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
 /* serve --node-id: names this process's leases ("<node>/<kind>/<i>"), so a

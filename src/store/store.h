@@ -412,6 +412,10 @@ struct store_ops {
 	/* Integer settings per tenant (fee schedule); NOT_FOUND when unset. */
 	enum store_status (*setting_get)(struct store_tx *, const char *tenant_id, const char *key, int64_t *value);
 	enum store_status (*setting_put)(struct store_tx *, const char *tenant_id, const char *key, int64_t value);
+	/* Several settings of one tenant in one statement: for i < n
+	 * (n <= LIMIT_SETTINGS_MANY), found[i] says whether keys[i] is set
+	 * and values[i] is its value then. Keys are the caller's. */
+	enum store_status (*setting_get_many)(struct store_tx *, const char *tenant_id, const char *const *keys, int n, int64_t *values, bool *found);
 
 	/* Assigns ev->seq, in commit order: an event that commits after
 	 * another has a greater seq, whichever node wrote it, so a reader

@@ -1645,6 +1645,38 @@ static enum store_status pg_setting_get(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+static enum store_status pg_setting_get_many(struct store_tx *t, const char *tenant_id,
+					     const char *const *keys, int n, int64_t *values,
+					     bool *found)
+{
+	/* A fixed statement for any n: unused slots are NULL and match no key. */
+	static const char sql[] = "SELECT key, value FROM tenant_settings WHERE tenant_id = $1"
+				  " AND key IN ($2, $3, $4, $5, $6, $7, $8, $9)";
+	_Static_assert(LIMIT_SETTINGS_MANY == 8, "one placeholder per key");
+	assert(n >= 0 && n <= LIMIT_SETTINGS_MANY);
+	struct pg_q q = {0};
+	qt(&q, 1, tenant_id);
+	for (int i = 0; i < LIMIT_SETTINGS_MANY; i++)
+		qt(&q, 2 + i, i < n ? keys[i] : NULL);
+	for (int i = 0; i < n; i++)
+		found[i] = false;
+	enum store_status st;
+	PGresult *r = pg_q_run(t, sql, &q, &st, "settings get");
+	if (!r)
+		return st;
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *k = PQgetvalue(r, row, 0);
+		for (int i = 0; i < n; i++) {
+			if (strcmp(k, keys[i]) == 0) {
+				found[i] = true;
+				values[i] = ci(r, row, 1);
+			}
+		}
+	}
+	PQclear(r);
+	return STORE_OK;
+}
+
 static enum store_status pg_setting_put(struct store_tx *t, const char *tenant_id,
 					const char *key, int64_t value)
 {
@@ -2378,6 +2410,7 @@ static const struct store_ops pg_ops = {
 	.fx_get = pg_fx_get,
 	.fx_put = pg_fx_put,
 	.setting_get = pg_setting_get,
+	.setting_get_many = pg_setting_get_many,
 	.setting_put = pg_setting_put,
 	.event_insert = pg_event_insert,
 	.event_list = pg_event_list,

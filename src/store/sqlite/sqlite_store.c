@@ -1562,6 +1562,42 @@ static enum store_status sq_setting_get(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+static enum store_status sq_setting_get_many(struct store_tx *t, const char *tenant_id,
+					     const char *const *keys, int n, int64_t *values,
+					     bool *found)
+{
+	/* A fixed statement for any n: unused slots are NULL and match no key. */
+	static const char sql[] = "SELECT key, value FROM tenant_settings WHERE tenant_id = ?1"
+				  " AND key IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	_Static_assert(LIMIT_SETTINGS_MANY == 8, "one placeholder per key");
+	assert(n >= 0 && n <= LIMIT_SETTINGS_MANY);
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	for (int i = 0; i < LIMIT_SETTINGS_MANY; i++) {
+		if (i < n)
+			bt(st, 2 + i, keys[i]);
+		else
+			sqlite3_bind_null(st, 2 + i);
+	}
+	for (int i = 0; i < n; i++)
+		found[i] = false;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		for (int i = 0; k && i < n; i++) {
+			if (strcmp(k, keys[i]) == 0) {
+				found[i] = true;
+				values[i] = ci(st, 1);
+			}
+		}
+	}
+	enum store_status s = rc == SQLITE_DONE ? STORE_OK : sq_status(sq_db(t), rc, "settings get");
+	sqlite3_reset(st);
+	return s;
+}
+
 static enum store_status sq_setting_put(struct store_tx *t, const char *tenant_id,
 					const char *key, int64_t value)
 {
@@ -2392,6 +2428,7 @@ static const struct store_ops sq_ops = {
 	.fx_get = sq_fx_get,
 	.fx_put = sq_fx_put,
 	.setting_get = sq_setting_get,
+	.setting_get_many = sq_setting_get_many,
 	.setting_put = sq_setting_put,
 	.event_insert = sq_event_insert,
 	.event_list = sq_event_list,
