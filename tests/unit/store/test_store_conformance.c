@@ -2445,6 +2445,7 @@ static void ledger_sound(struct service *svc)
  * must land. */
 #define BAL_THREADS 4 /* per node */
 #define BAL_MOVES 40
+#define BAL_RACE_MAX_MS 10000
 
 struct bal_race {
 	struct store *s[2];
@@ -2542,6 +2543,7 @@ static void test_race_balances(void **state)
 	struct bal_thread t[N];
 	pthread_t th[N];
 	pthread_barrier_init(&r.go, NULL, N);
+	uint64_t t0 = clock_mono_ms();
 	for (int i = 0; i < N; i++) {
 		t[i] = (struct bal_thread){.r = &r, .t = i};
 		th[i] = cf_spawn(bal_worker, &t[i]);
@@ -2549,6 +2551,13 @@ static void test_race_balances(void **state)
 	for (int i = 0; i < N; i++)
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&r.go);
+	/* A second or two on either backend. Two nodes' batches waiting on
+	 * each other's balance rows until PostgreSQL's deadlock detector
+	 * (1 s each) took 16 to 29 s here: a stall, not a slow machine. */
+	uint64_t took_ms = clock_mono_ms() - t0;
+	if (took_ms > BAL_RACE_MAX_MS)
+		fail_msg("%d moves took %llu ms (cross-node lock waits stalling?)",
+			 N * BAL_MOVES, (unsigned long long)took_ms);
 	int64_t debits[3] = {0}, credits[3] = {0};
 	for (int i = 0; i < N; i++) {
 		if (t[i].done != BAL_MOVES)
