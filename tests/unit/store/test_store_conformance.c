@@ -253,9 +253,7 @@ static void row_account(void *arg, const void *row)
 static void row_balance(void *arg, const void *row)
 {
 	const struct store_balance *b = row;
-	char key[24];
-	snprintf(key, sizeof key, "%s", b->currency);
-	rows_add(arg, b->account_id, ledger_net_posted(&b->b), key);
+	rows_add(arg, b->account_id, ledger_net_posted(&b->b), b->currency);
 }
 static void row_transfer(void *arg, const void *row)
 {
@@ -418,17 +416,18 @@ static void sessions_make(struct store *s, struct store_session *rows, int n)
 	run_ok(s, true, sessions_put_tx, &p);
 }
 
-static void event_fill(struct store_event *e, const char *tenant, const char *resource,
+/* False if no id could be made (callable from any thread: no assert). */
+static bool event_fill(struct store_event *e, const char *tenant, const char *resource,
 		       int64_t resource_seq, char *data)
 {
 	memset(e, 0, sizeof *e);
-	new_id(e->id);
 	snprintf(e->tenant_id, sizeof e->tenant_id, "%s", tenant);
 	snprintf(e->resource_id, sizeof e->resource_id, "%s", resource);
 	e->resource_seq = resource_seq;
 	snprintf(e->type, sizeof e->type, "off_ramp_session.executing");
 	e->data = data;
 	e->created_at = 1000;
+	return uuid_v7(e->id);
 }
 
 /* ---- tenants, principals, keys -------------------------------------------- */
@@ -609,6 +608,7 @@ struct ledger_case {
 	struct store_transfer raw, post, post_again;
 	char hold_id[UUID_STR_LEN + 1], dep_id[UUID_STR_LEN + 1], post_id[UUID_STR_LEN + 1];
 	char over_id[UUID_STR_LEN + 1];
+	store_id again_id; /* made outside: a write fn never asserts */
 	enum ledger_result lr_dep, lr_hold, lr_post, lr_over;
 	struct cf_rows balances, transfers;
 	struct cf_steps p;
@@ -652,7 +652,7 @@ static enum store_status ledger_moves_tx(struct store_tx *tx, void *arg)
 	/* A hold is posted or voided once: a second transfer naming it is a
 	 * taken key. */
 	l->post_again = l->raw;
-	new_id(l->post_again.id);
+	memcpy(l->post_again.id, l->again_id, sizeof l->post_again.id);
 	snprintf(l->post_again.op, sizeof l->post_again.op, "void");
 	snprintf(l->post_again.pending_id, sizeof l->post_again.pending_id, "%s", l->hold_id);
 	rec(&l->p, "transfer_insert pending twice", STORE_CALL(tx, transfer_insert, &l->post_again));
@@ -686,6 +686,7 @@ static void test_ledger(void **state)
 	struct ledger_case *l = calloc(1, sizeof *l);
 	world_make(c->s[0], &l->w);
 	run_ok(c->s[0], false, accounts_of_tx, l);
+	new_id(l->again_id);
 	new_id(l->raw.id);
 	snprintf(l->raw.op, sizeof l->raw.op, "posted");
 	memcpy(l->raw.debit_account_id, l->w.holds, sizeof l->raw.debit_account_id);
@@ -1074,8 +1075,14 @@ static int claim(struct store *s, struct lease_case *l, int64_t now, const char 
 	l->until = now + 60000;
 	l->limit = limit;
 	run_ok(s, true, claim_tx, l);
-	for (int i = 0; i < l->rows.n; i++)
-		assert_string_equal(l->rows.text[i], owner);
+	for (int i = 0; i < l->rows.n; i++) {
+		assert_string_equal(l->rows.text[i], owner); /* handed over as leased */
+		bool due = false;
+		for (int k = 0; k < 3; k++)
+			due |= !strcmp(l->rows.id[i], l->s[k].id);
+		if (!due)
+			fail_msg("claimed %s, which is not due or not driven", l->rows.id[i]);
+	}
 	return l->rows.n;
 }
 
@@ -1107,11 +1114,11 @@ static void test_leases(void **state)
 		session_fill(&l->s[i], &l->w, i == 2 ? "executed" : "executing", 10, 100, 0);
 	session_fill(&l->s[3], &l->w, "executing", 10, 100, now + 3600000);
 	session_fill(&l->s[4], &l->w, "settled", 10, 100, 0);
+	run_ok(c->s[1], false, next_due_tx, l);
+	assert_int_equal(l->st, STORE_NOT_FOUND); /* no session at all */
 	sessions_make(c->s[0], l->s, 5);
 
 	assert_int_equal(claim(c->s[0], l, now, "node/w1", 2), 2);
-	for (int i = 0; i < 2; i++)
-		assert_true(l->rows.num[i] >= 1); /* claims hand the row as leased */
 	assert_int_equal(claim(c->s[1], l, now, "nodeb/w1", 10), 1);
 	assert_int_equal(claim(c->s[0], l, now, "nodec/w1", 10), 0); /* all leased or not due */
 	/* Leased ones are due when their lease ends (the claim moved next_run_ms). */
@@ -1371,10 +1378,10 @@ static void test_event_paging(void **state)
 	for (int i = 0, ia = 0; i < EVENTS_A + EVENTS_B; i++) {
 		snprintf(e->data[i], sizeof e->data[i], "{\"n\":%d}", i);
 		if (i % 6 == 5) {
-			event_fill(&e->ev[i], b.tenant, res_b, i, e->data[i]);
+			assert_true(event_fill(&e->ev[i], b.tenant, res_b, i, e->data[i]));
 		} else {
 			int r = ia++ % 3;
-			event_fill(&e->ev[i], a.tenant, e->res[r], ++rseq[r], e->data[i]);
+			assert_true(event_fill(&e->ev[i], a.tenant, e->res[r], ++rseq[r], e->data[i]));
 		}
 	}
 	/* In three transactions, on both nodes: seq grows in commit order. */
@@ -1419,7 +1426,7 @@ static void test_event_paging(void **state)
 
 	e->dup_id = e->ev[0];
 	e->dup_id.resource_seq = 99;
-	event_fill(&e->dup_seq, a.tenant, e->res[0], 1, e->data[0]);
+	assert_true(event_fill(&e->dup_seq, a.tenant, e->res[0], 1, e->data[0]));
 	run_ok(c->s[0], true, events_dup_tx, e);
 	expect(&e->p, "event_insert dup id", STORE_EXISTS);
 	expect(&e->p, "event_insert dup resource_seq", STORE_EXISTS);
@@ -1792,6 +1799,8 @@ static void test_webhooks(void **state)
 	struct hooks_case *k = calloc(1, sizeof *k);
 	world_make(c->s[0], &k->w);
 	hooks_make(k);
+	run_ok(c->s[1], false, hooks_next_tx, k);
+	assert_int_equal(k->next_st, STORE_NOT_FOUND); /* nothing pending */
 	run_ok(c->s[0], true, hooks_write_tx, k);
 	expect(&k->p, "hook_endpoint_insert", STORE_OK);
 	expect(&k->p, "hook_endpoint_insert dup", STORE_EXISTS);
@@ -2134,7 +2143,7 @@ static void tenancy_make(struct tenancy_case *k)
 	k->pol = (struct store_policy){.threshold_minor = 1};
 	memcpy(k->pol.tenant_id, a->tenant, sizeof k->pol.tenant_id);
 	snprintf(k->pol.threshold_currency, sizeof k->pol.threshold_currency, "USDC");
-	event_fill(&k->ev, a->tenant, k->sa.id, 1, "{}");
+	assert_true(event_fill(&k->ev, a->tenant, k->sa.id, 1, "{}"));
 	new_id(k->po.id);
 	snprintf(k->po.idempotency_key, sizeof k->po.idempotency_key, "%s:payout", k->sa.id);
 	memcpy(k->po.tenant_id, a->tenant, sizeof k->po.tenant_id);
@@ -2738,7 +2747,8 @@ static void *ev_writer_main(void *arg)
 		struct ev_job j = {.n = 1 + i % 2, .slow = i % 3 == 0};
 		for (int k = 0; k < j.n; k++) {
 			snprintf(j.data[k], sizeof j.data[k], "{\"w\":%d,\"i\":%d}", w->t, i);
-			event_fill(&j.ev[k], r->tenant, w->resource, ++w->rseq, j.data[k]);
+			if (!event_fill(&j.ev[k], r->tenant, w->resource, ++w->rseq, j.data[k]))
+				w->bad = STORE_FAIL;
 		}
 		enum store_status st = store_run(r->c->s[w->t % 2], true, ev_job_tx, &j);
 		if (st != STORE_OK) {
@@ -3035,7 +3045,6 @@ static void *idem_worker(void *arg)
 		snprintf(it->rec.endpoint, sizeof it->rec.endpoint, "POST /off-ramp-sessions");
 		snprintf(it->rec.key, sizeof it->rec.key, "race-%d", k);
 		snprintf(it->rec.request_hash, sizeof it->rec.request_hash, "%d", it->t);
-		new_id(it->session[k]);
 		pthread_barrier_wait(&r->go);
 		r->ins[k][it->t] = store_run(s, true, idem_race_tx, it);
 		pthread_barrier_wait(&r->go);
@@ -3117,6 +3126,8 @@ static void test_race_idempotency_keys(void **state)
 	for (int i = 0; i < IDEM_THREADS; i++) {
 		t[i].r = r;
 		t[i].t = i;
+		for (int k = 0; k < IDEM_ROUNDS; k++)
+			new_id(t[i].session[k]);
 		th[i] = cf_spawn(idem_worker, &t[i]);
 	}
 	for (int i = 0; i < IDEM_THREADS; i++)
