@@ -53,6 +53,7 @@
 #define LIMIT_DATABASE_POOL_MAX LIMIT_STORE_CONNECTIONS
 #define LIMIT_PG_RECONNECT_TRIES 4          /* a lost connection: tries before failing the use */
 #define LIMIT_PG_RECONNECT_BASE_MS 25       /* ... pausing 25, 50, 100 ms between them */
+#define LIMIT_PG_BATCH_LOCK_WAIT_MS 50      /* a batch's later jobs wait this long for a row lock */
 /* Session workers. A pass waits for a few commits (its leases, the rail's
  * book, its steps), each queued behind whatever the API is writing, so
  * under load the lifecycle's pace is the sessions in flight per wait:

@@ -22,17 +22,31 @@
  * that may meet a unique key say ON CONFLICT DO NOTHING and answer
  * STORE_EXISTS on no row, leaving the transaction usable, as SQLite's
  * failed statement does. Any other error marks the job failed (its
- * savepoint is rolled back). Deadlock and serialization failure (40P01,
- * 40001) roll back the batch and give every job STORE_RETRY, which
- * store_run re-runs (bounded). So does a connection lost before COMMIT
- * was sent (a killed backend, a restarted server): the server rolled the
- * transaction back with the session, nothing of it happened, and the
- * rerun goes to a fresh connection; so does a read whose connection was
- * lost, since a read has no effect. Only a connection lost during COMMIT
- * leaves the outcome unknown: no job is told success (STORE_FAIL, a 5xx;
- * a client's retry under the same Idempotency-Key is resolved by the
- * idempotency record). The connection is re-established with a bounded
- * backoff at the next use, so the service recovers by itself.
+ * savepoint is rolled back). Contention inside a job (deadlock 40P01,
+ * serialization failure 40001, a lock wait past lock_timeout 55P03) rolls
+ * back that job's savepoint only and gives it STORE_RETRY, which store_run
+ * re-runs (bounded); the rest of the batch commits. A connection lost
+ * before COMMIT was sent (a killed backend, a restarted server) gives
+ * every job STORE_RETRY: the server rolled the transaction back with the
+ * session, nothing of it happened, and the rerun goes to a fresh
+ * connection; so does a read whose connection was lost, since a read has
+ * no effect. Only a connection lost during COMMIT leaves the outcome
+ * unknown: no job is told success (STORE_FAIL, a 5xx; a client's retry
+ * under the same Idempotency-Key is resolved by the idempotency record).
+ * The connection is re-established with a bounded backoff at the next
+ * use, so the service recovers by itself.
+ *
+ * Lock waits in a batch. Each job takes its row locks in one order
+ * (balance_lock: by account id), but a batch holds every earlier job's
+ * locks while a later one runs, and two nodes' batches hold them in no
+ * common order: node A's second job can wait for a row node B's batch
+ * holds while B waits for one of A's. PostgreSQL finds such a cycle only
+ * after deadlock_timeout (1 s by default), a stall of both batches per
+ * collision (two nodes moving money of one tenant, whose "holds" account
+ * every session shares, collide all the time). So the jobs after a
+ * batch's first wait at most LIMIT_PG_BATCH_LOCK_WAIT_MS for a lock, then
+ * run again on their own; the first job holds none of the batch's locks
+ * and waits as long as it must, so every batch makes progress.
  *
  * Statements are prepared once per connection, keyed by the address of
  * their static SQL text. Parameters go as text (bytea as binary), results
@@ -231,7 +245,7 @@ static enum store_status pg_err(struct pg_tx *tx, PGresult *r, const char *what)
 	}
 	if (code && !strcmp(code, "23505"))
 		return STORE_EXISTS;
-	if (code && (!strcmp(code, "40001") || !strcmp(code, "40P01"))) {
+	if (code && (!strcmp(code, "40001") || !strcmp(code, "40P01") || !strcmp(code, "55P03"))) {
 		tx->retry = true;
 		return STORE_RETRY;
 	}
@@ -450,20 +464,30 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 		pg_rollback(&tx);
 		return;
 	}
+	char lock_wait[64];
+	snprintf(lock_wait, sizeof lock_wait, "SET LOCAL lock_timeout = %d",
+		 LIMIT_PG_BATCH_LOCK_WAIT_MS);
 	for (int i = 0; i < n; i++) {
+		/* From the second job on, lock waits are bounded (see "Lock
+		 * waits in a batch" above). */
+		if (i == 1 && !pg_cmd(&tx, lock_wait, &st))
+			goto broken;
 		if (!pg_cmd(&tx, "SAVEPOINT job", &st))
 			goto broken;
 		bool had_lock = tx.event_locked;
 		tx.failed = false;
 		jobs[i]->st = jobs[i]->fn(&tx.base, jobs[i]->arg);
-		if (tx.conn->broken || tx.retry)
+		if (tx.conn->broken)
 			goto broken;
-		if (jobs[i]->st == STORE_OK && tx.failed)
+		if (tx.retry)
+			jobs[i]->st = STORE_RETRY; /* contention: this job alone runs again */
+		else if (jobs[i]->st == STORE_OK && tx.failed)
 			jobs[i]->st = STORE_FAIL; /* an error it did not pass on */
 		if (jobs[i]->st != STORE_OK) {
 			/* Locks taken under the savepoint go with it. */
 			tx.event_locked = had_lock;
 			tx.failed = false;
+			tx.retry = false;
 			if (!pg_cmd(&tx, "ROLLBACK TO SAVEPOINT job", &st))
 				goto broken;
 		}
