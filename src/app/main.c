@@ -680,6 +680,9 @@ static bool node_id(const struct opts *o, char out[LIMIT_NODE_ID_BYTES + 1])
 	return true;
 }
 
+/* struct service.workers_running (GET /readyz). */
+static bool workers_alive(void *arg) { return workers_running(arg); }
+
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
 	if (strcmp(o->rails, "sandbox") != 0) {
@@ -708,8 +711,11 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		rail_close(rail);
 		return 1;
 	}
+	svc->workers_running = workers_alive;
+	svc->workers_arg = workers;
 	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback, node);
 	if (!hooks) {
+		svc->workers_running = NULL;
 		workers_stop(workers);
 		rail_close(rail);
 		return 1;
@@ -732,6 +738,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(http);
+	svc->workers_running = NULL;
 	workers_stop(workers);
 	dispatcher_stop(hooks);
 	rail_close(rail);

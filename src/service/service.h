@@ -65,6 +65,10 @@ struct service {
 	svc_destination_read_fn destination_read; /* required to create sessions */
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
+	/* Whether the lifecycle's worker threads run (set by serve once they
+	 * are started; svc_ready reads it). NULL: none run. */
+	bool (*workers_running)(void *arg);
+	void *workers_arg;
 };
 
 /* A cache of authenticated keys (by the secret's SHA-256), so a request
@@ -207,6 +211,17 @@ struct svc_render {
 	svc_render_fn fn;
 	void *ctx;
 };
+
+/* ---- readiness ------------------------------------------------------------ */
+
+/* What a node needs to serve: each check true when it holds. */
+struct svc_readiness {
+	bool database; /* answered a cheap read within LIMIT_READY_DB_TIMEOUT_MS */
+	bool workers;  /* the lifecycle's threads run (struct service.workers_running) */
+};
+/* Run every check into out; true when all hold. Bounded by about
+ * LIMIT_READY_DB_TIMEOUT_MS. Thread-safe. */
+bool svc_ready(struct service *s, struct svc_readiness *out);
 
 /* ---- auth and admin ---------------------------------------------------- */
 

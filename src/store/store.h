@@ -48,6 +48,13 @@ enum store_status {
 	STORE_ABORT,     /* fn chose to roll back (an outcome, not a failure) */
 	STORE_RETRY,     /* contention; run the transaction again */
 	STORE_FAIL,      /* infrastructure failure; give up, answer 5xx */
+	/* The database cannot be reached (connection lost or refused, server
+	 * shutting down): nothing of fn was committed, except that a
+	 * connection lost during COMMIT itself leaves the outcome unknown
+	 * (the client's retry under its idempotency key resolves it). Not
+	 * retried by store_run: the backend already tried to reconnect, and
+	 * a caller answers 503 at once rather than hold a request. */
+	STORE_UNAVAILABLE,
 };
 
 typedef char store_id[UUID_STR_LEN + 1];
@@ -482,6 +489,11 @@ struct store_ops {
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);
 	enum store_status (*idem_get)(struct store_tx *, const char *tenant_id, const char *endpoint, const char *key, int64_t now, struct store_idem *);
 
+	/* Whether the database answers a cheap read on a read connection
+	 * within timeout_ms: STORE_OK, or STORE_UNAVAILABLE (for /readyz).
+	 * NULL: store_ping runs an ordinary read transaction. */
+	enum store_status (*ping)(struct store *s, int timeout_ms);
+
 	/* The plan of every statement whose cost must not grow with the
 	 * tables (lookups, list pages, the workers' claims), one row per
 	 * step (rows: struct store_plan_step), for `admin query-plans` and
@@ -524,6 +536,10 @@ enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *a
  * retry rule as store_run. n <= LIMIT_COMMIT_BATCH_MAX. */
 void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
 		   enum store_status *out);
+
+/* Whether the database answers now (store_ops.ping): STORE_OK or
+ * STORE_UNAVAILABLE, within about timeout_ms. Thread-safe. */
+enum store_status store_ping(struct store *s, int timeout_ms);
 
 void store_close(struct store *s);
 const char *store_status_name(enum store_status st);

@@ -37,7 +37,9 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@
 
 #include <libpq-fe.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "domain/session.h"
 #include "store/committer.h"
@@ -131,9 +134,43 @@ static void qb(struct pg_q *q, int i, const void *p, size_t n)
 
 /* ---- connections ------------------------------------------------------ */
 
-static PGconn *pg_connect(const char *url)
+/* Wait until db's socket is ready (to read, or to write), at most until
+ * deadline_ms (clock_mono_ms). false on timeout or error. */
+static bool pg_wait_socket(PGconn *db, bool for_read, uint64_t deadline_ms)
 {
-	PGconn *db = PQconnectdb(url);
+	for (;;) {
+		int fd = PQsocket(db);
+		uint64_t now = clock_mono_ms();
+		if (fd < 0 || now >= deadline_ms)
+			return false;
+		struct pollfd p = {.fd = fd, .events = for_read ? POLLIN : POLLOUT};
+		int rc = poll(&p, 1, (int)(deadline_ms - now));
+		if (rc > 0)
+			return true;
+		if (rc == 0 || errno != EINTR)
+			return false;
+	}
+}
+
+/* A connection within timeout_ms (libpq's own connect_timeout counts whole
+ * seconds and only per attempt): a host that drops packets costs a request
+ * that long, never a hung thread. */
+static PGconn *pg_connect(const char *url, int timeout_ms)
+{
+	const char *const keys[] = {"dbname", NULL};
+	const char *const vals[] = {url, NULL};
+	PGconn *db = PQconnectStartParams(keys, vals, 1);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+	while (db && PQstatus(db) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+	       ps != PGRES_POLLING_FAILED) {
+		if (!pg_wait_socket(db, ps == PGRES_POLLING_READING, deadline)) {
+			log_error("pg: connect: no answer within %d ms", timeout_ms);
+			PQfinish(db);
+			return NULL;
+		}
+		ps = PQconnectPoll(db);
+	}
 	if (!db || PQstatus(db) != CONNECTION_OK) {
 		log_error("pg: connect: %s", db ? PQerrorMessage(db) : "out of memory");
 		PQfinish(db);
@@ -153,8 +190,10 @@ static void pg_conn_drop(struct pg_conn *c)
 }
 
 /* The connection, usable: re-established when lost, up to tries times
- * with a doubling pause from LIMIT_PG_RECONNECT_BASE_MS. */
-static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
+ * with a doubling pause from LIMIT_PG_RECONNECT_BASE_MS, each attempt
+ * within LIMIT_PG_CONNECT_TIMEOUT_MS. */
+static bool pg_conn_ensure_within(struct pg_store *s, struct pg_conn *c, int tries,
+				  int timeout_ms)
 {
 	if (c->db && !c->broken && PQstatus(c->db) == CONNECTION_OK)
 		return true;
@@ -166,7 +205,7 @@ static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
 			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 			nanosleep(&ts, NULL);
 		}
-		if ((c->db = pg_connect(s->url))) {
+		if ((c->db = pg_connect(s->url, timeout_ms))) {
 			log_info("pg: connection (re)established");
 			return true;
 		}
@@ -174,14 +213,37 @@ static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
 	return false;
 }
 
-static struct pg_conn *pg_take(struct pg_store *s)
+static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
 {
+	return pg_conn_ensure_within(s, c, tries, LIMIT_PG_CONNECT_TIMEOUT_MS);
+}
+
+/* A pooled connection, usable, or NULL. With timeout_ms > 0 (a probe) it
+ * waits for a free slot and connects only within that bound, trying once;
+ * else it waits for a slot as long as it takes and connects as any use does. */
+static struct pg_conn *pg_take_within(struct pg_store *s, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
 	pthread_mutex_lock(&s->mu);
 	int cap = s->base.pool_size;
 	if (cap < 1 || cap > LIMIT_DATABASE_POOL_MAX)
 		cap = LIMIT_DATABASE_POOL_DEFAULT;
-	while (!s->idle && s->open >= cap)
-		pthread_cond_wait(&s->cv, &s->mu);
+	while (!s->idle && s->open >= cap) {
+		if (timeout_ms <= 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		else if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+	}
 	struct pg_conn *c = s->idle;
 	if (c)
 		s->idle = c->next;
@@ -190,7 +252,10 @@ static struct pg_conn *pg_take(struct pg_store *s)
 	pthread_mutex_unlock(&s->mu);
 	if (!c)
 		c = calloc(1, sizeof *c);
-	if (c && pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES))
+	uint64_t now = clock_mono_ms();
+	bool ok = c && (timeout_ms <= 0 ? pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES)
+			: now < deadline && pg_conn_ensure_within(s, c, 1, (int)(deadline - now)));
+	if (ok)
 		return c;
 	/* Not usable now: give the slot back; the next take tries again. */
 	if (c) {
@@ -203,6 +268,8 @@ static struct pg_conn *pg_take(struct pg_store *s)
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
+
+static struct pg_conn *pg_take(struct pg_store *s) { return pg_take_within(s, 0); }
 
 static void pg_give(struct pg_store *s, struct pg_conn *c)
 {
@@ -524,6 +591,43 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 		st = pg_read(base, c, fn, arg);
 	pg_give(s, c);
 	return st;
+}
+
+/* SELECT 1 on c, answered by deadline_ms. A query cut off by the
+ * deadline leaves the connection mid-protocol: it is dropped. */
+static bool pg_ping_conn(struct pg_conn *c, uint64_t deadline_ms)
+{
+	bool ok = PQsendQuery(c->db, "SELECT 1") == 1;
+	while (ok) {
+		while (ok && PQisBusy(c->db))
+			ok = pg_wait_socket(c->db, true, deadline_ms) && PQconsumeInput(c->db) == 1;
+		if (!ok)
+			break;
+		PGresult *r = PQgetResult(c->db);
+		if (!r)
+			return true;
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		PQclear(r);
+	}
+	c->broken = true;
+	return false;
+}
+
+static enum store_status pg_ping(struct store *base, int timeout_ms)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	struct pg_conn *c = pg_take_within(s, timeout_ms);
+	if (!c)
+		return STORE_UNAVAILABLE;
+	bool ok = pg_ping_conn(c, deadline);
+	/* An idle connection may have died unseen (a restarted server): one
+	 * fresh one may still answer in time. */
+	uint64_t now = clock_mono_ms();
+	if (!ok && now < deadline && pg_conn_ensure_within(s, c, 1, (int)(deadline - now)))
+		ok = pg_ping_conn(c, deadline);
+	pg_give(s, c);
+	return ok ? STORE_OK : STORE_UNAVAILABLE;
 }
 
 static void pg_run_all(struct store *base, store_tx_fn fn, void *const *args, int n,
@@ -2401,4 +2505,5 @@ static const struct store_ops pg_ops = {
 	.idem_insert = pg_idem_insert,
 	.idem_get = pg_idem_get,
 	.query_plans = pg_query_plans,
+	.ping = pg_ping,
 };
