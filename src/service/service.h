@@ -11,8 +11,9 @@
  * record in one transaction).
  *
  * Outcomes are values: every function returns ERR_OK or the client's
- * error from base/errors.def; ERR_INTERNAL / ERR_UNAVAILABLE are the only
- * infrastructure errors.
+ * error from base/errors.def; ERR_INTERNAL, ERR_UNAVAILABLE (contention)
+ * and ERR_DATABASE_UNAVAILABLE (STORE_UNAVAILABLE: the database cannot be
+ * reached; nothing was done) are the only infrastructure errors.
  */
 #ifndef OFFRAMP_SERVICE_SERVICE_H
 #define OFFRAMP_SERVICE_SERVICE_H
@@ -226,7 +227,7 @@ bool svc_ready(struct service *s, struct svc_readiness *out);
 /* ---- auth and admin ---------------------------------------------------- */
 
 /* Resolve a bearer secret. ERR_UNAUTHENTICATED for unknown, revoked or
- * malformed keys; ERR_UNAVAILABLE if the store failed. */
+ * malformed keys; an infrastructure error (svc_store_err) if the store failed. */
 enum err svc_authenticate(struct service *s, const char *secret, struct auth *out);
 
 struct svc_new_key {

@@ -16,7 +16,26 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from offramp_e2e import DEFAULT_STEP_MS, LIFECYCLE_STEP_MS, SHARED, SHARED_NEEDS, Server  # noqa: E402
+from offramp_e2e import DEFAULT_STEP_MS, LIFECYCLE_STEP_MS, SHARED, SHARED_NEEDS, TEST_DATABASE_URL, Server  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: reads or locks the SQLite file itself; "
+                            "deselected when the suite runs on PostgreSQL")
+    config.addinivalue_line("markers", "pg_only: needs PostgreSQL (several nodes on one database, "
+                            "a database outage); deselected when the suite runs on SQLite")
+
+
+def pytest_collection_modifyitems(config, items):
+    """One suite, two backends: OFFRAMP_TEST_DATABASE_URL picks PostgreSQL.
+    A test that only means something on one backend is deselected on the
+    other (counted as deselected in the summary, not as skipped or passed)."""
+    drop = "sqlite_only" if TEST_DATABASE_URL else "pg_only"
+    keep = [i for i in items if drop not in i.keywords]
+    gone = [i for i in items if drop in i.keywords]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = keep
 
 
 def pytest_sessionstart(session):

@@ -24,11 +24,15 @@
  * failed statement does. Any other error marks the job failed (its
  * savepoint is rolled back). Deadlock and serialization failure (40P01,
  * 40001) roll back the batch and give every job STORE_RETRY, which
- * store_run re-runs (bounded). A connection lost mid-batch or during
- * COMMIT leaves the outcome unknown: no job is told success (STORE_FAIL,
- * a 5xx; a client's retry under the same Idempotency-Key is resolved by
- * the idempotency record), and the connection is re-established with a
- * bounded backoff at the next use, so the service recovers by itself.
+ * store_run re-runs (bounded). A database that cannot be reached is
+ * STORE_UNAVAILABLE (the api's 503 database_unavailable): a connection
+ * refused or timing out (LIMIT_PG_CONNECT_TIMEOUT_MS), or lost mid-batch
+ * (libpq CONNECTION_BAD, SQLSTATE class 08, 57P01/57P02/57P03), where the
+ * server rolled the transaction back. Lost during COMMIT, the outcome is
+ * unknown: still no job is told success (a client's retry under the same
+ * Idempotency-Key is resolved by the idempotency record). The connection
+ * is re-established with a bounded backoff at the next use, so the
+ * service recovers by itself when the server is back.
  *
  * Statements are prepared once per connection, keyed by the address of
  * their static SQL text. Parameters go as text (bytea as binary), results
@@ -282,15 +286,26 @@ static void pg_give(struct pg_store *s, struct pg_conn *c)
 
 /* ---- statements -------------------------------------------------------- */
 
+/* A SQLSTATE that says the server is gone or going: connection
+ * exceptions (class 08) and the operator intervention codes that end
+ * sessions (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+ * cannot_connect_now). The session is unusable after them. */
+static bool pg_code_unavailable(const char *code)
+{
+	return code && (!strncmp(code, "08", 2) || !strcmp(code, "57P01") ||
+			!strcmp(code, "57P02") || !strcmp(code, "57P03"));
+}
+
 /* An error result (or none) as a store status; marks the tx. */
 static enum store_status pg_err(struct pg_tx *tx, PGresult *r, const char *what)
 {
 	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	tx->failed = true;
-	if (PQstatus(tx->conn->db) != CONNECTION_OK) {
+	if (PQstatus(tx->conn->db) != CONNECTION_OK || pg_code_unavailable(code)) {
 		tx->conn->broken = true;
-		log_error("pg: %s: connection lost: %s", what, PQerrorMessage(tx->conn->db));
-		return STORE_FAIL;
+		log_error("pg: %s: connection lost: %s", what,
+			  r && code ? PQresultErrorMessage(r) : PQerrorMessage(tx->conn->db));
+		return STORE_UNAVAILABLE;
 	}
 	if (code && !strcmp(code, "23505"))
 		return STORE_EXISTS;
@@ -309,7 +324,7 @@ static PGresult *pg_q_run(struct store_tx *t, const char *sql, const struct pg_q
 	struct pg_tx *tx = (struct pg_tx *)t;
 	struct pg_conn *c = tx->conn;
 	if (c->broken || tx->retry) {
-		*st = c->broken ? STORE_FAIL : STORE_RETRY;
+		*st = c->broken ? STORE_UNAVAILABLE : STORE_RETRY;
 		return NULL;
 	}
 	int slot = -1;
@@ -482,6 +497,15 @@ static void pg_rollback(struct pg_tx *tx)
 	PQclear(r);
 }
 
+/* What every job of a batch that could not commit hears: a lost
+ * connection is unavailable, contention reruns, anything else fails. */
+static enum store_status pg_batch_status(const struct pg_tx *tx, enum store_status st)
+{
+	if (tx->conn->broken || st == STORE_UNAVAILABLE)
+		return STORE_UNAVAILABLE;
+	return tx->retry || st == STORE_RETRY ? STORE_RETRY : STORE_FAIL;
+}
+
 static void pg_batch_fail(struct committer_job **jobs, int from, int n, enum store_status st)
 {
 	for (int i = from; i < n; i++)
@@ -495,7 +519,7 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	struct pg_tx tx = {.base = {.store = &s->base}, .conn = s->wconn};
 	enum store_status st;
 	if (!pg_conn_ensure(s, tx.conn, LIMIT_PG_RECONNECT_TRIES)) {
-		pg_batch_fail(jobs, 0, n, STORE_FAIL);
+		pg_batch_fail(jobs, 0, n, STORE_UNAVAILABLE);
 		return;
 	}
 	/* A connection that died while idle (a restarted server, a killed
@@ -507,7 +531,7 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 		begun = pg_cmd(&tx, "BEGIN ISOLATION LEVEL READ COMMITTED", &st);
 	}
 	if (!begun) {
-		pg_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+		pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, st));
 		pg_rollback(&tx);
 		return;
 	}
@@ -541,16 +565,17 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	if (tx.conn->broken) {
 		/* COMMIT may or may not have happened: nobody hears success. */
 		log_error("pg: connection lost during COMMIT of %d writes: outcome unknown", n);
-		pg_batch_fail(jobs, 0, n, STORE_FAIL);
+		pg_batch_fail(jobs, 0, n, STORE_UNAVAILABLE);
 		return;
 	}
-	pg_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+	pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, st));
 	pg_rollback(&tx);
 	return;
 broken:
 	/* The transaction is gone: contention reruns every job; a lost
-	 * connection fails them all (never reported as success). */
-	pg_batch_fail(jobs, 0, n, tx.retry && !tx.conn->broken ? STORE_RETRY : STORE_FAIL);
+	 * connection fails them all as unavailable (never reported as
+	 * success; the server rolled the transaction back). */
+	pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, STORE_FAIL));
 	pg_rollback(&tx);
 }
 
@@ -563,6 +588,9 @@ static enum store_status pg_read(struct store *base, struct pg_conn *c, store_tx
 		st = fn(&tx.base, arg);
 		if (st == STORE_OK && tx.failed)
 			st = tx.retry ? STORE_RETRY : STORE_FAIL;
+		/* Whatever fn made of the failure, a lost connection is that. */
+		if (st != STORE_OK && c->broken)
+			st = STORE_UNAVAILABLE;
 		if (st == STORE_OK)
 			pg_cmd(&tx, "COMMIT", &st);
 		else
@@ -583,7 +611,7 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 	}
 	struct pg_conn *c = pg_take(s);
 	if (!c)
-		return STORE_FAIL;
+		return STORE_UNAVAILABLE;
 	enum store_status st = pg_read(base, c, fn, arg);
 	/* A pooled connection that died while idle shows only now; a read
 	 * has no effect, so it runs again once on a fresh connection. */
