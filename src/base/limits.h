@@ -58,6 +58,9 @@
  * and no worker may have been inside one pass longer than the other. */
 #define LIMIT_READY_DB_TIMEOUT_MS 1000
 #define LIMIT_READY_WORKER_STALL_MS 60000
+/* admin migrate-sqlite: tables and columns of one row a copy handles. */
+#define LIMIT_COPY_TABLES 64
+#define LIMIT_COPY_COLUMNS 64
 /* Retry-After of a 503 (the database is unavailable, or the service busy). */
 #define LIMIT_RETRY_AFTER_UNAVAILABLE_S 1
 /* Session workers. A pass waits for a few commits (its leases, the rail's

@@ -2458,6 +2458,147 @@ static enum store_status pg_query_plans(struct store_tx *t, store_each_fn fn, vo
 	return s;
 }
 
+/* ---- copying a database in (store_copy) ---------------------------------- */
+
+/* Dynamic SQL (names from the catalog or the source), unprepared. */
+static PGresult *pg_dyn(struct store_tx *t, const char *sql, int n, const char *const *vals,
+			const int *lens, const int *fmts, enum store_status *st, const char *what)
+{
+	struct pg_tx *tx = (struct pg_tx *)t;
+	if (tx->conn->broken || tx->retry) {
+		*st = tx->conn->broken ? STORE_UNAVAILABLE : STORE_RETRY;
+		return NULL;
+	}
+	PGresult *r = PQexecParams(tx->conn->db, sql, n, NULL, vals, lens, fmts, 0);
+	ExecStatusType es = PQresultStatus(r);
+	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+		*st = STORE_OK;
+		return r;
+	}
+	*st = pg_err(tx, r, what);
+	PQclear(r);
+	return NULL;
+}
+
+/* Parents first: each table's depth is its longest chain of foreign keys
+ * to a table with none (a self-reference, transfers.pending_id, is left
+ * to the row order), and tables go by depth. */
+static enum store_status pg_copy_tables(struct store_tx *t, store_name_fn fn, void *arg)
+{
+	static const char sql[] =
+		"WITH RECURSIVE t AS (SELECT c.oid FROM pg_class c"
+		"  WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+		"  AND c.relname <> 'schema_version'),"
+		" fk AS (SELECT conrelid AS child, confrelid AS parent FROM pg_constraint"
+		"  WHERE contype = 'f' AND conrelid <> confrelid),"
+		" d(oid, depth) AS (SELECT oid, 0 FROM t"
+		"  UNION ALL SELECT fk.child, d.depth + 1 FROM d JOIN fk ON fk.parent = d.oid"
+		"  WHERE d.depth < 64)"
+		" SELECT c.relname FROM d JOIN pg_class c ON c.oid = d.oid JOIN t ON t.oid = d.oid"
+		" GROUP BY c.relname ORDER BY max(d.depth), c.relname";
+	enum store_status st;
+	PGresult *r = pg_dyn(t, sql, 0, NULL, NULL, NULL, &st, "copy tables");
+	if (!r)
+		return st;
+	for (int i = 0; i < PQntuples(r); i++)
+		fn(arg, PQgetvalue(r, i, 0));
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* "name", quoted for SQL text (PQescapeIdentifier); NULL on failure. */
+static char *pg_ident(struct store_tx *t, const char *name)
+{
+	return PQescapeIdentifier(((struct pg_tx *)t)->conn->db, name, strlen(name));
+}
+
+static enum store_status pg_copy_count(struct store_tx *t, const char *table, int64_t *rows)
+{
+	char *id = pg_ident(t, table);
+	if (!id)
+		return STORE_FAIL;
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", id);
+	PQfreemem(id);
+	enum store_status st;
+	PGresult *r = pg_dyn(t, sql, 0, NULL, NULL, NULL, &st, "copy count");
+	if (!r)
+		return st;
+	*rows = ci(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status pg_copy_insert(struct store_tx *t, const struct store_copy_row *row)
+{
+	if (row->n < 1 || row->n > LIMIT_COPY_COLUMNS)
+		return STORE_FAIL;
+	/* INSERT INTO "t" ("a", "b") VALUES ($1, $2): at most 64 names of at
+	 * most 64 bytes each, each doubled by quoting at worst. */
+	char sql[LIMIT_COPY_COLUMNS * 140 + 256];
+	size_t n = 0;
+	char *id = pg_ident(t, row->table);
+	if (!id)
+		return STORE_FAIL;
+	n += (size_t)snprintf(sql + n, sizeof sql - n, "INSERT INTO %s (", id);
+	PQfreemem(id);
+	for (int i = 0; i < row->n && n < sizeof sql; i++) {
+		if (!(id = pg_ident(t, row->columns[i])))
+			return STORE_FAIL;
+		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s", i ? ", " : "", id);
+		PQfreemem(id);
+	}
+	for (int i = 0; i < row->n && n < sizeof sql; i++)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s$%d", i ? ", " : ") VALUES (", i + 1);
+	if (n + 2 > sizeof sql)
+		return STORE_FAIL;
+	memcpy(sql + n, ")", 2);
+	const char *vals[LIMIT_COPY_COLUMNS];
+	int lens[LIMIT_COPY_COLUMNS], fmts[LIMIT_COPY_COLUMNS];
+	for (int i = 0; i < row->n; i++) {
+		const struct store_copy_value *v = &row->values[i];
+		vals[i] = v->kind == STORE_COPY_NULL ? NULL : v->kind == STORE_COPY_BLOB && !v->p ? "" : v->p;
+		lens[i] = (int)v->len;
+		/* Bytes go in binary (bytea byte for byte); numbers and text as
+		 * text, each converted to its column's type by the server. */
+		fmts[i] = v->kind == STORE_COPY_BLOB;
+	}
+	enum store_status st;
+	PGresult *r = pg_dyn(t, sql, row->n, vals, lens, fmts, &st, "copy insert");
+	PQclear(r);
+	return st;
+}
+
+/* Identity columns (the event and idempotency cursors) go on past the
+ * largest value copied, as if the rows had been inserted here. */
+static enum store_status pg_copy_finish(struct store_tx *t)
+{
+	static const char sql[] = "SELECT table_name, column_name FROM information_schema.columns"
+				  " WHERE table_schema = current_schema() AND is_identity = 'YES'";
+	enum store_status st;
+	PGresult *cols = pg_dyn(t, sql, 0, NULL, NULL, NULL, &st, "copy identities");
+	if (!cols)
+		return st;
+	for (int i = 0; st == STORE_OK && i < PQntuples(cols); i++) {
+		char *tab = pg_ident(t, PQgetvalue(cols, i, 0)), *col = pg_ident(t, PQgetvalue(cols, i, 1));
+		char q[512];
+		if (tab && col)
+			snprintf(q, sizeof q,
+				 "SELECT setval(pg_get_serial_sequence($1, $2),"
+				 " COALESCE((SELECT max(%s) FROM %s), 0) + 1, false)",
+				 col, tab);
+		const char *vals[2] = {tab, PQgetvalue(cols, i, 1)};
+		PGresult *r = tab && col ? pg_dyn(t, q, 2, vals, NULL, NULL, &st, "copy setval") : NULL;
+		if (!tab || !col)
+			st = STORE_FAIL;
+		PQclear(r);
+		PQfreemem(tab);
+		PQfreemem(col);
+	}
+	PQclear(cols);
+	return st;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -2534,4 +2675,8 @@ static const struct store_ops pg_ops = {
 	.idem_get = pg_idem_get,
 	.query_plans = pg_query_plans,
 	.ping = pg_ping,
+	.copy_tables = pg_copy_tables,
+	.copy_count = pg_copy_count,
+	.copy_insert = pg_copy_insert,
+	.copy_finish = pg_copy_finish,
 };
