@@ -24,15 +24,18 @@
  * failed statement does. Any other error marks the job failed (its
  * savepoint is rolled back). Deadlock and serialization failure (40P01,
  * 40001) roll back the batch and give every job STORE_RETRY, which
- * store_run re-runs (bounded). A database that cannot be reached is
- * STORE_UNAVAILABLE (the api's 503 database_unavailable): a connection
- * refused or timing out (LIMIT_PG_CONNECT_TIMEOUT_MS), or lost mid-batch
- * (libpq CONNECTION_BAD, SQLSTATE class 08, 57P01/57P02/57P03), where the
- * server rolled the transaction back. Lost during COMMIT, the outcome is
- * unknown: still no job is told success (a client's retry under the same
- * Idempotency-Key is resolved by the idempotency record). The connection
- * is re-established with a bounded backoff at the next use, so the
- * service recovers by itself when the server is back.
+ * store_run re-runs (bounded). So does a connection lost before COMMIT
+ * was sent (libpq CONNECTION_BAD, SQLSTATE class 08, 57P01/57P02/57P03:
+ * a killed backend, a restarted server): the server rolled the
+ * transaction back with the session, nothing of it happened, and the
+ * rerun goes to a fresh connection. A database that cannot be reached
+ * (connection refused, or no answer within LIMIT_PG_CONNECT_TIMEOUT_MS)
+ * is STORE_UNAVAILABLE, the api's 503 database_unavailable. A connection
+ * lost during COMMIT leaves the outcome unknown: no job is told success
+ * (STORE_UNAVAILABLE too; a client's retry under the same Idempotency-Key
+ * is resolved by the idempotency record). The connection is
+ * re-established with a bounded backoff at the next use, so the service
+ * recovers by itself when the server is back.
  *
  * Statements are prepared once per connection, keyed by the address of
  * their static SQL text. Parameters go as text (bytea as binary), results
@@ -497,13 +500,17 @@ static void pg_rollback(struct pg_tx *tx)
 	PQclear(r);
 }
 
-/* What every job of a batch that could not commit hears: a lost
- * connection is unavailable, contention reruns, anything else fails. */
+/* What every job of a batch that ended before its COMMIT hears. None of
+ * it happened, whether contention or a lost connection ended it (the
+ * server rolls back with the session), so both rerun (store_run's bounded
+ * loop): a killed backend or a restarted server costs nothing, and while
+ * the server stays unreachable the rerun's reconnect fails and answers
+ * STORE_UNAVAILABLE. Anything else fails. */
 static enum store_status pg_batch_status(const struct pg_tx *tx, enum store_status st)
 {
-	if (tx->conn->broken || st == STORE_UNAVAILABLE)
-		return STORE_UNAVAILABLE;
-	return tx->retry || st == STORE_RETRY ? STORE_RETRY : STORE_FAIL;
+	if (tx->conn->broken || tx->retry || st == STORE_RETRY)
+		return STORE_RETRY;
+	return st == STORE_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FAIL;
 }
 
 static void pg_batch_fail(struct committer_job **jobs, int from, int n, enum store_status st)
@@ -531,6 +538,8 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 		begun = pg_cmd(&tx, "BEGIN ISOLATION LEVEL READ COMMITTED", &st);
 	}
 	if (!begun) {
+		/* Lost again at once: still nothing ran, so a rerun may find
+		 * the server back (or answer it unavailable). */
 		pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, st));
 		pg_rollback(&tx);
 		return;
@@ -572,9 +581,9 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	pg_rollback(&tx);
 	return;
 broken:
-	/* The transaction is gone: contention reruns every job; a lost
-	 * connection fails them all as unavailable (never reported as
-	 * success; the server rolled the transaction back). */
+	/* The transaction is gone before its COMMIT, so none of it happened,
+	 * whether contention or a lost connection ended it: every job reruns
+	 * (a lost connection is replaced at the next batch). */
 	pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, STORE_FAIL));
 	pg_rollback(&tx);
 }
@@ -617,6 +626,9 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 	 * has no effect, so it runs again once on a fresh connection. */
 	if (c->broken && pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES))
 		st = pg_read(base, c, fn, arg);
+	/* Lost again (killed mid-read): store_run's bounded loop reruns it. */
+	if (c->broken && c->db)
+		st = STORE_RETRY;
 	pg_give(s, c);
 	return st;
 }
