@@ -307,6 +307,11 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req 
 		MHD_add_response_header(resp, "ETag", res->etag);
 	if (res->allow[0])
 		MHD_add_response_header(resp, "Allow", res->allow);
+	if (res->retry_after_s > 0) {
+		char ra[16];
+		snprintf(ra, sizeof ra, "%d", res->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	hr->status = res->status;
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);

@@ -51,7 +51,7 @@
 
 /* Every op of struct store_ops (with its name) has a test below: adding
  * one changes this count, and the suite must say how the new op behaves. */
-_Static_assert(sizeof(struct store_ops) == 75 * sizeof(void *),
+_Static_assert(sizeof(struct store_ops) == 81 * sizeof(void *),
 	       "a new store op needs a conformance test (then update this count)");
 
 /* ---- backends ----------------------------------------------------------- */
@@ -3253,6 +3253,86 @@ static void test_race_idempotent_deposits(void **state)
 	free(r);
 }
 
+/* ---- copy and ping ------------------------------------------------------ */
+
+struct copy_case {
+	const struct cf_world *w;
+	struct store_tenant t;
+	enum store_status st;
+	int ntables;
+	int tenants_at, keys_at; /* positions in copy_tables; -1: absent */
+};
+
+static void copy_case_name(void *arg, const char *name)
+{
+	struct copy_case *k = arg;
+	if (!strcmp(name, "tenants"))
+		k->tenants_at = k->ntables;
+	if (!strcmp(name, "api_keys"))
+		k->keys_at = k->ntables;
+	k->ntables++;
+}
+
+static enum store_status copy_read_tx(struct store_tx *tx, void *arg)
+{
+	struct copy_case *k = arg;
+	k->ntables = 0;
+	k->tenants_at = k->keys_at = -1;
+	k->st = STORE_CALL(tx, tenant_get, k->w->tenant, &k->t);
+	return STORE_CALL(tx, copy_tables, copy_case_name, k);
+}
+
+/* store_ping answers on a live database. The copy ops (admin
+ * migrate-sqlite) move a whole SQLite world into the backend under test
+ * when it can be a copy's target (PostgreSQL), keys kept and readable from
+ * the other node, and refuse a second copy into a non-empty target; a
+ * backend that cannot be a target (SQLite) says so and writes nothing. */
+static void test_copy_and_ping(void **state)
+{
+	struct cf *c = *state;
+	assert_int_equal(store_ping(c->s[0], 1000), STORE_OK);
+	assert_int_equal(store_ping(c->s[1], 1000), STORE_OK);
+
+	char src_path[128];
+	snprintf(src_path, sizeof src_path, "/tmp/offramp-conf-src-%d.db", (int)getpid());
+	scratch_db_remove(src_path);
+	const char *err = NULL;
+	struct store *src = store_open(src_path, &err);
+	if (!src)
+		fail_msg("store_open %s: %s", src_path, err ? err : "?");
+	struct cf_world w;
+	world_make(src, &w);
+	struct copy_case k = {.w = &w};
+	run_ok(src, false, copy_read_tx, &k);
+	assert_int_equal(k.st, STORE_OK);
+	assert_true(k.tenants_at >= 0 && k.keys_at > k.tenants_at); /* parents first */
+
+	struct store_copy_report *r = calloc(1, sizeof *r);
+	assert_non_null(r);
+	enum store_status st = store_copy(src, c->s[0], r);
+	if (!c->s[0]->ops->copy_insert) {
+		assert_int_equal(st, STORE_FAIL);
+		assert_non_null(strstr(r->problem, "cannot copy"));
+	} else {
+		assert_int_equal(st, STORE_OK);
+		assert_string_equal(r->problem, "");
+		assert_true(r->rows >= 8); /* world_make's tenant, principal, clients, accounts, ... */
+		int64_t tenants = -1;
+		for (int i = 0; i < r->ntables; i++)
+			if (!strcmp(r->tables[i].name, "tenants"))
+				tenants = r->tables[i].rows;
+		assert_int_equal(tenants, 1);
+		struct copy_case got = {.w = &w};
+		run_ok(c->s[1], false, copy_read_tx, &got);
+		assert_int_equal(got.st, STORE_OK);
+		assert_string_equal(got.t.name, "conformance");
+		assert_int_equal(store_copy(src, c->s[0], r), STORE_EXISTS);
+	}
+	free(r);
+	store_close(src);
+	scratch_db_remove(src_path);
+}
+
 int main(void)
 {
 	cf_admin = getenv("OFFRAMP_TEST_STORE");
@@ -3287,6 +3367,7 @@ int main(void)
 		T(test_race_claims),
 		T(test_race_idempotency_keys),
 		T(test_race_idempotent_deposits),
+		T(test_copy_and_ping),
 	};
 #undef T
 	return cmocka_run_group_tests_name(cf_admin ? "store conformance (postgresql)"
