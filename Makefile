@@ -72,7 +72,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit e2e e2e-pg deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit unit-pg e2e e2e-pg deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -183,6 +183,10 @@ E2E_RUN = env OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_LOADGEN=$(CURDIR)/
 	$(PYTHON) -m pytest -q $(E2E_TESTS) $(E2E_ARGS)
 e2e: build/offramp-san build/bench/loadgen
 	$(E2E_RUN)
+
+# The store conformance suite on PostgreSQL (make unit runs it on SQLite).
+unit-pg: build/san/tests/store/test_store_conformance
+	@scripts/with-pg.sh scripts/run-unit.sh build/san/tests/store/test_store_conformance
 
 # The same suite on PostgreSQL: a throwaway cluster under build/pg
 # (scripts/pg-cluster.sh), started and stopped around the run.

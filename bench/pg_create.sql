@@ -6,16 +6,16 @@
 -- its write transaction: what PostgreSQL allows for a create's statements
 -- without HTTP, JSON, validation, and without group commit.
 --
--- Statements (32; bench/pg_bench.py checks them against a create it traces
+-- Statements (27; bench/pg_bench.py checks them against a create it traces
 -- with log_statement = 'all' on every run, and stops if they differ):
 --   read 1  BEGIN RR; idempotency record by key (a fresh key: none, so the
 --           read ends in ROLLBACK, as store_run's does on NOT_FOUND)
 --   read 2  BEGIN RR; client account; saved destination; system account
 --           'holds'; COMMIT
 --   write   BEGIN RC; SAVEPOINT job (the committer's per-job savepoint);
---           tenant settings: identity verification; fx rate USDC->EUR; limits
---           per transaction, per day, per month; platform bps; network fee;
---           approval policy; balance lock of the client account and of the
+--           the tenant settings in one statement (identity verification;
+--           limits per transaction, per day, per month; platform bps; network
+--           fee); fx rate USDC->EUR; approval policy; balance lock of the client account and of the
 --           holds account (a zero row if missing, then SELECT ... FOR UPDATE);
 --           the pending hold transfer; both balances written back; the
 --           session row; the event-order advisory lock; the event with its
@@ -62,13 +62,10 @@ COMMIT;
 
 BEGIN ISOLATION LEVEL READ COMMITTED;
 SAVEPOINT job;
-SELECT value FROM tenant_settings WHERE tenant_id = :tenant AND key = :k_verification;
+SELECT key, value FROM tenant_settings WHERE tenant_id = :tenant
+  AND key IN (:k_verification, :k_limit_tx, :k_limit_day, :k_limit_month, :k_platform_bps,
+  :k_network_fee, NULL, NULL);
 SELECT value, scale FROM fx_rates WHERE source = :currency AND target = :s_target_currency;
-SELECT value FROM tenant_settings WHERE tenant_id = :tenant AND key = :k_limit_tx;
-SELECT value FROM tenant_settings WHERE tenant_id = :tenant AND key = :k_limit_day;
-SELECT value FROM tenant_settings WHERE tenant_id = :tenant AND key = :k_limit_month;
-SELECT value FROM tenant_settings WHERE tenant_id = :tenant AND key = :k_platform_bps;
-SELECT value FROM tenant_settings WHERE tenant_id = :tenant AND key = :k_network_fee;
 SELECT tenant_id, threshold_currency, threshold_minor, updated_at FROM policies
   WHERE tenant_id = :tenant;
 INSERT INTO balances(account_id, currency, debits_posted, credits_posted, debits_pending,

@@ -34,7 +34,7 @@ stage() {
 
 result_line() {
 	case $1 in
-	unit) printf '%s; %s tests' "$(grep -E '^unit programs:' "$2" | tail -n 1)" \
+	unit | unit-pg) printf '%s; %s tests' "$(grep -E '^unit programs:' "$2" | tail -n 1)" \
 		"$(grep -Eo 'PASSED  \] [0-9]+' "$2" | awk '{s += $3} END {print s + 0}')" ;;
 	fuzz-replay) printf '%s corpora replayed, %s inputs' \
 		"$(grep -c 'inputs' "$2")" \
@@ -53,7 +53,7 @@ failure_report() {
 		sed -n '/^_\{5,\} .* _\{5,\}$/,/^_\{5,\} .* _\{5,\}$/p' "$2" | head -n 60
 		sed -n '/short test summary info/,$p' "$2" | head -n 40
 		return ;;
-	unit) grep -E 'FAILED|FAIL|ERROR|runtime error|AddressSanitizer|LeakSanitizer' "$2" | head -n 40 ;;
+	unit | unit-pg) grep -E 'FAILED|FAIL|ERROR|runtime error|AddressSanitizer|LeakSanitizer' "$2" | head -n 40 ;;
 	*) grep -E 'error|Error|ERROR|FAILED|No such' "$2" | head -n 40 ;;
 	esac
 	echo "----"
@@ -73,6 +73,7 @@ finish() {
 stage deps scripts/deps.sh
 stage build "$MAKE" --no-print-directory -j2 build/offramp-san build/offramp
 stage unit "$MAKE" --no-print-directory -j2 unit
+stage unit-pg "$MAKE" --no-print-directory unit-pg
 stage fuzz-replay "$MAKE" --no-print-directory fuzz-replay
 stage e2e "$MAKE" --no-print-directory e2e
 stage e2e-pg "$MAKE" --no-print-directory e2e-pg

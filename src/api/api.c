@@ -70,9 +70,13 @@
 	X("POST", "/webhook-endpoints/{id}/resend", api_h_hook_resend, CAP_WEBHOOKS_MANAGE, true, false) \
 	X("GET", "/healthz", api_h_healthz, 0, false, false)                                          \
 	X("GET", "/metrics", api_h_metrics, 0, false, false)                                          \
+	X("GET", "/livez", api_h_livez, 0, false, false)                                              \
+	X("GET", "/readyz", api_h_readyz, 0, false, false)                                            \
 	X("GET", "/errors.json", api_h_errors, 0, false, false)
 
 static API_HANDLER(api_h_healthz);
+static API_HANDLER(api_h_livez);
+static API_HANDLER(api_h_readyz);
 static API_HANDLER(api_h_errors);
 
 struct api_route {
@@ -301,6 +305,8 @@ void api_error_response(enum err e, const char *request_id, struct api_response 
 	res->status = c.answer.status ? c.answer.status : 500;
 	res->body = c.answer.body;
 	res->len = c.answer.len;
+	if (res->status == 503)
+		res->retry_after_s = LIMIT_RETRY_AFTER_UNAVAILABLE_S;
 }
 
 void api_response_clear(struct api_response *res)
@@ -327,6 +333,25 @@ char *api_errors_catalogue(size_t *len)
 static API_HANDLER(api_h_healthz)
 {
 	api_answer_json(json_pack("{s:s}", "status", "ok"), 200, &c->answer);
+}
+
+/* Alive: this process answers. Nothing else is asked, so a database
+ * outage never gets a node restarted by its supervisor. */
+static API_HANDLER(api_h_livez)
+{
+	api_answer_json(json_pack("{s:s}", "status", "ok"), 200, &c->answer);
+}
+
+/* Ready: every check of svc_ready holds; else 503 naming each one's state,
+ * so a load balancer takes the node out and an operator sees why. */
+static API_HANDLER(api_h_readyz)
+{
+	struct svc_readiness r;
+	bool ok = svc_ready(c->api->svc, &r);
+	api_answer_json(json_pack("{s:s, s:{s:s, s:s}}", "status", ok ? "ok" : "unavailable",
+				  "checks", "database", r.database ? "ok" : "down", "workers",
+				  r.workers ? "ok" : "down"),
+			ok ? 200 : 503, &c->answer);
 }
 
 static API_HANDLER(api_h_errors)
@@ -563,6 +588,10 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	snprintf(res->etag, sizeof res->etag, "%s", c.etag);
 	if (!rt && path_known)
 		route_allow(req->path, res->allow);
+	/* Every 503 is passing (a lost database, a node not ready, a full
+	 * queue): say when to come back rather than leave clients to guess. */
+	if (res->status == 503)
+		res->retry_after_s = LIMIT_RETRY_AFTER_UNAVAILABLE_S;
 	if (res->status >= 500)
 		log_error("api: %s %s answered %d (request %s)", req->method, req->path,
 			  res->status, req->request_id);

@@ -14,6 +14,7 @@
  *                          [--network-fee ASSET:NETWORK:AMOUNT]
  *   offramp admin bulk-load --tenant enterprises/<uuid> --sessions N [--accounts K]
  *   offramp admin query-plans
+ *   offramp admin migrate-sqlite --db FILE --database-url URL
  *
  * Admin commands print one JSON object on stdout. Exit status: 0 success,
  * 1 failure of the operation (or an unsound ledger), 2 bad usage.
@@ -48,6 +49,7 @@
 
 struct opts {
 	const char *db;
+	bool db_flag; /* --db was given */
 	const char *database_url;
 	const char *listen;
 	const char *metrics_listen; /* NULL: GET /metrics on listen */
@@ -97,6 +99,7 @@ static void usage(FILE *f)
 	      "  offramp admin bulk-load --tenant enterprises/<uuid> --sessions N\n"
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
+	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
@@ -227,14 +230,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			LIMIT_SESSION_LEASE_MS_MIN, LIMIT_SESSION_LEASE_MS_MAX);
 		return 2;
 	}
-	bool db_flag = false;
+	bool db_flag = false, url_flag = false;
 	bool per_ip_set = *env_or("OFFRAMP_MAX_CONNECTIONS_PER_IP", "") != '\0';
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->db = optarg; db_flag = true; break;
-		case 'u': o->database_url = optarg; break;
+		case 'u': o->database_url = optarg; url_flag = true; break;
 		case 'l': o->listen = optarg; break;
 		case 'M': o->metrics_listen = optarg; break;
 		case 'N': o->node_id = optarg; break;
@@ -350,8 +353,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->max_per_ip, o->max_connections);
 		return 2;
 	}
-	/* An explicit --db beats a database URL from the environment. */
-	if (db_flag)
+	/* An explicit --db beats a database URL from the environment (not
+	 * one given as a flag too: migrate-sqlite takes both). */
+	o->db_flag = db_flag;
+	if (db_flag && !url_flag)
 		o->database_url = NULL;
 	return 0;
 }
@@ -444,14 +449,9 @@ static int cmd_create_api_key(struct service *svc, const struct opts *o)
 	return 0;
 }
 
-static int cmd_verify_ledger(struct service *svc)
+static json_t *ledger_json(const struct svc_ledger_report *rp)
 {
-	struct svc_ledger_report r;
-	enum err e = svc_verify_ledger(svc, &r);
-	if (e) {
-		fprintf(stderr, "offramp: verify-ledger: %s\n", err_message(e));
-		return 1;
-	}
+	const struct svc_ledger_report r = *rp;
 	json_t *net = json_object();
 	for (int c = 1; c < CUR__COUNT; c++) {
 		char a[MONEY_STR_MAX], b[MONEY_STR_MAX];
@@ -461,12 +461,67 @@ static int cmd_verify_ledger(struct service *svc)
 					      "pending",
 					      money_format(r.net_pending[c], (enum currency)c, b)));
 	}
-	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:s?, s:o}", "ok", r.ok, "accounts",
-			     (json_int_t)r.accounts, "balances", (json_int_t)r.balances,
-			     "transfers", (json_int_t)r.transfers, "sessions",
-			     (json_int_t)r.sessions, "problems", (json_int_t)r.problems,
-			     "first_problem", r.ok ? NULL : r.first_problem, "net", net));
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:s?, s:o}", "ok", r.ok, "accounts",
+			 (json_int_t)r.accounts, "balances", (json_int_t)r.balances, "transfers",
+			 (json_int_t)r.transfers, "sessions", (json_int_t)r.sessions, "problems",
+			 (json_int_t)r.problems, "first_problem", r.ok ? NULL : r.first_problem, "net",
+			 net);
+}
+
+static int cmd_verify_ledger(struct service *svc)
+{
+	struct svc_ledger_report r;
+	enum err e = svc_verify_ledger(svc, &r);
+	if (e) {
+		fprintf(stderr, "offramp: verify-ledger: %s\n", err_message(e));
+		return 1;
+	}
+	print_json(ledger_json(&r));
 	return r.ok ? 0 : 1;
+}
+
+/* admin migrate-sqlite: the SQLite file --db into the empty PostgreSQL
+ * database --database-url (svc is on it), then verify-ledger there. The
+ * file must exist: opening it would otherwise make an empty one. */
+static int cmd_migrate_sqlite(struct service *svc, const struct opts *o)
+{
+	if (!o->db_flag || !o->database_url) {
+		fprintf(stderr, "offramp: migrate-sqlite needs --db FILE and --database-url URL\n");
+		return 2;
+	}
+	if (access(o->db, R_OK | W_OK) != 0) {
+		fprintf(stderr, "offramp: migrate-sqlite: %s: %s\n", o->db, strerror(errno));
+		return 1;
+	}
+	const char *err = NULL;
+	struct store *from = store_open_sqlite(o->db, &err);
+	if (!from) {
+		fprintf(stderr, "offramp: migrate-sqlite: %s: %s\n", o->db, err ? err : "cannot open");
+		return 1;
+	}
+	static struct store_copy_report r; /* 4 KiB of table names: off the stack */
+	enum store_status st = store_copy(from, svc->store, &r);
+	store_close(from);
+	if (st != STORE_OK) {
+		fprintf(stderr, "offramp: migrate-sqlite: %s\n", r.problem);
+		return 1;
+	}
+	struct svc_ledger_report lr;
+	enum err e = svc_verify_ledger(svc, &lr);
+	if (e) {
+		fprintf(stderr, "offramp: migrate-sqlite: copied, but verify-ledger failed: %s\n",
+			err_message(e));
+		return 1;
+	}
+	json_t *tables = json_object();
+	for (int i = 0; i < r.ntables; i++)
+		json_object_set_new(tables, r.tables[i].name, json_integer(r.tables[i].rows));
+	print_json(json_pack("{s:b, s:I, s:o, s:o}", "ok", lr.ok, "rows", (json_int_t)r.rows,
+			     "tables", tables, "ledger", ledger_json(&lr)));
+	if (!lr.ok)
+		fprintf(stderr, "offramp: migrate-sqlite: copied, but the ledger does not verify: %s\n",
+			lr.first_problem);
+	return lr.ok ? 0 : 1;
 }
 
 static int cmd_set_rate(struct service *svc, const struct opts *o)
@@ -703,6 +758,9 @@ static bool node_id(const struct opts *o, char out[LIMIT_NODE_ID_BYTES + 1])
 	return true;
 }
 
+/* struct service.workers_running (GET /readyz). */
+static bool workers_alive(void *arg) { return workers_running(arg); }
+
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
 	if (strcmp(o->rails, "sandbox") != 0) {
@@ -731,8 +789,11 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		rail_close(rail);
 		return 1;
 	}
+	svc->workers_running = workers_alive;
+	svc->workers_arg = workers;
 	struct dispatcher *hooks = dispatcher_start(svc, o->webhook_allow_loopback, node);
 	if (!hooks) {
+		svc->workers_running = NULL;
 		workers_stop(workers);
 		rail_close(rail);
 		return 1;
@@ -769,6 +830,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(http);
 	http_metrics_stop(metrics);
+	svc->workers_running = NULL;
 	workers_stop(workers);
 	dispatcher_stop(hooks);
 	rail_close(rail);
@@ -802,7 +864,7 @@ int main(int argc, char **argv)
 	if (sub && strcmp(sub, "create-tenant") != 0 && strcmp(sub, "create-api-key") != 0 &&
 	    strcmp(sub, "verify-ledger") != 0 && strcmp(sub, "set-rate") != 0 &&
 	    strcmp(sub, "set-fees") != 0 && strcmp(sub, "bulk-load") != 0 &&
-	    strcmp(sub, "query-plans") != 0) {
+	    strcmp(sub, "query-plans") != 0 && strcmp(sub, "migrate-sqlite") != 0) {
 		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
 		usage(stderr);
 		return 2;
@@ -855,6 +917,8 @@ int main(int argc, char **argv)
 		rc = cmd_bulk_load(&svc, &o);
 	else if (strcmp(sub, "query-plans") == 0)
 		rc = cmd_query_plans(&svc);
+	else if (strcmp(sub, "migrate-sqlite") == 0)
+		rc = cmd_migrate_sqlite(&svc, &o);
 	else if (o.nargs) {
 		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
 		rc = 2;

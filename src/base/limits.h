@@ -53,11 +53,23 @@
 #define LIMIT_DATABASE_POOL_MAX LIMIT_STORE_CONNECTIONS
 #define LIMIT_PG_RECONNECT_TRIES 4          /* a lost connection: tries before failing the use */
 #define LIMIT_PG_RECONNECT_BASE_MS 25       /* ... pausing 25, 50, 100 ms between them */
+#define LIMIT_PG_BATCH_LOCK_WAIT_MS 50      /* a batch's later jobs wait this long for a row lock */
+#define LIMIT_PG_CONNECT_TIMEOUT_MS 5000    /* one connection attempt, at most (a silent host) */
+/* GET /readyz: the database must answer a cheap read within this bound,
+ * and no worker may have been inside one pass longer than the other. */
+#define LIMIT_READY_DB_TIMEOUT_MS 1000
+#define LIMIT_READY_WORKER_STALL_MS 60000
+/* admin migrate-sqlite: tables and columns of one row a copy handles. */
+#define LIMIT_COPY_TABLES 64
+#define LIMIT_COPY_COLUMNS 64
+/* Retry-After of a 503 (the database is unavailable, or the service busy). */
+#define LIMIT_RETRY_AFTER_UNAVAILABLE_S 1
 /* Session workers. A pass waits for a few commits (its leases, the rail's
  * book, its steps), each queued behind whatever the API is writing, so
  * under load the lifecycle's pace is the sessions in flight per wait:
  * workers times the sessions a pass leases. */
 #define LIMIT_WORKERS_DEFAULT 8
+#define LIMIT_SETTINGS_MANY 8              /* tenant settings read by one statement (a create reads 6) */
 #define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
 /* serve --node-id: names this process's leases ("<node>/<kind>/<i>"), so a
@@ -133,6 +145,10 @@ _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may ech
 _Static_assert(LIMIT_HTTP_THREADS_MAX + LIMIT_WORKERS_MAX + 8 <= LIMIT_STORE_CONNECTIONS,
 	       "every thread gets a connection");
 _Static_assert(LIMIT_WORKER_BATCH <= LIMIT_COMMIT_BATCH_MAX, "a pass's steps go to store_run_all at once");
+_Static_assert(LIMIT_READY_DB_TIMEOUT_MS < LIMIT_PG_CONNECT_TIMEOUT_MS,
+	       "a readiness probe answers before a connection attempt to a silent host would end");
+_Static_assert(LIMIT_READY_WORKER_STALL_MS > LIMIT_STORE_RETRIES * LIMIT_PG_CONNECT_TIMEOUT_MS,
+	       "a pass slowed by reconnects to a lost database is not taken for a stall");
 _Static_assert(LIMIT_COMMIT_BATCH_DEFAULT > 1 && LIMIT_COMMIT_BATCH_DEFAULT <= LIMIT_COMMIT_BATCH_MAX,
 	       "the default batches (CONTRACT §11) within the cap");
 

@@ -310,6 +310,11 @@ struct MHD_Response *http_response_of(struct api_response *res, const char *requ
 		MHD_add_response_header(resp, "ETag", res->etag);
 	if (res->allow[0])
 		MHD_add_response_header(resp, "Allow", res->allow);
+	if (res->retry_after_s > 0) {
+		char ra[16];
+		snprintf(ra, sizeof ra, "%d", res->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	}
 	return resp;
 }
 

@@ -114,18 +114,19 @@ enum svc_verification svc_verification_sandbox(const char *tax_id)
 			     : SVC_VERIFICATION_APPROVED;
 }
 
-static void verification_key(const char *client_id, char key[64])
+void svc_verification_key(const char *client_id, char key[64])
 {
 	snprintf(key, 64, "verification:%s", client_id);
 }
 
-enum store_status svc_verification_read(struct store_tx *tx, const char *tenant_id,
-					const char *client_id, enum svc_verification *out)
+enum store_status svc_verification_read(struct store_tx *tx, const struct svc_settings *pre,
+					const char *tenant_id, const char *client_id,
+					enum svc_verification *out)
 {
 	char key[64];
-	verification_key(client_id, key);
+	svc_verification_key(client_id, key);
 	int64_t v;
-	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, key, &v);
+	enum store_status st = svc_setting(tx, pre, tenant_id, key, &v);
 	*out = SVC_VERIFICATION_APPROVED;
 	if (st == STORE_NOT_FOUND)
 		return STORE_OK;
@@ -157,7 +158,7 @@ static enum store_status verification_get_tx(struct store_tx *tx, void *arg)
 	enum store_status st = STORE_CALL(tx, client_get, g->a->tenant_id, g->client, &cl);
 	if (st != STORE_OK)
 		return st;
-	return svc_verification_read(tx, g->a->tenant_id, g->client, g->out);
+	return svc_verification_read(tx, NULL, g->a->tenant_id, g->client, g->out);
 }
 
 enum err svc_verification_get(struct service *s, const struct auth *a, const char *client_id,
@@ -202,7 +203,7 @@ static enum store_status client_effect(struct store_tx *tx, void *arg, struct sv
 		 * documented limits. */
 		char k1[64], k2[64], k3[64], kv[64];
 		svc_limit_keys(c->client.id, k1, k2, k3);
-		verification_key(c->client.id, kv);
+		svc_verification_key(c->client.id, kv);
 		st = STORE_CALL(tx, ext_put, c->a->tenant_id, c->client.id, "lumx", c->customer->ext);
 		if (st == STORE_OK)
 			st = STORE_CALL(tx, setting_put, c->a->tenant_id, kv, c->customer->verification);

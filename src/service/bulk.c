@@ -173,7 +173,7 @@ static enum store_status check_tx(struct store_tx *tx, void *arg)
 				   : "the tenant has an approval policy: its sessions would wait");
 		return STORE_ABORT;
 	}
-	if ((st = svc_fee_schedule(tx, p->svc, q->tenant_id, CUR_USDC, "ethereum", &p->fees)) !=
+	if ((st = svc_fee_schedule(tx, p->svc, NULL, q->tenant_id, CUR_USDC, "ethereum", &p->fees)) !=
 	    STORE_OK)
 		return st;
 	st = svc_fx_rate(tx, CUR_USDC, p->target, &p->rate);

@@ -56,7 +56,11 @@ void svc_answer_clear(struct svc_answer *a)
 
 enum err svc_store_err(enum store_status st)
 {
-	return st == STORE_RETRY ? ERR_UNAVAILABLE : ERR_INTERNAL;
+	switch (st) {
+	case STORE_RETRY: return ERR_UNAVAILABLE; /* contended past the retries */
+	case STORE_UNAVAILABLE: return ERR_DATABASE_UNAVAILABLE;
+	default: return ERR_INTERNAL;
+	}
 }
 
 

@@ -59,11 +59,34 @@ enum store_status svc_ledger_move(struct store_tx *tx, enum ledger_op op,
 enum store_status svc_system_account(struct store_tx *tx, const char *tenant_id,
 				     const char *code, struct store_account *out);
 
+/* Tenant settings read ahead in one statement (setting_get_many), so a
+ * use case that needs several pays one store round trip, not one each:
+ * svc_settings_want each key, svc_settings_fetch once, then hand the
+ * struct to the readers below. A reader given NULL, or a key not wanted,
+ * reads the store itself. Lives on the caller's stack. */
+struct svc_settings {
+	int n;
+	bool fetched;
+	char keys[LIMIT_SETTINGS_MANY][64];
+	int64_t values[LIMIT_SETTINGS_MANY];
+	bool found[LIMIT_SETTINGS_MANY];
+};
+void svc_settings_want(struct svc_settings *c, const char *key);
+enum store_status svc_settings_fetch(struct store_tx *tx, const char *tenant_id,
+				     struct svc_settings *c);
+/* One setting: from c when fetched there, else from the store. */
+enum store_status svc_setting(struct store_tx *tx, const struct svc_settings *c,
+			      const char *tenant_id, const char *key, int64_t *out);
+/* The keys of a client's verification, of a fee schedule's overrides. */
+void svc_verification_key(const char *client_id, char key[64]);
+void svc_network_fee_key(enum currency asset, const char *network, char key[64]);
+
 /* The fee schedule of a tenant for an asset paid from a network:
  * defaults overridden by the tenant's settings. */
 enum store_status svc_fee_schedule(struct store_tx *tx, const struct service *s,
-				   const char *tenant_id, enum currency asset,
-				   const char *network, struct fee_schedule *out);
+				   const struct svc_settings *pre, const char *tenant_id,
+				   enum currency asset, const char *network,
+				   struct fee_schedule *out);
 /* The rate source -> target: the operator's, else the documented default.
  * STORE_NOT_FOUND when there is none. */
 enum store_status svc_fx_rate(struct store_tx *tx, enum currency source, enum currency target,
@@ -100,13 +123,15 @@ int64_t svc_now_ms(void);
 void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64],
 		    char month_key[64]);
 /* A client's verification (APPROVED when none is recorded). */
-enum store_status svc_verification_read(struct store_tx *tx, const char *tenant_id,
-					const char *client_id, enum svc_verification *out);
+enum store_status svc_verification_read(struct store_tx *tx, const struct svc_settings *pre,
+					const char *tenant_id, const char *client_id,
+					enum svc_verification *out);
 /* A client's limits and what it used today and this month (UTC), inside
  * tx. for_check: reading to check a creation, so a total is skipped when
  * there is no limit to check it against. */
-enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
-				  const char *client_id, bool for_check, struct svc_limits *out);
+enum store_status svc_limits_read(struct store_tx *tx, const struct svc_settings *pre,
+				  const char *tenant_id, const char *client_id, bool for_check,
+				  struct svc_limits *out);
 
 /* The webhook outbox: queue the event's payloads for every enabled
  * endpoint of the session's tenant that wants them, in tx. */

@@ -35,20 +35,26 @@ int64_t svc_now_ms(void) { return (int64_t)clock_now_ms(); }
 
 /* ---- shared helpers ------------------------------------------------------ */
 
+void svc_network_fee_key(enum currency asset, const char *network, char key[64])
+{
+	snprintf(key, 64, "network_fee:%s:%s", money_currency_code(asset), network);
+}
+
 enum store_status svc_fee_schedule(struct store_tx *tx, const struct service *s,
-				   const char *tenant_id, enum currency asset,
-				   const char *network, struct fee_schedule *out)
+				   const struct svc_settings *pre, const char *tenant_id,
+				   enum currency asset, const char *network,
+				   struct fee_schedule *out)
 {
 	*out = s->fees;
 	int64_t v;
-	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, "platform_bps", &v);
+	enum store_status st = svc_setting(tx, pre, tenant_id, "platform_bps", &v);
 	if (st == STORE_OK)
 		out->platform_bps = (int32_t)v;
 	else if (st != STORE_NOT_FOUND)
 		return st;
 	char key[64];
-	snprintf(key, sizeof key, "network_fee:%s:%s", money_currency_code(asset), network);
-	st = STORE_CALL(tx, setting_get, tenant_id, key, &v);
+	svc_network_fee_key(asset, network, key);
+	st = svc_setting(tx, pre, tenant_id, key, &v);
 	if (st == STORE_OK)
 		out->network_fee_minor = v;
 	else if (st != STORE_NOT_FOUND)

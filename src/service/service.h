@@ -11,8 +11,9 @@
  * record in one transaction).
  *
  * Outcomes are values: every function returns ERR_OK or the client's
- * error from base/errors.def; ERR_INTERNAL / ERR_UNAVAILABLE are the only
- * infrastructure errors.
+ * error from base/errors.def; ERR_INTERNAL, ERR_UNAVAILABLE (contention)
+ * and ERR_DATABASE_UNAVAILABLE (STORE_UNAVAILABLE: the database cannot be
+ * reached; nothing was done) are the only infrastructure errors.
  */
 #ifndef OFFRAMP_SERVICE_SERVICE_H
 #define OFFRAMP_SERVICE_SERVICE_H
@@ -68,6 +69,10 @@ struct service {
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
 	struct svc_gauge_cache *gauge_cache; /* owned; NULL: every svc_gauges_read reads the store */
+	/* Whether the lifecycle's worker threads run (set by serve once they
+	 * are started; svc_ready reads it). NULL: none run. */
+	bool (*workers_running)(void *arg);
+	void *workers_arg;
 };
 
 /* A cache of authenticated keys (by the secret's SHA-256), so a request
@@ -211,10 +216,21 @@ struct svc_render {
 	void *ctx;
 };
 
+/* ---- readiness ------------------------------------------------------------ */
+
+/* What a node needs to serve: each check true when it holds. */
+struct svc_readiness {
+	bool database; /* answered a cheap read within LIMIT_READY_DB_TIMEOUT_MS */
+	bool workers;  /* the lifecycle's threads run (struct service.workers_running) */
+};
+/* Run every check into out; true when all hold. Bounded by about
+ * LIMIT_READY_DB_TIMEOUT_MS. Thread-safe. */
+bool svc_ready(struct service *s, struct svc_readiness *out);
+
 /* ---- auth and admin ---------------------------------------------------- */
 
 /* Resolve a bearer secret. ERR_UNAUTHENTICATED for unknown, revoked or
- * malformed keys; ERR_UNAVAILABLE if the store failed. */
+ * malformed keys; an infrastructure error (svc_store_err) if the store failed. */
 enum err svc_authenticate(struct service *s, const char *secret, struct auth *out);
 
 struct svc_new_key {

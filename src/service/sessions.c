@@ -116,8 +116,28 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 		return svc_refuse(o, ERR_NOT_FOUND, SVC_FIELD_ACCOUNT);
 	if (st != STORE_OK)
 		return st;
+	/* Crypto payouts pay the network fee of the destination's chain; fiat
+	 * payouts move the stablecoin on ethereum first. */
+	const char *network = q->inline_dest->method == DEST_CRYPTO_TRANSFER
+				      ? dest_network_name(q->inline_dest->crypto.network)
+				      : q->network ? q->network : "ethereum";
+	/* Every tenant setting this create reads, in one statement. */
+	struct svc_settings pre = {0};
+	char key[64], k_tx[64], k_day[64], k_month[64];
+	svc_verification_key(acct.client_id, key);
+	svc_settings_want(&pre, key);
+	svc_limit_keys(acct.client_id, k_tx, k_day, k_month);
+	svc_settings_want(&pre, k_tx);
+	svc_settings_want(&pre, k_day);
+	svc_settings_want(&pre, k_month);
+	svc_settings_want(&pre, "platform_bps");
+	svc_network_fee_key(q->source, network, key);
+	svc_settings_want(&pre, key);
+	if ((st = svc_settings_fetch(tx, c->a->tenant_id, &pre)) != STORE_OK)
+		return st;
 	enum svc_verification ver;
-	if ((st = svc_verification_read(tx, c->a->tenant_id, acct.client_id, &ver)) != STORE_OK)
+	if ((st = svc_verification_read(tx, &pre, c->a->tenant_id, acct.client_id, &ver)) !=
+	    STORE_OK)
 		return st;
 	if (ver != SVC_VERIFICATION_APPROVED) {
 		o->details = (struct svc_details){.kind = SVC_DETAILS_VERIFICATION,
@@ -175,7 +195,8 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 
 	/* Limits of the client, in stablecoin units (USDC and USDT at par). */
 	struct svc_limits lim;
-	if ((st = svc_limits_read(tx, c->a->tenant_id, acct.client_id, true, &lim)) != STORE_OK)
+	if ((st = svc_limits_read(tx, &pre, c->a->tenant_id, acct.client_id, true, &lim)) !=
+	    STORE_OK)
 		return st;
 	/* The first limit the amount passes, in this order. */
 	const struct {
@@ -207,14 +228,9 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 	     estimate > cap))
 		return svc_refuse(o, ERR_LIMIT_EXCEEDED, SVC_FIELD_AMOUNT);
 
-	/* Crypto payouts pay the network fee of the destination's chain; fiat
-	 * payouts move the stablecoin on ethereum first. */
 	struct fee_schedule sched;
-	const char *network = q->inline_dest->method == DEST_CRYPTO_TRANSFER
-				      ? dest_network_name(q->inline_dest->crypto.network)
-				      : q->network ? q->network : "ethereum";
-	if ((st = svc_fee_schedule(tx, c->s, c->a->tenant_id, q->source, network, &sched)) !=
-	    STORE_OK)
+	if ((st = svc_fee_schedule(tx, c->s, &pre, c->a->tenant_id, q->source, network,
+				   &sched)) != STORE_OK)
 		return st;
 	/* Only a named partner fee is charged: a fee marked default is a
 	 * label, never applied on its own (Lumx: "If not provided, partner

@@ -4,6 +4,7 @@
  */
 #include "service/internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,42 @@ enum err svc_fees_set(struct service *s, const char *tenant_id, int32_t platform
 	return st == STORE_OK ? ERR_OK : svc_store_err(st);
 }
 
+/* ---- settings read ahead ---------------------------------------------------- */
+
+void svc_settings_want(struct svc_settings *c, const char *key)
+{
+	/* Our own use cases want a fixed handful: more is our bug. */
+	assert(c->n < LIMIT_SETTINGS_MANY && !c->fetched);
+	snprintf(c->keys[c->n], sizeof c->keys[c->n], "%s", key);
+	c->n++;
+}
+
+enum store_status svc_settings_fetch(struct store_tx *tx, const char *tenant_id,
+				     struct svc_settings *c)
+{
+	const char *keys[LIMIT_SETTINGS_MANY];
+	for (int i = 0; i < c->n; i++)
+		keys[i] = c->keys[i];
+	enum store_status st =
+		STORE_CALL(tx, setting_get_many, tenant_id, keys, c->n, c->values, c->found);
+	c->fetched = st == STORE_OK;
+	return st;
+}
+
+enum store_status svc_setting(struct store_tx *tx, const struct svc_settings *c,
+			      const char *tenant_id, const char *key, int64_t *out)
+{
+	for (int i = 0; c && c->fetched && i < c->n; i++) {
+		if (strcmp(c->keys[i], key) != 0)
+			continue;
+		if (!c->found[i])
+			return STORE_NOT_FOUND;
+		*out = c->values[i];
+		return STORE_OK;
+	}
+	return STORE_CALL(tx, setting_get, tenant_id, key, out);
+}
+
 /* ---- limits ---------------------------------------------------------------- */
 
 void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64],
@@ -182,10 +219,10 @@ void svc_limit_keys(const char *client_id, char tx_key[64], char day_key[64],
 }
 
 /* One limit setting, or SVC_LIMIT_NONE when it was never set. */
-static enum store_status limit_get(struct store_tx *tx, const char *tenant_id, const char *key,
-				   int64_t *out)
+static enum store_status limit_get(struct store_tx *tx, const struct svc_settings *pre,
+				   const char *tenant_id, const char *key, int64_t *out)
 {
-	enum store_status st = STORE_CALL(tx, setting_get, tenant_id, key, out);
+	enum store_status st = svc_setting(tx, pre, tenant_id, key, out);
 	if (st == STORE_NOT_FOUND) {
 		*out = SVC_LIMIT_NONE;
 		return STORE_OK;
@@ -193,16 +230,17 @@ static enum store_status limit_get(struct store_tx *tx, const char *tenant_id, c
 	return st;
 }
 
-enum store_status svc_limits_read(struct store_tx *tx, const char *tenant_id,
-				  const char *client_id, bool for_check, struct svc_limits *out)
+enum store_status svc_limits_read(struct store_tx *tx, const struct svc_settings *pre,
+				  const char *tenant_id, const char *client_id, bool for_check,
+				  struct svc_limits *out)
 {
 	char k1[64], k2[64], k3[64];
 	svc_limit_keys(client_id, k1, k2, k3);
-	enum store_status st = limit_get(tx, tenant_id, k1, &out->per_transaction_minor);
+	enum store_status st = limit_get(tx, pre, tenant_id, k1, &out->per_transaction_minor);
 	if (st == STORE_OK)
-		st = limit_get(tx, tenant_id, k2, &out->daily_minor);
+		st = limit_get(tx, pre, tenant_id, k2, &out->daily_minor);
 	if (st == STORE_OK)
-		st = limit_get(tx, tenant_id, k3, &out->monthly_minor);
+		st = limit_get(tx, pre, tenant_id, k3, &out->monthly_minor);
 	if (st != STORE_OK)
 		return st;
 	/* Checking a creation against no limit needs no total: skip the sum,
@@ -239,7 +277,7 @@ static enum store_status limits_get_tx(struct store_tx *tx, void *arg)
 	enum store_status st = STORE_CALL(tx, client_get, l->a->tenant_id, l->client, &cl);
 	if (st != STORE_OK)
 		return st;
-	return svc_limits_read(tx, l->a->tenant_id, l->client, false, l->out);
+	return svc_limits_read(tx, NULL, l->a->tenant_id, l->client, false, l->out);
 }
 
 enum err svc_limits_get(struct service *s, const struct auth *a, const char *client_id,

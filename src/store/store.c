@@ -51,6 +51,23 @@ struct store *store_open(const char *spec, const char **err)
 	return store_spec_is_pg(spec) ? store_open_pg(spec, err) : store_open_sqlite(spec, err);
 }
 
+/* A lookup by primary key of an id no row has: one index probe. */
+static enum store_status ping_tx(struct store_tx *tx, void *arg)
+{
+	struct store_tenant t;
+	enum store_status st = STORE_CALL(tx, tenant_get, "00000000-0000-0000-0000-000000000000", &t);
+	return st == STORE_NOT_FOUND ? STORE_OK : st;
+}
+
+enum store_status store_ping(struct store *s, int timeout_ms)
+{
+	if (s->ops->ping)
+		return s->ops->ping(s, timeout_ms);
+	/* A local file: a read on a WAL snapshot never waits for the writer. */
+	enum store_status st = s->ops->run(s, false, ping_tx, NULL);
+	return st == STORE_OK ? STORE_OK : STORE_UNAVAILABLE;
+}
+
 void store_close(struct store *s)
 {
 	if (s)
@@ -66,6 +83,7 @@ const char *store_status_name(enum store_status st)
 	case STORE_ABORT: return "abort";
 	case STORE_RETRY: return "retry";
 	case STORE_FAIL: return "fail";
+	case STORE_UNAVAILABLE: return "unavailable";
 	}
 	return "unknown";
 }

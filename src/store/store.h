@@ -48,6 +48,13 @@ enum store_status {
 	STORE_ABORT,     /* fn chose to roll back (an outcome, not a failure) */
 	STORE_RETRY,     /* contention; run the transaction again */
 	STORE_FAIL,      /* infrastructure failure; give up, answer 5xx */
+	/* The database cannot be reached (connection lost or refused, server
+	 * shutting down): nothing of fn was committed, except that a
+	 * connection lost during COMMIT itself leaves the outcome unknown
+	 * (the client's retry under its idempotency key resolves it). Not
+	 * retried by store_run: the backend already tried to reconnect, and
+	 * a caller answers 503 at once rather than hold a request. */
+	STORE_UNAVAILABLE,
 };
 
 typedef char store_id[UUID_STR_LEN + 1];
@@ -326,6 +333,29 @@ struct store_plan_step {
 	const char *detail;
 };
 
+/* A row in transit between two backends (admin migrate-sqlite), in the
+ * shared schema's terms: column names and values as the source holds
+ * them. All borrowed for the callback. */
+enum store_copy_kind {
+	STORE_COPY_NULL,
+	STORE_COPY_INT,  /* p: the integer in decimal */
+	STORE_COPY_TEXT, /* p: UTF-8 text, len bytes */
+	STORE_COPY_BLOB, /* p: len bytes, exact */
+};
+struct store_copy_value {
+	enum store_copy_kind kind;
+	const char *p;
+	size_t len;
+};
+struct store_copy_row {
+	const char *table;
+	int n; /* 1..LIMIT_COPY_COLUMNS */
+	const char *const *columns;
+	const struct store_copy_value *values;
+};
+typedef enum store_status (*store_copy_fn)(void *arg, const struct store_copy_row *row);
+typedef void (*store_name_fn)(void *arg, const char *name);
+
 struct store;
 struct store_tx;
 typedef enum store_status (*store_tx_fn)(struct store_tx *tx, void *arg);
@@ -420,6 +450,10 @@ struct store_ops {
 	/* Integer settings per tenant (fee schedule); NOT_FOUND when unset. */
 	enum store_status (*setting_get)(struct store_tx *, const char *tenant_id, const char *key, int64_t *value);
 	enum store_status (*setting_put)(struct store_tx *, const char *tenant_id, const char *key, int64_t value);
+	/* Several settings of one tenant in one statement: for i < n
+	 * (n <= LIMIT_SETTINGS_MANY), found[i] says whether keys[i] is set
+	 * and values[i] is its value then. Keys are the caller's. */
+	enum store_status (*setting_get_many)(struct store_tx *, const char *tenant_id, const char *const *keys, int n, int64_t *values, bool *found);
 
 	/* Assigns ev->seq, in commit order: an event that commits after
 	 * another has a greater seq, whichever node wrote it, so a reader
@@ -498,6 +532,30 @@ struct store_ops {
 	enum store_status (*idem_insert)(struct store_tx *, const struct store_idem *);
 	enum store_status (*idem_get)(struct store_tx *, const char *tenant_id, const char *endpoint, const char *key, int64_t now, struct store_idem *);
 
+	/* Copying a whole database (store_copy). NULL where a backend cannot
+	 * be that end of a copy. */
+	/* The schema's tables, parents before children (foreign keys), the
+	 * backend's own bookkeeping (schema version) left out. */
+	enum store_status (*copy_tables)(struct store_tx *, store_name_fn fn, void *arg);
+	/* How many rows table holds. */
+	enum store_status (*copy_count)(struct store_tx *, const char *table, int64_t *rows);
+	/* Source: every row of table, in insertion order where the backend
+	 * keeps one (a row may reference an earlier one of its table), to fn;
+	 * stops at fn's first status other than STORE_OK and returns it. */
+	enum store_status (*copy_rows)(struct store_tx *, const char *table, store_copy_fn fn, void *arg);
+	/* Target, in a write transaction: insert row as given, keys and all.
+	 * STORE_FAIL (logged) for a table or column the schema lacks, or a
+	 * row its constraints refuse. */
+	enum store_status (*copy_insert)(struct store_tx *, const struct store_copy_row *row);
+	/* Target, after the inserts: generated keys continue past the largest
+	 * copied one (PostgreSQL identity sequences). */
+	enum store_status (*copy_finish)(struct store_tx *);
+
+	/* Whether the database answers a cheap read on a read connection
+	 * within timeout_ms: STORE_OK, or STORE_UNAVAILABLE (for /readyz).
+	 * NULL: store_ping runs an ordinary read transaction. */
+	enum store_status (*ping)(struct store *s, int timeout_ms);
+
 	/* The plan of every statement whose cost must not grow with the
 	 * tables (lookups, list pages, the workers' claims), one row per
 	 * step (rows: struct store_plan_step), for `admin query-plans` and
@@ -540,6 +598,32 @@ enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *a
  * retry rule as store_run. n <= LIMIT_COMMIT_BATCH_MAX. */
 void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
 		   enum store_status *out);
+
+/* What store_copy did: each table of the target with the rows copied
+ * into it (names borrowed from a static buffer of the report). */
+struct store_copy_report {
+	int ntables;
+	struct {
+		char name[64];
+		int64_t rows;
+	} tables[LIMIT_COPY_TABLES];
+	int64_t rows;       /* in all */
+	char problem[160];  /* why it failed or refused; "" on success */
+};
+/*
+ * Copy every row of every table of from into to, which must hold none:
+ * one read transaction on from (one snapshot) and one write transaction
+ * on to (all or nothing), ids kept, generated keys moved past the copied
+ * ones, then each table's count compared. Returns STORE_OK; STORE_EXISTS
+ * when to already holds rows (nothing written); STORE_NOT_FOUND when from
+ * has a table to lacks; else the failure. r->problem says which in words.
+ * Admin use: neither store should be serving meanwhile.
+ */
+enum store_status store_copy(struct store *from, struct store *to, struct store_copy_report *r);
+
+/* Whether the database answers now (store_ops.ping): STORE_OK or
+ * STORE_UNAVAILABLE, within about timeout_ms. Thread-safe. */
+enum store_status store_ping(struct store *s, int timeout_ms);
 
 void store_close(struct store *s);
 const char *store_status_name(enum store_status st);

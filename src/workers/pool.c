@@ -3,6 +3,8 @@
  */
 #include "workers/pool.h"
 
+#include "base/clock.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@ struct pool {
 	struct slot {
 		struct pool *p;
 		int i;
+		_Atomic uint64_t pass_since_ms; /* clock_mono_ms at the pass's start; 0 between passes */
 	} slots[POOL_MAX];
 };
 
@@ -39,7 +42,11 @@ static void *pool_main(void *v)
 	struct slot *s = v;
 	struct pool *p = s->p;
 	while (!atomic_load(&p->stop)) {
+		/* 0 means "between passes": a clock that reads 0 still counts. */
+		uint64_t now = clock_mono_ms();
+		atomic_store(&s->pass_since_ms, now ? now : 1);
 		int64_t wait_ms = p->pass(p->arg, p->owners[s->i]);
+		atomic_store(&s->pass_since_ms, 0);
 		if (wait_ms <= 0)
 			continue;
 		struct timespec until;
@@ -73,7 +80,8 @@ struct pool *pool_start(const char *node, const char *kind, int n, pool_pass_fn 
 	pthread_cond_init(&p->cv, NULL);
 	for (int i = 0; i < n; i++) {
 		snprintf(p->owners[i], sizeof p->owners[i], "%s/%s/%d", node, kind, i);
-		p->slots[i] = (struct slot){p, i};
+		p->slots[i].p = p;
+		p->slots[i].i = i;
 		if (pthread_create(&p->threads[i], NULL, pool_main, &p->slots[i]) != 0) {
 			pool_stop(p);
 			return NULL;
@@ -81,6 +89,19 @@ struct pool *pool_start(const char *node, const char *kind, int n, pool_pass_fn 
 		p->n = i + 1;
 	}
 	return p;
+}
+
+bool pool_running(struct pool *p, int64_t stall_ms)
+{
+	if (!p || atomic_load(&p->stop) || p->n < 1)
+		return false;
+	uint64_t now = clock_mono_ms();
+	for (int i = 0; i < p->n; i++) {
+		uint64_t since = atomic_load(&p->slots[i].pass_since_ms);
+		if (since && now > since && now - since > (uint64_t)stall_ms)
+			return false;
+	}
+	return true;
 }
 
 void pool_stop(struct pool *p)

@@ -26,6 +26,11 @@ typedef int64_t (*pool_pass_fn)(void *arg, const char *owner);
 struct pool *pool_start(const char *node, const char *kind, int n, pool_pass_fn pass, void *arg);
 void pool_stop(struct pool *p);
 
+/* Whether the pool runs: started, not stopping, and no thread inside one
+ * pass for longer than stall_ms (a pass stuck on a hung call is a pool
+ * that does no work). Thread-safe; p may be NULL (false). */
+bool pool_running(struct pool *p, int64_t stall_ms);
+
 /* Sleep to choose for a pass that did n items with the next due at next_ms
  * (0: none waiting), polling at least every max_ms. */
 int64_t pool_wait_ms(int n, int64_t next_ms, int64_t now_ms, int64_t max_ms);

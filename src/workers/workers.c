@@ -80,6 +80,11 @@ struct workers *workers_start(struct service *svc, struct rail *rail, int n, con
 	return w;
 }
 
+bool workers_running(struct workers *w)
+{
+	return w && pool_running(w->pool, LIMIT_READY_WORKER_STALL_MS);
+}
+
 void workers_stop(struct workers *w)
 {
 	if (!w)

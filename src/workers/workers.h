@@ -5,6 +5,8 @@
 #ifndef OFFRAMP_WORKERS_WORKERS_H
 #define OFFRAMP_WORKERS_WORKERS_H
 
+#include <stdbool.h>
+
 struct service;
 struct rail;
 struct workers;
@@ -13,6 +15,10 @@ struct workers;
  * borrowed, outliving the workers). Releases this node's stale leases
  * first (node: serve --node-id, copied). NULL on failure. */
 struct workers *workers_start(struct service *svc, struct rail *rail, int n, const char *node);
+
+/* Whether the workers run (pool_running, LIMIT_READY_WORKER_STALL_MS);
+ * w may be NULL. Thread-safe. */
+bool workers_running(struct workers *w);
 
 /* Ask every thread to stop after its current step, join them, free. */
 void workers_stop(struct workers *w);

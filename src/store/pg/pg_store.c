@@ -22,17 +22,34 @@
  * that may meet a unique key say ON CONFLICT DO NOTHING and answer
  * STORE_EXISTS on no row, leaving the transaction usable, as SQLite's
  * failed statement does. Any other error marks the job failed (its
- * savepoint is rolled back). Deadlock and serialization failure (40P01,
- * 40001) roll back the batch and give every job STORE_RETRY, which
- * store_run re-runs (bounded). So does a connection lost before COMMIT
- * was sent (a killed backend, a restarted server): the server rolled the
- * transaction back with the session, nothing of it happened, and the
- * rerun goes to a fresh connection; so does a read whose connection was
- * lost, since a read has no effect. Only a connection lost during COMMIT
- * leaves the outcome unknown: no job is told success (STORE_FAIL, a 5xx;
- * a client's retry under the same Idempotency-Key is resolved by the
+ * savepoint is rolled back). Contention inside a job (deadlock 40P01,
+ * serialization failure 40001, a lock wait past lock_timeout 55P03) rolls
+ * back that job's savepoint only and gives it STORE_RETRY, which store_run
+ * re-runs (bounded); the rest of the batch commits. A connection lost
+ * before COMMIT was sent (a killed backend, a restarted server) gives
+ * every job STORE_RETRY: the server rolled the transaction back with the
+ * session, nothing of it happened, and the rerun goes to a fresh
+ * connection; so does a read whose connection was lost, since a read has
+ * no effect. A database that cannot be reached (connection refused, or
+ * no answer within LIMIT_PG_CONNECT_TIMEOUT_MS) is STORE_UNAVAILABLE, the
+ * api's 503 database_unavailable. Only a connection lost during COMMIT
+ * leaves the outcome unknown: no job is told success (STORE_UNAVAILABLE
+ * too; a client's retry under the same Idempotency-Key is resolved by the
  * idempotency record). The connection is re-established with a bounded
- * backoff at the next use, so the service recovers by itself.
+ * backoff at the next use, so the service recovers by itself when the
+ * server is back.
+ *
+ * Lock waits in a batch. Each job takes its row locks in one order
+ * (balance_lock: by account id), but a batch holds every earlier job's
+ * locks while a later one runs, and two nodes' batches hold them in no
+ * common order: node A's second job can wait for a row node B's batch
+ * holds while B waits for one of A's. PostgreSQL finds such a cycle only
+ * after deadlock_timeout (1 s by default), a stall of both batches per
+ * collision (two nodes moving money of one tenant, whose "holds" account
+ * every session shares, collide all the time). So the jobs after a
+ * batch's first wait at most LIMIT_PG_BATCH_LOCK_WAIT_MS for a lock, then
+ * run again on their own; the first job holds none of the batch's locks
+ * and waits as long as it must, so every batch makes progress.
  *
  * Statements are prepared once per connection, keyed by the address of
  * their static SQL text. Parameters go as text (bytea as binary), results
@@ -41,7 +58,9 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +69,7 @@
 
 #include <libpq-fe.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "domain/session.h"
 #include "store/committer.h"
@@ -135,9 +155,43 @@ static void qb(struct pg_q *q, int i, const void *p, size_t n)
 
 /* ---- connections ------------------------------------------------------ */
 
-static PGconn *pg_connect(const char *url)
+/* Wait until db's socket is ready (to read, or to write), at most until
+ * deadline_ms (clock_mono_ms). false on timeout or error. */
+static bool pg_wait_socket(PGconn *db, bool for_read, uint64_t deadline_ms)
 {
-	PGconn *db = PQconnectdb(url);
+	for (;;) {
+		int fd = PQsocket(db);
+		uint64_t now = clock_mono_ms();
+		if (fd < 0 || now >= deadline_ms)
+			return false;
+		struct pollfd p = {.fd = fd, .events = for_read ? POLLIN : POLLOUT};
+		int rc = poll(&p, 1, (int)(deadline_ms - now));
+		if (rc > 0)
+			return true;
+		if (rc == 0 || errno != EINTR)
+			return false;
+	}
+}
+
+/* A connection within timeout_ms (libpq's own connect_timeout counts whole
+ * seconds and only per attempt): a host that drops packets costs a request
+ * that long, never a hung thread. */
+static PGconn *pg_connect(const char *url, int timeout_ms)
+{
+	const char *const keys[] = {"dbname", NULL};
+	const char *const vals[] = {url, NULL};
+	PGconn *db = PQconnectStartParams(keys, vals, 1);
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+	while (db && PQstatus(db) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+	       ps != PGRES_POLLING_FAILED) {
+		if (!pg_wait_socket(db, ps == PGRES_POLLING_READING, deadline)) {
+			log_error("pg: connect: no answer within %d ms", timeout_ms);
+			PQfinish(db);
+			return NULL;
+		}
+		ps = PQconnectPoll(db);
+	}
 	if (!db || PQstatus(db) != CONNECTION_OK) {
 		log_error("pg: connect: %s", db ? PQerrorMessage(db) : "out of memory");
 		PQfinish(db);
@@ -157,8 +211,10 @@ static void pg_conn_drop(struct pg_conn *c)
 }
 
 /* The connection, usable: re-established when lost, up to tries times
- * with a doubling pause from LIMIT_PG_RECONNECT_BASE_MS. */
-static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
+ * with a doubling pause from LIMIT_PG_RECONNECT_BASE_MS, each attempt
+ * within LIMIT_PG_CONNECT_TIMEOUT_MS. */
+static bool pg_conn_ensure_within(struct pg_store *s, struct pg_conn *c, int tries,
+				  int timeout_ms)
 {
 	if (c->db && !c->broken && PQstatus(c->db) == CONNECTION_OK)
 		return true;
@@ -170,7 +226,7 @@ static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
 			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 			nanosleep(&ts, NULL);
 		}
-		if ((c->db = pg_connect(s->url))) {
+		if ((c->db = pg_connect(s->url, timeout_ms))) {
 			log_info("pg: connection (re)established");
 			return true;
 		}
@@ -178,14 +234,37 @@ static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
 	return false;
 }
 
-static struct pg_conn *pg_take(struct pg_store *s)
+static bool pg_conn_ensure(struct pg_store *s, struct pg_conn *c, int tries)
 {
+	return pg_conn_ensure_within(s, c, tries, LIMIT_PG_CONNECT_TIMEOUT_MS);
+}
+
+/* A pooled connection, usable, or NULL. With timeout_ms > 0 (a probe) it
+ * waits for a free slot and connects only within that bound, trying once;
+ * else it waits for a slot as long as it takes and connects as any use does. */
+static struct pg_conn *pg_take_within(struct pg_store *s, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
 	pthread_mutex_lock(&s->mu);
 	int cap = s->base.pool_size;
 	if (cap < 1 || cap > LIMIT_DATABASE_POOL_MAX)
 		cap = LIMIT_DATABASE_POOL_DEFAULT;
-	while (!s->idle && s->open >= cap)
-		pthread_cond_wait(&s->cv, &s->mu);
+	while (!s->idle && s->open >= cap) {
+		if (timeout_ms <= 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		else if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+	}
 	struct pg_conn *c = s->idle;
 	if (c)
 		s->idle = c->next;
@@ -194,7 +273,10 @@ static struct pg_conn *pg_take(struct pg_store *s)
 	pthread_mutex_unlock(&s->mu);
 	if (!c)
 		c = calloc(1, sizeof *c);
-	if (c && pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES))
+	uint64_t now = clock_mono_ms();
+	bool ok = c && (timeout_ms <= 0 ? pg_conn_ensure(s, c, LIMIT_PG_RECONNECT_TRIES)
+			: now < deadline && pg_conn_ensure_within(s, c, 1, (int)(deadline - now)));
+	if (ok)
 		return c;
 	/* Not usable now: give the slot back; the next take tries again. */
 	if (c) {
@@ -208,6 +290,8 @@ static struct pg_conn *pg_take(struct pg_store *s)
 	return NULL;
 }
 
+static struct pg_conn *pg_take(struct pg_store *s) { return pg_take_within(s, 0); }
+
 static void pg_give(struct pg_store *s, struct pg_conn *c)
 {
 	pthread_mutex_lock(&s->mu);
@@ -219,19 +303,30 @@ static void pg_give(struct pg_store *s, struct pg_conn *c)
 
 /* ---- statements -------------------------------------------------------- */
 
+/* A SQLSTATE that says the server is gone or going: connection
+ * exceptions (class 08) and the operator intervention codes that end
+ * sessions (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+ * cannot_connect_now). The session is unusable after them. */
+static bool pg_code_unavailable(const char *code)
+{
+	return code && (!strncmp(code, "08", 2) || !strcmp(code, "57P01") ||
+			!strcmp(code, "57P02") || !strcmp(code, "57P03"));
+}
+
 /* An error result (or none) as a store status; marks the tx. */
 static enum store_status pg_err(struct pg_tx *tx, PGresult *r, const char *what)
 {
 	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	tx->failed = true;
-	if (PQstatus(tx->conn->db) != CONNECTION_OK) {
+	if (PQstatus(tx->conn->db) != CONNECTION_OK || pg_code_unavailable(code)) {
 		tx->conn->broken = true;
-		log_error("pg: %s: connection lost: %s", what, PQerrorMessage(tx->conn->db));
-		return STORE_FAIL;
+		log_error("pg: %s: connection lost: %s", what,
+			  r && code ? PQresultErrorMessage(r) : PQerrorMessage(tx->conn->db));
+		return STORE_UNAVAILABLE;
 	}
 	if (code && !strcmp(code, "23505"))
 		return STORE_EXISTS;
-	if (code && (!strcmp(code, "40001") || !strcmp(code, "40P01"))) {
+	if (code && (!strcmp(code, "40001") || !strcmp(code, "40P01") || !strcmp(code, "55P03"))) {
 		tx->retry = true;
 		return STORE_RETRY;
 	}
@@ -246,7 +341,7 @@ static PGresult *pg_q_run(struct store_tx *t, const char *sql, const struct pg_q
 	struct pg_tx *tx = (struct pg_tx *)t;
 	struct pg_conn *c = tx->conn;
 	if (c->broken || tx->retry) {
-		*st = c->broken ? STORE_FAIL : STORE_RETRY;
+		*st = c->broken ? STORE_UNAVAILABLE : STORE_RETRY;
 		return NULL;
 	}
 	int slot = -1;
@@ -419,6 +514,19 @@ static void pg_rollback(struct pg_tx *tx)
 	PQclear(r);
 }
 
+/* What every job of a batch that ended before its COMMIT hears. None of
+ * it happened, whether contention or a lost connection ended it (the
+ * server rolls back with the session), so both rerun (store_run's bounded
+ * loop): a killed backend or a restarted server costs nothing, and while
+ * the server stays unreachable the rerun's reconnect fails and answers
+ * STORE_UNAVAILABLE. Anything else fails. */
+static enum store_status pg_batch_status(const struct pg_tx *tx, enum store_status st)
+{
+	if (tx->conn->broken || tx->retry || st == STORE_RETRY)
+		return STORE_RETRY;
+	return st == STORE_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FAIL;
+}
+
 static void pg_batch_fail(struct committer_job **jobs, int from, int n, enum store_status st)
 {
 	for (int i = from; i < n; i++)
@@ -432,7 +540,7 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	struct pg_tx tx = {.base = {.store = &s->base}, .conn = s->wconn};
 	enum store_status st;
 	if (!pg_conn_ensure(s, tx.conn, LIMIT_PG_RECONNECT_TRIES)) {
-		pg_batch_fail(jobs, 0, n, STORE_FAIL);
+		pg_batch_fail(jobs, 0, n, STORE_UNAVAILABLE);
 		return;
 	}
 	/* A connection that died while idle (a restarted server, a killed
@@ -445,25 +553,35 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	}
 	if (!begun) {
 		/* Lost again at once: still nothing ran, so a rerun may find
-		 * the server back. */
-		pg_batch_fail(jobs, 0, n, st == STORE_RETRY || tx.conn->broken ? STORE_RETRY : STORE_FAIL);
+		 * the server back (or answer it unavailable). */
+		pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, st));
 		pg_rollback(&tx);
 		return;
 	}
+	char lock_wait[64];
+	snprintf(lock_wait, sizeof lock_wait, "SET LOCAL lock_timeout = %d",
+		 LIMIT_PG_BATCH_LOCK_WAIT_MS);
 	for (int i = 0; i < n; i++) {
+		/* From the second job on, lock waits are bounded (see "Lock
+		 * waits in a batch" above). */
+		if (i == 1 && !pg_cmd(&tx, lock_wait, &st))
+			goto broken;
 		if (!pg_cmd(&tx, "SAVEPOINT job", &st))
 			goto broken;
 		bool had_lock = tx.event_locked;
 		tx.failed = false;
 		jobs[i]->st = jobs[i]->fn(&tx.base, jobs[i]->arg);
-		if (tx.conn->broken || tx.retry)
+		if (tx.conn->broken)
 			goto broken;
-		if (jobs[i]->st == STORE_OK && tx.failed)
+		if (tx.retry)
+			jobs[i]->st = STORE_RETRY; /* contention: this job alone runs again */
+		else if (jobs[i]->st == STORE_OK && tx.failed)
 			jobs[i]->st = STORE_FAIL; /* an error it did not pass on */
 		if (jobs[i]->st != STORE_OK) {
 			/* Locks taken under the savepoint go with it. */
 			tx.event_locked = had_lock;
 			tx.failed = false;
+			tx.retry = false;
 			if (!pg_cmd(&tx, "ROLLBACK TO SAVEPOINT job", &st))
 				goto broken;
 		}
@@ -480,17 +598,17 @@ static void pg_batch_run(void *ctx, struct committer_job **jobs, int n)
 	if (tx.conn->broken) {
 		/* COMMIT may or may not have happened: nobody hears success. */
 		log_error("pg: connection lost during COMMIT of %d writes: outcome unknown", n);
-		pg_batch_fail(jobs, 0, n, STORE_FAIL);
+		pg_batch_fail(jobs, 0, n, STORE_UNAVAILABLE);
 		return;
 	}
-	pg_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+	pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, st));
 	pg_rollback(&tx);
 	return;
 broken:
 	/* The transaction is gone before its COMMIT, so none of it happened,
 	 * whether contention or a lost connection ended it: every job reruns
 	 * (a lost connection is replaced at the next batch). */
-	pg_batch_fail(jobs, 0, n, tx.retry || tx.conn->broken ? STORE_RETRY : STORE_FAIL);
+	pg_batch_fail(jobs, 0, n, pg_batch_status(&tx, STORE_FAIL));
 	pg_rollback(&tx);
 }
 
@@ -503,6 +621,9 @@ static enum store_status pg_read(struct store *base, struct pg_conn *c, store_tx
 		st = fn(&tx.base, arg);
 		if (st == STORE_OK && tx.failed)
 			st = tx.retry ? STORE_RETRY : STORE_FAIL;
+		/* Whatever fn made of the failure, a lost connection is that. */
+		if (st != STORE_OK && c->broken)
+			st = STORE_UNAVAILABLE;
 		if (st == STORE_OK)
 			pg_cmd(&tx, "COMMIT", &st);
 		else
@@ -523,7 +644,7 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 	}
 	struct pg_conn *c = pg_take(s);
 	if (!c)
-		return STORE_FAIL;
+		return STORE_UNAVAILABLE;
 	enum store_status st = pg_read(base, c, fn, arg);
 	/* A pooled connection that died while idle shows only now; a read
 	 * has no effect, so it runs again once on a fresh connection. */
@@ -534,6 +655,43 @@ static enum store_status pg_run(struct store *base, bool write, store_tx_fn fn, 
 		st = STORE_RETRY;
 	pg_give(s, c);
 	return st;
+}
+
+/* SELECT 1 on c, answered by deadline_ms. A query cut off by the
+ * deadline leaves the connection mid-protocol: it is dropped. */
+static bool pg_ping_conn(struct pg_conn *c, uint64_t deadline_ms)
+{
+	bool ok = PQsendQuery(c->db, "SELECT 1") == 1;
+	while (ok) {
+		while (ok && PQisBusy(c->db))
+			ok = pg_wait_socket(c->db, true, deadline_ms) && PQconsumeInput(c->db) == 1;
+		if (!ok)
+			break;
+		PGresult *r = PQgetResult(c->db);
+		if (!r)
+			return true;
+		ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		PQclear(r);
+	}
+	c->broken = true;
+	return false;
+}
+
+static enum store_status pg_ping(struct store *base, int timeout_ms)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
+	struct pg_conn *c = pg_take_within(s, timeout_ms);
+	if (!c)
+		return STORE_UNAVAILABLE;
+	bool ok = pg_ping_conn(c, deadline);
+	/* An idle connection may have died unseen (a restarted server): one
+	 * fresh one may still answer in time. */
+	uint64_t now = clock_mono_ms();
+	if (!ok && now < deadline && pg_conn_ensure_within(s, c, 1, (int)(deadline - now)))
+		ok = pg_ping_conn(c, deadline);
+	pg_give(s, c);
+	return ok ? STORE_OK : STORE_UNAVAILABLE;
 }
 
 static void pg_run_all(struct store *base, store_tx_fn fn, void *const *args, int n,
@@ -1677,6 +1835,38 @@ static enum store_status pg_setting_get(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+static enum store_status pg_setting_get_many(struct store_tx *t, const char *tenant_id,
+					     const char *const *keys, int n, int64_t *values,
+					     bool *found)
+{
+	/* A fixed statement for any n: unused slots are NULL and match no key. */
+	static const char sql[] = "SELECT key, value FROM tenant_settings WHERE tenant_id = $1"
+				  " AND key IN ($2, $3, $4, $5, $6, $7, $8, $9)";
+	_Static_assert(LIMIT_SETTINGS_MANY == 8, "one placeholder per key");
+	assert(n >= 0 && n <= LIMIT_SETTINGS_MANY);
+	struct pg_q q = {0};
+	qt(&q, 1, tenant_id);
+	for (int i = 0; i < LIMIT_SETTINGS_MANY; i++)
+		qt(&q, 2 + i, i < n ? keys[i] : NULL);
+	for (int i = 0; i < n; i++)
+		found[i] = false;
+	enum store_status st;
+	PGresult *r = pg_q_run(t, sql, &q, &st, "settings get");
+	if (!r)
+		return st;
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *k = PQgetvalue(r, row, 0);
+		for (int i = 0; i < n; i++) {
+			if (strcmp(k, keys[i]) == 0) {
+				found[i] = true;
+				values[i] = ci(r, row, 1);
+			}
+		}
+	}
+	PQclear(r);
+	return STORE_OK;
+}
+
 static enum store_status pg_setting_put(struct store_tx *t, const char *tenant_id,
 					const char *key, int64_t value)
 {
@@ -2368,6 +2558,147 @@ static enum store_status pg_query_plans(struct store_tx *t, store_each_fn fn, vo
 	return s;
 }
 
+/* ---- copying a database in (store_copy) ---------------------------------- */
+
+/* Dynamic SQL (names from the catalog or the source), unprepared. */
+static PGresult *pg_dyn(struct store_tx *t, const char *sql, int n, const char *const *vals,
+			const int *lens, const int *fmts, enum store_status *st, const char *what)
+{
+	struct pg_tx *tx = (struct pg_tx *)t;
+	if (tx->conn->broken || tx->retry) {
+		*st = tx->conn->broken ? STORE_UNAVAILABLE : STORE_RETRY;
+		return NULL;
+	}
+	PGresult *r = PQexecParams(tx->conn->db, sql, n, NULL, vals, lens, fmts, 0);
+	ExecStatusType es = PQresultStatus(r);
+	if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+		*st = STORE_OK;
+		return r;
+	}
+	*st = pg_err(tx, r, what);
+	PQclear(r);
+	return NULL;
+}
+
+/* Parents first: each table's depth is its longest chain of foreign keys
+ * to a table with none (a self-reference, transfers.pending_id, is left
+ * to the row order), and tables go by depth. */
+static enum store_status pg_copy_tables(struct store_tx *t, store_name_fn fn, void *arg)
+{
+	static const char sql[] =
+		"WITH RECURSIVE t AS (SELECT c.oid FROM pg_class c"
+		"  WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+		"  AND c.relname <> 'schema_version'),"
+		" fk AS (SELECT conrelid AS child, confrelid AS parent FROM pg_constraint"
+		"  WHERE contype = 'f' AND conrelid <> confrelid),"
+		" d(oid, depth) AS (SELECT oid, 0 FROM t"
+		"  UNION ALL SELECT fk.child, d.depth + 1 FROM d JOIN fk ON fk.parent = d.oid"
+		"  WHERE d.depth < 64)"
+		" SELECT c.relname FROM d JOIN pg_class c ON c.oid = d.oid JOIN t ON t.oid = d.oid"
+		" GROUP BY c.relname ORDER BY max(d.depth), c.relname";
+	enum store_status st;
+	PGresult *r = pg_dyn(t, sql, 0, NULL, NULL, NULL, &st, "copy tables");
+	if (!r)
+		return st;
+	for (int i = 0; i < PQntuples(r); i++)
+		fn(arg, PQgetvalue(r, i, 0));
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* "name", quoted for SQL text (PQescapeIdentifier); NULL on failure. */
+static char *pg_ident(struct store_tx *t, const char *name)
+{
+	return PQescapeIdentifier(((struct pg_tx *)t)->conn->db, name, strlen(name));
+}
+
+static enum store_status pg_copy_count(struct store_tx *t, const char *table, int64_t *rows)
+{
+	char *id = pg_ident(t, table);
+	if (!id)
+		return STORE_FAIL;
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", id);
+	PQfreemem(id);
+	enum store_status st;
+	PGresult *r = pg_dyn(t, sql, 0, NULL, NULL, NULL, &st, "copy count");
+	if (!r)
+		return st;
+	*rows = ci(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+static enum store_status pg_copy_insert(struct store_tx *t, const struct store_copy_row *row)
+{
+	if (row->n < 1 || row->n > LIMIT_COPY_COLUMNS)
+		return STORE_FAIL;
+	/* INSERT INTO "t" ("a", "b") VALUES ($1, $2): at most 64 names of at
+	 * most 64 bytes each, each doubled by quoting at worst. */
+	char sql[LIMIT_COPY_COLUMNS * 140 + 256];
+	size_t n = 0;
+	char *id = pg_ident(t, row->table);
+	if (!id)
+		return STORE_FAIL;
+	n += (size_t)snprintf(sql + n, sizeof sql - n, "INSERT INTO %s (", id);
+	PQfreemem(id);
+	for (int i = 0; i < row->n && n < sizeof sql; i++) {
+		if (!(id = pg_ident(t, row->columns[i])))
+			return STORE_FAIL;
+		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s", i ? ", " : "", id);
+		PQfreemem(id);
+	}
+	for (int i = 0; i < row->n && n < sizeof sql; i++)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s$%d", i ? ", " : ") VALUES (", i + 1);
+	if (n + 2 > sizeof sql)
+		return STORE_FAIL;
+	memcpy(sql + n, ")", 2);
+	const char *vals[LIMIT_COPY_COLUMNS];
+	int lens[LIMIT_COPY_COLUMNS], fmts[LIMIT_COPY_COLUMNS];
+	for (int i = 0; i < row->n; i++) {
+		const struct store_copy_value *v = &row->values[i];
+		vals[i] = v->kind == STORE_COPY_NULL ? NULL : v->kind == STORE_COPY_BLOB && !v->p ? "" : v->p;
+		lens[i] = (int)v->len;
+		/* Bytes go in binary (bytea byte for byte); numbers and text as
+		 * text, each converted to its column's type by the server. */
+		fmts[i] = v->kind == STORE_COPY_BLOB;
+	}
+	enum store_status st;
+	PGresult *r = pg_dyn(t, sql, row->n, vals, lens, fmts, &st, "copy insert");
+	PQclear(r);
+	return st;
+}
+
+/* Identity columns (the event and idempotency cursors) go on past the
+ * largest value copied, as if the rows had been inserted here. */
+static enum store_status pg_copy_finish(struct store_tx *t)
+{
+	static const char sql[] = "SELECT table_name, column_name FROM information_schema.columns"
+				  " WHERE table_schema = current_schema() AND is_identity = 'YES'";
+	enum store_status st;
+	PGresult *cols = pg_dyn(t, sql, 0, NULL, NULL, NULL, &st, "copy identities");
+	if (!cols)
+		return st;
+	for (int i = 0; st == STORE_OK && i < PQntuples(cols); i++) {
+		char *tab = pg_ident(t, PQgetvalue(cols, i, 0)), *col = pg_ident(t, PQgetvalue(cols, i, 1));
+		char q[512];
+		if (tab && col)
+			snprintf(q, sizeof q,
+				 "SELECT setval(pg_get_serial_sequence($1, $2),"
+				 " COALESCE((SELECT max(%s) FROM %s), 0) + 1, false)",
+				 col, tab);
+		const char *vals[2] = {tab, PQgetvalue(cols, i, 1)};
+		PGresult *r = tab && col ? pg_dyn(t, q, 2, vals, NULL, NULL, &st, "copy setval") : NULL;
+		if (!tab || !col)
+			st = STORE_FAIL;
+		PQclear(r);
+		PQfreemem(tab);
+		PQfreemem(col);
+	}
+	PQclear(cols);
+	return st;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -2410,6 +2741,7 @@ static const struct store_ops pg_ops = {
 	.fx_get = pg_fx_get,
 	.fx_put = pg_fx_put,
 	.setting_get = pg_setting_get,
+	.setting_get_many = pg_setting_get_many,
 	.setting_put = pg_setting_put,
 	.event_insert = pg_event_insert,
 	.event_list = pg_event_list,
@@ -2445,4 +2777,9 @@ static const struct store_ops pg_ops = {
 	.idem_insert = pg_idem_insert,
 	.idem_get = pg_idem_get,
 	.query_plans = pg_query_plans,
+	.ping = pg_ping,
+	.copy_tables = pg_copy_tables,
+	.copy_count = pg_copy_count,
+	.copy_insert = pg_copy_insert,
+	.copy_finish = pg_copy_finish,
 };

@@ -1562,6 +1562,42 @@ static enum store_status sq_setting_get(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+static enum store_status sq_setting_get_many(struct store_tx *t, const char *tenant_id,
+					     const char *const *keys, int n, int64_t *values,
+					     bool *found)
+{
+	/* A fixed statement for any n: unused slots are NULL and match no key. */
+	static const char sql[] = "SELECT key, value FROM tenant_settings WHERE tenant_id = ?1"
+				  " AND key IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	_Static_assert(LIMIT_SETTINGS_MANY == 8, "one placeholder per key");
+	assert(n >= 0 && n <= LIMIT_SETTINGS_MANY);
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, tenant_id);
+	for (int i = 0; i < LIMIT_SETTINGS_MANY; i++) {
+		if (i < n)
+			bt(st, 2 + i, keys[i]);
+		else
+			sqlite3_bind_null(st, 2 + i);
+	}
+	for (int i = 0; i < n; i++)
+		found[i] = false;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		for (int i = 0; k && i < n; i++) {
+			if (strcmp(k, keys[i]) == 0) {
+				found[i] = true;
+				values[i] = ci(st, 1);
+			}
+		}
+	}
+	enum store_status s = rc == SQLITE_DONE ? STORE_OK : sq_status(sq_db(t), rc, "settings get");
+	sqlite3_reset(st);
+	return s;
+}
+
 static enum store_status sq_setting_put(struct store_tx *t, const char *tenant_id,
 					const char *key, int64_t value)
 {
@@ -2387,6 +2423,101 @@ static enum store_status sq_query_plans(struct store_tx *t, store_each_fn fn, vo
 	return s;
 }
 
+/* ---- copying a database out (store_copy) --------------------------------- */
+
+static enum store_status sq_copy_tables(struct store_tx *t, store_name_fn fn, void *arg)
+{
+	sqlite3 *db = ((struct sq_tx *)t)->conn->db;
+	sqlite3_stmt *st = NULL;
+	/* Creation order: every table after those it references, except a
+	 * table rebuilt by a later migration (idempotency, v7), which nothing
+	 * references. */
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT name FROM sqlite_master WHERE type = 'table'"
+				    " AND substr(name, 1, 7) <> 'sqlite_'"
+				    " AND name <> 'schema_version' ORDER BY rowid",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			fn(arg, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return sq_status(db, rc, "copy tables");
+}
+
+static enum store_status sq_copy_count(struct store_tx *t, const char *table, int64_t *rows)
+{
+	sqlite3 *db = ((struct sq_tx *)t)->conn->db;
+	char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", table);
+	sqlite3_stmt *st = NULL;
+	int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+	sqlite3_free(sql);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return sq_status(db, rc, "copy count");
+}
+
+static enum store_status sq_copy_rows(struct store_tx *t, const char *table, store_copy_fn fn,
+				      void *arg)
+{
+	sqlite3 *db = ((struct sq_tx *)t)->conn->db;
+	/* Insertion order (rowid) where the table has one: a transfer that
+	 * posts or voids a hold comes after the hold it names. */
+	char *sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid", table);
+	sqlite3_stmt *st = NULL;
+	int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK && rc != SQLITE_NOMEM) { /* WITHOUT ROWID: key order */
+		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", table);
+		rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+		sqlite3_free(sql);
+	}
+	int n = rc == SQLITE_OK ? sqlite3_column_count(st) : 0;
+	if (rc == SQLITE_OK && (n < 1 || n > LIMIT_COPY_COLUMNS)) {
+		log_error("sqlite: copy %s: %d columns (at most %d)", table, n, LIMIT_COPY_COLUMNS);
+		sqlite3_finalize(st);
+		return STORE_FAIL;
+	}
+	const char *cols[LIMIT_COPY_COLUMNS];
+	struct store_copy_value vals[LIMIT_COPY_COLUMNS];
+	for (int i = 0; i < n; i++)
+		cols[i] = sqlite3_column_name(st, i);
+	struct store_copy_row row = {.table = table, .n = n, .columns = cols, .values = vals};
+	enum store_status out = STORE_OK;
+	while (rc == SQLITE_OK && out == STORE_OK) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		rc = SQLITE_OK;
+		for (int i = 0; i < n; i++) {
+			int type = sqlite3_column_type(st, i);
+			/* text before bytes: sqlite3_column_bytes after the
+			 * conversion it asks for (SQLite's documented order). */
+			vals[i].p = type == SQLITE_BLOB ? sqlite3_column_blob(st, i)
+				    : type == SQLITE_NULL ? NULL
+							  : (const char *)sqlite3_column_text(st, i);
+			vals[i].len = (size_t)sqlite3_column_bytes(st, i);
+			vals[i].kind = type == SQLITE_NULL      ? STORE_COPY_NULL
+				       : type == SQLITE_INTEGER ? STORE_COPY_INT
+				       : type == SQLITE_BLOB    ? STORE_COPY_BLOB
+								: STORE_COPY_TEXT;
+			/* No floats are stored (money and times are integers). */
+			if (type == SQLITE_FLOAT) {
+				log_error("sqlite: copy %s.%s: a float value", table, cols[i]);
+				out = STORE_FAIL;
+			}
+		}
+		if (out == STORE_OK)
+			out = fn(arg, &row);
+	}
+	sqlite3_finalize(st);
+	if (out != STORE_OK)
+		return out;
+	return sq_status(db, rc == SQLITE_DONE ? SQLITE_OK : rc, "copy rows");
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2429,6 +2560,7 @@ static const struct store_ops sq_ops = {
 	.fx_get = sq_fx_get,
 	.fx_put = sq_fx_put,
 	.setting_get = sq_setting_get,
+	.setting_get_many = sq_setting_get_many,
 	.setting_put = sq_setting_put,
 	.event_insert = sq_event_insert,
 	.event_list = sq_event_list,
@@ -2464,4 +2596,7 @@ static const struct store_ops sq_ops = {
 	.idem_insert = sq_idem_insert,
 	.idem_get = sq_idem_get,
 	.query_plans = sq_query_plans,
+	.copy_tables = sq_copy_tables,
+	.copy_count = sq_copy_count,
+	.copy_rows = sq_copy_rows,
 };
