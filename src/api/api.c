@@ -104,6 +104,13 @@ static const struct metrics_route api_metric_labels[] = {
 _Static_assert(API_ROUTE_COUNT + 1 <= LIMIT_METRICS_ROUTES,
 	       "every route, and unmatched, has a metrics slot");
 
+const char *api_route_name(int metrics_route)
+{
+	if (metrics_route < 1 || metrics_route > (int)API_ROUTE_COUNT)
+		return "unmatched";
+	return api_routes[metrics_route - 1].pattern;
+}
+
 const struct metrics_route *api_metric_routes(int *n)
 {
 	*n = (int)API_ROUTE_COUNT;
@@ -584,6 +591,8 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	res->cached = c.answer.cached;
 	res->content_type = c.content_type;
 	res->metrics_route = rt ? (int)(rt - api_routes) + 1 : METRICS_ROUTE_UNMATCHED;
+	if (c.authenticated)
+		memcpy(res->principal_id, c.auth.principal_id, sizeof res->principal_id);
 	res->www_authenticate = res->status == 401;
 	snprintf(res->etag, sizeof res->etag, "%s", c.etag);
 	if (!rt && path_known)
@@ -593,7 +602,7 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	if (res->status == 503)
 		res->retry_after_s = LIMIT_RETRY_AFTER_UNAVAILABLE_S;
 	if (res->status >= 500)
-		log_error("api: %s %s answered %d (request %s)", req->method, req->path,
-			  res->status, req->request_id);
+		log_error("api: %s %s answered %d (request %s)", req->method,
+			  api_route_name(res->metrics_route), res->status, req->request_id);
 	json_decref(c.body);
 }

@@ -98,6 +98,12 @@
 #define LIMIT_METRICS_CONNECTIONS 16        /* --metrics-listen: connections at once */
 #define LIMIT_METRICS_TIMEOUT_S 10          /* ... each closed when idle this long */
 
+/* Logs (base/log.h, docs/OPERATIONS.md). */
+#define LIMIT_LOG_MSG_BYTES 1024            /* a line's msg; longer is cut */
+#define LIMIT_LOG_LINE_BYTES 2048           /* a line dumped on the stack; longer goes to the heap */
+#define LIMIT_REQUEST_ID_BYTES 64           /* an incoming X-Request-Id kept; longer is replaced */
+_Static_assert(LIMIT_LOG_LINE_BYTES > LIMIT_LOG_MSG_BYTES + 256, "a request line fits on the stack");
+
 /* admin bulk-load (docs/SCALE.md). */
 #define LIMIT_BULK_SESSIONS_MAX 100000000   /* sessions in one load */
 #define LIMIT_BULK_ACCOUNTS_MAX 10000       /* client accounts they are spread over */

@@ -11,11 +11,16 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "base/limits.h"
 
 /* Parse "HOST:PORT" (HOST an IPv4 address, [IPv6] or a name) into a
  * socket address; false when it does not parse or resolve. */
 bool http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
 		       bool *v6);
+
+/* The request's id: the client's X-Request-Id when it is sane (length
+ * and charset, server.c), else a new UUIDv7. */
+void http_request_id(struct MHD_Connection *conn, char out[LIMIT_REQUEST_ID_BYTES + 1]);
 
 /* res as a libmicrohttpd response with our headers (Content-Type,
  * X-Request-Id, Cache-Control, ETag, Allow, ...): the body moves into it

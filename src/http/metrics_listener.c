@@ -30,7 +30,7 @@ struct http_metrics {
 
 struct metrics_req {
 	uint64_t start_us;
-	char request_id[UUID_STR_LEN + 1];
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
 };
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -43,8 +43,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!(mr = calloc(1, sizeof *mr)))
 			return MHD_NO;
 		mr->start_us = clock_mono_us();
-		if (!uuid_v7(mr->request_id))
-			snprintf(mr->request_id, sizeof mr->request_id, "unknown");
+		http_request_id(conn, mr->request_id);
 		*con_cls = mr;
 		return MHD_YES;
 	}
@@ -56,7 +55,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	memcpy(req.request_id, mr->request_id, sizeof req.request_id);
 	struct api_response res;
 	api_handle(m->api, &req, &res);
-	metrics_http_observe(res.metrics_route, res.status, clock_mono_us() - mr->start_us);
+	uint64_t latency_us = clock_mono_us() - mr->start_us;
+	metrics_http_observe(res.metrics_route, res.status, latency_us);
+	log_request(&(struct log_request){.request_id = mr->request_id,
+					  .method = method,
+					  .route = api_route_name(res.metrics_route),
+					  .status = res.status,
+					  .latency_us = latency_us});
 	struct MHD_Response *resp = http_response_of(&res, mr->request_id);
 	if (!resp)
 		return MHD_NO;
