@@ -35,6 +35,13 @@ static void put_gauges(FILE *f, struct service *svc)
 		 "1 when the database answered the read behind offramp_sessions and "
 		 "offramp_held_minor, else 0 (and those are absent).");
 	fprintf(f, "offramp_store_up %d\n", ok ? 1 : 0);
+	/* /readyz's two checks, the database's taken from the read above
+	 * rather than a second query: what an alert on "not ready" needs
+	 * without scraping /readyz as well. */
+	bool workers = svc->workers_running && svc->workers_running(svc->workers_arg);
+	put_head(f, "offramp_ready",
+		 "1 when this node can serve (the database answered and the workers run), else 0.");
+	fprintf(f, "offramp_ready %d\n", ok && workers ? 1 : 0);
 	if (!ok)
 		return;
 	put_head(f, "offramp_sessions", "Off-ramp sessions by status, every tenant.");

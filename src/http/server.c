@@ -292,8 +292,8 @@ static void *reaper_main(void *arg)
 
 /* A client's id is kept when it could not bend a log line or a header:
  * 1..LIMIT_REQUEST_ID_BYTES of letters, digits and - _ . : (a UUID, a
- * trace id). Anything else is replaced, not cleaned: a half-kept id would
- * match neither side's records. */
+ * trace id), not shaped like one of our secrets. Anything else is
+ * replaced, not cleaned: a half-kept id would match neither side's records. */
 static bool request_id_sane(const char *v)
 {
 	size_t n = 0;
@@ -304,7 +304,9 @@ static bool request_id_sane(const char *v)
 		      ch == '-' || ch == '_' || ch == '.' || ch == ':'))
 			return false;
 	}
-	return n > 0;
+	/* A client that sends its API key or a webhook secret as its request
+	 * id must not get it logged: ids shaped like our secrets are replaced. */
+	return n > 0 && strncmp(v, "ofr_sk_", 7) != 0 && strncmp(v, "whsec_", 6) != 0;
 }
 
 void http_request_id(struct MHD_Connection *conn, char out[LIMIT_REQUEST_ID_BYTES + 1])
