@@ -22,6 +22,7 @@ struct api_call {
 	json_t *body;              /* parsed request body (POST), owned */
 	struct svc_answer answer;  /* what goes back */
 	char etag[40];
+	const char *content_type;  /* static; NULL: application/json */
 };
 
 /* The idempotency context of this call, or NULL when no key was sent. */
@@ -170,6 +171,10 @@ API_HANDLER(api_h_hook_delete);
 API_HANDLER(api_h_hook_rotate);
 API_HANDLER(api_h_hook_attempts);
 API_HANDLER(api_h_hook_resend);
+void api_h_metrics(struct api_call *c); /* api_metrics.c */
+/* The route table's labels for the metrics (slot i + 1 is routes[i]). */
+struct metrics_route;
+const struct metrics_route *api_metric_routes(int *n);
 /* The Lumx view of a session (ext: its Lumx document or NULL). state: the
  * Lumx state to show (a failure's webhooks show FAILED, REFUNDING and
  * REFUNDED in turn), or NULL for the session's own. */

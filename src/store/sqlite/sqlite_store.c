@@ -1875,6 +1875,43 @@ static enum store_status sq_session_sum(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+/* ---- operations gauges (GET /metrics) ---------------------------------- */
+
+static void sq_count_row(sqlite3_stmt *st, void *row)
+{
+	struct store_count *r = row;
+	r->name = (const char *)sqlite3_column_text(st, 0);
+	r->n = ci(st, 1);
+}
+
+/* The status index (tenant_id, status, id) is read whole, table rows
+ * never: COUNT needs no column outside it. */
+static enum store_status sq_session_count_by_status(struct store_tx *t, store_each_fn fn,
+						    void *arg)
+{
+	static const char sql[] = "SELECT status, COUNT(*) FROM sessions GROUP BY status";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_count row;
+	return sq_each(t, st, "session count by status", sq_count_row, &row, fn, arg);
+}
+
+/* The holds accounts through the partial index of system accounts, then
+ * their balance rows by primary key: a few rows per tenant. */
+static enum store_status sq_held_by_currency(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT b.currency, SUM(b.credits_pending) FROM accounts a"
+		" JOIN balances b ON b.account_id = a.id"
+		" WHERE a.code = 'holds' AND a.kind = 'system' GROUP BY b.currency";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_count row;
+	return sq_each(t, st, "held by currency", sq_count_row, &row, fn, arg);
+}
+
 /* ---- the sandbox rail's book ------------------------------------------- */
 
 #define SQ_PAYOUT_COLS                                                                     \
@@ -2540,6 +2577,8 @@ static const struct store_ops sq_ops = {
 	.partner_fee_insert = sq_partner_fee_insert,
 	.partner_fee_get = sq_partner_fee_get,
 	.session_sum = sq_session_sum,
+	.session_count_by_status = sq_session_count_by_status,
+	.held_by_currency = sq_held_by_currency,
 	.hook_endpoint_insert = sq_hook_endpoint_insert,
 	.hook_endpoint_get = sq_hook_endpoint_get,
 	.hook_endpoint_update = sq_hook_endpoint_update,
