@@ -70,7 +70,17 @@
 	X("GET", "/healthz", api_h_healthz, 0, false, false)                                          \
 	X("GET", "/livez", api_h_livez, 0, false, false)                                              \
 	X("GET", "/readyz", api_h_readyz, 0, false, false)                                            \
-	X("GET", "/errors.json", api_h_errors, 0, false, false)
+	X("GET", "/errors.json", api_h_errors, 0, false, false)                                     \
+	API_FAULT_ROUTES(X)
+
+/* The test build's fault switch (api_faults.c); the production binary has
+ * no such route. */
+#ifdef OFFRAMP_FAULTS
+#define API_FAULT_ROUTES(X) X("POST", "/_test/faults", api_h_faults, CAP_POLICIES_MANAGE, true, false)
+API_HANDLER(api_h_faults);
+#else
+#define API_FAULT_ROUTES(X)
+#endif
 
 static API_HANDLER(api_h_healthz);
 static API_HANDLER(api_h_livez);

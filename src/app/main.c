@@ -37,6 +37,7 @@
 #include "api/api.h"
 #include "base/clock.h"
 #include "base/limits.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "domain/capability.h"
 #include "http/server.h"
@@ -855,6 +856,8 @@ int main(int argc, char **argv)
 		return rc;
 	if (sub)
 		log_set_level(LOG_WARN); /* admin output is the JSON line */
+	if (!sub && !fault_init())
+		return 2; /* a malformed OFFRAMP_FAULT (test build only) */
 
 	struct store *st = open_store(&o);
 	if (!st)

@@ -88,6 +88,12 @@ static enum store_status sq_status(sqlite3 *db, int rc, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return STORE_RETRY;
+	case SQLITE_FULL:
+		/* Disk full: nothing of the transaction was written, and a
+		 * retry succeeds once space returns; the client hears 503
+		 * database_unavailable, the operator this line. */
+		log_error("sqlite: %s: the disk is full (%d)", what, rc);
+		return STORE_UNAVAILABLE;
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 			return STORE_EXISTS;
@@ -266,7 +272,7 @@ static char *cdup(sqlite3_stmt *st, int i, size_t *len)
 		*len = n;
 	if (!v && sqlite3_column_type(st, i) == SQLITE_NULL)
 		return NULL;
-	char *p = malloc(n + 1);
+	char *p = fault_hit(FAULT_ALLOC) ? NULL : malloc(n + 1);
 	if (p) {
 		if (n)
 			memcpy(p, v, n);
@@ -369,8 +375,11 @@ static void sq_batch_run(void *ctx, struct committer_job **jobs, int n)
 			goto rollback;
 		}
 	}
-	sqlite3_stmt *commit = sq_conn_stmt(c, "COMMIT");
-	int rc = commit ? sqlite3_step(commit) : SQLITE_ERROR;
+	/* The test build's commit fault: the disk is full at COMMIT (a
+	 * failed fsync, SQLITE_IOERR, stops the process below by design). */
+	bool fault = fault_hit(FAULT_COMMIT);
+	sqlite3_stmt *commit = fault ? NULL : sq_conn_stmt(c, "COMMIT");
+	int rc = fault ? SQLITE_FULL : commit ? sqlite3_step(commit) : SQLITE_ERROR;
 	if (commit)
 		sqlite3_reset(commit);
 	if ((rc & 0xff) == SQLITE_IOERR) {
