@@ -282,6 +282,12 @@ static void reject_render(void *ctx, const struct svc_outcome *o, const void *re
 
 void api_reject(struct api_call *c, enum err e, const char *field)
 {
+	if (json_in_alloc_failures() != c->alloc_failures) {
+		/* The decode lost an allocation: what it blames may be untrue,
+		 * and a 500 is not kept under the idempotency key. */
+		api_fail(c, ERR_INTERNAL, NULL);
+		return;
+	}
 	struct reject_ctx x = {c, e, field};
 	struct svc_render r = {reject_render, &x};
 	svc_reject(c->api->svc, &c->auth, api_idem(c), e, &r, &c->answer);
@@ -479,6 +485,11 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		if (canon) {
 			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
 			free(canon);
+		} else if (c->body) {
+			/* Out of memory: the raw bytes' hash would name another
+			 * request than the canonical one a retry gets. */
+			api_fail(c, ERR_INTERNAL, NULL);
+			return false;
 		} else {
 			crypto_sha256_hex(req->body ? req->body : "", req->body_len,
 					  c->idem.request_hash);
@@ -529,7 +540,7 @@ static void route_allow(const char *path, char out[API_ALLOW_MAX])
 
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
-	struct api_call c = {.api = api, .req = req};
+	struct api_call c = {.api = api, .req = req, .alloc_failures = json_in_alloc_failures()};
 	const struct api_route *rt = NULL;
 	bool path_known = false, id_ok = true;
 	for (size_t i = 0; i < sizeof api_routes / sizeof *api_routes; i++) {

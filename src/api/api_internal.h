@@ -22,6 +22,7 @@ struct api_call {
 	json_t *body;              /* parsed request body (POST), owned */
 	struct svc_answer answer;  /* what goes back */
 	char etag[40];
+	unsigned alloc_failures; /* json_in_alloc_failures() at the start */
 };
 
 /* The idempotency context of this call, or NULL when no key was sent. */

@@ -1,10 +1,10 @@
 /*
  * fault.c - the counters of fault.h (test build only).
  *
- * Allocations: jansson's own hooks (json_set_alloc_funcs) route every
- * JSON allocation through fault_hit, so request decoding and answer
- * rendering meet failed allocations without interposing libc for the
- * libraries that cannot take one (libmicrohttpd, SQLite, OpenSSL).
+ * Allocations: jansson's own hooks (json_in_init) route every JSON
+ * allocation through fault_hit, so request decoding and answer rendering
+ * meet failed allocations without interposing libc for the libraries
+ * that cannot take one (libmicrohttpd, SQLite, OpenSSL).
  */
 #include "base/fault.h"
 
@@ -13,8 +13,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "base/log.h"
 
@@ -68,14 +66,8 @@ void fault_arm(enum fault_kind k, int64_t n, int64_t counts_out[FAULT_KINDS],
 	atomic_store(&fault_target[k], n);
 }
 
-static void *fault_json_malloc(size_t n)
-{
-	return fault_hit(FAULT_ALLOC) ? NULL : malloc(n);
-}
-
 bool fault_init(void)
 {
-	json_set_alloc_funcs(fault_json_malloc, free);
 	const char *spec = getenv("OFFRAMP_FAULT");
 	if (!spec || !*spec)
 		return true;

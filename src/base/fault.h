@@ -38,8 +38,7 @@ void fault_arm(enum fault_kind k, int64_t n, int64_t counts_out[FAULT_KINDS],
 /* "store" | "alloc" | "commit" | "rail" -> kind; false for another word. */
 bool fault_kind_parse(const char *word, enum fault_kind *k);
 const char *fault_kind_name(enum fault_kind k);
-/* Read OFFRAMP_FAULT and install the jansson allocation hooks; call once
- * at start. False (logged) for a malformed OFFRAMP_FAULT. */
+/* Read OFFRAMP_FAULT; call once at start. False (logged) for a malformed OFFRAMP_FAULT. */
 bool fault_init(void);
 #else
 static inline bool fault_hit(enum fault_kind k)
