@@ -1371,10 +1371,12 @@ static enum store_status sq_idem_get(struct store_tx *t, const char *tenant_id,
 	r->status = (int)ci(st, 4);
 	free(r->body);
 	r->body = cdup(st, 5, &r->body_len);
+	/* A NULL answer is kept as such; a lost copy of one is a failure. */
+	bool lost = !r->body && sqlite3_column_type(st, 5) != SQLITE_NULL;
 	r->created_at = ci(st, 6);
 	r->expires_at = ci(st, 7);
 	sqlite3_reset(st);
-	return STORE_OK;
+	return lost ? STORE_FAIL : STORE_OK;
 }
 
 /* ---- approvals, policies, rates, settings ------------------------------- */
@@ -2265,15 +2267,19 @@ static enum store_status sq_hook_delivery_of_event(struct store_tx *t, const cha
 	bt(st, 2, event_id);
 	struct store_hook_delivery rows[16];
 	int n = 0, rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 16) {
 		sq_delivery_row(st, &rows[n]);
 		rows[n].body = cdup(st, 6, NULL);
-		if (!rows[n].body)
+		if ((lost = !rows[n].body))
 			break;
 		n++;
 	}
-	enum store_status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
-								: sq_status(sq_db(t), rc, "deliveries of event");
+	/* A row whose copy was lost must not read as a shorter list. */
+	enum store_status s = lost ? STORE_FAIL
+			      : rc == SQLITE_ROW || rc == SQLITE_DONE
+				      ? STORE_OK
+				      : sq_status(sq_db(t), rc, "deliveries of event");
 	sqlite3_reset(st);
 	for (int i = 0; i < n; i++) {
 		if (s == STORE_OK)
