@@ -394,8 +394,9 @@ static void sq_batch_run(void *ctx, struct committer_job **jobs, int n)
 	st = sq_status(c->db, rc, "commit");
 	if (st == STORE_OK)
 		return;
-	/* Nothing of the batch is durable: no job may report success. */
-	sq_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+	/* Nothing of the batch is durable: no job may report success. A
+	 * full disk stays STORE_UNAVAILABLE (503, retry later). */
+	sq_batch_fail(jobs, 0, n, st == STORE_RETRY || st == STORE_UNAVAILABLE ? st : STORE_FAIL);
 rollback:
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
