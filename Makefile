@@ -200,7 +200,8 @@ unit: $(UNIT_BINS)
 E2E_TESTS ?= tests/e2e
 E2E_RUN = env OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_LOADGEN=$(CURDIR)/build/bench/loadgen OFFRAMP_SLOW=1 \
 	$(PYTHON) -m pytest -q $(E2E_TESTS) $(E2E_ARGS)
-e2e: build/offramp-san build/bench/loadgen
+# tests/e2e/test_faults.py runs build/offramp-fault (sqlite_only).
+e2e: build/offramp-san build/bench/loadgen build/offramp-fault
 	$(E2E_RUN)
 
 # The store conformance suite on PostgreSQL (make unit runs it on SQLite).

@@ -191,7 +191,7 @@ def test_approve_walk(parked):
 # execute (the workers' steps) and webhook delivery: asynchronous paths
 # ---------------------------------------------------------------------------
 
-STEP_MS = 20
+STEP_MS = 10
 
 
 class Receiver:
