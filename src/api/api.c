@@ -73,15 +73,6 @@
 	X("GET", "/errors.json", api_h_errors, 0, false, false)                                     \
 	API_FAULT_ROUTES(X)
 
-/* The test build's fault switch (api_faults.c); the production binary has
- * no such route. */
-#ifdef OFFRAMP_FAULTS
-#define API_FAULT_ROUTES(X) X("POST", "/_test/faults", api_h_faults, CAP_POLICIES_MANAGE, true, false)
-API_HANDLER(api_h_faults);
-#else
-#define API_FAULT_ROUTES(X)
-#endif
-
 static API_HANDLER(api_h_healthz);
 static API_HANDLER(api_h_livez);
 static API_HANDLER(api_h_readyz);
