@@ -72,7 +72,8 @@
 	X("GET", "/metrics", api_h_metrics, 0, false, false)                                          \
 	X("GET", "/livez", api_h_livez, 0, false, false)                                              \
 	X("GET", "/readyz", api_h_readyz, 0, false, false)                                            \
-	X("GET", "/errors.json", api_h_errors, 0, false, false)
+	X("GET", "/errors.json", api_h_errors, 0, false, false)                                     \
+	API_FAULT_ROUTES(X)
 
 static API_HANDLER(api_h_healthz);
 static API_HANDLER(api_h_livez);
@@ -297,6 +298,12 @@ static void reject_render(void *ctx, const struct svc_outcome *o, const void *re
 
 void api_reject(struct api_call *c, enum err e, const char *field)
 {
+	if (json_in_alloc_failures() != c->alloc_failures) {
+		/* The decode lost an allocation: what it blames may be untrue,
+		 * and a 500 is not kept under the idempotency key. */
+		api_fail(c, ERR_INTERNAL, NULL);
+		return;
+	}
 	struct reject_ctx x = {c, e, field};
 	struct svc_render r = {reject_render, &x};
 	svc_reject(c->api->svc, &c->auth, api_idem(c), e, &r, &c->answer);
@@ -494,6 +501,11 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		if (canon) {
 			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
 			free(canon);
+		} else if (c->body) {
+			/* Out of memory: the raw bytes' hash would name another
+			 * request than the canonical one a retry gets. */
+			api_fail(c, ERR_INTERNAL, NULL);
+			return false;
 		} else {
 			crypto_sha256_hex(req->body ? req->body : "", req->body_len,
 					  c->idem.request_hash);
@@ -559,7 +571,7 @@ static bool route_here(const struct api *api, const struct api_route *rt)
 
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
-	struct api_call c = {.api = api, .req = req};
+	struct api_call c = {.api = api, .req = req, .alloc_failures = json_in_alloc_failures()};
 	const struct api_route *rt = NULL;
 	bool path_known = false, id_ok = true;
 	for (size_t i = 0; i < sizeof api_routes / sizeof *api_routes; i++) {

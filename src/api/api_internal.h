@@ -23,6 +23,7 @@ struct api_call {
 	struct svc_answer answer;  /* what goes back */
 	char etag[40];
 	const char *content_type;  /* static; NULL: application/json */
+	unsigned alloc_failures;   /* json_in_alloc_failures() at the start */
 };
 
 /* The idempotency context of this call, or NULL when no key was sent. */
@@ -206,5 +207,15 @@ void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *
 void api_validate_destination(struct jd *d, const struct jd_obj *o, struct destination *dst);
 /* Canonical JSON of a normalised destination (malloc'd). */
 char *api_destination_canonical(const struct destination *dst);
+
+/* The route table's test-build tail (api.c API_ROUTES): the fault switch
+ * of api_faults.c. Kept out of api.c's table text, which tests read as
+ * the production route list; the production binary has no such route. */
+#ifdef OFFRAMP_FAULTS
+#define API_FAULT_ROUTES(X) X("POST", "/_test/faults", api_h_faults, CAP_POLICIES_MANAGE, true, false)
+API_HANDLER(api_h_faults);
+#else
+#define API_FAULT_ROUTES(X)
+#endif
 
 #endif

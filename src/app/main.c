@@ -35,8 +35,10 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json_in.h"
 #include "base/clock.h"
 #include "base/limits.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "domain/capability.h"
 #include "http/server.h"
@@ -875,6 +877,9 @@ int main(int argc, char **argv)
 		return rc;
 	if (sub)
 		log_set_level(LOG_WARN); /* admin output is the JSON line */
+	json_in_init();
+	if (!sub && !fault_init())
+		return 2; /* a malformed OFFRAMP_FAULT (test build only) */
 
 	struct store *st = open_store(&o);
 	if (!st)
