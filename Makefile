@@ -116,6 +116,9 @@ $(SAN_DIR)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/driver.c $(SAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< fuzz/driver.c $(SAN_LIB_OBJS) $(LIBS)
 
+# Targets may share a header (fuzz/api_harness.h).
+$(FUZZ_REPLAY) $(FUZZ_BINS): $(wildcard fuzz/*.h)
+
 fuzz-replay: $(FUZZ_REPLAY)
 	@for n in $(FUZZ_NAMES); do $(SAN_DIR)/fuzz/fuzz_$$n fuzz/corpus/$$n || exit 1; done
 
