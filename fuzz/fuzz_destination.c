@@ -142,9 +142,9 @@ static void check_enums(const char *s)
 	if (session_status_parse(s, &st))
 		assert(strcmp(session_status_name(st), s) == 0);
 	for (int i = 1; i < RAIL__COUNT; i++)
-		assert(dest_rail_parse(dest_rail_name((enum dest_rail)i)) == i);
+		assert((int)dest_rail_parse(dest_rail_name((enum dest_rail)i)) == i);
 	for (int i = 1; i < NET__COUNT; i++)
-		assert(dest_network_parse(dest_network_name((enum dest_network)i)) == i);
+		assert((int)dest_network_parse(dest_network_name((enum dest_network)i)) == i);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
