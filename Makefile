@@ -8,7 +8,7 @@
 #   make e2e        end-to-end tests only (sanitised binary)
 #   make faults     fault injection walk and disk-full test (build/offramp-fault)
 #   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each,
-#                   new inputs added to the corpora
+#                   new inputs added to the corpora (FUZZ_NAMES=money: one)
 #   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
 #                   new inputs kept out of the tree; fails on any finding
 #   make bench      benchmarks (bench/), printing figures and drawing plots
@@ -144,7 +144,7 @@ fuzz: $(FUZZ_BINS)
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	@for n in $(FUZZ_NAMES); do \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$n- fuzz/corpus/$$n || exit 1; \
 	done
 
