@@ -75,10 +75,25 @@ def lumx(pattern):
     return root in LUMX_ROOTS
 
 
+FIXTURE = {"clients": "C", "client-accounts": "A", "withdrawal-destinations": "D", "off-ramp-sessions": "S",
+           "approvals": "P", "webhook-endpoints": "H", "customers": "K", "destinations": "L", "transactions": "T"}
+
+
+def raw(method, pattern, query=""):
+    """Raw mode's first line: the route by its text, so a seed keeps its
+    route when rows are added to the table (byte 0 is 0xff)."""
+    path = pattern.replace("{id}", "@" + FIXTURE.get(pattern.split("/")[1], "S"))
+    return "%s %s%s" % (method, path, "?" + query if query else "")
+
+
 def write(dirname, name, sel, flags, tail="", idem="", ifm="", body=""):
     os.makedirs(dirname, exist_ok=True)
     data = bytes([sel, flags]) + ("%s\n%s\n%s\n%s" % (tail, idem, ifm, body)).encode()
     open(os.path.join(dirname, "seed-" + name), "wb").write(data)
+
+
+def i_of(routes_, m, p):
+    return routes_.index((m, p))
 
 
 def main():
@@ -86,21 +101,22 @@ def main():
     for surface, is_lumx in (("sessions_api", False), ("lumx_api", True)):
         d = "fuzz/corpus/" + surface
         mine = [(m, p) for m, p, h in rt if lumx(p) == is_lumx]
-        for i, (m, p) in enumerate(mine):
+        for m, p in mine:
             slug = (m + p).lower().replace("/", "-").replace("{id}", "id")
             bodies = BODIES.get((m, p), [""])
             for j, b in enumerate(bodies):
                 flags = H_IDEM if m == "POST" else 0
                 if not b and m in ("POST", "PUT", "PATCH"):
                     flags |= H_NO_TYPE
-                write(d, "%s-%d" % (slug, j), i, flags, "@" if "{id}" in p else "", "", "", b)
+                write(d, "%s-%d" % (slug, j), 0xff, flags, raw(m, p), "", "", b)
             for j, q in enumerate(QUERIES.get(p, []) if m == "GET" else []):
-                write(d, "%s-q%d" % (slug, j), i, 0, "?" + q)
+                write(d, "%s-q%d" % (slug, j), 0xff, 0, raw(m, p, q))
             if m == "PATCH":
-                write(d, slug + "-ifmatch", i, H_IF_MATCH, "@", "", 'W/"v1", "v2"', bodies[0])
+                write(d, slug + "-ifmatch", 0xff, H_IF_MATCH, raw(m, p), "", 'W/"v1", "v2"', bodies[0])
             if m == "GET" and "{id}" in p:
-                write(d, slug + "-head", i, H_HEAD, "@")
-                write(d, slug + "-badid", i, 0, "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B")
+                write(d, slug + "-head", 0xff, 0, raw("HEAD", p))
+                write(d, slug + "-badid", 0xff, 0, raw(m, p.replace("{id}", "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B")))
+                write(d, slug + "-byindex", i_of(mine, m, p), 0, "@")
         write(d, "raw-405", 0xff, 0, "DELETE /clients" if not is_lumx else "PATCH /transactions")
         write(d, "raw-404", 0xff, 0, "GET /nowhere?x=1")
     # idempotency: POST routes of both surfaces, table order.
