@@ -41,14 +41,17 @@ SRCS    := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/app/main.c,$(SRCS))
 UNIT_SRCS := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 
+# docs/openapi.json, embedded as a C array (src/api/api_openapi.c serves it).
+GEN_OPENAPI := build/gen/openapi_json.c
+
 # Release build.
 REL_DIR := build/rel
-REL_OBJS := $(patsubst src/%.c,$(REL_DIR)/%.o,$(SRCS))
+REL_OBJS := $(patsubst src/%.c,$(REL_DIR)/%.o,$(SRCS)) $(REL_DIR)/gen/openapi_json.o
 REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 # Sanitised build, used by every test.
 SAN_DIR := build/san
-SAN_LIB_OBJS := $(patsubst src/%.c,$(SAN_DIR)/%.o,$(LIB_SRCS))
+SAN_LIB_OBJS := $(patsubst src/%.c,$(SAN_DIR)/%.o,$(LIB_SRCS)) $(SAN_DIR)/gen/openapi_json.o
 SAN_MAIN_OBJ := $(SAN_DIR)/app/main.o
 SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRCS))
@@ -62,7 +65,7 @@ FUZZ_REPLAY := $(patsubst %,$(SAN_DIR)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_DIR := build/fuzz
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS)
-FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
+FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS)) $(FUZZ_DIR)/obj/gen/openapi_json.o
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 30
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
@@ -81,6 +84,22 @@ build/offramp: $(REL_OBJS)
 $(REL_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GEN_OPENAPI): docs/openapi.json
+	@mkdir -p $(dir $@)
+	cd docs && xxd -i openapi.json | sed 's/^unsigned/const unsigned/' > ../$@.tmp
+	mv $@.tmp $@
+
+# (Three rules: one pattern rule with three targets would be one recipe.)
+$(REL_DIR)/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+$(SAN_DIR)/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+$(FUZZ_DIR)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c -o $@ $<
 
 $(SAN_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)

@@ -170,6 +170,7 @@ API_HANDLER(api_h_hook_delete);
 API_HANDLER(api_h_hook_rotate);
 API_HANDLER(api_h_hook_attempts);
 API_HANDLER(api_h_hook_resend);
+API_HANDLER(api_h_openapi); /* api_openapi.c */
 /* The Lumx view of a session (ext: its Lumx document or NULL). state: the
  * Lumx state to show (a failure's webhooks show FAILED, REFUNDING and
  * REFUNDED in turn), or NULL for the session's own. */
