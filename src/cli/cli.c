@@ -230,12 +230,13 @@ static void cli_table(const struct cli_col *cols, json_t *rows)
 			if (strlen(cell) > width[c])
 				width[c] = strlen(cell);
 		}
+	/* The last column is not padded: no trailing blanks. */
 	for (size_t c = 0; c < ncol; c++)
-		printf("%-*s%s", (int)width[c], cols[c].head, c + 1 < ncol ? "  " : "\n");
+		printf("%-*s%s", c + 1 < ncol ? (int)width[c] : 0, cols[c].head, c + 1 < ncol ? "  " : "\n");
 	for (size_t r = 0; r < nrow; r++)
 		for (size_t c = 0; c < ncol; c++) {
 			cli_cell(json_array_get(rows, r), cols[c].path, cell);
-			printf("%-*s%s", (int)width[c], cell, c + 1 < ncol ? "  " : "\n");
+			printf("%-*s%s", c + 1 < ncol ? (int)width[c] : 0, cell, c + 1 < ncol ? "  " : "\n");
 		}
 }
 
