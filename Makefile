@@ -75,7 +75,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit unit-pg e2e e2e-pg deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: install all run check unit unit-pg e2e e2e-pg deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -218,5 +218,22 @@ check:
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its man page, the
+# systemd unit (ExecStart pointed at $(PREFIX)/bin) and the docs, for a
+# package (DESTDIR) or a host. tests/e2e/test_packaging.py installs into a
+# DESTDIR and runs the installed binary.
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MANDIR  := $(PREFIX)/share/man/man1
+DOCDIR  := $(PREFIX)/share/doc/offramp
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: build/offramp
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 build/offramp $(DESTDIR)$(BINDIR)/offramp
+	install -m 0644 docs/offramp.1 $(DESTDIR)$(MANDIR)/offramp.1
+	sed 's|/usr/local/bin/offramp|$(BINDIR)/offramp|' deploy/offramp.service > $(DESTDIR)$(UNITDIR)/offramp.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/offramp.service
+	install -m 0644 README.md docs/*.md docs/openapi.json $(DESTDIR)$(DOCDIR)/
 
 -include $(shell find build -name '*.d' 2>/dev/null)
