@@ -72,7 +72,8 @@
 	X("GET", "/metrics", api_h_metrics, 0, false, false)                                          \
 	X("GET", "/livez", api_h_livez, 0, false, false)                                              \
 	X("GET", "/readyz", api_h_readyz, 0, false, false)                                            \
-	X("GET", "/errors.json", api_h_errors, 0, false, false)                                     \
+	X("GET", "/errors.json", api_h_errors, 0, false, false)                                       \
+	X("GET", "/openapi.json", api_h_openapi, 0, false, false)                                     \
 	API_FAULT_ROUTES(X)
 
 static API_HANDLER(api_h_healthz);

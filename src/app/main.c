@@ -40,6 +40,7 @@
 #include "base/limits.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "cli/cli.h"
 #include "domain/capability.h"
 #include "http/server.h"
 #include "rails/rail.h"
@@ -102,6 +103,9 @@ static void usage(FILE *f)
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
+	      "  offramp sessions list|get, accounts get, approvals list|approve|reject,\n"
+	      "          webhooks list|attempts [--url URL] [--json]  (a running server;\n"
+	      "          OFFRAMP_API_KEY; `offramp sessions --help`, man offramp)\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
@@ -848,6 +852,8 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	const char *sub = NULL;
+	if (cli_is_command(cmd))
+		return cli_main(argc - 1, argv + 1); /* src/cli: a client of a running server */
 	int shift = 1;
 	if (strcmp(cmd, "admin") == 0) {
 		if (argc < 3) {
