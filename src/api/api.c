@@ -519,6 +519,8 @@ static void route_allow(const char *path, char out[API_ALLOW_MAX])
 
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
+	if (api_dashboard(req, res))
+		return;
 	struct api_call c = {.api = api, .req = req};
 	const struct api_route *rt = NULL;
 	bool path_known = false, id_ok = true;
