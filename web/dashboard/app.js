@@ -251,7 +251,7 @@ async function pageChart(view, params) {
     buckets.set(k, b);
   }
   const keys = [...buckets.keys()].sort();
-  const W = 720, H = 260, pad = 30, bw = Math.max(8, Math.floor((W - 2 * pad) / Math.max(1, keys.length)) - 4);
+  const W = 720, H = 260, pad = 30, bw = Math.min(60, Math.max(8, Math.floor((W - 2 * pad) / Math.max(1, keys.length)) - 4));
   const maxN = Math.max(1, ...keys.map((k) => { const b = buckets.get(k); return b.settled + b.failed + b.other; }));
   let maxV = 1n;
   for (const k of keys) if (buckets.get(k).volume > maxV) maxV = buckets.get(k).volume;
@@ -269,7 +269,7 @@ async function pageChart(view, params) {
     /* scale the volume in integers: only the pixel position is a number */
     const vy = H - pad - Number((b.volume * BigInt(H - 2 * pad)) / maxV);
     pts.push(`${x + bw / 2},${vy}`);
-    svg.append(svgEl("text", { x, y: H - pad + 12 }, k.slice(by === "day" ? 5 : 11)));
+    svg.append(svgEl("text", { x, y: H - pad + 12 }, by === "day" ? k.slice(5) : k.slice(5, 10) + " " + k.slice(11) + "h"));
     svg.append(svgEl("text", { x, y: vy - 4, "data-testid": "chart-volume" }, fromMinor(b.volume, DEC)));
   });
   if (pts.length) svg.append(svgEl("polyline", { class: "vol", points: pts.join(" ") }));
