@@ -38,6 +38,7 @@
 	X("POST", "/off-ramp-sessions", api_h_session_create, CAP_RAMPS_CREATE, true, false)          \
 	X("GET", "/off-ramp-sessions", api_h_session_list, CAP_RAMPS_READ, true, false)               \
 	X("GET", "/off-ramp-sessions/{id}", api_h_session_get, CAP_RAMPS_READ, true, false)           \
+	X("GET", "/off-ramp-sessions/{id}/ledger", api_h_session_ledger, CAP_RAMPS_READ, true, false) \
 	X("POST", "/off-ramp-sessions/{id}/cancel", api_h_session_cancel, CAP_RAMPS_CANCEL, true, false) \
 	X("GET", "/approvals", api_h_approval_list, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true, false)  \
 	X("GET", "/approvals/{id}", api_h_approval_get, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true, false) \

@@ -162,7 +162,16 @@ def test_operator_walks_every_page(srv, browser):
     assert det.get_attribute("data-status") == "settled", det.text
     events = [e.text for e in tid(d, "event-row")]
     assert any("off_ramp_session.settled" in e for e in events), events
-    assert [r.text.split()[0] for r in tid(d, "ledger-row")] == ["hold", "post"]
+    ledger = t.get(f"/off-ramp-sessions/{small['id']}/ledger")["items"]
+    kinds = [x["kind"] for x in ledger]
+    assert kinds[0] == "session_hold" and "session_payout" in kinds and "session_fees" in kinds, ledger
+    assert ledger[0]["amount"] == {"currency": "USDC", "value": "11.00"}, ledger
+    shown = [r.text for r in tid(d, "ledger-row")]
+    assert len(shown) == len(ledger), (shown, ledger)
+    for row, x in zip(shown, ledger):
+        assert x["kind"] in row and f'{x["amount"]["value"]} {x["amount"]["currency"]}' in row, (row, x)
+    r = srv.new_tenant().req("GET", f"/off-ramp-sessions/{small['id']}/ledger")
+    assert r.status == 404, describe(r)
     shot(d, "session")
 
     # the initiator is refused, as the API refuses it

@@ -117,6 +117,54 @@ async function pageSessions(view, params) {
     rows.length ? nav : el("p", { class: "muted" }, "No sessions."));
 }
 
+/* The session's ledger transfers (GET /off-ramp-sessions/{id}/ledger):
+ * the hold of principal plus fees, then its post or void. */
+async function ledgerTable(id) {
+  const data = await api("GET", `/off-ramp-sessions/${encodeURIComponent(id)}/ledger`);
+  return table(["op", "kind", "amount", "debit account", "credit account", "at"],
+    data.items.map((t) => el("tr", { "data-testid": "ledger-row", "data-op": t.op },
+      el("td", {}, t.op), el("td", {}, t.kind), el("td", { class: "num" }, money(t.amount)),
+      el("td", {}, t.debit_account_id), el("td", {}, t.credit_account_id), el("td", {}, t.created_at))));
+}
+
+async function pageSessions(view, params) {
+  const q = new URLSearchParams({ page_size: "20" });
+  if (params.get("status")) q.set("status", params.get("status"));
+  if (params.get("account_ref")) q.set("account_ref", params.get("account_ref"));
+  if (params.get("page_token")) q.set("page_token", params.get("page_token"));
+  const status = el("select", { id: "f-status", "data-testid": "filter-status" },
+    ...["", "pending_approval", "executing", "executed", "settled", "failed", "cancelled", "returned"]
+      .map((s) => { const o = el("option", { value: s }, s || "any status"); if (s === (params.get("status") || "")) o.selected = true; return o; }));
+  const account = el("input", { id: "f-account", "data-testid": "filter-account", placeholder: "client-accounts/<id>", size: 50 });
+  account.value = params.get("account_ref") || "";
+  const apply = (token) => {
+    const p = new URLSearchParams();
+    if (status.value) p.set("status", status.value);
+    if (account.value.trim()) p.set("account_ref", account.value.trim());
+    if (token) p.set("page_token", token);
+    location.hash = "sessions?" + p.toString();
+  };
+  const form = el("form", { class: "filters", on: { submit: (e) => { e.preventDefault(); pageTokens.length = 0; apply(null); } } },
+    "Status", status, "Account", account, el("button", { type: "submit", "data-testid": "apply" }, "Apply"));
+  const data = await api("GET", "/off-ramp-sessions?" + q.toString());
+  const rows = data.items.map((s) => el("tr", { "data-testid": "session-row", "data-id": s.id },
+    el("td", {}, el("a", { href: "#session/" + s.id }, s.id)),
+    el("td", {}, statusBadge(s.status)),
+    el("td", { class: "num" }, money(s.principal_amount)),
+    el("td", {}, s.target_currency),
+    el("td", {}, s.account_ref),
+    el("td", {}, s.destination ? s.destination.payment_reference : ""),
+    el("td", {}, s.created_at)));
+  const nav = el("div", { class: "filters" });
+  if (params.get("page_token"))
+    nav.append(el("button", { type: "button", "data-testid": "prev-page", on: { click: () => apply(pageTokens.pop() || null) } }, "← Newer"));
+  if (data.next_page_token)
+    nav.append(el("button", { type: "button", "data-testid": "next-page", on: { click: () => { pageTokens.push(params.get("page_token") || ""); apply(data.next_page_token); } } }, "Older →"));
+  view.append(el("h2", {}, "Sessions"), form,
+    table(["id", "status", "amount", "target", "account", "reference", "created"], rows),
+    rows.length ? nav : el("p", { class: "muted" }, "No sessions."));
+}
+
 /* What the ledger did for a session, from its amounts and status: principal
  * plus fees are held at creation; settling posts the hold, failing or
  * cancelling voids it (docs/DASHBOARD.md). */
@@ -148,7 +196,7 @@ async function pageSession(view, id) {
     el("td", { class: "num" }, e.session_sequence), el("td", {}, e.type), el("td", {}, e.created_at)));
   view.append(el("h2", {}, "Session ", s.id), dl,
     el("h3", {}, "Timeline"), table(["#", "event", "at"], evRows),
-    el("h3", {}, "Ledger movements"), ledgerRows(s));
+    el("h3", {}, "Ledger movements"), await ledgerTable(s.id));
 }
 
 async function accountCard(ref) {
