@@ -7,7 +7,8 @@ set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev
 libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev nettle-dev python3 python3-pytest sqlite3 curl jq
 postgresql postgresql-client haproxy prometheus
-python3-jsonschema xxd nodejs npm groff-base"
+python3-jsonschema xxd nodejs npm groff-base
+chromium chromium-driver python3-selenium"
 missing=""
 for p in $PKGS "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -145,6 +145,7 @@ API_HANDLER(api_h_destination_create);
 API_HANDLER(api_h_destination_get);
 API_HANDLER(api_h_session_create);
 API_HANDLER(api_h_session_get);
+API_HANDLER(api_h_session_ledger);
 API_HANDLER(api_h_session_list);
 API_HANDLER(api_h_session_cancel);
 API_HANDLER(api_h_approval_list);

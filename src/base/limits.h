@@ -40,6 +40,7 @@
 #define LIMIT_IDEMPOTENCY_TTL_S (24 * 3600)
 #define LIMIT_PAGE_SIZE_DEFAULT 20
 #define LIMIT_PAGE_SIZE_MAX 100
+#define LIMIT_SESSION_TRANSFERS_MAX 16 /* a session's ledger transfers (hold, post or void, return): GET .../ledger */
 #define LIMIT_API_KEY_BYTES 128             /* longer bearer tokens are refused unhashed */
 #define LIMIT_AUTH_CACHE_ENTRIES 1024       /* authenticated keys kept in memory */
 #define LIMIT_AUTH_CACHE_MS 1000            /* ... each trusted this long (revocation bound) */

@@ -408,6 +408,9 @@ struct store_ops {
 	enum store_status (*balance_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_balance */
 	enum store_status (*transfer_insert)(struct store_tx *, const struct store_transfer *);
 	enum store_status (*transfer_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_transfer */
+	/* One session's transfers, oldest first (index transfers_session); the
+	 * caller has checked the session is the tenant's. */
+	enum store_status (*transfer_each_session)(struct store_tx *, const char *session_id, store_each_fn, void *);
 
 	enum store_status (*destination_insert)(struct store_tx *, const struct store_destination *);
 	enum store_status (*destination_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_destination *);

@@ -926,6 +926,20 @@ static enum store_status sq_transfer_each(struct store_tx *t, store_each_fn fn, 
 	return sq_each(t, st, "transfer each", sq_transfer_row, &row, fn, arg);
 }
 
+static enum store_status sq_transfer_each_session(struct store_tx *t, const char *session_id,
+						   store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT id, op, pending_id, debit_account_id, credit_account_id, currency, amount,"
+		" session_id, kind, created_at FROM transfers WHERE session_id = ?1 ORDER BY id";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, session_id);
+	struct store_transfer row;
+	return sq_each(t, st, "transfer each session", sq_transfer_row, &row, fn, arg);
+}
+
 /* ---- destinations ------------------------------------------------------ */
 
 static enum store_status sq_destination_insert(struct store_tx *t, const struct store_destination *r)
@@ -2557,6 +2571,7 @@ static const struct store_ops sq_ops = {
 	.balance_each = sq_balance_each,
 	.transfer_insert = sq_transfer_insert,
 	.transfer_each = sq_transfer_each,
+	.transfer_each_session = sq_transfer_each_session,
 	.destination_insert = sq_destination_insert,
 	.destination_get = sq_destination_get,
 	.session_insert = sq_session_insert,
