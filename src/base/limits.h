@@ -63,6 +63,10 @@
 /* admin migrate-sqlite: tables and columns of one row a copy handles. */
 #define LIMIT_COPY_TABLES 64
 #define LIMIT_COPY_COLUMNS 64
+/* A long admin operation (migrate-sqlite, verify-ledger) reports its progress
+ * every this many rows (shown only on a terminal). */
+#define LIMIT_PROGRESS_ROWS 10000
+#define LIMIT_PROGRESS_REDRAW_MS 200
 /* Retry-After of a 503 (the database is unavailable, or the service busy). */
 #define LIMIT_RETRY_AFTER_UNAVAILABLE_S 1
 

@@ -649,5 +649,9 @@ struct svc_ledger_report {
 /* Check every invariant of CONTRACT §8. ERR_OK when the audit ran
  * (report->ok says whether the ledger is sound). */
 enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *report);
+/* The same, telling progress (borrowed, may be NULL) the rows read per
+ * phase (accounts, balances, transfers, sessions). */
+enum err svc_verify_ledger_progress(struct service *s, const struct store_progress *progress,
+				    struct svc_ledger_report *report);
 
 #endif

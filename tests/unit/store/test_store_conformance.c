@@ -3420,7 +3420,7 @@ static void test_copy_and_ping(void **state)
 
 	struct store_copy_report *r = calloc(1, sizeof *r);
 	assert_non_null(r);
-	enum store_status st = store_copy(src, c->s[0], r);
+	enum store_status st = store_copy(src, c->s[0], NULL, r);
 	if (!c->s[0]->ops->copy_insert) {
 		assert_int_equal(st, STORE_FAIL);
 		assert_non_null(strstr(r->problem, "cannot copy"));
@@ -3437,7 +3437,7 @@ static void test_copy_and_ping(void **state)
 		run_ok(c->s[1], false, copy_read_tx, &got);
 		assert_int_equal(got.st, STORE_OK);
 		assert_string_equal(got.t.name, "conformance");
-		assert_int_equal(store_copy(src, c->s[0], r), STORE_EXISTS);
+		assert_int_equal(store_copy(src, c->s[0], NULL, r), STORE_EXISTS);
 	}
 	free(r);
 	store_close(src);
