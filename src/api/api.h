@@ -47,7 +47,7 @@ struct api_response {
 	bool www_authenticate; /* 401: WWW-Authenticate: Bearer */
 	char etag[40];         /* "" for none */
 	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
-	int retry_after_s;     /* > 0: Retry-After (a 503: try again this soon) */
+	int retry_after_s;     /* > 0: Retry-After (a 503 or 429: try again this soon) */
 	const char *content_type; /* static; NULL: application/json */
 	int metrics_route;     /* metrics_http_observe's slot: 0 unmatched, else the route's */
 	store_id principal_id; /* the authenticated principal (the log's); "" for none */

@@ -6,6 +6,7 @@
  *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
  *                 [--max-connections N] [--max-connections-per-ip N] [--header-timeout-ms N]
  *                 [--node-id ID] [--session-lease-ms N] [--metrics-listen HOST:PORT]
+ *                 [--rate-limit RPS] [--rate-burst N]
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
@@ -63,6 +64,7 @@ struct opts {
 	long commit_batch_max;
 	long pool_size; /* PostgreSQL read connections */
 	long max_connections, max_per_ip, header_timeout_ms;
+	long rate_limit, rate_burst; /* per API key; either 0: no limit */
 	const char *name;
 	const char *tenant;
 	const char *capabilities;
@@ -90,7 +92,7 @@ static void usage(FILE *f)
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
-	      "                [--metrics-listen HOST:PORT]\n"
+	      "                [--metrics-listen HOST:PORT] [--rate-limit RPS] [--rate-burst N]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -105,12 +107,15 @@ static void usage(FILE *f)
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
-	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
+	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS,\n"
+	      "             OFFRAMP_RATE_LIMIT, OFFRAMP_RATE_BURST\n"
 	      "             (flags win over the environment)\n"
 	      "serve defaults: --max-connections " STR(LIMIT_CONNECTIONS_DEFAULT)
 	      ", --max-connections-per-ip " STR(LIMIT_CONNECTIONS_PER_IP_DEFAULT)
 	      ",\n  --header-timeout-ms " STR(LIMIT_HEADER_TIMEOUT_MS_DEFAULT)
-	      " (headers, then the body, each within it)\n",
+	      " (headers, then the body, each within it),\n"
+	      "  --rate-limit " STR(LIMIT_RATE_RPS_DEFAULT) " --rate-burst " STR(LIMIT_RATE_BURST_DEFAULT)
+	      " (per API key; 0 turns the limit off)\n",
 	      f);
 }
 
@@ -143,11 +148,14 @@ static const struct conn_limit {
 	 1, LIMIT_CONNECTIONS_MAX},
 	{"header-timeout-ms", "OFFRAMP_HEADER_TIMEOUT_MS", LIMIT_HEADER_TIMEOUT_MS_DEFAULT,
 	 LIMIT_HEADER_TIMEOUT_MS_MIN, LIMIT_HEADER_TIMEOUT_MS_MAX},
+	{"rate-limit", "OFFRAMP_RATE_LIMIT", LIMIT_RATE_RPS_DEFAULT, 0, LIMIT_RATE_RPS_MAX},
+	{"rate-burst", "OFFRAMP_RATE_BURST", LIMIT_RATE_BURST_DEFAULT, 0, LIMIT_RATE_BURST_MAX},
 };
 
 static long *conn_limit_field(struct opts *o, size_t i)
 {
-	long *fields[] = {&o->max_connections, &o->max_per_ip, &o->header_timeout_ms};
+	long *fields[] = {&o->max_connections, &o->max_per_ip, &o->header_timeout_ms,
+			  &o->rate_limit, &o->rate_burst};
 	return fields[i];
 }
 
@@ -177,6 +185,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"max-connections", required_argument, NULL, 'C'},
 		{"max-connections-per-ip", required_argument, NULL, 'P'},
 		{"header-timeout-ms", required_argument, NULL, 'H'},
+		{"rate-limit", required_argument, NULL, 'X'},
+		{"rate-burst", required_argument, NULL, 'Y'},
 		{"sessions", required_argument, NULL, 'S'},
 		{"accounts", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
@@ -311,8 +321,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 		case 'P':
-		case 'H': {
-			size_t i = c == 'C' ? 0 : c == 'P' ? 1 : 2;
+		case 'H':
+		case 'X':
+		case 'Y': {
+			size_t i = c == 'C' ? 0 : c == 'P' ? 1 : c == 'H' ? 2 : c == 'X' ? 3 : 4;
 			per_ip_set |= c == 'P';
 			const struct conn_limit *cl = &conn_limits[i];
 			if (!parse_long(optarg, cl->lo, cl->hi, conn_limit_field(o, i))) {
@@ -827,6 +839,11 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		return 1;
 	}
 	log_info("serve: ready (sandbox rails, step %ld ms)", o->sandbox_step_ms);
+	if (svc->rate)
+		log_info("serve: at most %ld requests a second per API key, %ld at once", o->rate_limit,
+			 o->rate_burst);
+	else
+		log_info("serve: no per-key rate limit");
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -900,6 +917,15 @@ int main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* serve's per-key rate limit; --rate-limit 0 or --rate-burst 0: none. */
+	if (!sub && o.rate_limit > 0 && o.rate_burst > 0 &&
+	    !(svc.rate = svc_rate_new((uint64_t)o.rate_limit, (uint64_t)o.rate_burst))) {
+		fprintf(stderr, "offramp: out of memory\n");
+		svc_auth_cache_free(svc.auth_cache);
+		svc_gauge_cache_free(svc.gauge_cache);
+		store_close(st);
+		return 1;
+	}
 	if (!hook_global_init()) {
 		fprintf(stderr, "offramp: cannot start libcurl\n");
 		store_close(st);
@@ -932,6 +958,7 @@ int main(int argc, char **argv)
 	store_close(st);
 	svc_auth_cache_free(svc.auth_cache);
 	svc_gauge_cache_free(svc.gauge_cache);
+	svc_rate_free(svc.rate);
 	hook_global_fini();
 	return rc;
 }
