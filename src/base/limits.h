@@ -57,6 +57,7 @@
 #define LIMIT_RATE_BUCKETS 4096             /* keys tracked at once; then the fullest bucket goes */
 #define LIMIT_RATE_WAYS 8                   /* ... looked at per key (one lock each) */
 #define LIMIT_RATE_RETRY_AFTER_MAX_S 3600   /* the longest Retry-After a refusal names */
+#define LIMIT_SECRET_RESEAL_PAGE 100        /* webhook endpoints read at once by the reseal pass */
 
 /* Store */
 #define LIMIT_STORE_BUSY_TIMEOUT_MS 5000    /* SQLite busy handler */

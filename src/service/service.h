@@ -70,6 +70,9 @@ struct service {
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
 	struct svc_gauge_cache *gauge_cache; /* owned; NULL: every svc_gauges_read reads the store */
 	struct svc_rate *rate;              /* owned; NULL: no per-key rate limit */
+	/* The operator's keys for secrets at rest (secrets.c); borrowed.
+	 * NULL: webhook secrets are stored as given (unit tests, admin). */
+	const struct svc_secret_keys *secret_keys;
 	/* Whether the lifecycle's worker threads run (set by serve once they
 	 * are started; svc_ready reads it). NULL: none run. */
 	bool (*workers_running)(void *arg);
@@ -93,6 +96,37 @@ void svc_rate_free(struct svc_rate *r);
  * admitted; else the whole seconds (>= 1, rounded up) until the next
  * token, and the bucket is left as it was. r NULL admits everything. */
 int svc_rate_take(struct svc_rate *r, const char *key, uint64_t now_ns);
+
+/*
+ * Webhook secrets at rest (secrets.c; docs/OPERATIONS.md): sealed with
+ * AES-256-GCM under key, each value naming its key by kid. old (from
+ * --old-secret-key-file, may be NULL) only opens; init copies both.
+ */
+#define SVC_SECRET_KID_LEN 8
+struct svc_secret_keys {
+	uint8_t key[32];
+	char kid[SVC_SECRET_KID_LEN + 1];
+	bool has_old;
+	uint8_t old[32];
+	char old_kid[SVC_SECRET_KID_LEN + 1];
+};
+void svc_secret_keys_init(struct svc_secret_keys *k, const uint8_t key[32], const uint8_t *old);
+void svc_secret_keys_clear(struct svc_secret_keys *k); /* wipes the key bytes */
+/* What svc_secrets_reseal found: endpoints read, rows rewritten, values
+ * found in plaintext or under the old key; on failure the endpoint whose
+ * secret did not open (bad_no_key: sealed with a key not in the ring). */
+struct svc_reseal_report {
+	int endpoints, resealed, plaintext, old_key;
+	store_id bad_endpoint;
+	bool bad_no_key;
+};
+/* Seal every endpoint's secrets under s->secret_keys->key, in one write
+ * transaction: values in plaintext (stored before encryption) or under the
+ * old key are rewritten, the others checked. ERR_OK; ERR_INVALID_VALUE
+ * when a value does not open (nothing is written; r says which); else an
+ * infrastructure error. serve runs it at start; admin rotate-secret-key
+ * runs it alone. */
+enum err svc_secrets_reseal(struct service *s, struct svc_reseal_report *r);
 
 /* Who is calling: the authenticated principal and its tenant. */
 struct auth {

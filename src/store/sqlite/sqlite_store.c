@@ -2123,6 +2123,20 @@ static enum store_status sq_hook_endpoint_list(struct store_tx *t, const char *t
 	return sq_each(t, st, "webhook endpoint list", sq_hook_row, &row, fn, arg);
 }
 
+static enum store_status sq_hook_endpoint_page(struct store_tx *t, const char *after_id, int limit,
+					       store_each_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " SQ_HOOK_COLS " FROM webhook_endpoints"
+				  " WHERE id > ?1 ORDER BY id LIMIT ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, after_id);
+	bi(st, 2, limit);
+	struct store_hook_endpoint row;
+	return sq_each(t, st, "webhook endpoint page", sq_hook_row, &row, fn, arg);
+}
+
 #define SQ_DELIVERY_COLS                                                                   \
 	"id, tenant_id, endpoint_id, event_id, message_id, type, body, status, attempts,"  \
 	" next_attempt_ms, lease_owner, lease_until_ms, last_status, created_at, updated_at"
@@ -2600,6 +2614,7 @@ static const struct store_ops sq_ops = {
 	.hook_endpoint_update = sq_hook_endpoint_update,
 	.hook_endpoint_delete = sq_hook_endpoint_delete,
 	.hook_endpoint_list = sq_hook_endpoint_list,
+	.hook_endpoint_page = sq_hook_endpoint_page,
 	.hook_delivery_insert = sq_hook_delivery_insert,
 	.hook_delivery_claim = sq_hook_delivery_claim,
 	.hook_delivery_finish = sq_hook_delivery_finish,
