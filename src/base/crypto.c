@@ -228,7 +228,7 @@ bool crypto_key_file_read(const char *path, uint8_t key[CRYPTO_AEAD_KEY_LEN], ch
 	for (size_t i = 0; ok && i < CRYPTO_AEAD_KEY_LEN; i++) {
 		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
 		ok = hi >= 0 && lo >= 0;
-		key[i] = (uint8_t)(hi << 4 | lo);
+		key[i] = ok ? (uint8_t)(hi << 4 | lo) : 0;
 	}
 	OPENSSL_cleanse(text, sizeof text);
 	if (!ok) {

@@ -2283,7 +2283,7 @@ static enum store_status pg_hook_endpoint_page(struct store_tx *t, const char *a
 	static const char sql[] = "SELECT " PG_HOOK_COLS " FROM webhook_endpoints"
 				  " WHERE id > $1 ORDER BY id LIMIT $2";
 	struct pg_q q = {0};
-	qt(&q, 1, after_id);
+	qte(&q, 1, after_id); /* "": every id is after it */
 	qi(&q, 2, limit);
 	struct store_hook_endpoint row;
 	return pg_each(t, sql, &q, "webhook endpoint page", pg_hook_row, &row, fn, arg);

@@ -2131,7 +2131,7 @@ static enum store_status sq_hook_endpoint_page(struct store_tx *t, const char *a
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
-	bt(st, 1, after_id);
+	bte(st, 1, after_id); /* "": every id is after it */
 	bi(st, 2, limit);
 	struct store_hook_endpoint row;
 	return sq_each(t, st, "webhook endpoint page", sq_hook_row, &row, fn, arg);

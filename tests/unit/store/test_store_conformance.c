@@ -1742,7 +1742,7 @@ struct hooks_case {
 	int64_t now, until;
 	const char *owner, *prefix;
 	int limit, per_endpoint;
-	struct cf_rows rows, rows2, page, rest;
+	struct cf_rows rows, rows2, page, rest, first;
 	struct cf_steps p;
 };
 
@@ -1767,9 +1767,11 @@ static enum store_status hooks_read_tx(struct store_tx *tx, void *arg)
 {
 	struct hooks_case *k = arg;
 	k->p.n = 0;
-	k->rows.n = k->rows2.n = k->page.n = k->rest.n = 0;
+	k->rows.n = k->rows2.n = k->page.n = k->rest.n = k->first.n = 0;
 	rec(&k->p, "hook_endpoint_get", STORE_CALL(tx, hook_endpoint_get, k->w.tenant, k->e[0].id, &k->got));
 	rec(&k->p, "hook_endpoint_page", STORE_CALL(tx, hook_endpoint_page, k->e[0].id, 1, row_hook, &k->page));
+	rec(&k->p, "hook_endpoint_page first",
+	    STORE_CALL(tx, hook_endpoint_page, "", CF_ROWS_MAX, row_hook, &k->first));
 	rec(&k->p, "hook_endpoint_page rest",
 	    STORE_CALL(tx, hook_endpoint_page, k->e[1].id, CF_ROWS_MAX, row_hook, &k->rest));
 	rec(&k->p, "hook_endpoint_list", STORE_CALL(tx, hook_endpoint_list, k->w.tenant, row_hook, &k->rows));
@@ -1949,6 +1951,9 @@ static void test_webhooks(void **state)
 	expect(&k->p, "hook_endpoint_page", STORE_OK);
 	assert_int_equal(k->page.n, 1);
 	assert_string_equal(k->page.id[0], k->e[1].id);
+	expect(&k->p, "hook_endpoint_page first", STORE_OK); /* "": from the first */
+	for (int i = 0; i < 3; i++)
+		assert_true(rows_find(&k->first, k->e[i].id) >= 0);
 	expect(&k->p, "hook_endpoint_page rest", STORE_OK);
 	assert_true(k->rest.n >= 1);
 	assert_string_equal(k->rest.id[0], k->e[2].id);
