@@ -126,12 +126,17 @@ static sqlite3 *sq_open_db(const char *path)
 	 * the savepoint journal (every page a job first touches, so that its
 	 * savepoint can be rolled back alone) in memory: in a temporary file
 	 * it cost two pwrite calls per page, most of the committer's system
-	 * time. It is scratch either way: the WAL holds what is durable. */
+	 * time. It is scratch either way: the WAL holds what is durable.
+	 * secure_delete=FAST zeroes what a rewrite frees inside a page at no
+	 * extra I/O, so a value rewritten in place (a webhook secret sealed
+	 * at start, service/secrets.c) leaves no copy in the page's free
+	 * space. */
 	const char *pragmas = "PRAGMA journal_mode=WAL;"
 			      "PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON;"
 			      "PRAGMA trusted_schema=OFF;"
-			      "PRAGMA temp_store=MEMORY;";
+			      "PRAGMA temp_store=MEMORY;"
+			      "PRAGMA secure_delete=FAST;";
 	char *msg = NULL;
 	rc = sqlite3_exec(db, pragmas, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
