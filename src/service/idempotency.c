@@ -98,7 +98,7 @@ enum err svc_idem_replay(struct service *s, const struct auth *a, const struct s
 	} else if (r.rec.status == 0) {
 		/* Only reachable by a backend that shows uncommitted rows. */
 		e = ERR_IDEMPOTENCY_KEY_IN_FLIGHT;
-	} else if (r.rec.body && r.rec.body_len > 6 && memcmp(r.rec.body, "ofrk1.", 6) == 0) {
+	} else if (svc_sealed_bytes(r.rec.body, r.rec.body_len)) {
 		/* A kept answer is JSON: this prefix is one sealed by
 		 * svc_commit_sealed. */
 		char *plain = NULL;

@@ -40,6 +40,7 @@ enum svc_unseal {
 };
 /* Whether text is a sealed value ("ofrk1." ...). */
 bool svc_sealed(const char *text);
+bool svc_sealed_bytes(const char *p, size_t n); /* the same for n bytes, not NUL-ended */
 /* ep's secret and previous_secret sealed in place (those already sealed
  * are kept); no keys: left as they are. False when out of memory. */
 bool svc_hook_secrets_seal(const struct service *s, struct store_hook_endpoint *ep);

@@ -73,6 +73,11 @@ bool svc_sealed(const char *text)
 	return strncmp(text, SEAL_PREFIX, SEAL_PREFIX_LEN) == 0;
 }
 
+bool svc_sealed_bytes(const char *p, size_t n)
+{
+	return p && n > SEAL_PREFIX_LEN && memcmp(p, SEAL_PREFIX, SEAL_PREFIX_LEN) == 0;
+}
+
 /* parts joined with NULs (none holds one): one byte string, unambiguous. */
 static size_t aad_join(char out[AAD_MAX], const char *const *parts, int n)
 {
