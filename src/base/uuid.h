@@ -24,6 +24,13 @@ void uuid_v7_from(uint64_t unix_ms, uint16_t counter, const uint8_t rnd[8],
 		  char out[UUID_STR_LEN + 1]);
 
 /* true when s is a canonical UUID (8-4-4-4-12 hex, either case). */
+#ifdef OFFRAMP_FAULTS
+/* Test build only (tests/sim): seed != 0 makes every later id's random
+ * bits a function of the seed and the ids made before (and restarts the
+ * monotonic counter), so a simulation run replays id for id; 0 goes back
+ * to RAND_bytes. */
+void uuid_fake_seed(uint64_t seed);
+#endif
 bool uuid_valid(const char *s);
 
 /* Lower-case a valid UUID in place. */
