@@ -48,6 +48,7 @@ struct sim_session {
 	int acct;
 	enum currency cur;
 	int64_t amount;
+	int64_t created_s;        /* svc_now at its create: limits count by it */
 	enum session_status last; /* at the last audit */
 	int64_t version;
 	bool moved;               /* a decision or cancel succeeded this step */
@@ -70,6 +71,8 @@ struct sim_key {
 struct sim_account {
 	store_id client_id, account_id, dest_id;
 	int64_t deposits[CUR__COUNT];
+	/* The client's limits (SVC_LIMIT_NONE: none), in stablecoin units. */
+	int64_t per_tx, daily, monthly;
 };
 
 struct sim_stats {
@@ -152,6 +155,7 @@ enum render_kind { R_SESSION, R_APPROVAL, R_TRANSFER, R_CLIENT, R_DEST, R_POLICY
 struct render_ctx {
 	enum render_kind kind;
 	enum err last; /* what the last render rendered (a replay renders nothing) */
+	enum svc_details_kind details;
 };
 
 /* "ok <id> <more>" or "err <code>": pure, as svc_render_fn must be. */
@@ -161,6 +165,7 @@ static void sim_render(void *ctx, const struct svc_outcome *o, const void *resul
 	struct render_ctx *c = ctx;
 	char buf[192];
 	c->last = o->err;
+	c->details = o->details.kind;
 	out->status = 201;
 	if (o->err) {
 		snprintf(buf, sizeof buf, "err %s", err_code(o->err));
@@ -296,6 +301,20 @@ static bool setup(struct world *w)
 		if (!deposit(w, i, CUR_USDC, 1000000000) || !deposit(w, i, CUR_USDT, 300000000))
 			return false;
 	}
+	for (int i = 0; i < SIM_ACCOUNTS; i++) {
+		struct sim_account *ac = &w->acct[i];
+		ac->per_tx = ac->daily = ac->monthly = SVC_LIMIT_NONE;
+		if (!sim_rng_chance(&w->rng, 400))
+			continue;
+		ac->per_tx = sim_rng_range(&w->rng, 50000000, 300000000);
+		ac->daily = sim_rng_range(&w->rng, 100000000, 600000000);
+		ac->monthly = sim_rng_range(&w->rng, ac->daily, 1500000000);
+		if (svc_limits_set(&w->svc, &w->a1, ac->client_id, ac->per_tx, ac->daily,
+				   ac->monthly) != ERR_OK) {
+			failf(w, "setup: limits");
+			return false;
+		}
+	}
 	if (sim_rng_chance(&w->rng, 500)) {
 		w->threshold = sim_rng_range(&w->rng, 10000000, 200000000);
 		struct svc_answer a = {0};
@@ -377,10 +396,34 @@ static struct sim_session *sess_find(struct world *w, const char *id)
 	return NULL;
 }
 
+/* Whether a create of amount on account ai passes one of its client's
+ * limits: principal of the client's sessions created since the UTC day
+ * (month) began, whose hold is not voided, USDC and USDT at par. */
+static bool over_limit(const struct world *w, int ai, int64_t amount)
+{
+	const struct sim_account *ac = &w->acct[ai];
+	int64_t now = (int64_t)(w->now_ms / 1000);
+	int64_t day = now - now % 86400, month = clock_month_start(now);
+	int64_t today = 0, this_month = 0;
+	for (int i = 0; i < w->nsess; i++) {
+		const struct sim_session *s = &w->sess[i];
+		if (s->acct != ai || !session_status_counts(s->last))
+			continue;
+		if (s->created_s >= day)
+			today += s->amount;
+		if (s->created_s >= month)
+			this_month += s->amount;
+	}
+	return (ac->per_tx != SVC_LIMIT_NONE && amount > ac->per_tx) ||
+	       (ac->daily != SVC_LIMIT_NONE && amount > ac->daily - today) ||
+	       (ac->monthly != SVC_LIMIT_NONE && amount > ac->monthly - this_month);
+}
+
 /* Judge a create's answer against what its key kept. */
 static void create_judge(struct world *w, const char *key, const char *hash, int ai,
 			 enum currency cur, int64_t amount, bool wrong_dest,
-			 const struct svc_answer *a, enum err rendered, bool replay_refused)
+			 const struct svc_answer *a, enum err rendered, bool replay_refused,
+			 bool limited, enum svc_details_kind details)
 {
 	struct sim_key *k = key ? key_find(w, key) : NULL;
 	const char *body = a->body ? a->body : "";
@@ -411,6 +454,10 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 	}
 	if (k && k->kept)
 		failf(w, "key %s kept \"%s\" but the create ran again: \"%s\"", key, k->body, body);
+	bool refused_by_limit = rendered == ERR_LIMIT_EXCEEDED && details == SVC_DETAILS_LIMIT;
+	if (!wrong_dest && limited != refused_by_limit)
+		failf(w, "create of %lld on acct%d answered \"%s\"; its client's limits %s it",
+		      (long long)amount, ai, body, limited ? "refuse" : "allow");
 	if (a->status == 201) {
 		if (wrong_dest)
 			failf(w, "create with another client's destination succeeded");
@@ -425,6 +472,7 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 		s->acct = ai;
 		s->cur = cur;
 		s->amount = amount;
+		s->created_s = (int64_t)(w->now_ms / 1000);
 		bool approval = w->threshold > 0 && amount >= w->threshold;
 		s->last = approval ? SESSION_PENDING_APPROVAL : SESSION_EXECUTING;
 		s->version = 1;
@@ -491,7 +539,7 @@ static void act_create(struct world *w)
 		.destination_id = w->acct[wrong_dest ? (ai + 1) % SIM_ACCOUNTS : ai].dest_id,
 		.inline_dest = &w->dest, .payment_reference = ""};
 	struct svc_answer a = {0};
-	struct render_ctx rc = {R_SESSION, ERR_OK};
+	struct render_ctx rc = {.kind = R_SESSION};
 	struct svc_render rd = {sim_render, &rc};
 	bool replay_refused = false;
 	enum err e = ERR_NOT_FOUND;
@@ -506,13 +554,14 @@ static void act_create(struct world *w)
 			sim_render(&rc, &(struct svc_outcome){.err = e}, NULL, &a);
 		}
 	}
+	bool limited = over_limit(w, ai, amount);
 	if (e == ERR_NOT_FOUND)
 		svc_session_create(&w->svc, &w->a1, &idem, &q, &rd, &a);
 	tracef(w, "create acct%d %s %lld key=%s%s: %d %s%s", ai, money_currency_code(cur),
 	       (long long)amount, key[0] ? key : "-", wrong_dest ? " wrong-dest" : "", a.status,
 	       a.body ? a.body : "", a.cached ? " (cached)" : "");
 	create_judge(w, idem.key, hash, ai, cur, amount, wrong_dest, &a,
-		     a.cached ? ERR_OK : rc.last, replay_refused);
+		     a.cached ? ERR_OK : rc.last, replay_refused, limited, rc.details);
 	svc_answer_clear(&a);
 }
 
