@@ -334,6 +334,8 @@ static bool setup(struct world *w)
 
 /* ---- actions ----------------------------------------------------------------- */
 
+static void restart(struct world *w, const char *why);
+
 static int64_t available(struct world *w, int ai, enum currency cur)
 {
 	struct svc_account_view v;
@@ -562,6 +564,21 @@ static void act_create(struct world *w)
 	       a.body ? a.body : "", a.cached ? " (cached)" : "");
 	create_judge(w, idem.key, hash, ai, cur, amount, wrong_dest, &a,
 		     a.cached ? ERR_OK : rc.last, replay_refused, limited, rc.details);
+	const struct sim_key *k = idem.key ? key_find(w, idem.key) : NULL;
+	if (!w->fail[0] && k && k->kept && !a.cached && !replay_refused &&
+	    rc.last != ERR_IDEMPOTENCY_KEY_REUSED && strcmp(k->hash, hash) == 0 &&
+	    sim_rng_chance(r, 60)) {
+		/* The answer is lost with the process; the client asks again. */
+		restart(w, "the create's answer lost");
+		struct svc_answer b = {0};
+		svc_session_create(&w->svc, &w->a1, &idem, &q, &rd, &b);
+		tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "",
+		       b.cached ? " (cached)" : "");
+		if (!b.cached || b.status != a.status || strcmp(b.body ? b.body : "", a.body) != 0)
+			failf(w, "create under key %s after a restart answered %d \"%s\", first %d \"%s\"",
+			      idem.key, b.status, b.body ? b.body : "", a.status, a.body);
+		svc_answer_clear(&b);
+	}
 	svc_answer_clear(&a);
 }
 
@@ -1098,6 +1115,79 @@ static void act(struct world *w)
 		act_deposit(w);
 }
 
+/* A session's event log, as the auditor reads it. */
+struct events {
+	int n;
+	int64_t seq[64];
+	char type[64][48];
+};
+
+static void on_event(void *arg, const struct store_event *ev)
+{
+	struct events *e = arg;
+	if (e->n < 64) {
+		e->seq[e->n] = ev->resource_seq;
+		snprintf(e->type[e->n], sizeof e->type[e->n], "%s", ev->type);
+	}
+	e->n++;
+}
+
+/* Each session's events: numbered 1..event_seq without gap, the first
+ * its created status, each status event one edge of the table from the
+ * one before, the last status event its status now. One event per
+ * change: a step committed twice would show. */
+static void audit_events(struct world *w)
+{
+	for (int i = 0; i < w->nsess && !w->fail[0]; i++) {
+		struct sim_session *m = &w->sess[i];
+		struct store_session row;
+		struct events e = {0};
+		bool more = false;
+		if (svc_session_get(&w->svc, &w->a1, m->id, &row) != ERR_OK ||
+		    svc_event_list(&w->svc, &w->a1, m->id, 0, LIMIT_PAGE_SIZE_MAX, on_event, &e,
+				   &more) != ERR_OK) {
+			failf(w, "s%d: its events cannot be read", i);
+			return;
+		}
+		if (more || e.n > 64 || e.n != row.event_seq) {
+			failf(w, "s%d has %d events, event_seq %lld", i, e.n, (long long)row.event_seq);
+			return;
+		}
+		enum session_status at = SESSION__COUNT;
+		for (int k = 0; k < e.n; k++) {
+			if (e.seq[k] != k + 1)
+				failf(w, "s%d event %d numbered %lld", i, k + 1, (long long)e.seq[k]);
+			const char *name = e.type[k] + strlen("off_ramp_session.");
+			enum session_status st;
+			if (strncmp(e.type[k], "off_ramp_session.", 17) != 0 ||
+			    (strcmp(name, "stage_changed") != 0 && !session_status_parse(name, &st)))
+				failf(w, "s%d event %d is %s", i, k + 1, e.type[k]);
+			else if (strcmp(name, "stage_changed") == 0)
+				continue;
+			else if (k == 0)
+				at = st;
+			else if (at == SESSION__COUNT || st == at)
+				failf(w, "s%d event %d: %s after %s", i, k + 1, name,
+				      session_status_name(at));
+			else {
+				bool edge = false;
+				for (int ev = 0; ev < SEV__COUNT; ev++) {
+					enum session_status next;
+					edge |= session_transition(at, (enum session_event)ev, &next) &&
+						next == st;
+				}
+				if (!edge)
+					failf(w, "s%d event %d: %s -> %s skips the table", i, k + 1,
+					      session_status_name(at), name);
+				at = st;
+			}
+		}
+		if (at != m->last)
+			failf(w, "s%d is %s, its last status event says %s", i,
+			      session_status_name(m->last), session_status_name(at));
+	}
+}
+
 /* The calm after: no faults, a rail that answers, every approval decided;
  * every session must come to rest, paid exactly when settled. */
 static void drain(struct world *w)
@@ -1134,7 +1224,7 @@ static void drain(struct world *w)
 			}
 		}
 		if (!moving)
-			return;
+			break;
 		while (sim_rail_deliver(&w->rail))
 			;
 		advance(w, 61000 + SIM_LEASE_MS); /* past any backoff and lease */
@@ -1145,6 +1235,7 @@ static void drain(struct world *w)
 		if (!session_status_terminal(w->sess[i].last))
 			failf(w, "s%d still %s after %d calm rounds", i,
 			      session_status_name(w->sess[i].last), SIM_DRAIN_ROUNDS);
+	audit_events(w);
 }
 
 static void odds_for(struct world *w, struct sim_rail_odds *o)
