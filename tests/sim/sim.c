@@ -41,6 +41,7 @@
 #define SIM_LEASE_MS 3000 /* a worker's claim on a session */
 #define SIM_STEP_MS 1000  /* the time each stage takes */
 #define SIM_DRAIN_ROUNDS 200
+#define SIM_RATES_MAX 64
 #define SIM_T0_MS 1780000000000ULL /* 2026-05-28: the fake clock's start */
 
 struct sim_session {
@@ -51,6 +52,7 @@ struct sim_session {
 	int64_t created_s;        /* svc_now at its create: limits count by it */
 	enum session_status last; /* at the last audit */
 	int64_t version;
+	int rate;                 /* the locked rate it converts at, or -1 */
 	bool moved;               /* a decision or cancel succeeded this step */
 	enum session_status want; /* what it moved to */
 };
@@ -62,6 +64,8 @@ struct sim_key {
 	int acct;
 	enum currency cur;
 	int64_t amount;
+	int rate;     /* index of the locked rate named, or -1 */
+	bool partner; /* the partner fee named */
 	bool kept; /* an answer is kept under it */
 	int64_t kept_s; /* since (svc_now): it expires LIMIT_IDEMPOTENCY_TTL_S later */
 	int status;
@@ -73,6 +77,16 @@ struct sim_account {
 	int64_t deposits[CUR__COUNT];
 	/* The client's limits (SVC_LIMIT_NONE: none), in stablecoin units. */
 	int64_t per_tx, daily, monthly;
+};
+
+/* A LOCKED exchange rate: usable once, until it expires. */
+struct sim_rate {
+	store_id id;
+	enum currency source;
+	int64_t value;
+	int scale;
+	int64_t expires_s;
+	int used_by; /* the session that used it, or -1 */
 };
 
 struct sim_stats {
@@ -98,6 +112,9 @@ struct world {
 	int nkeys;
 	struct sim_rail rail;
 	int64_t threshold; /* approval policy; 0: none */
+	struct sim_rate rates[SIM_RATES_MAX];
+	int nrates;
+	store_id partner_fee_id; /* "" until made */
 	uint64_t now_ms;
 	bool fault_armed;
 	bool crash; /* the rail killed the service mid-pass */
@@ -150,7 +167,7 @@ static void advance(struct world *w, int64_t ms)
 
 /* ---- answers ------------------------------------------------------------------ */
 
-enum render_kind { R_SESSION, R_APPROVAL, R_TRANSFER, R_CLIENT, R_DEST, R_POLICY };
+enum render_kind { R_SESSION, R_APPROVAL, R_TRANSFER, R_CLIENT, R_DEST, R_POLICY, R_RATE, R_PFEE };
 
 struct render_ctx {
 	enum render_kind kind;
@@ -186,6 +203,13 @@ static void sim_render(void *ctx, const struct svc_outcome *o, const void *resul
 	} else if (c->kind == R_DEST) {
 		const struct store_destination *d = result;
 		snprintf(buf, sizeof buf, "ok %s", d->id);
+	} else if (c->kind == R_RATE) {
+		const struct store_exchange_rate *x = result;
+		snprintf(buf, sizeof buf, "ok %s %lld %d %lld", x->id, (long long)x->value, x->scale,
+			 (long long)x->expires_at);
+	} else if (c->kind == R_PFEE) {
+		const struct store_partner_fee *f = result;
+		snprintf(buf, sizeof buf, "ok %s", f->id);
 	} else {
 		snprintf(buf, sizeof buf, "ok policy");
 	}
@@ -328,6 +352,21 @@ static bool setup(struct world *w)
 			return false;
 		}
 	}
+	if (sim_rng_chance(&w->rng, 600)) {
+		struct svc_answer a = {0};
+		struct render_ctx rc = {.kind = R_PFEE};
+		struct svc_render r = {sim_render, &rc};
+		svc_partner_fee_create(&w->svc, &w->a1, NULL, "partner",
+				       (int32_t)sim_rng_range(&w->rng, 0, 300),
+				       sim_rng_range(&w->rng, 0, 2000000), sim_rng_chance(&w->rng, 500),
+				       &r, &a);
+		bool ok = answer_id(a.body, w->partner_fee_id);
+		svc_answer_clear(&a);
+		if (!ok) {
+			failf(w, "setup: partner fee");
+			return false;
+		}
+	}
 	tracef(w, "setup: threshold %lld", (long long)w->threshold);
 	return true;
 }
@@ -370,12 +409,13 @@ static int64_t pick_amount(struct world *w, int ai, enum currency cur)
 	}
 }
 
-static void request_hash(int ai, enum currency cur, int64_t amount, bool wrong_dest,
-			 char out[65])
+static void request_hash(int ai, enum currency cur, int64_t amount, bool wrong_dest, int rate,
+			 bool partner, char out[65])
 {
 	uint64_t h = 1469598103934665603ULL;
 	char buf[96];
-	snprintf(buf, sizeof buf, "%d/%d/%lld/%d", ai, (int)cur, (long long)amount, wrong_dest);
+	snprintf(buf, sizeof buf, "%d/%d/%lld/%d/%d/%d", ai, (int)cur, (long long)amount, wrong_dest,
+		 rate, partner);
 	for (const char *p = buf; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	snprintf(out, 65, "%016llx%016llx%016llx%016llx", (unsigned long long)h,
@@ -425,7 +465,8 @@ static bool over_limit(const struct world *w, int ai, int64_t amount)
 static void create_judge(struct world *w, const char *key, const char *hash, int ai,
 			 enum currency cur, int64_t amount, bool wrong_dest,
 			 const struct svc_answer *a, enum err rendered, bool replay_refused,
-			 bool limited, enum svc_details_kind details)
+			 bool limited, enum svc_details_kind details, int rate, bool partner,
+			 enum err rate_err)
 {
 	struct sim_key *k = key ? key_find(w, key) : NULL;
 	const char *body = a->body ? a->body : "";
@@ -456,8 +497,11 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 	}
 	if (k && k->kept)
 		failf(w, "key %s kept \"%s\" but the create ran again: \"%s\"", key, k->body, body);
+	if (!wrong_dest && rate_err != ERR_OK && rendered != rate_err)
+		failf(w, "create with rate r%d answered \"%s\", want %s", rate, body,
+		      err_code(rate_err));
 	bool refused_by_limit = rendered == ERR_LIMIT_EXCEEDED && details == SVC_DETAILS_LIMIT;
-	if (!wrong_dest && limited != refused_by_limit)
+	if (!wrong_dest && rate_err == ERR_OK && limited != refused_by_limit)
 		failf(w, "create of %lld on acct%d answered \"%s\"; its client's limits %s it",
 		      (long long)amount, ai, body, limited ? "refuse" : "allow");
 	if (a->status == 201) {
@@ -475,6 +519,12 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 		s->cur = cur;
 		s->amount = amount;
 		s->created_s = (int64_t)(w->now_ms / 1000);
+		s->rate = rate;
+		if (rate >= 0 && rate_err == ERR_OK && !wrong_dest)
+			w->rates[rate].used_by = (int)(s - w->sess);
+		else if (rate >= 0)
+			failf(w, "create with rate r%d succeeded, want %s", rate,
+			      wrong_dest ? "destination_mismatch" : err_code(rate_err));
 		bool approval = w->threshold > 0 && amount >= w->threshold;
 		s->last = approval ? SESSION_PENDING_APPROVAL : SESSION_EXECUTING;
 		s->version = 1;
@@ -500,6 +550,8 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 	k->acct = ai;
 	k->cur = cur;
 	k->amount = amount;
+	k->rate = rate;
+	k->partner = partner;
 	k->kept = true;
 	k->kept_s = now_s;
 	k->status = a->status;
@@ -514,6 +566,9 @@ static void act_create(struct world *w)
 	enum currency cur = sim_rng_chance(r, 700) ? CUR_USDC : CUR_USDT;
 	int64_t amount = pick_amount(w, ai, cur);
 	bool wrong_dest = sim_rng_chance(r, 40);
+	int rate = w->nrates > 0 && sim_rng_chance(r, 250) ? (int)sim_rng_range(r, 0, w->nrates - 1)
+							     : -1;
+	bool partner = w->partner_fee_id[0] && sim_rng_chance(r, 300);
 	char key[40] = "";
 	int mode = (int)sim_rng_range(r, 0, 99);
 	if (mode >= 75 && w->nkeys > 0) {
@@ -525,12 +580,14 @@ static void act_create(struct world *w)
 			cur = k->cur;
 			amount = k->amount;
 			wrong_dest = strstr(k->body, "destination_mismatch") != NULL;
+			rate = k->rate;
+			partner = k->partner;
 		}
 	} else if (mode >= 20) {
 		snprintf(key, sizeof key, "k-%d-%d", w->step, (int)sim_rng_range(r, 0, 9999));
 	}
 	char hash[65];
-	request_hash(ai, cur, amount, wrong_dest, hash);
+	request_hash(ai, cur, amount, wrong_dest, rate, partner, hash);
 	struct svc_idem idem = {.key = key[0] ? key : NULL, .endpoint = "POST /off-ramp-sessions"};
 	memcpy(idem.request_hash, hash, sizeof hash);
 	const struct sim_account *ac = &w->acct[ai];
@@ -539,7 +596,17 @@ static void act_create(struct world *w)
 		.target_currency = CUR_EUR, .target_rail = "fiat",
 		.route_owner_client_id = ac->client_id,
 		.destination_id = w->acct[wrong_dest ? (ai + 1) % SIM_ACCOUNTS : ai].dest_id,
-		.inline_dest = &w->dest, .payment_reference = ""};
+		.inline_dest = &w->dest, .payment_reference = "",
+		.exchange_rate_id = rate >= 0 ? w->rates[rate].id : NULL,
+		.partner_fee_id = partner ? w->partner_fee_id : NULL};
+	enum err rate_err = ERR_OK;
+	if (rate >= 0) {
+		const struct sim_rate *x = &w->rates[rate];
+		rate_err = x->used_by >= 0 ? ERR_EXCHANGE_RATE_USED
+			   : x->expires_s <= (int64_t)(w->now_ms / 1000) ? ERR_EXCHANGE_RATE_EXPIRED
+			   : x->source != cur ? ERR_EXCHANGE_RATE_MISMATCH
+					      : ERR_OK;
+	}
 	struct svc_answer a = {0};
 	struct render_ctx rc = {.kind = R_SESSION};
 	struct svc_render rd = {sim_render, &rc};
@@ -559,13 +626,15 @@ static void act_create(struct world *w)
 	bool limited = over_limit(w, ai, amount);
 	if (e == ERR_NOT_FOUND)
 		svc_session_create(&w->svc, &w->a1, &idem, &q, &rd, &a);
-	tracef(w, "create acct%d %s %lld key=%s%s: %d %s%s", ai, money_currency_code(cur),
-	       (long long)amount, key[0] ? key : "-", wrong_dest ? " wrong-dest" : "", a.status,
+	tracef(w, "create acct%d %s %lld key=%s%s rate=%d%s: %d %s%s", ai, money_currency_code(cur),
+	       (long long)amount, key[0] ? key : "-", wrong_dest ? " wrong-dest" : "", rate,
+	       partner ? " partner" : "", a.status,
 	       a.body ? a.body : "", a.cached ? " (cached)" : "");
 	create_judge(w, idem.key, hash, ai, cur, amount, wrong_dest, &a,
-		     a.cached ? ERR_OK : rc.last, replay_refused, limited, rc.details);
+		     a.cached ? ERR_OK : rc.last, replay_refused, limited, rc.details, rate, partner,
+		     rate_err);
 	const struct sim_key *k = idem.key ? key_find(w, idem.key) : NULL;
-	if (!w->fail[0] && k && k->kept && !a.cached && !replay_refused &&
+	if (!w->fail[0] && k && k->kept && !a.cached && !replay_refused && err_kept(rc.last) &&
 	    rc.last != ERR_IDEMPOTENCY_KEY_REUSED && strcmp(k->hash, hash) == 0 &&
 	    sim_rng_chance(r, 60)) {
 		/* The answer is lost with the process; the client asks again. */
@@ -832,6 +901,44 @@ static void act_deliver(struct world *w)
 	tracef(w, "bank decides a payout: %s", any ? "yes" : "none waiting");
 }
 
+static void act_rate(struct world *w)
+{
+	if (w->nrates == SIM_RATES_MAX)
+		return;
+	static const struct {
+		const char *name;
+		int64_t s;
+	} locks[] = {{"30s", 30}, {"1m", 60}, {"5m", 300}};
+	int li = (int)sim_rng_range(&w->rng, 0, 2);
+	enum currency src = sim_rng_chance(&w->rng, 700) ? CUR_USDC : CUR_USDT;
+	struct svc_answer a = {0};
+	struct render_ctx rc = {.kind = R_RATE};
+	struct svc_render r = {sim_render, &rc};
+	svc_exchange_rate_create(&w->svc, &w->a1, NULL, src, CUR_EUR, true, locks[li].name,
+				 locks[li].s, &r, &a);
+	tracef(w, "locked rate %s/EUR %s: %s", money_currency_code(src), locks[li].name,
+	       a.body ? a.body : "");
+	struct sim_rate *x = &w->rates[w->nrates];
+	long long value = 0, expires = 0;
+	int scale = 0;
+	if (rc.last == ERR_OK && answer_id(a.body, x->id) &&
+	    sscanf(a.body + 4 + UUID_STR_LEN, "%lld %d %lld", &value, &scale, &expires) == 3) {
+		x->source = src;
+		x->value = value;
+		x->scale = scale;
+		x->expires_s = expires;
+		x->used_by = -1;
+		if (expires != (long long)(w->now_ms / 1000) + locks[li].s)
+			failf(w, "rate locked for %s expires at %lld", locks[li].name, expires);
+		w->nrates++;
+	} else if (infra(rc.last)) {
+		infra_ok(w, "rate", rc.last);
+	} else {
+		failf(w, "locked rate refused: %s", a.body ? a.body : "");
+	}
+	svc_answer_clear(&a);
+}
+
 static void act_deposit(struct world *w)
 {
 	int ai = (int)sim_rng_range(&w->rng, 0, SIM_ACCOUNTS - 1);
@@ -938,7 +1045,8 @@ static bool reachable(enum session_status from, enum session_status to)
 
 struct sums {
 	int64_t held[SIM_ACCOUNTS][CUR__COUNT], spent[SIM_ACCOUNTS][CUR__COUNT];
-	int64_t all_held[CUR__COUNT], paid_principal[CUR__COUNT], fees[CUR__COUNT];
+	int64_t all_held[CUR__COUNT], paid_principal[CUR__COUNT], fees[CUR__COUNT],
+		partner[CUR__COUNT];
 };
 
 /* One session's row against what the simulator knows of it and what the
@@ -997,6 +1105,18 @@ static void audit_session(struct world *w, const struct store_session *row, stru
 	     (cur == SESSION_EXECUTING && strcmp(row->stage, "stablecoin_transfer") != 0)) &&
 	    (!ch || !ch->done))
 		failf(w, "s%d is %s/%s but its stablecoin never moved", idx, row->status, row->stage);
+	if (m->rate >= 0) {
+		const struct sim_rate *x = &w->rates[m->rate];
+		if (row->locked_rate_value != x->value || row->locked_rate_scale != x->scale ||
+		    (row->fill_rate_value && (row->fill_rate_value != x->value ||
+					      row->fill_rate_scale != x->scale)))
+			failf(w, "s%d converts at %lld/%d (locked %lld/%d), rate r%d is %lld/%d", idx,
+			      (long long)row->fill_rate_value, row->fill_rate_scale,
+			      (long long)row->locked_rate_value, row->locked_rate_scale, m->rate,
+			      (long long)x->value, x->scale);
+	} else if (row->locked_rate_value) {
+		failf(w, "s%d has a locked rate it never named", idx);
+	}
 	int64_t hold = row->principal_minor + row->fee_total_minor;
 	enum currency c = m->cur;
 	switch (session_status_hold(cur)) {
@@ -1009,6 +1129,7 @@ static void audit_session(struct world *w, const struct store_session *row, stru
 		sum->spent[m->acct][c] += hold;
 		sum->paid_principal[c] += row->principal_minor;
 		sum->fees[c] += row->fee_total_minor - row->fee_partner_minor;
+		sum->partner[c] += row->fee_partner_minor;
 		break;
 	case HOLD_VOIDED: break;
 	}
@@ -1021,7 +1142,7 @@ static void audit_session(struct world *w, const struct store_session *row, stru
 static void audit_system(struct world *w, const struct snap *x, const struct sums *sum)
 {
 	const char *holds = system_account(x, "holds"), *payouts = system_account(x, "payouts"),
-		   *fees = system_account(x, "fees");
+		   *fees = system_account(x, "fees"), *partner = system_account(x, "partner_fees");
 	for (int c = 1; c < CUR__COUNT; c++) {
 		enum currency cur = (enum currency)c;
 		const struct ledger_balance *h = holds ? snap_bal(x, holds, cur) : NULL;
@@ -1043,6 +1164,10 @@ static void audit_system(struct world *w, const struct snap *x, const struct sum
 		if (fee != sum->fees[c])
 			failf(w, "fees %s credited %lld, settled sessions charged %lld",
 			      money_currency_code(cur), (long long)fee, (long long)sum->fees[c]);
+		int64_t pf = partner ? snap_bal(x, partner, cur)->credits_posted : 0;
+		if (pf != sum->partner[c])
+			failf(w, "partner fees %s credited %lld, settled sessions owe %lld",
+			      money_currency_code(cur), (long long)pf, (long long)sum->partner[c]);
 	}
 }
 
@@ -1109,8 +1234,10 @@ static void act(struct world *w)
 		act_clock(w);
 	else if (r < 930)
 		act_fault(w);
-	else if (r < 960)
+	else if (r < 955)
 		restart(w, "chosen");
+	else if (r < 975)
+		act_rate(w);
 	else
 		act_deposit(w);
 }
