@@ -21,7 +21,7 @@ static _Atomic int64_t fault_target[FAULT_KINDS];
 static _Atomic int64_t fault_fired;
 static _Atomic bool fault_suspended;
 
-static const char *const fault_names[FAULT_KINDS] = {"store", "alloc", "commit", "rail"};
+static const char *const fault_names[FAULT_KINDS] = {"store", "alloc", "commit", "rail", "fsync"};
 
 const char *fault_kind_name(enum fault_kind k)
 {
