@@ -116,6 +116,8 @@ struct world {
 	int nrates;
 	store_id partner_fee_id; /* "" until made */
 	uint64_t now_ms;
+	int batch_max;   /* the store's commit_batch_max: 1 (a commit per write) .. 256 */
+	int64_t step_ms; /* the time each stage takes: 0 or SIM_STEP_MS */
 	bool fault_armed;
 	bool crash; /* the rail killed the service mid-pass */
 	int step;
@@ -274,8 +276,9 @@ static bool setup(struct world *w)
 		failf(w, "open %s: %s", w->path, err ? err : "?");
 		return false;
 	}
+	w->store->commit_batch_max = w->batch_max;
 	w->svc = (struct service){.store = w->store, .fees = fees_default(), .sandbox = true,
-				  .step_ms = SIM_STEP_MS, .session_lease_ms = SIM_LEASE_MS,
+				  .step_ms = w->step_ms, .session_lease_ms = SIM_LEASE_MS,
 				  .destination_read = api_destination_read};
 	if (svc_tenant_create(&w->svc, "Sim", &w->k1) != ERR_OK ||
 	    svc_authenticate(&w->svc, w->k1.secret, &w->a1) != ERR_OK ||
@@ -367,7 +370,8 @@ static bool setup(struct world *w)
 			return false;
 		}
 	}
-	tracef(w, "setup: threshold %lld", (long long)w->threshold);
+	tracef(w, "setup: threshold %lld, commits of at most %d, stages of %lld ms",
+	       (long long)w->threshold, w->batch_max, (long long)w->step_ms);
 	return true;
 }
 
@@ -830,6 +834,7 @@ static void restart(struct world *w, const char *why)
 		failf(w, "reopen after %s: %s", why, err ? err : "?");
 		return;
 	}
+	w->store->commit_batch_max = w->batch_max;
 	w->svc.store = w->store;
 	enum err e = svc_worker_recover(&w->svc, "sim");
 	if (e != ERR_OK)
@@ -1429,6 +1434,9 @@ static bool run_seed(uint64_t seed, int steps, bool verbose, uint64_t *digest)
 	uuid_fake_seed(seed);
 	w->now_ms = SIM_T0_MS + (uint64_t)sim_rng_range(&w->rng, 0, 86400000);
 	clock_fake_set(w->now_ms);
+	static const int batches[] = {1, 2, 4, LIMIT_COMMIT_BATCH_DEFAULT};
+	w->batch_max = batches[sim_rng_range(&w->rng, 0, 3)];
+	w->step_ms = sim_rng_chance(&w->rng, 250) ? 0 : SIM_STEP_MS;
 	struct sim_rail_odds odds;
 	odds_for(w, &odds);
 	sim_rail_init(&w->rail, seed, &odds);
