@@ -34,107 +34,11 @@
 #include "service/service.h"
 #include "sim.h"
 
-#define SIM_SESSIONS_MAX 1024
-#define SIM_KEYS_MAX 1024
-#define SIM_ACCOUNTS 2
-#define SIM_TRACE 32      /* last steps printed with a failure */
-#define SIM_LEASE_MS 3000 /* a worker's claim on a session */
-#define SIM_STEP_MS 1000  /* the time each stage takes */
-#define SIM_DRAIN_ROUNDS 200
-#define SIM_RATES_MAX 64
-#define SIM_T0_MS 1780000000000ULL /* 2026-05-28: the fake clock's start */
-
-struct sim_session {
-	store_id id;
-	int acct;
-	enum currency cur;
-	int64_t amount;
-	int64_t created_s;        /* svc_now at its create: limits count by it */
-	enum session_status last; /* at the last audit */
-	int64_t version;
-	int rate;                 /* the locked rate it converts at, or -1 */
-	bool moved;               /* a decision or cancel succeeded this step */
-	enum session_status want; /* what it moved to */
-};
-
-/* A create's idempotency key and what it keeps. */
-struct sim_key {
-	char key[40];
-	char hash[65];
-	int acct;
-	enum currency cur;
-	int64_t amount;
-	int rate;     /* index of the locked rate named, or -1 */
-	bool partner; /* the partner fee named */
-	bool kept; /* an answer is kept under it */
-	int64_t kept_s; /* since (svc_now): it expires LIMIT_IDEMPOTENCY_TTL_S later */
-	int status;
-	char body[192];
-};
-
-struct sim_account {
-	store_id client_id, account_id, dest_id;
-	int64_t deposits[CUR__COUNT];
-	/* The client's limits (SVC_LIMIT_NONE: none), in stablecoin units. */
-	int64_t per_tx, daily, monthly;
-};
-
-/* A LOCKED exchange rate: usable once, until it expires. */
-struct sim_rate {
-	store_id id;
-	enum currency source;
-	int64_t value;
-	int scale;
-	int64_t expires_s;
-	int used_by; /* the session that used it, or -1 */
-};
-
-struct sim_stats {
-	long seeds, steps, creates, replays, sessions, settled, failed, cancelled, restarts,
-		crashes, faults, lost, timeouts, duplicates, late, ticks;
-};
-
-struct world {
-	uint64_t seed;
-	bool verbose;
-	struct sim_rng rng;
-	char path[160];
-	struct store *store;
-	struct service svc;
-	struct svc_new_key k1, k2;
-	struct auth a1, a2; /* a1 creates every session; a2 is the second pair of eyes */
-	struct destination dest;
-	char *canon;
-	struct sim_account acct[SIM_ACCOUNTS];
-	struct sim_session sess[SIM_SESSIONS_MAX];
-	int nsess;
-	struct sim_key keys[SIM_KEYS_MAX];
-	int nkeys;
-	struct sim_rail rail;
-	int64_t threshold; /* approval policy; 0: none */
-	struct sim_rate rates[SIM_RATES_MAX];
-	int nrates;
-	store_id partner_fee_id; /* "" until made */
-	uint64_t now_ms;
-	int batch_max;   /* the store's commit_batch_max: 1 (a commit per write) .. 256 */
-	int64_t step_ms; /* the time each stage takes: 0 or SIM_STEP_MS */
-	bool fault_armed;
-	bool crash; /* the rail killed the service mid-pass */
-	int step;
-	const char *phase;
-	char fail[768];
-	char trace[SIM_TRACE][200];
-	int ntrace;
-	uint64_t digest;
-	struct sim_stats st;
-};
-
 static struct sim_stats total;
 
 /* ---- trace and failure ----------------------------------------------------- */
 
-static void tracef(struct world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tracef(struct world *w, const char *fmt, ...)
+void sim_tracef(struct world *w, const char *fmt, ...)
 {
 	char *line = w->trace[w->ntrace++ % SIM_TRACE];
 	int n = snprintf(line, 200, "step %d: ", w->step);
@@ -148,8 +52,7 @@ static void tracef(struct world *w, const char *fmt, ...)
 		printf("%s\n", line);
 }
 
-static void failf(struct world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void failf(struct world *w, const char *fmt, ...)
+void sim_failf(struct world *w, const char *fmt, ...)
 {
 	if (w->fail[0])
 		return;
@@ -228,7 +131,7 @@ static bool infra(enum err e)
 static void infra_ok(struct world *w, const char *what, enum err e)
 {
 	if (!w->fault_armed)
-		failf(w, "%s answered %s with no fault armed", what, err_code(e));
+		sim_failf(w, "%s answered %s with no fault armed", what, err_code(e));
 }
 
 /* The id after "ok " in an answer body. */
@@ -261,8 +164,8 @@ static bool deposit(struct world *w, int ai, enum currency cur, int64_t amount)
 	else if (infra(rc.last))
 		infra_ok(w, "deposit", rc.last);
 	else
-		failf(w, "deposit of %lld refused: %s", (long long)amount, a.body ? a.body : "");
-	tracef(w, "deposit acct%d %s %lld: %s", ai, money_currency_code(cur), (long long)amount,
+		sim_failf(w, "deposit of %lld refused: %s", (long long)amount, a.body ? a.body : "");
+	sim_tracef(w, "deposit acct%d %s %lld: %s", ai, money_currency_code(cur), (long long)amount,
 	       a.body ? a.body : "");
 	svc_answer_clear(&a);
 	return ok;
@@ -273,7 +176,7 @@ static bool setup(struct world *w)
 	const char *err = NULL;
 	w->store = store_open_sqlite(w->path, &err);
 	if (!w->store) {
-		failf(w, "open %s: %s", w->path, err ? err : "?");
+		sim_failf(w, "open %s: %s", w->path, err ? err : "?");
 		return false;
 	}
 	w->store->commit_batch_max = w->batch_max;
@@ -284,7 +187,7 @@ static bool setup(struct world *w)
 	    svc_authenticate(&w->svc, w->k1.secret, &w->a1) != ERR_OK ||
 	    svc_api_key_create(&w->svc, w->k1.tenant_id, CAP_ALL, "user", &w->k2) != ERR_OK ||
 	    svc_authenticate(&w->svc, w->k2.secret, &w->a2) != ERR_OK) {
-		failf(w, "setup: tenant and keys");
+		sim_failf(w, "setup: tenant and keys");
 		return false;
 	}
 	w->dest.method = DEST_BANK_TRANSFER;
@@ -298,7 +201,7 @@ static bool setup(struct world *w)
 	const char *field;
 	if (destination_validate(&w->dest, &field) != ERR_OK ||
 	    !(w->canon = api_destination_canonical(&w->dest))) {
-		failf(w, "setup: destination");
+		sim_failf(w, "setup: destination");
 		return false;
 	}
 	for (int i = 0; i < SIM_ACCOUNTS; i++) {
@@ -322,7 +225,7 @@ static bool setup(struct world *w)
 		ok = ok && answer_id(a.body, ac->dest_id);
 		svc_answer_clear(&a);
 		if (!ok) {
-			failf(w, "setup: client %d", i);
+			sim_failf(w, "setup: client %d", i);
 			return false;
 		}
 		if (!deposit(w, i, CUR_USDC, 1000000000) || !deposit(w, i, CUR_USDT, 300000000))
@@ -338,7 +241,7 @@ static bool setup(struct world *w)
 		ac->monthly = sim_rng_range(&w->rng, ac->daily, 1500000000);
 		if (svc_limits_set(&w->svc, &w->a1, ac->client_id, ac->per_tx, ac->daily,
 				   ac->monthly) != ERR_OK) {
-			failf(w, "setup: limits");
+			sim_failf(w, "setup: limits");
 			return false;
 		}
 	}
@@ -351,7 +254,7 @@ static bool setup(struct world *w)
 		bool ok = a.body && rc.last == ERR_OK;
 		svc_answer_clear(&a);
 		if (!ok) {
-			failf(w, "setup: policy");
+			sim_failf(w, "setup: policy");
 			return false;
 		}
 	}
@@ -366,11 +269,11 @@ static bool setup(struct world *w)
 		bool ok = answer_id(a.body, w->partner_fee_id);
 		svc_answer_clear(&a);
 		if (!ok) {
-			failf(w, "setup: partner fee");
+			sim_failf(w, "setup: partner fee");
 			return false;
 		}
 	}
-	tracef(w, "setup: threshold %lld, commits of at most %d, stages of %lld ms",
+	sim_tracef(w, "setup: threshold %lld, commits of at most %d, stages of %lld ms",
 	       (long long)w->threshold, w->batch_max, (long long)w->step_ms);
 	return true;
 }
@@ -434,7 +337,7 @@ static struct sim_key *key_find(struct world *w, const char *key)
 	return NULL;
 }
 
-static struct sim_session *sess_find(struct world *w, const char *id)
+struct sim_session *sim_sess_find(struct world *w, const char *id)
 {
 	for (int i = 0; i < w->nsess; i++)
 		if (strcmp(w->sess[i].id, id) == 0)
@@ -480,18 +383,18 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 	if (a->cached) {
 		w->st.replays++;
 		if (!k || !k->kept)
-			failf(w, "create replayed \"%s\" under key %s, which kept nothing", body,
+			sim_failf(w, "create replayed \"%s\" under key %s, which kept nothing", body,
 			      key ? key : "(none)");
 		else if (strcmp(k->hash, hash) != 0)
-			failf(w, "create under key %s replayed for another request", key);
+			sim_failf(w, "create under key %s replayed for another request", key);
 		else if (k->status != a->status || strcmp(k->body, body) != 0)
-			failf(w, "replay under key %s: %d \"%s\", first answer %d \"%s\"", key,
+			sim_failf(w, "replay under key %s: %d \"%s\", first answer %d \"%s\"", key,
 			      a->status, body, k->status, k->body);
 		return;
 	}
 	if (rendered == ERR_IDEMPOTENCY_KEY_REUSED || replay_refused) {
 		if (!k || !k->kept || strcmp(k->hash, hash) == 0)
-			failf(w, "key %s called reused, kept %s", key ? key : "(none)",
+			sim_failf(w, "key %s called reused, kept %s", key ? key : "(none)",
 			      k && k->kept ? "this request" : "nothing");
 		return;
 	}
@@ -500,25 +403,25 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 		return;
 	}
 	if (k && k->kept)
-		failf(w, "key %s kept \"%s\" but the create ran again: \"%s\"", key, k->body, body);
+		sim_failf(w, "key %s kept \"%s\" but the create ran again: \"%s\"", key, k->body, body);
 	if (!wrong_dest && rate_err != ERR_OK && rendered != rate_err)
-		failf(w, "create with rate r%d answered \"%s\", want %s", rate, body,
+		sim_failf(w, "create with rate r%d answered \"%s\", want %s", rate, body,
 		      err_code(rate_err));
 	bool refused_by_limit = rendered == ERR_LIMIT_EXCEEDED && details == SVC_DETAILS_LIMIT;
 	if (!wrong_dest && rate_err == ERR_OK && limited != refused_by_limit)
-		failf(w, "create of %lld on acct%d answered \"%s\"; its client's limits %s it",
+		sim_failf(w, "create of %lld on acct%d answered \"%s\"; its client's limits %s it",
 		      (long long)amount, ai, body, limited ? "refuse" : "allow");
 	if (a->status == 201) {
 		if (wrong_dest)
-			failf(w, "create with another client's destination succeeded");
+			sim_failf(w, "create with another client's destination succeeded");
 		if (w->nsess == SIM_SESSIONS_MAX) {
-			failf(w, "more than %d sessions", SIM_SESSIONS_MAX);
+			sim_failf(w, "more than %d sessions", SIM_SESSIONS_MAX);
 			return;
 		}
 		struct sim_session *s = &w->sess[w->nsess++];
 		memset(s, 0, sizeof *s);
 		if (!answer_id(body, s->id))
-			failf(w, "create answered 201 \"%s\"", body);
+			sim_failf(w, "create answered 201 \"%s\"", body);
 		s->acct = ai;
 		s->cur = cur;
 		s->amount = amount;
@@ -527,19 +430,19 @@ static void create_judge(struct world *w, const char *key, const char *hash, int
 		if (rate >= 0 && rate_err == ERR_OK && !wrong_dest)
 			w->rates[rate].used_by = (int)(s - w->sess);
 		else if (rate >= 0)
-			failf(w, "create with rate r%d succeeded, want %s", rate,
+			sim_failf(w, "create with rate r%d succeeded, want %s", rate,
 			      wrong_dest ? "destination_mismatch" : err_code(rate_err));
 		bool approval = w->threshold > 0 && amount >= w->threshold;
 		s->last = approval ? SESSION_PENDING_APPROVAL : SESSION_EXECUTING;
 		s->version = 1;
 		if (!strstr(body, session_status_name(s->last)))
-			failf(w, "create of %lld answered \"%s\", want %s", (long long)amount, body,
+			sim_failf(w, "create of %lld answered \"%s\", want %s", (long long)amount, body,
 			      session_status_name(s->last));
 		w->st.sessions++;
 	} else if (!err_kept(rendered)) {
-		failf(w, "create answered \"%s\", neither kept nor infrastructure", body);
+		sim_failf(w, "create answered \"%s\", neither kept nor infrastructure", body);
 	} else if (wrong_dest && rendered != ERR_DESTINATION_MISMATCH) {
-		failf(w, "create with another client's destination answered \"%s\"", body);
+		sim_failf(w, "create with another client's destination answered \"%s\"", body);
 	}
 	if (!key || !err_kept(rendered))
 		return;
@@ -630,7 +533,7 @@ static void act_create(struct world *w)
 	bool limited = over_limit(w, ai, amount);
 	if (e == ERR_NOT_FOUND)
 		svc_session_create(&w->svc, &w->a1, &idem, &q, &rd, &a);
-	tracef(w, "create acct%d %s %lld key=%s%s rate=%d%s: %d %s%s", ai, money_currency_code(cur),
+	sim_tracef(w, "create acct%d %s %lld key=%s%s rate=%d%s: %d %s%s", ai, money_currency_code(cur),
 	       (long long)amount, key[0] ? key : "-", wrong_dest ? " wrong-dest" : "", rate,
 	       partner ? " partner" : "", a.status,
 	       a.body ? a.body : "", a.cached ? " (cached)" : "");
@@ -645,10 +548,10 @@ static void act_create(struct world *w)
 		restart(w, "the create's answer lost");
 		struct svc_answer b = {0};
 		svc_session_create(&w->svc, &w->a1, &idem, &q, &rd, &b);
-		tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "",
+		sim_tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "",
 		       b.cached ? " (cached)" : "");
 		if (!b.cached || b.status != a.status || strcmp(b.body ? b.body : "", a.body) != 0)
-			failf(w, "create under key %s after a restart answered %d \"%s\", first %d \"%s\"",
+			sim_failf(w, "create under key %s after a restart answered %d \"%s\", first %d \"%s\"",
 			      idem.key, b.status, b.body ? b.body : "", a.status, a.body);
 		svc_answer_clear(&b);
 	}
@@ -687,7 +590,7 @@ static void resend_check(struct world *w, const char *what, const struct svc_ans
 		return; /* not kept: the second ran afresh */
 	if (!err_kept(first_err)) {
 		if (second->cached)
-			failf(w, "%s: \"%s\" was not kept but replayed", what, first->body);
+			sim_failf(w, "%s: \"%s\" was not kept but replayed", what, first->body);
 		return;
 	}
 	if (infra(second_err) && !second->cached) {
@@ -696,7 +599,7 @@ static void resend_check(struct world *w, const char *what, const struct svc_ans
 	}
 	if (!second->cached || second->status != first->status ||
 	    strcmp(second->body ? second->body : "", first->body ? first->body : "") != 0)
-		failf(w, "%s: the same request again answered %d \"%s\"%s, first %d \"%s\"", what,
+		sim_failf(w, "%s: the same request again answered %d \"%s\"%s, first %d \"%s\"", what,
 		      second->status, second->body ? second->body : "",
 		      second->cached ? " (cached)" : "", first->status, first->body);
 }
@@ -716,7 +619,7 @@ static void judge_move(struct world *w, struct sim_session *s, const char *what,
 	if (infra(e)) {
 		infra_ok(w, what, e);
 	} else if (e != want) {
-		failf(w, "%s on s%d (%s) answered \"%s\", want %s", what, (int)(s - w->sess),
+		sim_failf(w, "%s on s%d (%s) answered \"%s\", want %s", what, (int)(s - w->sess),
 		      session_status_name(s->moved ? s->want : s->last), a->body ? a->body : "",
 		      err_code(want));
 	} else if (want == ERR_OK) {
@@ -733,15 +636,15 @@ static void act_decide(struct world *w)
 	struct store_session row;
 	enum err e = svc_session_get(&w->svc, &w->a1, s->id, &row);
 	if (e != ERR_OK) {
-		tracef(w, "decide: get %s: %s", s->id, err_code(e));
+		sim_tracef(w, "decide: get %s: %s", s->id, err_code(e));
 		if (!infra(e))
-			failf(w, "acknowledged session %s: %s", s->id, err_code(e));
+			sim_failf(w, "acknowledged session %s: %s", s->id, err_code(e));
 		else
 			infra_ok(w, "session get", e);
 		return;
 	}
 	if (!row.approval_id[0]) {
-		tracef(w, "decide: s%d has no approval", (int)(s - w->sess));
+		sim_tracef(w, "decide: s%d has no approval", (int)(s - w->sess));
 		return;
 	}
 	bool approve = sim_rng_chance(&w->rng, 650);
@@ -758,7 +661,7 @@ static void act_decide(struct world *w)
 	struct render_ctx rc = {.kind = R_APPROVAL}, rc2 = {.kind = R_APPROVAL};
 	struct svc_render r = {sim_render, &rc}, r2 = {sim_render, &rc2};
 	svc_approval_decide(&w->svc, by, &rs.idem, row.approval_id, approve, &any, &r, &a);
-	tracef(w, "%s s%d by %s: %d %s", approve ? "approve" : "reject", (int)(s - w->sess),
+	sim_tracef(w, "%s s%d by %s: %d %s", approve ? "approve" : "reject", (int)(s - w->sess),
 	       initiator ? "initiator" : "second", a.status, a.body ? a.body : "");
 	enum err want = initiator ? ERR_INITIATOR_CANNOT_APPROVE
 			: s->last == SESSION_PENDING_APPROVAL ? ERR_OK
@@ -768,7 +671,7 @@ static void act_decide(struct world *w)
 	if (rs.twice) {
 		rc2.last = ERR_OK;
 		svc_approval_decide(&w->svc, by, &rs.idem, row.approval_id, approve, &any, &r2, &b);
-		tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "", b.cached ? " (cached)" : "");
+		sim_tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "", b.cached ? " (cached)" : "");
 		if (!b.cached)
 			judge_move(w, s, "decide again", rc2.last, &b, s->moved ? want2(want) : want, to);
 		resend_check(w, "decide", &a, rc.last, &b, b.cached ? ERR_OK : rc2.last);
@@ -793,14 +696,14 @@ static void act_cancel(struct world *w)
 	struct render_ctx rc = {.kind = R_SESSION}, rc2 = {.kind = R_SESSION};
 	struct svc_render r = {sim_render, &rc}, r2 = {sim_render, &rc2};
 	svc_session_cancel(&w->svc, by, &rs.idem, s->id, &any, &r, &a);
-	tracef(w, "cancel s%d (%s): %d %s", (int)(s - w->sess), session_status_name(s->last),
+	sim_tracef(w, "cancel s%d (%s): %d %s", (int)(s - w->sess), session_status_name(s->last),
 	       a.status, a.body ? a.body : "");
 	enum err want =
 		s->last == SESSION_PENDING_APPROVAL ? ERR_OK : ERR_INVALID_STATE_TRANSITION;
 	judge_move(w, s, "cancel", rc.last, &a, want, SESSION_CANCELLED);
 	if (rs.twice) {
 		svc_session_cancel(&w->svc, by, &rs.idem, s->id, &any, &r2, &b);
-		tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "", b.cached ? " (cached)" : "");
+		sim_tracef(w, "  again: %d %s%s", b.status, b.body ? b.body : "", b.cached ? " (cached)" : "");
 		if (!b.cached)
 			judge_move(w, s, "cancel again", rc2.last, &b, s->moved ? want2(want) : want,
 				   SESSION_CANCELLED);
@@ -815,7 +718,7 @@ static void tick(struct world *w, const char *owner, int batch)
 	int64_t next = 0;
 	int n = svc_worker_tick(&w->svc, &w->rail.base, owner, batch, &next);
 	w->st.ticks++;
-	tracef(w, "tick %s batch %d: %d (next due %+lld ms)%s", owner, batch, n,
+	sim_tracef(w, "tick %s batch %d: %d (next due %+lld ms)%s", owner, batch, n,
 	       next ? (long long)(next - (int64_t)w->now_ms) : 0LL, w->crash ? " crash" : "");
 	if (n < 0)
 		infra_ok(w, "worker pass", ERR_INTERNAL);
@@ -829,16 +732,16 @@ static void restart(struct world *w, const char *why)
 	store_close(w->store);
 	const char *err = NULL;
 	w->store = store_open_sqlite(w->path, &err);
-	tracef(w, "restart (%s)", why);
+	sim_tracef(w, "restart (%s)", why);
 	if (!w->store) {
-		failf(w, "reopen after %s: %s", why, err ? err : "?");
+		sim_failf(w, "reopen after %s: %s", why, err ? err : "?");
 		return;
 	}
 	w->store->commit_batch_max = w->batch_max;
 	w->svc.store = w->store;
 	enum err e = svc_worker_recover(&w->svc, "sim");
 	if (e != ERR_OK)
-		failf(w, "recover after restart: %s", err_code(e));
+		sim_failf(w, "recover after restart: %s", err_code(e));
 }
 
 /* The rail's hook: the world moves while a call waits. A crash arms the
@@ -854,11 +757,11 @@ static void during(void *arg, enum rail_kind kind, bool crash)
 		fault_arm(FAULT_COMMIT, 1, NULL, NULL);
 		w->fault_armed = true;
 		w->crash = true;
-		tracef(w, "rail: crash after a payout, before its commit");
+		sim_tracef(w, "rail: crash after a payout, before its commit");
 		return;
 	}
 	advance(w, SIM_LEASE_MS + sim_rng_range(&w->rng, 1, 2000));
-	tracef(w, "rail: kind %d waits; the clock passes the lease", (int)kind);
+	sim_tracef(w, "rail: kind %d waits; the clock passes the lease", (int)kind);
 	tick(w, "peer/w0", (int)sim_rng_range(&w->rng, 1, 8));
 }
 
@@ -880,14 +783,14 @@ static void act_clock(struct world *w)
 		     : r < 95 ? sim_rng_range(&w->rng, 1500, 2 * SIM_LEASE_MS)
 			      : sim_rng_range(&w->rng, SIM_LEASE_MS, 86400000);
 	advance(w, ms);
-	tracef(w, "clock +%lld ms", (long long)ms);
+	sim_tracef(w, "clock +%lld ms", (long long)ms);
 }
 
 static void act_fault(struct world *w)
 {
 	if (sim_rng_chance(&w->rng, 300)) {
 		disarm(w);
-		tracef(w, "faults disarmed");
+		sim_tracef(w, "faults disarmed");
 		return;
 	}
 	static const enum fault_kind kinds[] = {FAULT_STORE, FAULT_STORE, FAULT_COMMIT,
@@ -897,13 +800,13 @@ static void act_fault(struct world *w)
 	fault_arm(k, n, NULL, NULL);
 	w->fault_armed = true;
 	w->st.faults++;
-	tracef(w, "fault %s armed at %lld", fault_kind_name(k), (long long)n);
+	sim_tracef(w, "fault %s armed at %lld", fault_kind_name(k), (long long)n);
 }
 
 static void act_deliver(struct world *w)
 {
 	bool any = sim_rail_deliver(&w->rail);
-	tracef(w, "bank decides a payout: %s", any ? "yes" : "none waiting");
+	sim_tracef(w, "bank decides a payout: %s", any ? "yes" : "none waiting");
 }
 
 static void act_rate(struct world *w)
@@ -921,7 +824,7 @@ static void act_rate(struct world *w)
 	struct svc_render r = {sim_render, &rc};
 	svc_exchange_rate_create(&w->svc, &w->a1, NULL, src, CUR_EUR, true, locks[li].name,
 				 locks[li].s, &r, &a);
-	tracef(w, "locked rate %s/EUR %s: %s", money_currency_code(src), locks[li].name,
+	sim_tracef(w, "locked rate %s/EUR %s: %s", money_currency_code(src), locks[li].name,
 	       a.body ? a.body : "");
 	struct sim_rate *x = &w->rates[w->nrates];
 	long long value = 0, expires = 0;
@@ -934,12 +837,12 @@ static void act_rate(struct world *w)
 		x->expires_s = expires;
 		x->used_by = -1;
 		if (expires != (long long)(w->now_ms / 1000) + locks[li].s)
-			failf(w, "rate locked for %s expires at %lld", locks[li].name, expires);
+			sim_failf(w, "rate locked for %s expires at %lld", locks[li].name, expires);
 		w->nrates++;
 	} else if (infra(rc.last)) {
 		infra_ok(w, "rate", rc.last);
 	} else {
-		failf(w, "locked rate refused: %s", a.body ? a.body : "");
+		sim_failf(w, "locked rate refused: %s", a.body ? a.body : "");
 	}
 	svc_answer_clear(&a);
 }
@@ -949,275 +852,6 @@ static void act_deposit(struct world *w)
 	int ai = (int)sim_rng_range(&w->rng, 0, SIM_ACCOUNTS - 1);
 	enum currency cur = sim_rng_chance(&w->rng, 700) ? CUR_USDC : CUR_USDT;
 	deposit(w, ai, cur, sim_rng_range(&w->rng, 1, 500000000));
-}
-
-/* ---- the auditor ---------------------------------------------------------- */
-
-/* Every row the auditor reads, from one read transaction. */
-struct snap {
-	struct store_session *s;
-	int ns, caps;
-	struct store_account *a;
-	int na, capa;
-	struct store_balance *b;
-	int nb, capb;
-	bool oom;
-};
-
-static void *snap_push(void **arr, int *n, int *cap, size_t size, bool *oom)
-{
-	if (*n == *cap) {
-		int nc = *cap ? *cap * 2 : 64;
-		void *p = realloc(*arr, (size_t)nc * size);
-		if (!p) {
-			*oom = true;
-			return NULL;
-		}
-		*arr = p;
-		*cap = nc;
-	}
-	return (char *)*arr + (size_t)(*n)++ * size;
-}
-
-static void snap_session(void *arg, const void *row)
-{
-	struct snap *x = arg;
-	struct store_session *p = snap_push((void **)&x->s, &x->ns, &x->caps, sizeof *p, &x->oom);
-	if (p)
-		*p = *(const struct store_session *)row;
-}
-
-static void snap_account(void *arg, const void *row)
-{
-	struct snap *x = arg;
-	struct store_account *p = snap_push((void **)&x->a, &x->na, &x->capa, sizeof *p, &x->oom);
-	if (p)
-		*p = *(const struct store_account *)row;
-}
-
-static void snap_balance(void *arg, const void *row)
-{
-	struct snap *x = arg;
-	struct store_balance *p = snap_push((void **)&x->b, &x->nb, &x->capb, sizeof *p, &x->oom);
-	if (p)
-		*p = *(const struct store_balance *)row;
-}
-
-static enum store_status snap_tx(struct store_tx *tx, void *arg)
-{
-	struct snap *x = arg;
-	x->ns = x->na = x->nb = 0;
-	enum store_status st;
-	if ((st = STORE_CALL(tx, session_each, snap_session, x)) != STORE_OK ||
-	    (st = STORE_CALL(tx, account_each, snap_account, x)) != STORE_OK ||
-	    (st = STORE_CALL(tx, balance_each, snap_balance, x)) != STORE_OK)
-		return st;
-	return x->oom ? STORE_FAIL : STORE_OK;
-}
-
-static const struct ledger_balance *snap_bal(const struct snap *x, const char *account_id,
-					     enum currency cur)
-{
-	static const struct ledger_balance zero;
-	for (int i = 0; i < x->nb; i++)
-		if (strcmp(x->b[i].account_id, account_id) == 0 &&
-		    strcmp(x->b[i].currency, money_currency_code(cur)) == 0)
-			return &x->b[i].b;
-	return &zero;
-}
-
-static const char *system_account(const struct snap *x, const char *code)
-{
-	for (int i = 0; i < x->na; i++)
-		if (strcmp(x->a[i].kind, "system") == 0 && strcmp(x->a[i].code, code) == 0)
-			return x->a[i].id;
-	return NULL;
-}
-
-/* to is from, or reached from it along the table's edges. */
-static bool reachable(enum session_status from, enum session_status to)
-{
-	if (from == to)
-		return true;
-	for (int ev = 0; ev < SEV__COUNT; ev++) {
-		enum session_status next;
-		if (session_transition(from, (enum session_event)ev, &next) && next != from &&
-		    reachable(next, to))
-			return true;
-	}
-	return false;
-}
-
-struct sums {
-	int64_t held[SIM_ACCOUNTS][CUR__COUNT], spent[SIM_ACCOUNTS][CUR__COUNT];
-	int64_t all_held[CUR__COUNT], paid_principal[CUR__COUNT], fees[CUR__COUNT],
-		partner[CUR__COUNT];
-};
-
-/* One session's row against what the simulator knows of it and what the
- * rail did for it; adds its money to sums. */
-static void audit_session(struct world *w, const struct store_session *row, struct sums *sum)
-{
-	struct sim_session *m = sess_find(w, row->id);
-	if (!m) {
-		failf(w, "session %s exists but no create was acknowledged", row->id);
-		return;
-	}
-	int idx = (int)(m - w->sess);
-	enum session_status cur;
-	if (!session_status_parse(row->status, &cur)) {
-		failf(w, "s%d has status %s", idx, row->status);
-		return;
-	}
-	if (row->principal_minor != m->amount || money_currency(row->currency) != m->cur ||
-	    strcmp(row->account_id, w->acct[m->acct].account_id) != 0)
-		failf(w, "s%d is %lld %s, created as %lld %s", idx, (long long)row->principal_minor,
-		      row->currency, (long long)m->amount, money_currency_code(m->cur));
-	enum session_status prev = m->last;
-	if (m->moved && cur != m->want)
-		failf(w, "s%d is %s after a decision to %s", idx, row->status,
-		      session_status_name(m->want));
-	if (!m->moved && prev == SESSION_PENDING_APPROVAL && cur != prev)
-		failf(w, "s%d left pending_approval for %s with no decision", idx, row->status);
-	if (session_status_terminal(prev) && cur != prev)
-		failf(w, "s%d was %s (terminal) and is now %s", idx, session_status_name(prev),
-		      row->status);
-	else if (!reachable(prev, cur))
-		failf(w, "s%d moved %s -> %s, not along the table", idx, session_status_name(prev),
-		      row->status);
-	if (row->version < m->version || (cur != prev && row->version == m->version))
-		failf(w, "s%d version %lld after %lld", idx, (long long)row->version,
-		      (long long)m->version);
-	int npay;
-	const struct sim_payout *p = sim_rail_payout_of(&w->rail, row->id, &npay);
-	if (npay > 1)
-		failf(w, "s%d paid %d times", idx, npay);
-	if (p && (p->amount_minor != row->delivered_minor ||
-		  p->currency != money_currency(row->target_currency)))
-		failf(w, "s%d paid %lld %s, delivers %lld %s", idx, (long long)p->amount_minor,
-		      money_currency_code(p->currency), (long long)row->delivered_minor,
-		      row->target_currency);
-	if (cur == SESSION_SETTLED && (!p || p->state != SIM_PAY_CONFIRMED))
-		failf(w, "s%d settled without a confirmed payout (%s)", idx,
-		      !p ? "none" : p->state == SIM_PAY_SENT ? "sent" : "returned");
-	if ((cur == SESSION_FAILED || cur == SESSION_CANCELLED) && p && p->state != SIM_PAY_RETURNED)
-		failf(w, "s%d is %s (%s) but its payout was %s", idx, row->status,
-		      row->failure_reason, p->state == SIM_PAY_SENT ? "sent" : "confirmed");
-	if (cur == SESSION_EXECUTED && !p)
-		failf(w, "s%d executed with no payout at the rail", idx);
-	const struct sim_chain *ch = sim_rail_chain_of(&w->rail, row->id);
-	if ((cur == SESSION_EXECUTED || cur == SESSION_SETTLED ||
-	     (cur == SESSION_EXECUTING && strcmp(row->stage, "stablecoin_transfer") != 0)) &&
-	    (!ch || !ch->done))
-		failf(w, "s%d is %s/%s but its stablecoin never moved", idx, row->status, row->stage);
-	if (m->rate >= 0) {
-		const struct sim_rate *x = &w->rates[m->rate];
-		if (row->locked_rate_value != x->value || row->locked_rate_scale != x->scale ||
-		    (row->fill_rate_value && (row->fill_rate_value != x->value ||
-					      row->fill_rate_scale != x->scale)))
-			failf(w, "s%d converts at %lld/%d (locked %lld/%d), rate r%d is %lld/%d", idx,
-			      (long long)row->fill_rate_value, row->fill_rate_scale,
-			      (long long)row->locked_rate_value, row->locked_rate_scale, m->rate,
-			      (long long)x->value, x->scale);
-	} else if (row->locked_rate_value) {
-		failf(w, "s%d has a locked rate it never named", idx);
-	}
-	int64_t hold = row->principal_minor + row->fee_total_minor;
-	enum currency c = m->cur;
-	switch (session_status_hold(cur)) {
-	case HOLD_PENDING:
-		sum->held[m->acct][c] += hold;
-		sum->spent[m->acct][c] += hold;
-		sum->all_held[c] += hold;
-		break;
-	case HOLD_POSTED:
-		sum->spent[m->acct][c] += hold;
-		sum->paid_principal[c] += row->principal_minor;
-		sum->fees[c] += row->fee_total_minor - row->fee_partner_minor;
-		sum->partner[c] += row->fee_partner_minor;
-		break;
-	case HOLD_VOIDED: break;
-	}
-	m->last = cur;
-	m->version = row->version;
-	m->moved = false;
-}
-
-/* The system accounts' balances against the sessions' money. */
-static void audit_system(struct world *w, const struct snap *x, const struct sums *sum)
-{
-	const char *holds = system_account(x, "holds"), *payouts = system_account(x, "payouts"),
-		   *fees = system_account(x, "fees"), *partner = system_account(x, "partner_fees");
-	for (int c = 1; c < CUR__COUNT; c++) {
-		enum currency cur = (enum currency)c;
-		const struct ledger_balance *h = holds ? snap_bal(x, holds, cur) : NULL;
-		if (h && (h->credits_pending != sum->all_held[c] ||
-			  h->credits_posted != h->debits_posted))
-			failf(w, "holds %s: pending %lld posted %lld/%lld, sessions hold %lld",
-			      money_currency_code(cur), (long long)h->credits_pending,
-			      (long long)h->credits_posted, (long long)h->debits_posted,
-			      (long long)sum->all_held[c]);
-		if (!holds && sum->all_held[c])
-			failf(w, "sessions hold %lld %s with no holds account",
-			      (long long)sum->all_held[c], money_currency_code(cur));
-		int64_t paid = payouts ? snap_bal(x, payouts, cur)->credits_posted : 0;
-		if (paid != sum->paid_principal[c])
-			failf(w, "payouts %s credited %lld, settled sessions paid %lld",
-			      money_currency_code(cur), (long long)paid,
-			      (long long)sum->paid_principal[c]);
-		int64_t fee = fees ? snap_bal(x, fees, cur)->credits_posted : 0;
-		if (fee != sum->fees[c])
-			failf(w, "fees %s credited %lld, settled sessions charged %lld",
-			      money_currency_code(cur), (long long)fee, (long long)sum->fees[c]);
-		int64_t pf = partner ? snap_bal(x, partner, cur)->credits_posted : 0;
-		if (pf != sum->partner[c])
-			failf(w, "partner fees %s credited %lld, settled sessions owe %lld",
-			      money_currency_code(cur), (long long)pf, (long long)sum->partner[c]);
-	}
-}
-
-static void audit(struct world *w)
-{
-	fault_suspend(true);
-	struct svc_ledger_report rep;
-	enum err e = svc_verify_ledger(&w->svc, &rep);
-	if (e != ERR_OK)
-		failf(w, "verify-ledger: %s", err_code(e));
-	else if (!rep.ok)
-		failf(w, "verify-ledger: %s (%ld problems)", rep.first_problem, rep.problems);
-	struct snap x = {0};
-	enum store_status st = store_run(w->store, false, snap_tx, &x);
-	if (st != STORE_OK) {
-		failf(w, "audit read: %s", store_status_name(st));
-	} else {
-		if (x.ns != w->nsess)
-			failf(w, "%d sessions stored, %d acknowledged", x.ns, w->nsess);
-		struct sums sum = {0};
-		for (int i = 0; i < x.ns; i++)
-			audit_session(w, &x.s[i], &sum);
-		for (int ai = 0; ai < SIM_ACCOUNTS; ai++)
-			for (int c = 1; c < CUR__COUNT; c++) {
-				const struct sim_account *ac = &w->acct[ai];
-				const struct ledger_balance *b =
-					snap_bal(&x, ac->account_id, (enum currency)c);
-				int64_t want_avail = ac->deposits[c] - sum.spent[ai][c];
-				if (ledger_held(b) != sum.held[ai][c] ||
-				    ledger_available(b) != want_avail)
-					failf(w, "acct%d %s: held %lld available %lld, want %lld and %lld", ai,
-					      money_currency_code((enum currency)c),
-					      (long long)ledger_held(b), (long long)ledger_available(b),
-					      (long long)sum.held[ai][c], (long long)want_avail);
-				if (ledger_available(b) < 0)
-					failf(w, "acct%d available balance negative", ai);
-			}
-		audit_system(w, &x, &sum);
-	}
-	if (w->rail.violation[0])
-		failf(w, "rail: %s", w->rail.violation);
-	free(x.s);
-	free(x.a);
-	free(x.b);
-	fault_suspend(false);
 }
 
 /* ---- one seed ------------------------------------------------------------- */
@@ -1247,79 +881,6 @@ static void act(struct world *w)
 		act_deposit(w);
 }
 
-/* A session's event log, as the auditor reads it. */
-struct events {
-	int n;
-	int64_t seq[64];
-	char type[64][48];
-};
-
-static void on_event(void *arg, const struct store_event *ev)
-{
-	struct events *e = arg;
-	if (e->n < 64) {
-		e->seq[e->n] = ev->resource_seq;
-		snprintf(e->type[e->n], sizeof e->type[e->n], "%s", ev->type);
-	}
-	e->n++;
-}
-
-/* Each session's events: numbered 1..event_seq without gap, the first
- * its created status, each status event one edge of the table from the
- * one before, the last status event its status now. One event per
- * change: a step committed twice would show. */
-static void audit_events(struct world *w)
-{
-	for (int i = 0; i < w->nsess && !w->fail[0]; i++) {
-		struct sim_session *m = &w->sess[i];
-		struct store_session row;
-		struct events e = {0};
-		bool more = false;
-		if (svc_session_get(&w->svc, &w->a1, m->id, &row) != ERR_OK ||
-		    svc_event_list(&w->svc, &w->a1, m->id, 0, LIMIT_PAGE_SIZE_MAX, on_event, &e,
-				   &more) != ERR_OK) {
-			failf(w, "s%d: its events cannot be read", i);
-			return;
-		}
-		if (more || e.n > 64 || e.n != row.event_seq) {
-			failf(w, "s%d has %d events, event_seq %lld", i, e.n, (long long)row.event_seq);
-			return;
-		}
-		enum session_status at = SESSION__COUNT;
-		for (int k = 0; k < e.n; k++) {
-			if (e.seq[k] != k + 1)
-				failf(w, "s%d event %d numbered %lld", i, k + 1, (long long)e.seq[k]);
-			const char *name = e.type[k] + strlen("off_ramp_session.");
-			enum session_status st;
-			if (strncmp(e.type[k], "off_ramp_session.", 17) != 0 ||
-			    (strcmp(name, "stage_changed") != 0 && !session_status_parse(name, &st)))
-				failf(w, "s%d event %d is %s", i, k + 1, e.type[k]);
-			else if (strcmp(name, "stage_changed") == 0)
-				continue;
-			else if (k == 0)
-				at = st;
-			else if (at == SESSION__COUNT || st == at)
-				failf(w, "s%d event %d: %s after %s", i, k + 1, name,
-				      session_status_name(at));
-			else {
-				bool edge = false;
-				for (int ev = 0; ev < SEV__COUNT; ev++) {
-					enum session_status next;
-					edge |= session_transition(at, (enum session_event)ev, &next) &&
-						next == st;
-				}
-				if (!edge)
-					failf(w, "s%d event %d: %s -> %s skips the table", i, k + 1,
-					      session_status_name(at), name);
-				at = st;
-			}
-		}
-		if (at != m->last)
-			failf(w, "s%d is %s, its last status event says %s", i,
-			      session_status_name(m->last), session_status_name(at));
-	}
-}
-
 /* The calm after: no faults, a rail that answers, every approval decided;
  * every session must come to rest, paid exactly when settled. */
 static void drain(struct world *w)
@@ -1342,13 +903,13 @@ static void drain(struct world *w)
 				bool approve = sim_rng_chance(&w->rng, 800);
 				svc_approval_decide(&w->svc, &w->a2, NULL, row.approval_id, approve, &any,
 						    &r, &a);
-				tracef(w, "drain: %s s%d: %s", approve ? "approve" : "reject", i,
+				sim_tracef(w, "drain: %s s%d: %s", approve ? "approve" : "reject", i,
 				       a.body ? a.body : "");
 				if (rc.last == ERR_OK) {
 					w->sess[i].moved = true;
 					w->sess[i].want = approve ? SESSION_EXECUTING : SESSION_CANCELLED;
 				} else {
-					failf(w, "drain: decide s%d: %s", i, a.body ? a.body : "");
+					sim_failf(w, "drain: decide s%d: %s", i, a.body ? a.body : "");
 				}
 				svc_answer_clear(&a);
 			} else if (!session_status_terminal(w->sess[i].last)) {
@@ -1361,13 +922,13 @@ static void drain(struct world *w)
 			;
 		advance(w, 61000 + SIM_LEASE_MS); /* past any backoff and lease */
 		tick(w, "sim/w0", LIMIT_WORKER_BATCH);
-		audit(w);
+		sim_audit(w);
 	}
 	for (int i = 0; i < w->nsess && !w->fail[0]; i++)
 		if (!session_status_terminal(w->sess[i].last))
-			failf(w, "s%d still %s after %d calm rounds", i,
+			sim_failf(w, "s%d still %s after %d calm rounds", i,
 			      session_status_name(w->sess[i].last), SIM_DRAIN_ROUNDS);
-	audit_events(w);
+	sim_audit_events(w);
 }
 
 static void odds_for(struct world *w, struct sim_rail_odds *o)
@@ -1443,12 +1004,12 @@ static bool run_seed(uint64_t seed, int steps, bool verbose, uint64_t *digest)
 	w->rail.during = during;
 	w->rail.during_arg = w;
 	if (setup(w)) {
-		audit(w);
+		sim_audit(w);
 		w->phase = "steps";
 		for (w->step = 1; w->step <= steps && !w->fail[0]; w->step++) {
 			act(w);
 			if (!w->fail[0] && w->store)
-				audit(w);
+				sim_audit(w);
 		}
 		if (!w->fail[0] && w->store)
 			drain(w);
