@@ -93,6 +93,17 @@ static bool uuid_fake8(uint8_t out[8])
 	memcpy(out, &z, 8);
 	return on;
 }
+
+bool uuid_fake_bytes(void *out, size_t len)
+{
+	uint8_t *o = out, b[8];
+	for (size_t i = 0; i < len; i += 8) {
+		if (!uuid_fake8(b))
+			return false;
+		memcpy(o + i, b, len - i < 8 ? len - i : 8);
+	}
+	return true;
+}
 #endif
 
 bool uuid_v7(char out[UUID_STR_LEN + 1])

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/json_in.h"
 #include "base/clock.h"
 #include "base/fault.h"
 #include "base/log.h"
@@ -72,7 +73,7 @@ static void advance(struct world *w, int64_t ms)
 
 /* ---- answers ------------------------------------------------------------------ */
 
-enum render_kind { R_SESSION, R_APPROVAL, R_TRANSFER, R_CLIENT, R_DEST, R_POLICY, R_RATE, R_PFEE };
+enum render_kind { R_SESSION, R_APPROVAL, R_TRANSFER, R_CLIENT, R_DEST, R_POLICY, R_RATE, R_PFEE, R_HOOK };
 
 struct render_ctx {
 	enum render_kind kind;
@@ -115,6 +116,9 @@ static void sim_render(void *ctx, const struct svc_outcome *o, const void *resul
 	} else if (c->kind == R_PFEE) {
 		const struct store_partner_fee *f = result;
 		snprintf(buf, sizeof buf, "ok %s", f->id);
+	} else if (c->kind == R_HOOK) {
+		const struct store_hook_endpoint *ep = result;
+		snprintf(buf, sizeof buf, "ok %s", ep->id);
 	} else {
 		snprintf(buf, sizeof buf, "ok policy");
 	}
@@ -255,6 +259,22 @@ static bool setup(struct world *w)
 		svc_answer_clear(&a);
 		if (!ok) {
 			sim_failf(w, "setup: policy");
+			return false;
+		}
+	}
+	if (sim_rng_chance(&w->rng, 500)) {
+		w->svc.session_snapshot = api_session_snapshot;
+		w->svc.hook_payloads = api_hook_payloads;
+		w->svc.hook_retry_base_ms = 1000;
+		struct svc_answer a = {0};
+		struct render_ctx rc = {.kind = R_HOOK};
+		struct svc_render r = {sim_render, &rc};
+		svc_hook_create(&w->svc, &w->a1, NULL, "https://hooks.example.com/sim", "standard",
+				"[\"*\"]", "whsec_c2ltdWxhdG9yLXNlY3JldC1mb3ItdGVzdHM", &r, &a);
+		bool ok = answer_id(a.body, w->hook_id);
+		svc_answer_clear(&a);
+		if (!ok) {
+			sim_failf(w, "setup: webhook endpoint");
 			return false;
 		}
 	}
@@ -740,6 +760,8 @@ static void restart(struct world *w, const char *why)
 	w->store->commit_batch_max = w->batch_max;
 	w->svc.store = w->store;
 	enum err e = svc_worker_recover(&w->svc, "sim");
+	if (e == ERR_OK)
+		e = svc_hook_recover(&w->svc, "sim");
 	if (e != ERR_OK)
 		sim_failf(w, "recover after restart: %s", err_code(e));
 }
@@ -847,6 +869,93 @@ static void act_rate(struct world *w)
 	svc_answer_clear(&a);
 }
 
+bool sim_received(const struct world *w, const char *message_id)
+{
+	for (int i = 0; i < w->nreceived; i++)
+		if (strcmp(w->received[i], message_id) == 0)
+			return true;
+	return false;
+}
+
+static bool was_delivered(const struct world *w, const char *id)
+{
+	for (int i = 0; i < w->ndelivered; i++)
+		if (strcmp(w->delivered[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* One dispatcher pass: claim due deliveries, and answer each as the
+ * receiver the seed plays does (2xx, 500, no answer, or the sender dies
+ * before it records anything: the lease lapses). calm: 2xx always. */
+static int dispatch(struct world *w, bool calm, int64_t *next_out)
+{
+	struct svc_hook_job jobs[8];
+	int64_t next = 0;
+	int max = calm ? 8 : (int)sim_rng_range(&w->rng, 1, 8);
+	int n = svc_hook_claim(&w->svc, "sim/d0", max, jobs, &next);
+	*next_out = next;
+	if (n < 0) {
+		sim_tracef(w, "dispatch: store failed");
+		infra_ok(w, "webhook claim", ERR_INTERNAL);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct store_hook_delivery *d = &jobs[i].d;
+		store_id id;
+		memcpy(id, d->id, sizeof id);
+		if (was_delivered(w, id))
+			sim_failf(w, "delivery %s was recorded delivered, and is sent again", id);
+		int r = calm ? 0 : (int)sim_rng_range(&w->rng, 0, 99);
+		int status = r < 65 ? 200 : r < 80 ? 500 : 0;
+		w->st.sends++;
+		if (r >= 90) {
+			sim_tracef(w, "dispatch %s: the sender dies", d->message_id);
+			svc_hook_job_clear(&jobs[i]);
+			continue;
+		}
+		if (status == 200 && !sim_received(w, d->message_id) && w->nreceived < SIM_HOOKS_MAX)
+			snprintf(w->received[w->nreceived++], 64, "%s", d->message_id);
+		char msg[64];
+		snprintf(msg, sizeof msg, "%s", d->message_id);
+		enum svc_hook_outcome o =
+			svc_hook_complete(&w->svc, &jobs[i], status, status ? "" : "timeout", 5);
+		sim_tracef(w, "dispatch %s: %d: %s", msg, status,
+			   o == SVC_HOOK_RECORDED ? "recorded" : o == SVC_HOOK_LEASE_LOST ? "lease lost"
+											  : "store failed");
+		if (o == SVC_HOOK_STORE_FAILED)
+			infra_ok(w, "webhook complete", ERR_INTERNAL);
+		else if (o == SVC_HOOK_RECORDED && status == 200 && w->ndelivered < SIM_HOOKS_MAX)
+			memcpy(w->delivered[w->ndelivered++], id, sizeof id);
+	}
+	return n;
+}
+
+static void act_dispatch(struct world *w)
+{
+	int64_t next;
+	if (w->hook_id[0])
+		sim_tracef(w, "dispatch: %d claimed", dispatch(w, false, &next));
+}
+
+/* The receiver answers everything now: every delivery must end. */
+static void drain_hooks(struct world *w)
+{
+	for (int round = 0; round < 4 * SIM_DRAIN_ROUNDS && w->hook_id[0] && !w->fail[0]; round++) {
+		int64_t next = 0;
+		if (dispatch(w, true, &next) > 0)
+			continue;
+		if (next == 0)
+			return; /* nothing pending */
+		/* Nothing due now: to the next one due, or past a lapsed sender's lease. */
+		int64_t now = (int64_t)w->now_ms;
+		advance(w, next > now ? next - now : LIMIT_WEBHOOK_LEASE_MS + 1);
+	}
+	if (w->hook_id[0])
+		sim_failf(w, "webhook deliveries still pending after %d calm rounds",
+			  4 * SIM_DRAIN_ROUNDS);
+}
+
 static void act_deposit(struct world *w)
 {
 	int ai = (int)sim_rng_range(&w->rng, 0, SIM_ACCOUNTS - 1);
@@ -877,6 +986,8 @@ static void act(struct world *w)
 		restart(w, "chosen");
 	else if (r < 975)
 		act_rate(w);
+	else if (r < 990)
+		act_dispatch(w);
 	else
 		act_deposit(w);
 }
@@ -928,6 +1039,8 @@ static void drain(struct world *w)
 		if (!session_status_terminal(w->sess[i].last))
 			sim_failf(w, "s%d still %s after %d calm rounds", i,
 			      session_status_name(w->sess[i].last), SIM_DRAIN_ROUNDS);
+	if (!w->fail[0])
+		drain_hooks(w);
 	sim_audit_events(w);
 }
 
@@ -1091,6 +1204,9 @@ int main(int argc, char **argv)
 	}
 	if (from == 0 || steps < 0)
 		usage();
+	/* As serve does: jansson allocates through the fault build's hook, so
+	 * alloc faults reach event snapshots and webhook payloads. */
+	json_in_init();
 	/* The service's own log lines would drown the trace. */
 	log_set_level(verbose ? LOG_ERROR : (enum log_level)(LOG_ERROR + 1));
 	double t0 = wall_s();
@@ -1118,11 +1234,11 @@ int main(int argc, char **argv)
 	printf("sim: %ld seeds (from %llu), %ld steps, %ld creates (%ld replays), %ld sessions "
 	       "(%ld settled, %ld failed, %ld cancelled), %ld worker passes, %ld restarts "
 	       "(%ld crashes mid-pass), %ld faults armed, rail: %ld lost answers, %ld timeouts, "
-	       "%ld duplicate calls, %ld late answers%s; %ld failures in %.1fs\n",
+	       "%ld duplicate calls, %ld late answers; %ld webhook sends%s; %ld failures in %.1fs\n",
 	       total.seeds, (unsigned long long)from, total.steps, total.creates, total.replays,
 	       total.sessions, total.settled, total.failed, total.cancelled, total.ticks,
 	       total.restarts, total.crashes, total.faults, total.lost, total.timeouts,
-	       total.duplicates, total.late, twice ? ", each run twice: same trace" : "",
+	       total.duplicates, total.late, total.sends, twice ? ", each run twice: same trace" : "",
 	       failures + nondet, wall_s() - t0);
 	return failures + nondet ? 1 : 0;
 }

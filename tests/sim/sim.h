@@ -104,6 +104,7 @@ const struct sim_chain *sim_rail_chain_of(const struct sim_rail *r, const char *
 #define SIM_STEP_MS 1000  /* the time each stage takes */
 #define SIM_DRAIN_ROUNDS 200
 #define SIM_RATES_MAX 64
+#define SIM_HOOKS_MAX 4096
 #define SIM_T0_MS 1780000000000ULL /* 2026-05-28: the fake clock's start */
 
 struct sim_session {
@@ -153,7 +154,7 @@ struct sim_rate {
 
 struct sim_stats {
 	long seeds, steps, creates, replays, sessions, settled, failed, cancelled, restarts,
-		crashes, faults, lost, timeouts, duplicates, late, ticks;
+		crashes, faults, lost, timeouts, duplicates, late, ticks, sends;
 };
 
 struct world {
@@ -177,6 +178,12 @@ struct world {
 	struct sim_rate rates[SIM_RATES_MAX];
 	int nrates;
 	store_id partner_fee_id; /* "" until made */
+	/* Webhooks (some seeds): one endpoint taking every event. */
+	store_id hook_id; /* "" for none */
+	store_id delivered[SIM_HOOKS_MAX]; /* recorded delivered: never to be sent again */
+	int ndelivered;
+	char received[SIM_HOOKS_MAX][64]; /* message ids the receiver answered 2xx */
+	int nreceived;
 	uint64_t now_ms;
 	int batch_max;   /* the store's commit_batch_max: 1 (a commit per write) .. 256 */
 	int64_t step_ms; /* the time each stage takes: 0 or SIM_STEP_MS */
@@ -205,7 +212,9 @@ bool sim_reachable(enum session_status from, enum session_status to);
 /* Every invariant, after a step; failures through sim_failf. Updates what
  * the world knows of each session (its last status and version). */
 void sim_audit(struct world *w);
-/* Each session's event log, at rest. */
+/* Each session's event log, at rest, and with an endpoint, each status
+ * event's one delivery, delivered and received. */
 void sim_audit_events(struct world *w);
+bool sim_received(const struct world *w, const char *message_id);
 
 #endif

@@ -286,6 +286,7 @@ struct events {
 	int n;
 	int64_t seq[64];
 	char type[64][48];
+	store_id id[64];
 };
 
 static void on_event(void *arg, const struct store_event *ev)
@@ -293,9 +294,59 @@ static void on_event(void *arg, const struct store_event *ev)
 	struct events *e = arg;
 	if (e->n < 64) {
 		e->seq[e->n] = ev->resource_seq;
+		memcpy(e->id[e->n], ev->id, sizeof e->id[e->n]);
 		snprintf(e->type[e->n], sizeof e->type[e->n], "%s", ev->type);
 	}
 	e->n++;
+}
+
+struct deliveries {
+	int n;
+	char status[8][12];
+	char message_id[8][64];
+};
+
+static void on_delivery(void *arg, const void *row)
+{
+	struct deliveries *d = arg;
+	const struct store_hook_delivery *r = row;
+	if (d->n < 8) {
+		snprintf(d->status[d->n], sizeof d->status[d->n], "%s", r->status);
+		snprintf(d->message_id[d->n], sizeof d->message_id[d->n], "%s", r->message_id);
+	}
+	d->n++;
+}
+
+struct of_event {
+	const char *endpoint, *event;
+	struct deliveries d;
+};
+
+static enum store_status of_event_tx(struct store_tx *tx, void *arg)
+{
+	struct of_event *o = arg;
+	o->d.n = 0;
+	return STORE_CALL(tx, hook_delivery_of_event, o->endpoint, o->event, on_delivery, &o->d);
+}
+
+/* A status event has one delivery to the endpoint (a stage change none),
+ * delivered, and the receiver got it. */
+static void audit_deliveries(struct world *w, int i, const char *event_id, bool status_event)
+{
+	struct of_event o = {.endpoint = w->hook_id, .event = event_id};
+	if (store_run(w->store, false, of_event_tx, &o) != STORE_OK) {
+		sim_failf(w, "s%d: the deliveries of event %s cannot be read", i, event_id);
+		return;
+	}
+	if (o.d.n != (status_event ? 1 : 0)) {
+		sim_failf(w, "s%d: event %s has %d deliveries", i, event_id, o.d.n);
+		return;
+	}
+	if (o.d.n && strcmp(o.d.status[0], "delivered") != 0)
+		sim_failf(w, "s%d: event %s's delivery is %s at rest", i, event_id, o.d.status[0]);
+	else if (o.d.n && !sim_received(w, o.d.message_id[0]))
+		sim_failf(w, "s%d: delivery %s recorded delivered, never received", i,
+			  o.d.message_id[0]);
 }
 
 /* Each session's events: numbered 1..event_seq without gap, the first
@@ -348,6 +399,8 @@ void sim_audit_events(struct world *w)
 				at = st;
 			}
 		}
+		for (int k = 0; k < e.n && k < 64 && w->hook_id[0]; k++)
+			audit_deliveries(w, i, e.id[k], strcmp(e.type[k], "off_ramp_session.stage_changed") != 0);
 		if (at != m->last)
 			sim_failf(w, "s%d is %s, its last status event says %s", i,
 			      session_status_name(m->last), session_status_name(at));
