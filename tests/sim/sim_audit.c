@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "base/fault.h"
 #include "sim.h"
 
@@ -287,6 +289,7 @@ struct events {
 	int64_t seq[64];
 	char type[64][48];
 	store_id id[64];
+	char *data[64]; /* owned */
 };
 
 static void on_event(void *arg, const struct store_event *ev)
@@ -295,6 +298,7 @@ static void on_event(void *arg, const struct store_event *ev)
 	if (e->n < 64) {
 		e->seq[e->n] = ev->resource_seq;
 		memcpy(e->id[e->n], ev->id, sizeof e->id[e->n]);
+		e->data[e->n] = strdup(ev->data ? ev->data : "");
 		snprintf(e->type[e->n], sizeof e->type[e->n], "%s", ev->type);
 	}
 	e->n++;
@@ -304,6 +308,7 @@ struct deliveries {
 	int n;
 	char status[8][12];
 	char message_id[8][64];
+	char *body; /* the first's (owned) */
 };
 
 static void on_delivery(void *arg, const void *row)
@@ -314,6 +319,8 @@ static void on_delivery(void *arg, const void *row)
 		snprintf(d->status[d->n], sizeof d->status[d->n], "%s", r->status);
 		snprintf(d->message_id[d->n], sizeof d->message_id[d->n], "%s", r->message_id);
 	}
+	if (d->n == 0)
+		d->body = strdup(r->body ? r->body : "");
 	d->n++;
 }
 
@@ -325,28 +332,40 @@ struct of_event {
 static enum store_status of_event_tx(struct store_tx *tx, void *arg)
 {
 	struct of_event *o = arg;
+	free(o->d.body);
+	o->d.body = NULL;
 	o->d.n = 0;
 	return STORE_CALL(tx, hook_delivery_of_event, o->endpoint, o->event, on_delivery, &o->d);
 }
 
 /* A status event has one delivery to the endpoint (a stage change none),
  * delivered, and the receiver got it. */
-static void audit_deliveries(struct world *w, int i, const char *event_id, bool status_event)
+static void audit_deliveries(struct world *w, int i, const char *event_id, const char *data,
+			     bool status_event)
 {
 	struct of_event o = {.endpoint = w->hook_id, .event = event_id};
 	if (store_run(w->store, false, of_event_tx, &o) != STORE_OK) {
 		sim_failf(w, "s%d: the deliveries of event %s cannot be read", i, event_id);
-		return;
-	}
-	if (o.d.n != (status_event ? 1 : 0)) {
+	} else if (o.d.n != (status_event ? 1 : 0)) {
 		sim_failf(w, "s%d: event %s has %d deliveries", i, event_id, o.d.n);
-		return;
-	}
-	if (o.d.n && strcmp(o.d.status[0], "delivered") != 0)
+	} else if (o.d.n && strcmp(o.d.status[0], "delivered") != 0) {
 		sim_failf(w, "s%d: event %s's delivery is %s at rest", i, event_id, o.d.status[0]);
-	else if (o.d.n && !sim_received(w, o.d.message_id[0]))
+	} else if (o.d.n && !sim_received(w, o.d.message_id[0])) {
 		sim_failf(w, "s%d: delivery %s recorded delivered, never received", i,
 			  o.d.message_id[0]);
+	} else if (o.d.n && getenv("SIM_PAYLOADS")) {
+		/* What was sent carries the event's own snapshot. Opt-in: it
+		 * fails today (seed 5: one character of a uuid missing from a
+		 * payload; tests/sim/README.md, "Open findings"). */
+		json_t *body = json_loads(o.d.body ? o.d.body : "", 0, NULL);
+		json_t *snap = json_loads(data ? data : "", 0, NULL);
+		if (!body || !snap || !json_equal(json_object_get(body, "data"), snap))
+			sim_failf(w, "s%d: event %s was sent without its snapshot: %.120s", i, event_id,
+				  o.d.body ? o.d.body : "");
+		json_decref(body);
+		json_decref(snap);
+	}
+	free(o.d.body);
 }
 
 /* Each session's events: numbered 1..event_seq without gap, the first
@@ -368,6 +387,8 @@ void sim_audit_events(struct world *w)
 		}
 		if (more || e.n > 64 || e.n != row.event_seq) {
 			sim_failf(w, "s%d has %d events, event_seq %lld", i, e.n, (long long)row.event_seq);
+			for (int k = 0; k < e.n && k < 64; k++)
+				free(e.data[k]);
 			return;
 		}
 		enum session_status at = SESSION__COUNT;
@@ -400,7 +421,10 @@ void sim_audit_events(struct world *w)
 			}
 		}
 		for (int k = 0; k < e.n && k < 64 && w->hook_id[0]; k++)
-			audit_deliveries(w, i, e.id[k], strcmp(e.type[k], "off_ramp_session.stage_changed") != 0);
+			audit_deliveries(w, i, e.id[k], e.data[k],
+					 strcmp(e.type[k], "off_ramp_session.stage_changed") != 0);
+		for (int k = 0; k < e.n && k < 64; k++)
+			free(e.data[k]);
 		if (at != m->last)
 			sim_failf(w, "s%d is %s, its last status event says %s", i,
 			      session_status_name(m->last), session_status_name(at));
