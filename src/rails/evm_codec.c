@@ -61,6 +61,8 @@ void evm_rlp_init(struct evm_rlp *w, uint8_t *buf, size_t cap)
 
 static void put(struct evm_rlp *w, const uint8_t *p, size_t len)
 {
+	if (len == 0)
+		return; /* p may be NULL then */
 	if (w->overflow || len > w->cap - w->n) {
 		w->overflow = true;
 		return;
