@@ -258,7 +258,7 @@ static bool rpc_call_word(const struct evm *e, const char *contract, const char 
 {
 	struct rpc_out o;
 	rpc(e, "eth_call",
-	    json_pack("[{s:s, s:s}, s:s]", "to", contract, "data", data, "latest"), &o);
+	    json_pack("[{s:s, s:s}, s]", "to", contract, "data", data, "latest"), &o);
 	bool ok = o.result && evm_hex_decode(json_string_value(o.result), word, 32);
 	if (!ok && o.answered)
 		log_error("evm: eth_call %s: %s", contract, o.error[0] ? o.error : "not one word");

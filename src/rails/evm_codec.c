@@ -8,45 +8,21 @@
  */
 #include "rails/evm_codec.h"
 
-#include <nettle/sha3.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/crypto.h"
+#include "domain/ident.h"
 
 /* ---- Keccak-256 --------------------------------------------------------- */
 
-#define KECCAK256_RATE 136 /* 1600 - 2*256 bits of capacity, in bytes */
-
-static void absorb_block(struct sha3_state *st, const uint8_t *p)
-{
-	for (int i = 0; i < KECCAK256_RATE / 8; i++) {
-		uint64_t lane = 0;
-		for (int k = 7; k >= 0; k--) /* lanes are little-endian */
-			lane = lane << 8 | p[8 * i + k];
-		st->a[i] ^= lane;
-	}
-	sha3_permute(st);
-}
-
+/* One sponge in the tree: domain/ident.c's (nettle's permutation, Keccak's
+ * own padding), which EIP-55 address checksums already use. */
 void evm_keccak256(const void *data, size_t len, uint8_t out[EVM_HASH_LEN])
 {
-	struct sha3_state st;
-	memset(&st, 0, sizeof st);
-	const uint8_t *p = data;
-	for (; len >= KECCAK256_RATE; p += KECCAK256_RATE, len -= KECCAK256_RATE)
-		absorb_block(&st, p);
-	/* Original Keccak padding: 0x01 after the message, 0x80 on the
-	 * block's last byte (both in one byte when they meet). */
-	uint8_t last[KECCAK256_RATE] = {0};
-	memcpy(last, p, len);
-	last[len] ^= 0x01;
-	last[KECCAK256_RATE - 1] ^= 0x80;
-	absorb_block(&st, last);
-	for (int i = 0; i < EVM_HASH_LEN; i++)
-		out[i] = (uint8_t)(st.a[i / 8] >> (8 * (i % 8)));
+	ident_keccak256(data, len, out);
 }
 
 /* ---- RLP ---------------------------------------------------------------- */

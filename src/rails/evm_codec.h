@@ -4,10 +4,12 @@
  * ERC-20 transfer(address,uint256) call data, and the exact conversion of
  * our minor units into a token's base units.
  *
- * Nothing here is home-made cryptography: Keccak-256 is the sponge (rate
- * 136, pad 0x01..0x80) over nettle's Keccak-f[1600] permutation
- * (sha3_permute; nettle's sha3_256 pads 0x06, which is SHA3, not the
- * Keccak-256 Ethereum uses), and signatures come from libsecp256k1
+ * Nothing here is home-made cryptography. Keccak-256 is domain/ident.c's
+ * sponge (rate 136, Keccak's pad 0x01..0x80) over nettle's Keccak-f[1600]
+ * permutation (sha3_permute): nettle 3.8's sha3_256 pads 0x06 (SHA-3, not
+ * the Keccak-256 Ethereum uses) and OpenSSL 3.0 has no "KECCAK-256" digest
+ * (only KECCAK-KMAC; KECCAK-256 arrived in 3.2), so the padding is ours and
+ * the permutation the library's. Signatures come from libsecp256k1
  * (RFC 6979 nonces, low-s, recoverable). RLP is a serialisation.
  *
  * All functions are pure and thread-safe except evm_signer_*, whose
