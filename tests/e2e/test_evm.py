@@ -415,3 +415,87 @@ def test_key_file_readable_by_others_is_refused(tmp_path, chain):
                         *evm_args(chain, kf, 1)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2, p.stderr
     assert "group or others" in p.stderr and HOT_KEY[2:] not in p.stderr + p.stdout
+
+
+class HostileNode:
+    """A JSON-RPC "node" that answers eth_chainId right and everything else
+    wrong, in turn: too large, another id, bad hex, duplicate keys, not
+    JSON, and (once) too slowly."""
+
+    def __init__(self):
+        import http.server
+        import socketserver
+        import threading
+        self.seen = []
+        node = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                node.seen.append(req["method"])
+                rid = req["id"]
+                if req["method"] == "eth_chainId":
+                    body = json.dumps({"jsonrpc": "2.0", "id": rid, "result": hex(CHAIN_ID)})
+                else:
+                    k = len([m for m in node.seen if m != "eth_chainId"])
+                    mode = node.modes[k % len(node.modes)]
+                    if mode == "slow" and "slow" not in node.done:
+                        node.done.add("slow")
+                        time.sleep(6.5)
+                    body = {
+                        "big": lambda: json.dumps({"jsonrpc": "2.0", "id": rid, "result": "0x" + "0" * 300_000}),
+                        "id": lambda: json.dumps({"jsonrpc": "2.0", "id": rid + 1, "result": "0x1"}),
+                        "hex": lambda: json.dumps({"jsonrpc": "2.0", "id": rid, "result": "0xzz"}),
+                        "dup": lambda: '{"jsonrpc":"2.0","id":%d,"result":"0x1","result":"0x2"}' % rid,
+                        "junk": lambda: "<html>not json</html>",
+                        "slow": lambda: json.dumps({"jsonrpc": "2.0", "id": rid, "result": "0x1"}),
+                    }[mode]()
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except OSError:
+                    pass
+
+        self.modes = ["junk", "slow", "big", "id", "hex", "dup"]  # by request count, from 1
+        self.done = set()
+        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_hostile_node_answers_make_sessions_wait_not_fail(tmp_path, chain):
+    node = HostileNode()
+    d = tmp_path / "hostile"
+    d.mkdir()
+    args = ["--rails", "evm", "--evm-rpc-url", node.url, "--evm-key-file", str(key_file(d)),
+            "--evm-token", f"USDC:ethereum:{chain.token}", "--evm-chain-id", f"ethereum:{CHAIN_ID}"]
+    s = Server(d, step_ms=STEP_MS, extra_args=args)
+    s.start()
+    try:
+        p = Payee(s, new_address())
+        sid = p.create("60.00")
+        wait_for(lambda: len([m for m in node.seen if m != "eth_chainId"]) >= 6, 30,
+                 "the rail asking the node through every kind of bad answer")
+        st = p.session(sid)
+        assert st["status"] == "executing" and st["failure_reason"] is None, st
+        assert st["waiting_reason"] == "rail_unavailable" and st["payout_reference"] is None, st
+        assert db_scalar(s, "SELECT count(*) FROM chain_txs") == 0, "nothing signed on bad answers"
+        err = s.stderr()
+        for why in ("answer too large", "not a JSON-RPC answer", "Timeout", "not one word"):
+            assert why in err, f"{why!r} not logged"
+        assert s.alive()
+    finally:
+        s.stop_checked()
+        node.stop()
