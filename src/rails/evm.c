@@ -706,9 +706,10 @@ static void evm_status(struct evm *e, const struct rail_call *c, struct rail_res
 		return;
 	}
 	/* Not mined under any hash: stuck past the policy's wait, replace;
-	 * otherwise make sure the node still has it. */
+	 * otherwise make sure the node still has it (a row whose "sent" mark
+	 * was lost has no send time: re-sent, never replaced blind). */
 	int64_t now = (int64_t)clock_now_ms();
-	if (now - row.sent_at_ms >= e->cfg.replace_after_ms &&
+	if (row.sent_at_ms > 0 && now - row.sent_at_ms >= e->cfg.replace_after_ms &&
 	    row.replacements < LIMIT_EVM_REPLACEMENTS)
 		replace(e, &row);
 	else
