@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/limits.h"
 #include "base/uuid.h"
 #include "service/service.h"
 
@@ -31,10 +32,12 @@ struct api_request {
 	const char *content_type;
 	const char *idempotency_key;
 	const char *if_match;
+	const char *if_none_match; /* the dashboard's assets answer 304 on their ETag */
 	bool body_too_large;       /* past LIMIT_BODY_BYTES: answered 413 after auth */
 	const char *body;          /* NULL or len bytes, not NUL-terminated */
 	size_t body_len;
-	char request_id[UUID_STR_LEN + 1];
+	/* The client's X-Request-Id when sane (http/server.c), else a UUIDv7. */
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
 };
 
 struct api_response {
@@ -46,15 +49,40 @@ struct api_response {
 	char etag[40];         /* "" for none */
 	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
 	int retry_after_s;     /* > 0: Retry-After (a 503: try again this soon) */
+	/* static text; NULL: application/json (the dashboard's files, /metrics) */
+	const char *content_type;
+	const char *cache_control; /* static text; NULL: no-store */
+	bool dashboard;            /* add the dashboard's CSP and security headers */
+	int metrics_route;     /* metrics_http_observe's slot: 0 unmatched, else the route's */
+	store_id principal_id; /* the authenticated principal (the log's); "" for none */
+};
+
+/* Where GET /metrics is served (serve --metrics-listen). */
+enum api_metrics_where {
+	API_METRICS_HERE = 0,  /* a route like the others */
+	API_METRICS_ELSEWHERE, /* not here: /metrics answers 404 */
+	API_METRICS_ONLY,      /* the metrics listener: /metrics and nothing else */
 };
 
 struct api {
 	struct service *svc;
+	enum api_metrics_where metrics;
 };
 
 /* Handle one request. Always fills res (status and a JSON body). */
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res);
 void api_response_clear(struct api_response *res);
+
+/* GET or HEAD of /dashboard or /dashboard/<file>: fills res with the
+ * embedded file (or a 404/405 JSON error) and returns true; false for any
+ * other path. The body is malloc'd, owned by res. Thread-safe. */
+bool api_dashboard(const struct api_request *req, struct api_response *res);
+/* What every dashboard answer carries (CONTRACT §15): nothing but our own
+ * files, no inline script or style, never framed. */
+#define API_DASHBOARD_CSP                                                                \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "     \
+	"img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
 
 /* An error answer with no request context (used by the HTTP adapter for
  * 413 and the like). */
@@ -85,6 +113,16 @@ int api_hook_payloads(const char *format, const struct store_session *s,
 		      struct svc_hook_payload *out);
 /* Whether endpoint URLs may be on loopback (serve --webhook-allow-loopback). */
 extern bool api_webhook_allow_loopback;
+
+/* GET /metrics: the Prometheus text (exposition format 0.0.4) of every
+ * series (docs/OPERATIONS.md), malloc'd, *len its length; NULL when out of
+ * memory. */
+#define API_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+char *api_metrics_text(struct api *api, size_t *len);
+
+/* The route template of a metrics_route slot ("/off-ramp-sessions/{id}"),
+ * "unmatched" for 0 or a slot out of range. Static. */
+const char *api_route_name(int metrics_route);
 
 /* The errors.json catalogue, built from base/errors.def. Owned by caller. */
 char *api_errors_catalogue(size_t *len);

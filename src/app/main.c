@@ -5,7 +5,7 @@
  *   offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]
  *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
  *                 [--max-connections N] [--max-connections-per-ip N] [--header-timeout-ms N]
- *                 [--node-id ID] [--session-lease-ms N]
+ *                 [--node-id ID] [--session-lease-ms N] [--metrics-listen HOST:PORT]
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
@@ -35,9 +35,12 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json_in.h"
 #include "base/clock.h"
 #include "base/limits.h"
+#include "base/fault.h"
 #include "base/log.h"
+#include "cli/cli.h"
 #include "domain/capability.h"
 #include "http/server.h"
 #include "rails/evm.h"
@@ -53,6 +56,7 @@ struct opts {
 	bool db_flag; /* --db was given */
 	const char *database_url;
 	const char *listen;
+	const char *metrics_listen; /* NULL: GET /metrics on listen */
 	const char *node_id; /* NULL: "<hostname>:<listen>" */
 	const char *rails;
 	long sandbox_step_ms;
@@ -92,6 +96,7 @@ static void usage(FILE *f)
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
+	      "                [--metrics-listen HOST:PORT]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -103,7 +108,11 @@ static void usage(FILE *f)
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
+	      "  offramp sessions list|get, accounts get, approvals list|approve|reject,\n"
+	      "          webhooks list|attempts [--url URL] [--json]  (a running server;\n"
+	      "          OFFRAMP_API_KEY; `offramp sessions --help`, man offramp)\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
+	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
 	      "             (flags win over the environment)\n"
@@ -157,6 +166,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"db", required_argument, NULL, 'd'},
 		{"database-url", required_argument, NULL, 'u'},
 		{"listen", required_argument, NULL, 'l'},
+		{"metrics-listen", required_argument, NULL, 'M'},
 		{"node-id", required_argument, NULL, 'N'},
 		{"rails", required_argument, NULL, 'r'},
 		{"sandbox-step-ms", required_argument, NULL, 's'},
@@ -190,6 +200,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->db = env_or("OFFRAMP_DB", "./offramp.db");
 	o->database_url = env_or("OFFRAMP_DATABASE_URL", NULL);
 	o->listen = env_or("OFFRAMP_LISTEN", "127.0.0.1:8080");
+	o->metrics_listen = env_or("OFFRAMP_METRICS_LISTEN", NULL);
 	o->node_id = env_or("OFFRAMP_NODE_ID", NULL);
 	o->rails = "sandbox";
 	o->evm.confirmations = 1;
@@ -247,6 +258,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'd': o->db = optarg; db_flag = true; break;
 		case 'u': o->database_url = optarg; url_flag = true; break;
 		case 'l': o->listen = optarg; break;
+		case 'M': o->metrics_listen = optarg; break;
 		case 'N': o->node_id = optarg; break;
 		case 'r': o->rails = optarg; break;
 		case 's':
@@ -502,10 +514,48 @@ static json_t *ledger_json(const struct svc_ledger_report *rp)
 			 net);
 }
 
+/* Progress of a long admin operation, shown only when stderr is a
+ * terminal (scripts and logs get the JSON answer alone): one line redrawn
+ * at most every LIMIT_PROGRESS_REDRAW_MS and at each phase's end. */
+struct tty_progress {
+	const char *op;
+	uint64_t start_ms, last_ms;
+	bool shown;
+};
+
+static void tty_progress_fn(void *arg, const char *phase, int64_t rows, bool done)
+{
+	struct tty_progress *p = arg;
+	uint64_t now = clock_mono_ms();
+	if (p->shown && now - p->last_ms < LIMIT_PROGRESS_REDRAW_MS && !done)
+		return; /* a phase's end is always drawn */
+	p->last_ms = now;
+	p->shown = true;
+	uint64_t ms = now - p->start_ms;
+	fprintf(stderr, "\r\033[K%s: %s: %lld rows, %llu.%01llu s", p->op, phase, (long long)rows,
+		(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+}
+
+/* A progress for op on a terminal, else none (NULL fn). */
+static struct store_progress tty_progress(struct tty_progress *p, const char *op)
+{
+	*p = (struct tty_progress){.op = op, .start_ms = clock_mono_ms()};
+	return (struct store_progress){.fn = isatty(STDERR_FILENO) ? tty_progress_fn : NULL, .arg = p};
+}
+
+static void tty_progress_end(const struct tty_progress *p)
+{
+	if (p->shown)
+		fputc('\n', stderr);
+}
+
 static int cmd_verify_ledger(struct service *svc)
 {
 	struct svc_ledger_report r;
-	enum err e = svc_verify_ledger(svc, &r);
+	struct tty_progress tp;
+	struct store_progress prog = tty_progress(&tp, "verify-ledger");
+	enum err e = svc_verify_ledger_progress(svc, &prog, &r);
+	tty_progress_end(&tp);
 	if (e) {
 		fprintf(stderr, "offramp: verify-ledger: %s\n", err_message(e));
 		return 1;
@@ -534,14 +584,19 @@ static int cmd_migrate_sqlite(struct service *svc, const struct opts *o)
 		return 1;
 	}
 	static struct store_copy_report r; /* 4 KiB of table names: off the stack */
-	enum store_status st = store_copy(from, svc->store, &r);
+	struct tty_progress tp;
+	struct store_progress prog = tty_progress(&tp, "migrate-sqlite");
+	enum store_status st = store_copy(from, svc->store, &prog, &r);
+	tty_progress_end(&tp);
 	store_close(from);
 	if (st != STORE_OK) {
 		fprintf(stderr, "offramp: migrate-sqlite: %s\n", r.problem);
 		return 1;
 	}
 	struct svc_ledger_report lr;
-	enum err e = svc_verify_ledger(svc, &lr);
+	prog = tty_progress(&tp, "migrate-sqlite: verify-ledger");
+	enum err e = svc_verify_ledger_progress(svc, &prog, &lr);
+	tty_progress_end(&tp);
 	if (e) {
 		fprintf(stderr, "offramp: migrate-sqlite: copied, but verify-ledger failed: %s\n",
 			err_message(e));
@@ -848,8 +903,21 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 				 .max_connections = (unsigned)o->max_connections,
 				 .max_per_ip = (unsigned)o->max_per_ip,
 				 .header_timeout_ms = (unsigned)o->header_timeout_ms};
+	/* --metrics-listen: /metrics on its own listener, and not on this one. */
+	struct api metrics_api = {.svc = svc, .metrics = API_METRICS_ONLY};
+	struct http_metrics *metrics = NULL;
+	if (o->metrics_listen) {
+		api.metrics = API_METRICS_ELSEWHERE;
+		if (!(metrics = http_metrics_start(o->metrics_listen, &metrics_api))) {
+			dispatcher_stop(hooks);
+			workers_stop(workers);
+			rail_close(rail);
+			return 1;
+		}
+	}
 	struct http_server *http = http_start(&hc, &api);
 	if (!http) {
+		http_metrics_stop(metrics);
 		dispatcher_stop(hooks);
 		workers_stop(workers);
 		rail_close(rail);
@@ -860,6 +928,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(http);
+	http_metrics_stop(metrics);
 	svc->workers_running = NULL;
 	workers_stop(workers);
 	dispatcher_stop(hooks);
@@ -876,6 +945,8 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	const char *sub = NULL;
+	if (cli_is_command(cmd))
+		return cli_main(argc - 1, argv + 1); /* src/cli: a client of a running server */
 	int shift = 1;
 	if (strcmp(cmd, "admin") == 0) {
 		if (argc < 3) {
@@ -905,6 +976,9 @@ int main(int argc, char **argv)
 		return rc;
 	if (sub)
 		log_set_level(LOG_WARN); /* admin output is the JSON line */
+	json_in_init();
+	if (!sub && !fault_init())
+		return 2; /* a malformed OFFRAMP_FAULT (test build only) */
 
 	struct store *st = open_store(&o);
 	if (!st)
@@ -916,8 +990,11 @@ int main(int argc, char **argv)
 			      .hook_payloads = api_hook_payloads,
 			      .destination_read = api_destination_read,
 			      .hook_retry_base_ms = o.webhook_retry_base_ms};
-	/* serve caches authenticated keys; admin commands need none. */
-	if (!sub && !(svc.auth_cache = svc_auth_cache_new())) {
+	/* serve caches authenticated keys and the metrics' database gauges;
+	 * admin commands need neither. */
+	if (!sub && (!(svc.auth_cache = svc_auth_cache_new()) ||
+		     !(svc.gauge_cache = svc_gauge_cache_new()))) {
+		svc_auth_cache_free(svc.auth_cache);
 		fprintf(stderr, "offramp: out of memory\n");
 		store_close(st);
 		return 1;
@@ -953,6 +1030,7 @@ int main(int argc, char **argv)
 		rc = cmd_verify_ledger(&svc);
 	store_close(st);
 	svc_auth_cache_free(svc.auth_cache);
+	svc_gauge_cache_free(svc.gauge_cache);
 	hook_global_fini();
 	return rc;
 }

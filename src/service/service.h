@@ -27,6 +27,7 @@
 #include "domain/fees.h"
 #include "domain/fx.h"
 #include "domain/money.h"
+#include "domain/session.h"
 #include "store/store.h"
 
 struct store_session;
@@ -67,6 +68,7 @@ struct service {
 	svc_destination_read_fn destination_read; /* required to create sessions */
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
+	struct svc_gauge_cache *gauge_cache; /* owned; NULL: every svc_gauges_read reads the store */
 	/* Whether the lifecycle's worker threads run (set by serve once they
 	 * are started; svc_ready reads it). NULL: none run. */
 	bool (*workers_running)(void *arg);
@@ -362,6 +364,11 @@ void svc_session_create(struct service *s, const struct auth *a, const struct sv
 			struct svc_answer *out);
 enum err svc_session_get(struct service *s, const struct auth *a, const char *id,
 			 struct store_session *out);
+/* The ledger transfers of the tenant's session id, oldest first: each(arg,
+ * transfer) after the read, outside any transaction. ERR_NOT_FOUND when the
+ * session is absent or another tenant's. */
+enum err svc_session_transfers(struct service *s, const struct auth *a, const char *id,
+			       void (*each)(void *arg, const struct store_transfer *), void *arg);
 
 struct svc_session_query {
 	const char *status;     /* NULL: any */
@@ -609,6 +616,25 @@ void svc_bulk_report_clear(struct svc_bulk_report *r);
 enum err svc_query_plans(struct service *s,
 			 void (*each)(void *arg, const struct store_plan_step *step), void *arg);
 
+/* ---- operations gauges (GET /metrics; docs/OPERATIONS.md) ---------------- */
+
+/* What the database holds at one instant, across every tenant. */
+struct svc_gauges {
+	int64_t sessions[SESSION__COUNT]; /* by status */
+	int64_t held_minor[CUR__COUNT];   /* by currency: holds not yet posted or voided */
+};
+/* The last read kept, so a storm of scrapes reads the database at most
+ * once every LIMIT_METRICS_GAUGE_CACHE_MS, and a slow read (a large
+ * table) at most a tenth of the time. new returns NULL when out of memory. */
+struct svc_gauge_cache *svc_gauge_cache_new(void);
+void svc_gauge_cache_free(struct svc_gauge_cache *c);
+/* The gauges: the cached read while it is fresh (a failed read is kept as
+ * long, so a lost database is not asked again by every scrape), else one
+ * read transaction; callers arriving meanwhile wait for that read rather
+ * than make their own. ERR_OK or an infrastructure error (out untouched).
+ * Thread-safe. */
+enum err svc_gauges_read(struct service *s, struct svc_gauges *out);
+
 /* ---- audit ------------------------------------------------------------- */
 
 struct svc_ledger_report {
@@ -623,5 +649,9 @@ struct svc_ledger_report {
 /* Check every invariant of CONTRACT §8. ERR_OK when the audit ran
  * (report->ok says whether the ledger is sound). */
 enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *report);
+/* The same, telling progress (borrowed, may be NULL) the rows read per
+ * phase (accounts, balances, transfers, sessions). */
+enum err svc_verify_ledger_progress(struct service *s, const struct store_progress *progress,
+				    struct svc_ledger_report *report);
 
 #endif

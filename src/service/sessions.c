@@ -17,6 +17,7 @@
  */
 #include "service/internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +50,17 @@ struct session_arg {
 	struct store_session rec;
 };
 
-/* The inline copy must be the saved destination, value for value. */
-static bool same_destination(const struct session_arg *c, const char *saved_body)
+/* The inline copy must be the saved destination, value for value. We
+ * wrote the saved text, so one that does not read back (out of memory)
+ * is our failure, STORE_FAIL, never the client's mismatch. */
+static enum store_status same_destination(const struct session_arg *c, const char *saved_body,
+					  bool *same)
 {
 	struct destination saved;
-	return c->s->destination_read(saved_body, &saved) &&
-	       destination_equal(&saved, c->req->inline_dest);
+	if (!c->s->destination_read(saved_body, &saved))
+		return STORE_FAIL;
+	*same = destination_equal(&saved, c->req->inline_dest);
+	return STORE_OK;
 }
 
 static enum store_status pre_tx(struct store_tx *tx, void *arg)
@@ -66,7 +72,9 @@ static enum store_status pre_tx(struct store_tx *tx, void *arg)
 	p->dest_st = STORE_CALL(tx, destination_get, c->a->tenant_id, c->req->destination_id,
 				&p->dest);
 	/* Parsing the saved text is work the single writer need not do. */
-	p->dest_same = p->dest_st == STORE_OK && same_destination(c, p->dest.body);
+	p->dest_same = false;
+	if (p->dest_st == STORE_OK && same_destination(c, p->dest.body, &p->dest_same) != STORE_OK)
+		p->dest_st = STORE_FAIL; /* the write transaction reads it again */
 	p->holds_st = STORE_CALL(tx, account_get_system, c->a->tenant_id, "holds", &p->holds);
 	return STORE_OK;
 }
@@ -153,9 +161,13 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 		return st;
 	bool same_owner = strcmp(dest.client_id, q->route_owner_client_id) == 0;
 	bool own_client = strcmp(acct.client_id, q->route_owner_client_id) == 0;
-	bool same_dest = same_owner && own_client &&
-			 (c->pre.dest_st == STORE_OK ? c->pre.dest_same
-						     : same_destination(c, dest.body));
+	bool same_dest = c->pre.dest_same;
+	if (same_owner && own_client && c->pre.dest_st != STORE_OK &&
+	    same_destination(c, dest.body, &same_dest) != STORE_OK) {
+		store_destination_clear(&dest);
+		return STORE_FAIL;
+	}
+	same_dest = same_dest && same_owner && own_client;
 	store_destination_clear(&dest);
 	if (!same_owner || !own_client)
 		return svc_refuse(o, ERR_DESTINATION_MISMATCH, SVC_FIELD_ROUTE_OWNER);
@@ -378,6 +390,49 @@ enum err svc_session_get(struct service *s, const struct auth *a, const char *id
 {
 	struct session_get_arg g = {a, id, out};
 	enum store_status st = store_run(s->store, false, session_get_tx, &g);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+struct transfers_arg {
+	const struct auth *a;
+	const char *id;
+	struct store_session s;
+	struct store_transfer rows[LIMIT_SESSION_TRANSFERS_MAX];
+	int n;
+};
+
+static void transfer_row(void *arg, const void *row)
+{
+	struct transfers_arg *t = arg;
+	/* A session moves its hold at most a few times (hold, post or void,
+	 * return); more would be our bug, not a client's. */
+	assert(t->n < LIMIT_SESSION_TRANSFERS_MAX);
+	if (t->n < LIMIT_SESSION_TRANSFERS_MAX)
+		t->rows[t->n++] = *(const struct store_transfer *)row;
+}
+
+static enum store_status transfers_tx(struct store_tx *tx, void *arg)
+{
+	struct transfers_arg *t = arg;
+	t->n = 0;
+	enum store_status st = STORE_CALL(tx, session_get, t->a->tenant_id, t->id, &t->s);
+	if (st == STORE_OK)
+		st = STORE_CALL(tx, transfer_each_session, t->id, transfer_row, t);
+	return st;
+}
+
+enum err svc_session_transfers(struct service *s, const struct auth *a, const char *id,
+			       void (*each)(void *arg, const struct store_transfer *), void *arg)
+{
+	struct transfers_arg *t = calloc(1, sizeof *t);
+	if (!t)
+		return ERR_INTERNAL;
+	t->a = a;
+	t->id = id;
+	enum store_status st = store_run(s->store, false, transfers_tx, t);
+	for (int i = 0; st == STORE_OK && i < t->n; i++)
+		each(arg, &t->rows[i]);
+	free(t);
 	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
 }
 

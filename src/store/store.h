@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/fault.h"
 #include "base/limits.h"
 #include "base/uuid.h"
 #include "domain/ledger.h"
@@ -349,6 +350,14 @@ struct store_session_filter {
 	int limit;
 };
 
+/* One row of a count (store_ops.session_count_by_status,
+ * held_by_currency): what was counted (a status, a currency code) and the
+ * total. Borrowed for the callback. */
+struct store_count {
+	const char *name;
+	int64_t n;
+};
+
 /* One step of a statement's plan (store_ops.query_plans): the statement's
  * name (its store op and variant, e.g. "session_list status+account
  * before") and the backend's text for the step. Both borrowed for the
@@ -432,6 +441,9 @@ struct store_ops {
 	enum store_status (*balance_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_balance */
 	enum store_status (*transfer_insert)(struct store_tx *, const struct store_transfer *);
 	enum store_status (*transfer_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_transfer */
+	/* One session's transfers, oldest first (index transfers_session); the
+	 * caller has checked the session is the tenant's. */
+	enum store_status (*transfer_each_session)(struct store_tx *, const char *session_id, store_each_fn, void *);
 
 	enum store_status (*destination_insert)(struct store_tx *, const struct store_destination *);
 	enum store_status (*destination_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_destination *);
@@ -522,6 +534,14 @@ struct store_ops {
 	/* Principal of a client's sessions created at or after since, not
 	 * failed or cancelled (daily limits). */
 	enum store_status (*session_sum)(struct store_tx *, const char *tenant_id, const char *client_id, int64_t since, int64_t *sum_minor);
+	/* GET /metrics, across every tenant (rows: struct store_count, for
+	 * the callback only). Sessions counted by status: one pass over the
+	 * status index, so O(sessions); the service reads it at most once a
+	 * second (LIMIT_METRICS_GAUGE_CACHE_MS, longer when it is slow). */
+	enum store_status (*session_count_by_status)(struct store_tx *, store_each_fn, void *);
+	/* What the holds system accounts hold pending (credits_pending),
+	 * summed per currency: every hold not yet posted or voided. O(tenants). */
+	enum store_status (*held_by_currency)(struct store_tx *, store_each_fn, void *);
 
 	enum store_status (*hook_endpoint_insert)(struct store_tx *, const struct store_hook_endpoint *);
 	enum store_status (*hook_endpoint_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_hook_endpoint *);
@@ -628,6 +648,16 @@ enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *a
 void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
 		   enum store_status *out);
 
+/* Progress of a long admin operation (migrate-sqlite, verify-ledger):
+ * fn(arg, phase, rows, phase_done) with the rows read so far in phase (a
+ * table's name), called every LIMIT_PROGRESS_ROWS rows and once at the end
+ * of a phase (phase_done).
+ * Borrowed by the call it is passed to; a NULL pointer or fn: none. */
+struct store_progress {
+	void (*fn)(void *arg, const char *phase, int64_t rows, bool phase_done);
+	void *arg;
+};
+
 /* What store_copy did: each table of the target with the rows copied
  * into it (names borrowed from a static buffer of the report). */
 struct store_copy_report {
@@ -646,9 +676,11 @@ struct store_copy_report {
  * ones, then each table's count compared. Returns STORE_OK; STORE_EXISTS
  * when to already holds rows (nothing written); STORE_NOT_FOUND when from
  * has a table to lacks; else the failure. r->problem says which in words.
+ * progress (may be NULL) sees each table's rows as they are copied.
  * Admin use: neither store should be serving meanwhile.
  */
-enum store_status store_copy(struct store *from, struct store *to, struct store_copy_report *r);
+enum store_status store_copy(struct store *from, struct store *to, const struct store_progress *progress,
+			     struct store_copy_report *r);
 
 /* Whether the database answers now (store_ops.ping): STORE_OK or
  * STORE_UNAVAILABLE, within about timeout_ms. Thread-safe. */
@@ -661,6 +693,9 @@ void store_destination_clear(struct store_destination *d);
 void store_idem_clear(struct store_idem *r);
 
 /* Call-through helpers, so callers write store_client_get(tx, ...). */
-#define STORE_CALL(tx, fn, ...) ((tx)->store->ops->fn((tx), __VA_ARGS__))
+/* In the test build (base/fault.h) the armed call fails as the
+ * infrastructure would; elsewhere fault_hit is a constant false. */
+#define STORE_CALL(tx, fn, ...) \
+	(fault_hit(FAULT_STORE) ? STORE_FAIL : (tx)->store->ops->fn((tx), __VA_ARGS__))
 
 #endif

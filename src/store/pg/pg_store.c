@@ -1169,6 +1169,18 @@ static enum store_status pg_transfer_each(struct store_tx *t, store_each_fn fn, 
 	return pg_each(t, sql, NULL, "transfer each", pg_transfer_row, &row, fn, arg);
 }
 
+static enum store_status pg_transfer_each_session(struct store_tx *t, const char *session_id,
+						   store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT id, op, pending_id, debit_account_id, credit_account_id, currency, amount,"
+		" session_id, kind, created_at FROM transfers WHERE session_id = $1 ORDER BY id";
+	struct pg_q q = {0};
+	qt(&q, 1, session_id);
+	struct store_transfer row;
+	return pg_each(t, sql, &q, "transfer each session", pg_transfer_row, &row, fn, arg);
+}
+
 /* ---- destinations ------------------------------------------------------ */
 
 #define PG_DEST_COLS "id, tenant_id, client_id, account_id, method, fiat_rail, currency, body, created_at"
@@ -1574,6 +1586,38 @@ static enum store_status pg_session_sum(struct store_tx *t, const char *tenant_i
 	*sum = ci(res, 0, 0);
 	PQclear(res);
 	return STORE_OK;
+}
+
+/* ---- operations gauges (GET /metrics) ---------------------------------- */
+
+static void pg_count_row(PGresult *r, int i, void *row)
+{
+	struct store_count *c = row;
+	c->name = PQgetvalue(r, i, 0);
+	c->n = ci(r, i, 1);
+}
+
+/* READ COMMITTED: one snapshot per statement, so the counts are of one
+ * instant; an index-only scan of sessions_by_status when the visibility
+ * map allows. */
+static enum store_status pg_session_count_by_status(struct store_tx *t, store_each_fn fn,
+						    void *arg)
+{
+	static const char sql[] = "SELECT status, count(*) FROM sessions GROUP BY status";
+	struct store_count row;
+	return pg_each(t, sql, NULL, "session count by status", pg_count_row, &row, fn, arg);
+}
+
+/* SUM of bigint is numeric in PostgreSQL: cast back, an overflow is an
+ * error rather than a wrong number. */
+static enum store_status pg_held_by_currency(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT b.currency, sum(b.credits_pending)::bigint FROM accounts a"
+		" JOIN balances b ON b.account_id = a.id"
+		" WHERE a.code = 'holds' AND a.kind = 'system' GROUP BY b.currency";
+	struct store_count row;
+	return pg_each(t, sql, NULL, "held by currency", pg_count_row, &row, fn, arg);
 }
 
 /* ---- idempotency ------------------------------------------------------- */
@@ -2821,6 +2865,7 @@ static const struct store_ops pg_ops = {
 	.balance_each = pg_balance_each,
 	.transfer_insert = pg_transfer_insert,
 	.transfer_each = pg_transfer_each,
+	.transfer_each_session = pg_transfer_each_session,
 	.destination_insert = pg_destination_insert,
 	.destination_get = pg_destination_get,
 	.session_insert = pg_session_insert,
@@ -2861,6 +2906,8 @@ static const struct store_ops pg_ops = {
 	.partner_fee_insert = pg_partner_fee_insert,
 	.partner_fee_get = pg_partner_fee_get,
 	.session_sum = pg_session_sum,
+	.session_count_by_status = pg_session_count_by_status,
+	.held_by_currency = pg_held_by_currency,
 	.hook_endpoint_insert = pg_hook_endpoint_insert,
 	.hook_endpoint_get = pg_hook_endpoint_get,
 	.hook_endpoint_update = pg_hook_endpoint_update,
