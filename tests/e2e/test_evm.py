@@ -499,3 +499,42 @@ def test_hostile_node_answers_make_sessions_wait_not_fail(tmp_path, chain):
     finally:
         s.stop_checked()
         node.stop()
+
+
+@pytest.mark.pg_only
+def test_two_nodes_share_one_wallet_without_a_nonce_twice(tmp_path, chain):
+    """Two nodes on one PostgreSQL database pay from one hot wallet: every
+    session settles once, and the wallet sent exactly one transaction per
+    session (no nonce taken twice, none skipped: a gap would stall)."""
+    kf = key_file(tmp_path)
+    a = Server(tmp_path / "a", step_ms=STEP_MS, extra_args=evm_args(chain, kf, 1))
+    a.start()
+    b = Server(tmp_path / "b", db=a.db, step_ms=STEP_MS, extra_args=evm_args(chain, kf, 1))
+    b.start()
+    try:
+        recipients = [new_address() for _ in range(6)]
+        payees = [Payee(a, r) for r in recipients]
+        sent_before = chain.nonce(chain.hot)
+        sids = []
+        for i, p in enumerate(payees):
+            node = (a, b)[i % 2]
+            body = {"account_ref": p.world.account_ref, "amount": {"currency": "USDC", "value": f"{i + 1}.25"},
+                    "target_currency": "USDC", "target_rail": "crypto",
+                    "destination": {"method": "crypto_transfer", "fiat_rail": None, "payment_reference": None,
+                                    "route_owner_ref": f"clients/{p.world.client_id}",
+                                    "withdrawal_destination_id": p.dest["id"], "destination": p.dest_sent}}
+            r = node.request("POST", "/off-ramp-sessions", body=body, key=p.tenant.key)
+            assert r.status == 201, describe(r)
+            sids.append(r.json["id"])
+        for p, sid in zip(payees, sids):
+            p.wait(sid, lambda x: x["status"] == "settled", "settled", timeout=30)
+        for i, r in enumerate(recipients):
+            assert chain.balance(chain.token, r) == units(f"{i + 1}.25")
+        assert chain.nonce(chain.hot) - sent_before == len(sids)
+        assert db_scalar(a, "SELECT count(DISTINCT nonce) FROM chain_txs") == len(sids)
+        logs = a.stderr() + b.stderr()
+        assert "signed" in a.stderr() or "signed" in b.stderr()
+        assert HOT_KEY[2:] not in logs
+    finally:
+        b.stop_checked()
+        a.stop_checked()
