@@ -160,9 +160,14 @@ struct evm_signer *evm_signer_new(const uint8_t key[EVM_KEY_LEN])
 		return NULL;
 	s->ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
 	secp256k1_pubkey pub;
-	uint8_t raw[65], h[EVM_HASH_LEN];
+	uint8_t raw[65], h[EVM_HASH_LEN], seed[32];
 	size_t rl = sizeof raw;
-	if (!s->ctx || !secp256k1_ec_seckey_verify(s->ctx, key) ||
+	/* Blinding against side channels (the library's advice for a context
+	 * that signs); the signatures stay deterministic (RFC 6979). */
+	bool blinded = s->ctx && crypto_random(seed, sizeof seed) &&
+		       secp256k1_context_randomize(s->ctx, seed);
+	wipe(seed, sizeof seed);
+	if (!blinded || !secp256k1_ec_seckey_verify(s->ctx, key) ||
 	    !secp256k1_ec_pubkey_create(s->ctx, &pub, key) ||
 	    !secp256k1_ec_pubkey_serialize(s->ctx, raw, &rl, &pub, SECP256K1_EC_UNCOMPRESSED)) {
 		evm_signer_free(s);
