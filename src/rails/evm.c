@@ -345,16 +345,23 @@ struct sign_arg {
 	const struct evm *e;
 	struct store_chain_tx *row; /* in: everything but nonce, raw, hash */
 	int64_t floor;
+	int64_t balance; /* the wallet's units on chain, read before */
 	bool existed;
+	bool short_funds; /* rolled back: what is in flight leaves too little */
 };
 
-/* Take the nonce, sign, store: one transaction, re-runnable (signing is
- * deterministic). A row already there (a racing call) wins. */
+/* Take the nonce, check the funds, sign, store: one transaction,
+ * re-runnable (signing is deterministic). A row already there (a racing
+ * call) wins. The nonce take comes first: on PostgreSQL its row lock
+ * orders every signer of this wallet, so the sum of what is in flight is
+ * read by one at a time and two payouts cannot both count the same
+ * tokens. */
 static enum store_status sign_tx(struct store_tx *tx, void *arg)
 {
 	struct sign_arg *a = arg;
 	struct store_chain_tx *r = a->row;
 	struct store_chain_tx have;
+	a->short_funds = false;
 	enum store_status st = STORE_CALL(tx, chain_tx_get, r->idempotency_key, &have);
 	a->existed = st == STORE_OK;
 	if (st == STORE_OK) {
@@ -366,8 +373,15 @@ static enum store_status sign_tx(struct store_tx *tx, void *arg)
 	char account[80];
 	snprintf(account, sizeof account, "%lld:%s", (long long)r->chain_id, r->sender);
 	st = STORE_CALL(tx, chain_nonce_take, account, a->floor, &r->nonce);
+	int64_t pending = 0;
+	if (st == STORE_OK)
+		st = STORE_CALL(tx, chain_pending_units, r->chain_id, r->sender, r->contract, &pending);
 	if (st != STORE_OK)
 		return st;
+	if (a->balance - pending < r->amount_units) {
+		a->short_funds = true;
+		return STORE_ABORT; /* the nonce take rolls back with it */
+	}
 	if (!row_sign(a->e, r))
 		return STORE_FAIL;
 	return STORE_CALL(tx, chain_tx_insert, r);
@@ -429,7 +443,7 @@ static void send_stored(struct evm *e, struct store_chain_tx *row, struct rail_r
 		result_set(r, RAIL_TRANSIENT, "rail_unavailable", NULL);
 		return;
 	}
-	if (strcmp(row->state, "sent") != 0) {
+	if (strcmp(row->state, "signed") == 0) {
 		snprintf(row->state, sizeof row->state, "sent");
 		row->sent_at_ms = (int64_t)clock_now_ms();
 		/* Lost (a crash now): the next call re-sends and finds it. */
@@ -483,8 +497,9 @@ static bool chain_id_ok(const struct evm *e, uint64_t want)
 	return got == want;
 }
 
-/* How many token units the wallet holds is at least units. */
-static bool funded(const struct evm *e, const char *contract, uint64_t units, bool *enough)
+/* How many token units the wallet holds, into *balance (INT64_MAX for
+ * more: no payout is that large). */
+static bool funded(const struct evm *e, const char *contract, int64_t *balance)
 {
 	char data[2 * 36 + 3];
 	uint8_t call[36] = {0x70, 0xa0, 0x82, 0x31}, word[32]; /* balanceOf(address) */
@@ -498,19 +513,27 @@ static bool funded(const struct evm *e, const char *contract, uint64_t units, bo
 		high |= word[i] != 0;
 	for (int i = 24; i < 32; i++)
 		low = low << 8 | word[i];
-	*enough = high || low >= units;
+	*balance = high || low > INT64_MAX ? INT64_MAX : (int64_t)low;
 	return true;
 }
 
 /* The new transaction's fields: amount in token units, gas, fee, floor
  * nonce. A PENDING or REJECTED answer in r when it must not be sent. */
+static void underfunded(const struct evm *e, const struct rail_call *c, uint64_t units,
+			const char *contract, struct rail_result *r)
+{
+	log_info("evm: payout %s waits: the hot wallet %s holds less than %llu units of %s beyond"
+		 " what is in flight", c->idempotency_key, e->sender_hex, (unsigned long long)units,
+		 contract);
+	result_set(r, RAIL_PENDING, "hot_wallet_underfunded", NULL);
+}
+
 static bool plan_new(struct evm *e, const struct rail_call *c, struct store_chain_tx *row,
-		     int64_t *floor, struct rail_result *r)
+		     int64_t *floor, int64_t *balance, struct rail_result *r)
 {
 	const char *contract = token_for(e, c);
 	uint64_t chain = chain_for(e, c->network), units, gas, price, count;
 	uint8_t to[EVM_ADDR_LEN], word[32], data[EVM_CALLDATA_LEN];
-	bool enough = false;
 	result_set(r, RAIL_TRANSIENT, "rail_unavailable", NULL);
 	if (!recipient(e, c, to)) {
 		log_error("evm: payout %s: no EVM address in its destination", c->idempotency_key);
@@ -524,18 +547,17 @@ static bool plan_new(struct evm *e, const struct rail_call *c, struct store_chai
 			log_error("evm: token %s: decimals() out of range", contract);
 			return false;
 		}
-	if (!evm_token_units(c->amount_minor, money_scale(c->currency), word[31], &units)) {
+	if (!evm_token_units(c->amount_minor, money_scale(c->currency), word[31], &units) ||
+	    units > INT64_MAX) {
 		log_error("evm: payout %s: amount not exact in %d decimals", c->idempotency_key,
 			  word[31]);
 		result_set(r, RAIL_REJECTED, "chain_transfer_failed", NULL);
 		return false;
 	}
-	if (!funded(e, contract, units, &enough))
+	if (!funded(e, contract, balance))
 		return false;
-	if (!enough) {
-		log_info("evm: payout %s waits: the hot wallet %s holds less than %llu units of %s",
-			 c->idempotency_key, e->sender_hex, (unsigned long long)units, contract);
-		result_set(r, RAIL_PENDING, "hot_wallet_underfunded", NULL);
+	if (*balance < (int64_t)units) {
+		underfunded(e, c, units, contract, r); /* nothing signed, no nonce taken */
 		return false;
 	}
 	evm_erc20_transfer_data(to, units, data);
@@ -575,6 +597,7 @@ static bool plan_new(struct evm *e, const struct rail_call *c, struct store_chai
 	snprintf(row->contract, sizeof row->contract, "%s", contract);
 	row->gas_limit = (int64_t)gas;
 	row->gas_price_wei = (int64_t)price;
+	row->amount_units = (int64_t)units;
 	snprintf(row->state, sizeof row->state, "signed");
 	row->created_at = (int64_t)(clock_now_ms() / 1000);
 	*floor = (int64_t)count;
@@ -594,11 +617,16 @@ static void evm_submit(struct evm *e, const struct rail_call *c, struct rail_res
 		send_stored(e, &row, r); /* signed before: the same bytes again */
 		return;
 	}
-	int64_t floor;
-	if (!plan_new(e, c, &row, &floor, r))
+	int64_t floor, balance;
+	if (!plan_new(e, c, &row, &floor, &balance, r))
 		return;
-	struct sign_arg s = {.e = e, .row = &row, .floor = floor};
-	if (store_run(e->store, true, sign_tx, &s) != STORE_OK) {
+	struct sign_arg s = {.e = e, .row = &row, .floor = floor, .balance = balance};
+	enum store_status st = store_run(e->store, true, sign_tx, &s);
+	if (st == STORE_ABORT && s.short_funds) {
+		underfunded(e, c, (uint64_t)row.amount_units, row.contract, r);
+		return;
+	}
+	if (st != STORE_OK) {
 		result_set(r, RAIL_TRANSIENT, "rail_unavailable", NULL);
 		return;
 	}
@@ -666,6 +694,19 @@ static void replace(struct evm *e, struct store_chain_tx *row)
 	broadcast(e, row);
 }
 
+/* A receipt exists (either status): the tokens are no longer in flight,
+ * the balance on chain shows what the transfer took. Lost (a crash), the
+ * next poll marks it again; until then the wallet looks poorer, never
+ * richer. */
+static void mark_mined(struct evm *e, struct store_chain_tx *row)
+{
+	if (strcmp(row->state, "mined") == 0)
+		return;
+	snprintf(row->state, sizeof row->state, "mined");
+	if (store_run(e->store, true, update_tx, row) != STORE_OK)
+		log_error("evm: payout %s: could not mark %s mined", row->idempotency_key, row->hash);
+}
+
 static void evm_status(struct evm *e, const struct rail_call *c, struct rail_result *r)
 {
 	struct store_chain_tx row;
@@ -691,6 +732,7 @@ static void evm_status(struct evm *e, const struct rail_call *c, struct rail_res
 			return;
 		if (f == 0)
 			continue;
+		mark_mined(e, &row);
 		if (!ok) {
 			log_info("evm: payout %s: %s reverted", c->idempotency_key, h);
 			result_set(r, RAIL_REJECTED, "chain_transfer_failed", h);

@@ -322,7 +322,8 @@ struct store_chain_tx {
 	char hash[67];          /* keccak of raw: what nodes call it */
 	char prior_hashes[STORE_CHAIN_HASHES_MAX]; /* replaced ones, oldest first */
 	int replacements;
-	char state[12];         /* signed (never broadcast) | sent */
+	int64_t amount_units;   /* the transfer's token units (what it will take from the wallet) */
+	char state[12];         /* signed (never broadcast) | sent | mined (a receipt, either status) */
 	int64_t sent_at_ms;     /* last broadcast; 0 never */
 	int64_t created_at;
 };
@@ -513,9 +514,13 @@ struct store_ops {
 	enum store_status (*chain_tx_get)(struct store_tx *, const char *idempotency_key, struct store_chain_tx *);
 	/* STORE_EXISTS for a taken key, or a (chain, sender, nonce) taken. */
 	enum store_status (*chain_tx_insert)(struct store_tx *, const struct store_chain_tx *);
-	/* Every field but the key's, tenant, session, chain, sender, nonce and
-	 * created_at; NOT_FOUND when no row has the key. */
+	/* Every field but the key's, tenant, session, chain, sender, nonce,
+	 * amount and created_at; NOT_FOUND when no row has the key. */
 	enum store_status (*chain_tx_update)(struct store_tx *, const struct store_chain_tx *);
+	/* The token units the sender's transactions of contract that are not
+	 * mined yet will take (0 when none): what the wallet's balance on
+	 * chain does not show yet. */
+	enum store_status (*chain_pending_units)(struct store_tx *, int64_t chain_id, const char *sender, const char *contract, int64_t *units);
 
 	/* A resource's extension document of a kind ("lumx"); owned text in
 	 * *body (free()); NOT_FOUND when none. */

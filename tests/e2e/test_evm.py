@@ -342,6 +342,33 @@ def test_underfunded_wallet_holds_sessions_back(tmp_path, chain):
         st = p.wait(sid, lambda x: x["status"] == "settled", "settled once funded")
         assert chain.balance(chain.token, recipient) == units("30.00")
         assert chain.nonce(poor) == 1
+        # What is in flight counts: 50 on chain, two payouts of 30. The
+        # first is sent (and not mined: mining is stopped); the second waits
+        # rather than being sent to revert.
+        chain.mint(chain.token, poor, units("50.00"))
+        r1, r2 = new_address(), new_address()
+        q1, q2 = Payee(s, r1), Payee(s, r2)
+        chain.rpc("miner_stop")
+        try:
+            s1 = q1.create("30.00")
+            q1.wait(s1, lambda x: x["status"] == "executed", "the first one sent")
+            s2 = q2.create("30.00")
+            st = q2.wait(s2, lambda x: x.get("waiting_reason") == "hot_wallet_underfunded",
+                         "the second held back by what is in flight")
+            assert st["status"] == "executing"
+        finally:
+            chain.rpc("miner_start")
+        chain.mine(1)
+        q1.wait(s1, lambda x: x["status"] == "settled", "the first settled")
+        time.sleep(0.5)
+        st = q2.session(s2)
+        assert st["status"] == "executing" and st["waiting_reason"] == "hot_wallet_underfunded", st
+        chain.mint(chain.token, poor, units("10.00"))
+        q2.wait(s2, lambda x: x["status"] == "settled", "the second settled once funded")
+        assert chain.balance(chain.token, r1) == units("30.00")
+        assert chain.balance(chain.token, r2) == units("30.00")
+        assert chain.balance(chain.token, poor) == 0
+        assert chain.nonce(poor) == 3, "no transfer was sent to revert"
     finally:
         s.stop_checked()
 

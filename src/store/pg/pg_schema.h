@@ -179,8 +179,11 @@ static const char *const pg_migrations[] = {
 	"  nonce BIGINT NOT NULL, contract TEXT NOT NULL, calldata TEXT NOT NULL,"
 	"  gas_limit BIGINT NOT NULL, gas_price_wei BIGINT NOT NULL, raw TEXT NOT NULL,"
 	"  hash TEXT NOT NULL, prior_hashes TEXT NOT NULL, replacements BIGINT NOT NULL,"
-	"  state TEXT NOT NULL CHECK (state IN ('signed','sent')), sent_at_ms BIGINT NOT NULL,"
-	"  created_at BIGINT NOT NULL, UNIQUE (chain_id, sender, nonce));",
+	"  amount_units BIGINT NOT NULL CHECK (amount_units >= 0),"
+	"  state TEXT NOT NULL CHECK (state IN ('signed','sent','mined')), sent_at_ms BIGINT NOT NULL,"
+	"  created_at BIGINT NOT NULL, UNIQUE (chain_id, sender, nonce));"
+	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"
+	"  WHERE state <> 'mined';",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof *pg_migrations))

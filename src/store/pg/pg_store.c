@@ -2223,7 +2223,7 @@ static enum store_status pg_chain_nonce_take(struct store_tx *t, const char *acc
 #define PG_CHAIN_COLS                                                                       \
 	"idempotency_key, tenant_id, session_id, network, chain_id, sender, nonce, contract,"  \
 	" calldata, gas_limit, gas_price_wei, raw, hash, prior_hashes, replacements, state,"   \
-	" sent_at_ms, created_at"
+	" sent_at_ms, created_at, amount_units"
 
 static void pg_chain_row(PGresult *res, int row, struct store_chain_tx *r)
 {
@@ -2246,9 +2246,10 @@ static void pg_chain_row(PGresult *res, int row, struct store_chain_tx *r)
 	ct(res, row, i++, r->state, sizeof r->state);
 	r->sent_at_ms = ci(res, row, i++);
 	r->created_at = ci(res, row, i++);
+	r->amount_units = ci(res, row, i++);
 }
 
-/* $1..$18 in PG_CHAIN_COLS order. */
+/* $1..$19 in PG_CHAIN_COLS order. */
 static void pg_chain_bind(struct pg_q *q, const struct store_chain_tx *r)
 {
 	int i = 1;
@@ -2270,6 +2271,7 @@ static void pg_chain_bind(struct pg_q *q, const struct store_chain_tx *r)
 	qt(q, i++, r->state);
 	qi(q, i++, r->sent_at_ms);
 	qi(q, i++, r->created_at);
+	qi(q, i++, r->amount_units);
 }
 
 static enum store_status pg_chain_tx_get(struct store_tx *t, const char *key,
@@ -2291,7 +2293,7 @@ static enum store_status pg_chain_tx_get(struct store_tx *t, const char *key,
 static enum store_status pg_chain_tx_insert(struct store_tx *t, const struct store_chain_tx *r)
 {
 	static const char sql[] = "INSERT INTO chain_txs(" PG_CHAIN_COLS ") VALUES ($1, $2, $3,"
-				  " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+				  " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 				  " ON CONFLICT DO NOTHING";
 	struct pg_q q = {0};
 	pg_chain_bind(&q, r);
@@ -2318,6 +2320,26 @@ static enum store_status pg_chain_tx_update(struct store_tx *t, const struct sto
 	qt(&q, 11, r->state);
 	qi(&q, 12, r->sent_at_ms);
 	return pg_exec1(t, sql, &q, "chain tx update", STORE_NOT_FOUND);
+}
+
+static enum store_status pg_chain_pending_units(struct store_tx *t, int64_t chain_id,
+						const char *sender, const char *contract,
+						int64_t *units)
+{
+	static const char sql[] =
+		"SELECT coalesce(sum(amount_units), 0)::bigint FROM chain_txs"
+		" WHERE chain_id = $1 AND sender = $2 AND contract = $3 AND state <> 'mined'";
+	struct pg_q q = {0};
+	qi(&q, 1, chain_id);
+	qt(&q, 2, sender);
+	qt(&q, 3, contract);
+	PGresult *res;
+	enum store_status s = pg_one(t, sql, &q, "chain pending units", &res);
+	if (s != STORE_OK)
+		return s == STORE_NOT_FOUND ? STORE_FAIL : s;
+	*units = ci(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
 }
 
 /* ---- webhooks ------------------------------------------------------------ */
@@ -2897,6 +2919,7 @@ static const struct store_ops pg_ops = {
 	.chain_tx_get = pg_chain_tx_get,
 	.chain_tx_insert = pg_chain_tx_insert,
 	.chain_tx_update = pg_chain_tx_update,
+	.chain_pending_units = pg_chain_pending_units,
 	.ext_get = pg_ext_get,
 	.ext_put = pg_ext_put,
 	.destination_list = pg_destination_list,

@@ -225,8 +225,11 @@ static const char *const sq_migrations[] = {
 	"  nonce INTEGER NOT NULL, contract TEXT NOT NULL, calldata TEXT NOT NULL,"
 	"  gas_limit INTEGER NOT NULL, gas_price_wei INTEGER NOT NULL, raw TEXT NOT NULL,"
 	"  hash TEXT NOT NULL, prior_hashes TEXT NOT NULL, replacements INTEGER NOT NULL,"
-	"  state TEXT NOT NULL CHECK (state IN ('signed','sent')), sent_at_ms INTEGER NOT NULL,"
-	"  created_at INTEGER NOT NULL, UNIQUE (chain_id, sender, nonce)) STRICT;",
+	"  amount_units INTEGER NOT NULL CHECK (amount_units >= 0),"
+	"  state TEXT NOT NULL CHECK (state IN ('signed','sent','mined')), sent_at_ms INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL, UNIQUE (chain_id, sender, nonce)) STRICT;"
+	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"
+	"  WHERE state <> 'mined';",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

@@ -2056,7 +2056,7 @@ static enum store_status sq_chain_nonce_take(struct store_tx *t, const char *acc
 #define SQ_CHAIN_COLS                                                                       \
 	"idempotency_key, tenant_id, session_id, network, chain_id, sender, nonce, contract,"  \
 	" calldata, gas_limit, gas_price_wei, raw, hash, prior_hashes, replacements, state,"   \
-	" sent_at_ms, created_at"
+	" sent_at_ms, created_at, amount_units"
 
 static void sq_chain_row(sqlite3_stmt *st, struct store_chain_tx *r)
 {
@@ -2079,9 +2079,10 @@ static void sq_chain_row(sqlite3_stmt *st, struct store_chain_tx *r)
 	ct(st, i++, r->state, sizeof r->state);
 	r->sent_at_ms = ci(st, i++);
 	r->created_at = ci(st, i++);
+	r->amount_units = ci(st, i++);
 }
 
-/* ?1..?18 in SQ_CHAIN_COLS order. */
+/* ?1..?19 in SQ_CHAIN_COLS order. */
 static void sq_chain_bind(sqlite3_stmt *st, const struct store_chain_tx *r)
 {
 	int i = 1;
@@ -2103,6 +2104,7 @@ static void sq_chain_bind(sqlite3_stmt *st, const struct store_chain_tx *r)
 	bt(st, i++, r->state);
 	bi(st, i++, r->sent_at_ms);
 	bi(st, i++, r->created_at);
+	bi(st, i++, r->amount_units);
 }
 
 static enum store_status sq_chain_tx_get(struct store_tx *t, const char *key,
@@ -2125,7 +2127,7 @@ static enum store_status sq_chain_tx_get(struct store_tx *t, const char *key,
 static enum store_status sq_chain_tx_insert(struct store_tx *t, const struct store_chain_tx *r)
 {
 	static const char sql[] = "INSERT INTO chain_txs(" SQ_CHAIN_COLS ") VALUES (?1, ?2, ?3,"
-				  " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+				  " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -2147,6 +2149,27 @@ static enum store_status sq_chain_tx_update(struct store_tx *t, const struct sto
 	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
 		return STORE_NOT_FOUND;
 	return s;
+}
+
+static enum store_status sq_chain_pending_units(struct store_tx *t, int64_t chain_id,
+						const char *sender, const char *contract,
+						int64_t *units)
+{
+	static const char sql[] =
+		"SELECT coalesce(sum(amount_units), 0) FROM chain_txs"
+		" WHERE chain_id = ?1 AND sender = ?2 AND contract = ?3 AND state <> 'mined'";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bi(st, 1, chain_id);
+	bt(st, 2, sender);
+	bt(st, 3, contract);
+	enum store_status s = sq_one(t, st, "chain pending units");
+	if (s != STORE_OK)
+		return s == STORE_NOT_FOUND ? STORE_FAIL : s;
+	*units = ci(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
 }
 
 /* ---- webhooks ------------------------------------------------------------ */
@@ -2727,6 +2750,7 @@ static const struct store_ops sq_ops = {
 	.chain_tx_get = sq_chain_tx_get,
 	.chain_tx_insert = sq_chain_tx_insert,
 	.chain_tx_update = sq_chain_tx_update,
+	.chain_pending_units = sq_chain_pending_units,
 	.ext_get = sq_ext_get,
 	.ext_put = sq_ext_put,
 	.destination_list = sq_destination_list,

@@ -51,7 +51,7 @@
 
 /* Every op of struct store_ops (with its name) has a test below: adding
  * one changes this count, and the suite must say how the new op behaves. */
-_Static_assert(sizeof(struct store_ops) == 88 * sizeof(void *),
+_Static_assert(sizeof(struct store_ops) == 89 * sizeof(void *),
 	       "a new store op needs a conformance test (then update this count)");
 
 /* ---- backends ----------------------------------------------------------- */
@@ -1649,6 +1649,7 @@ static void test_payouts(void **state)
 struct chain_case {
 	struct store_chain_tx t1, t2, t3, got, got2, none;
 	int64_t nonce[4];
+	int64_t pending[3]; /* both in flight; another contract; after t1 is mined */
 	struct cf_steps p;
 };
 
@@ -1668,6 +1669,7 @@ static void chain_row(struct store_chain_tx *t, const char *hash_digit, int64_t 
 	snprintf(t->calldata, sizeof t->calldata, "0xa9059cbb%0128d", 7);
 	t->gas_limit = 62000;
 	t->gas_price_wei = 2000000000;
+	t->amount_units = 1000 + nonce;
 	snprintf(t->raw, sizeof t->raw, "0xf8a9%01020d", 1); /* a long raw: near the cap */
 	t->hash[0] = '0';
 	t->hash[1] = 'x';
@@ -1698,6 +1700,23 @@ static enum store_status chain_read_tx(struct store_tx *tx, void *arg)
 	rec(&k->p, "get", STORE_CALL(tx, chain_tx_get, k->t1.idempotency_key, &k->got));
 	rec(&k->p, "get missing", STORE_CALL(tx, chain_tx_get, "no-such-key", &k->none));
 	rec(&k->p, "get 3", STORE_CALL(tx, chain_tx_get, k->t3.idempotency_key, &k->got2));
+	rec(&k->p, "pending", STORE_CALL(tx, chain_pending_units, 1337, k->t1.sender, k->t1.contract,
+					 &k->pending[0]));
+	rec(&k->p, "pending other", STORE_CALL(tx, chain_pending_units, 1337, k->t1.sender,
+					       "0x0000000000000000000000000000000000000001",
+					       &k->pending[1]));
+	return STORE_OK;
+}
+
+static enum store_status chain_mined_tx(struct store_tx *tx, void *arg)
+{
+	struct chain_case *k = arg;
+	k->p.n = 0;
+	struct store_chain_tx m = k->got; /* t1 as updated */
+	snprintf(m.state, sizeof m.state, "mined");
+	rec(&k->p, "update mined", STORE_CALL(tx, chain_tx_update, &m));
+	rec(&k->p, "pending after", STORE_CALL(tx, chain_pending_units, 1337, m.sender, m.contract,
+					       &k->pending[2]));
 	return STORE_OK;
 }
 
@@ -1749,6 +1768,10 @@ static void test_chain_txs(void **state)
 	expect(&k->p, "get 3", STORE_OK);
 	assert_memory_equal(&k->got, &k->t1, sizeof k->got); /* every field, byte for byte */
 	assert_int_equal(k->got2.nonce, 11);
+	expect(&k->p, "pending", STORE_OK);
+	assert_int_equal(k->pending[0], 1010 + 1011); /* t1 and t3, both signed */
+	expect(&k->p, "pending other", STORE_OK);
+	assert_int_equal(k->pending[1], 0);
 	run_ok(c->s[1], true, chain_update_tx, k);
 	expect(&k->p, "update", STORE_OK);
 	expect(&k->p, "update missing", STORE_NOT_FOUND);
@@ -1764,6 +1787,12 @@ static void test_chain_txs(void **state)
 	assert_int_equal(k->got.hash[2], 'b');
 	assert_int_equal(k->got.nonce, 10);
 	assert_int_equal(k->got.created_at, 1000);
+	assert_int_equal(k->got.amount_units, 1010);
+	assert_int_equal(k->pending[0], 1010 + 1011); /* sent is still in flight */
+	run_ok(c->s[1], true, chain_mined_tx, k);
+	expect(&k->p, "update mined", STORE_OK);
+	expect(&k->p, "pending after", STORE_OK);
+	assert_int_equal(k->pending[2], 1011); /* mined: the chain's balance shows it */
 	free(k);
 }
 
