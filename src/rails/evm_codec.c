@@ -111,26 +111,54 @@ void evm_rlp_list(struct evm_rlp *w, size_t start)
 
 /* ---- transactions ------------------------------------------------------- */
 
+/* Legacy: nonce, gasPrice, gas, to, value, data. EIP-1559 (type 2):
+ * chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, to, value,
+ * data, accessList (empty). */
 static void tx_fields(struct evm_rlp *w, const struct evm_tx *tx)
 {
-	evm_rlp_uint(w, tx->nonce);
+	if (tx->type == EVM_TX_EIP1559) {
+		evm_rlp_uint(w, tx->chain_id);
+		evm_rlp_uint(w, tx->nonce);
+		evm_rlp_uint(w, tx->max_priority_fee_wei);
+	} else {
+		evm_rlp_uint(w, tx->nonce);
+	}
 	evm_rlp_uint(w, tx->gas_price_wei);
 	evm_rlp_uint(w, tx->gas_limit);
 	evm_rlp_bytes(w, tx->to, EVM_ADDR_LEN);
 	evm_rlp_uint256(w, tx->value_be);
 	evm_rlp_bytes(w, tx->data, tx->data_len);
+	if (tx->type == EVM_TX_EIP1559) {
+		size_t start = w->n;
+		evm_rlp_list(w, start); /* no access list */
+	}
+}
+
+/* A typed transaction is its type byte, then the RLP list (EIP-2718). */
+static size_t type_prefix(const struct evm_tx *tx, uint8_t *out, size_t cap)
+{
+	if (tx->type != EVM_TX_EIP1559)
+		return 0;
+	if (cap > 0)
+		out[0] = EVM_TX_EIP1559;
+	return 1;
 }
 
 size_t evm_tx_signing_rlp(const struct evm_tx *tx, uint8_t *out, size_t cap)
 {
+	size_t pre = type_prefix(tx, out, cap);
+	if (pre > cap)
+		return 0;
 	struct evm_rlp w;
-	evm_rlp_init(&w, out, cap);
+	evm_rlp_init(&w, out + pre, cap - pre);
 	tx_fields(&w, tx);
-	evm_rlp_uint(&w, tx->chain_id); /* EIP-155: chain id, 0, 0 */
-	evm_rlp_uint(&w, 0);
-	evm_rlp_uint(&w, 0);
+	if (tx->type != EVM_TX_EIP1559) {
+		evm_rlp_uint(&w, tx->chain_id); /* EIP-155: chain id, 0, 0 */
+		evm_rlp_uint(&w, 0);
+		evm_rlp_uint(&w, 0);
+	}
 	evm_rlp_list(&w, 0);
-	return w.overflow ? 0 : w.n;
+	return w.overflow ? 0 : pre + w.n;
 }
 
 void evm_tx_signing_hash(const struct evm_tx *tx, uint8_t hash[EVM_HASH_LEN])
@@ -206,17 +234,22 @@ size_t evm_tx_sign(const struct evm_signer *s, const struct evm_tx *tx, uint8_t 
 		return 0;
 	if (tx->chain_id > (UINT64_MAX - 36) / 2)
 		return 0;
+	size_t pre = type_prefix(tx, out, cap);
+	if (pre > cap)
+		return 0;
 	struct evm_rlp w;
-	evm_rlp_init(&w, out, cap);
+	evm_rlp_init(&w, out + pre, cap - pre);
 	tx_fields(&w, tx);
-	evm_rlp_uint(&w, (uint64_t)recid + 2 * tx->chain_id + 35);
+	/* Typed: the y parity itself; legacy: EIP-155's v. */
+	evm_rlp_uint(&w, tx->type == EVM_TX_EIP1559 ? (uint64_t)recid
+						    : (uint64_t)recid + 2 * tx->chain_id + 35);
 	evm_rlp_uint256(&w, rs);
 	evm_rlp_uint256(&w, rs + 32);
 	evm_rlp_list(&w, 0);
 	if (w.overflow)
 		return 0;
-	evm_keccak256(out, w.n, hash);
-	return w.n;
+	evm_keccak256(out, pre + w.n, hash);
+	return pre + w.n;
 }
 
 /* ---- ERC-20 and amounts ------------------------------------------------- */

@@ -48,10 +48,15 @@ void evm_rlp_uint256(struct evm_rlp *w, const uint8_t be[32]);
  * payload right to make room for the header). */
 void evm_rlp_list(struct evm_rlp *w, size_t start);
 
-/* A legacy transaction, signed per EIP-155. */
+/* A transaction: legacy, signed per EIP-155 (type 0), or EIP-1559's
+ * dynamic-fee transaction (type 2, EIP-2718 envelope, empty access list). */
+#define EVM_TX_LEGACY 0
+#define EVM_TX_EIP1559 2
 struct evm_tx {
+	uint8_t type;                  /* EVM_TX_LEGACY or EVM_TX_EIP1559 */
 	uint64_t nonce;
-	uint64_t gas_price_wei;
+	uint64_t gas_price_wei;        /* legacy: gasPrice; type 2: maxFeePerGas */
+	uint64_t max_priority_fee_wei; /* type 2 only */
 	uint64_t gas_limit;
 	uint8_t to[EVM_ADDR_LEN];
 	uint8_t value_be[32]; /* wei, big-endian 256-bit */
@@ -60,8 +65,8 @@ struct evm_tx {
 	uint64_t chain_id;
 };
 
-/* The EIP-155 signing payload's RLP and its hash. Returns the RLP length,
- * 0 if it did not fit in cap. */
+/* The signing payload (EIP-155's RLP; for type 2, 0x02 || RLP) and its
+ * hash. Returns the payload's length, 0 if it did not fit in cap. */
 size_t evm_tx_signing_rlp(const struct evm_tx *tx, uint8_t *out, size_t cap);
 void evm_tx_signing_hash(const struct evm_tx *tx, uint8_t hash[EVM_HASH_LEN]);
 
@@ -73,7 +78,8 @@ struct evm_signer *evm_signer_new(const uint8_t key[EVM_KEY_LEN]);
 void evm_signer_free(struct evm_signer *s);
 /* The key's address: keccak256(uncompressed pubkey x||y)[12..32]. */
 void evm_signer_address(const struct evm_signer *s, uint8_t addr[EVM_ADDR_LEN]);
-/* Sign tx (EIP-155: v = recid + 2*chain_id + 35) into out; the tx hash
+/* Sign tx (legacy: v = recid + 2*chain_id + 35; type 2: y parity) into
+ * out, ready for eth_sendRawTransaction; the tx hash
  * (keccak of the signed bytes, what nodes call it) into hash. Returns the
  * length, 0 on failure (no room, signing refused). Deterministic: the same
  * tx always gives the same bytes, which is what makes a re-send the same

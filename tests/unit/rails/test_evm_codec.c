@@ -169,6 +169,34 @@ static void test_eip155_example(void **state)
 	evm_signer_free(s);
 }
 
+/* The same transfer as EIP-1559's type 2 (tip 1 gwei, max fee 20 gwei): the
+ * signed bytes ganache 7.9.2's eth_signTransaction (ethereumjs, an
+ * independent implementation, also RFC 6979) gives for key 0x4646..46. */
+static void test_eip1559_matches_an_independent_signer(void **state)
+{
+	struct evm_tx tx = eip155_tx();
+	tx.type = EVM_TX_EIP1559;
+	tx.max_priority_fee_wei = 1000000000ull;
+	uint8_t key[EVM_KEY_LEN], buf[EVM_TX_MAX], h[EVM_HASH_LEN], addr[EVM_ADDR_LEN];
+	memset(key, 0x46, sizeof key);
+	struct evm_signer *s = evm_signer_new(key);
+	assert_non_null(s);
+	evm_signer_address(s, addr); /* the EIP-155 example's sender */
+	assert_bytes(addr, EVM_ADDR_LEN, "9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f");
+	size_t n = evm_tx_signing_rlp(&tx, buf, sizeof buf);
+	assert_true(n > 1);
+	assert_int_equal(buf[0], 0x02); /* EIP-2718: the type, then the list */
+	n = evm_tx_sign(s, &tx, buf, sizeof buf, h);
+	assert_bytes(buf, n,
+		     "02f8730109843b9aca008504a817c800825208943535353535353535353535353535353535353535"
+		     "880de0b6b3a764000080c080a04e87ced8b47d801c979c6baa52bbd78b42c9db2515c9d1f473e06f"
+		     "65d49aaa90a02357671517c59544ebd95012d1988c102292eb570cc840ac9af72bb4c52e5edd");
+	uint8_t h2[EVM_HASH_LEN];
+	evm_keccak256(buf, n, h2); /* the hash covers the type byte */
+	assert_memory_equal(h, h2, EVM_HASH_LEN);
+	evm_signer_free(s);
+}
+
 static void test_signer_address_and_bad_keys(void **state)
 {
 	uint8_t key[EVM_KEY_LEN] = {0}, addr[EVM_ADDR_LEN];
@@ -236,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_keccak256_vectors),
 		cmocka_unit_test(test_rlp_vectors),
 		cmocka_unit_test(test_eip155_example),
+		cmocka_unit_test(test_eip1559_matches_an_independent_signer),
 		cmocka_unit_test(test_signer_address_and_bad_keys),
 		cmocka_unit_test(test_erc20_transfer_data),
 		cmocka_unit_test(test_token_units),
