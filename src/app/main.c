@@ -91,7 +91,8 @@ static void usage(FILE *f)
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
 	      "                [--rails evm --evm-rpc-url URL --evm-key-file FILE\n"
 	      "                 --evm-token ASSET:NETWORK:CONTRACT... --evm-chain-id NETWORK:ID...\n"
-	      "                 --evm-confirmations N [--evm-replace-after-ms N]]\n"
+	      "                 --evm-confirmations N [--evm-replace-after-ms N]\n"
+	      "                 [--evm-tx-type auto|legacy|eip1559]]\n"
 	      "                [--commit-batch-max N] [--database-pool-size N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
@@ -194,6 +195,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"evm-chain-id", required_argument, NULL, 0x203},
 		{"evm-confirmations", required_argument, NULL, 0x204},
 		{"evm-replace-after-ms", required_argument, NULL, 0x205},
+		{"evm-tx-type", required_argument, NULL, 0x206},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -352,6 +354,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 0x200: o->evm.rpc_url = optarg; break;
+		case 0x206:
+			if (!evm_config_tx_type(&o->evm, optarg)) {
+				fprintf(stderr, "offramp: --evm-tx-type: auto, legacy or eip1559\n");
+				return 2;
+			}
+			break;
 		case 0x201: o->evm.key_file = optarg; break;
 		case 0x202:
 		case 0x203: {

@@ -99,6 +99,17 @@ bool evm_config_token(struct evm_config *c, const char *spec, char *err, size_t 
 	return true;
 }
 
+bool evm_config_tx_type(struct evm_config *c, const char *word)
+{
+	static const char *const names[] = {"auto", "legacy", "eip1559"};
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(word, names[i])) {
+			c->tx_type = i;
+			return true;
+		}
+	return false;
+}
+
 bool evm_config_chain(struct evm_config *c, const char *spec, char *err, size_t errlen)
 {
 	char buf[64], *p[3], *end;
@@ -316,8 +327,10 @@ static enum store_status update_tx(struct store_tx *tx, void *arg)
 static bool row_tx(const struct store_chain_tx *r, struct evm_tx *tx, uint8_t data[EVM_CALLDATA_LEN])
 {
 	memset(tx, 0, sizeof *tx);
+	tx->type = r->tx_type == EVM_TX_EIP1559 ? EVM_TX_EIP1559 : EVM_TX_LEGACY;
 	tx->nonce = (uint64_t)r->nonce;
 	tx->gas_price_wei = (uint64_t)r->gas_price_wei;
+	tx->max_priority_fee_wei = (uint64_t)r->tip_wei;
 	tx->gas_limit = (uint64_t)r->gas_limit;
 	tx->chain_id = (uint64_t)r->chain_id;
 	tx->data = data;
@@ -519,6 +532,52 @@ static bool funded(const struct evm *e, const char *contract, int64_t *balance)
 
 /* The new transaction's fields: amount in token units, gas, fee, floor
  * nonce. A PENDING or REJECTED answer in r when it must not be sent. */
+/* The latest block's base fee: 1 with *base set, 0 when the block has
+ * none (before London), -1 for no usable answer. */
+static int base_fee(const struct evm *e, uint64_t *base)
+{
+	struct rpc_out o;
+	rpc(e, "eth_getBlockByNumber", json_pack("[s, b]", "latest", 0), &o);
+	int got = -1;
+	if (json_is_object(o.result)) {
+		json_t *b = json_object_get(o.result, "baseFeePerGas");
+		got = !b ? 0 : evm_quantity_parse(json_string_value(b), base) ? 1 : -1;
+	}
+	if (got < 0 && o.answered)
+		log_error("evm: eth_getBlockByNumber: %s", o.error[0] ? o.error : "not a block");
+	json_decref(o.result);
+	return got;
+}
+
+/* The fee of a new transaction into row: EIP-1559 (tip from
+ * eth_maxPriorityFeePerGas, max fee 2 x base fee + tip: room for six full
+ * blocks of base-fee rises) when the node has a base fee and the operator
+ * did not ask for legacy; else eth_gasPrice. False to wait (no answer, or
+ * past LIMIT_EVM_GAS_PRICE_MAX_WEI). */
+static bool fees(const struct evm *e, struct store_chain_tx *row)
+{
+	uint64_t base = 0, tip = 0, price = 0;
+	int has = e->cfg.tx_type == EVM_TXPREF_LEGACY ? 0 : base_fee(e, &base);
+	if (has < 0 || (has == 0 && e->cfg.tx_type == EVM_TXPREF_EIP1559))
+		return false;
+	if (has) {
+		if (!rpc_quantity(e, "eth_maxPriorityFeePerGas", NULL, &tip) ||
+		    base > (uint64_t)LIMIT_EVM_GAS_PRICE_MAX_WEI || tip > (uint64_t)LIMIT_EVM_GAS_PRICE_MAX_WEI)
+			return false;
+		price = 2 * base + tip;
+	} else if (!rpc_quantity(e, "eth_gasPrice", NULL, &price)) {
+		return false;
+	}
+	if (price == 0 || price > (uint64_t)LIMIT_EVM_GAS_PRICE_MAX_WEI) {
+		log_error("evm: fee %llu wei/gas is past the cap: waiting", (unsigned long long)price);
+		return false;
+	}
+	row->tx_type = has ? EVM_TX_EIP1559 : EVM_TX_LEGACY;
+	row->gas_price_wei = (int64_t)price;
+	row->tip_wei = (int64_t)tip;
+	return true;
+}
+
 static void underfunded(const struct evm *e, const struct rail_call *c, uint64_t units,
 			const char *contract, struct rail_result *r)
 {
@@ -532,7 +591,7 @@ static bool plan_new(struct evm *e, const struct rail_call *c, struct store_chai
 		     int64_t *floor, int64_t *balance, struct rail_result *r)
 {
 	const char *contract = token_for(e, c);
-	uint64_t chain = chain_for(e, c->network), units, gas, price, count;
+	uint64_t chain = chain_for(e, c->network), units, gas, count;
 	uint8_t to[EVM_ADDR_LEN], word[32], data[EVM_CALLDATA_LEN];
 	result_set(r, RAIL_TRANSIENT, "rail_unavailable", NULL);
 	if (!recipient(e, c, to)) {
@@ -578,16 +637,11 @@ static bool plan_new(struct evm *e, const struct rail_call *c, struct store_chai
 		return false;
 	}
 	gas += gas / 5; /* a margin: state may move between estimate and inclusion */
-	if (gas > LIMIT_EVM_GAS_MAX ||
-	    !rpc_quantity(e, "eth_gasPrice", NULL, &price) ||
+	if (gas > LIMIT_EVM_GAS_MAX || !fees(e, row) ||
 	    !rpc_quantity(e, "eth_getTransactionCount", json_pack("[s, s]", e->sender_hex, "pending"),
 			  &count) ||
 	    count > INT64_MAX)
 		return false;
-	if (price == 0 || price > (uint64_t)LIMIT_EVM_GAS_PRICE_MAX_WEI) {
-		log_error("evm: gas price %llu wei is past the cap: waiting", (unsigned long long)price);
-		return false;
-	}
 	snprintf(row->idempotency_key, sizeof row->idempotency_key, "%s", c->idempotency_key);
 	snprintf(row->tenant_id, sizeof row->tenant_id, "%s", c->tenant_id);
 	snprintf(row->session_id, sizeof row->session_id, "%s", c->session_id);
@@ -596,7 +650,6 @@ static bool plan_new(struct evm *e, const struct rail_call *c, struct store_chai
 	snprintf(row->sender, sizeof row->sender, "%s", e->sender_hex);
 	snprintf(row->contract, sizeof row->contract, "%s", contract);
 	row->gas_limit = (int64_t)gas;
-	row->gas_price_wei = (int64_t)price;
 	row->amount_units = (int64_t)units;
 	snprintf(row->state, sizeof row->state, "signed");
 	row->created_at = (int64_t)(clock_now_ms() / 1000);
@@ -665,14 +718,21 @@ static int receipt(const struct evm *e, const char *hash, bool *ok, uint64_t *bl
 	return found;
 }
 
-/* Replace a stuck transaction: same nonce, a higher fee; stored first. */
+/* a + 25% + 1: past every node's replacement rule (geth asks +10%). */
+static uint64_t bump(int64_t a) { return (uint64_t)a + (uint64_t)a / 4 + 1; }
+
+/* Replace a stuck transaction: same nonce, a higher fee (legacy: at least
+ * the node's gas price now; type 2: tip and max fee both bumped); stored
+ * first. */
 static void replace(struct evm *e, struct store_chain_tx *row)
 {
-	uint64_t now_price = 0;
-	if (!rpc_quantity(e, "eth_gasPrice", NULL, &now_price))
-		return;
-	uint64_t bumped = (uint64_t)row->gas_price_wei + (uint64_t)row->gas_price_wei / 4 + 1;
-	uint64_t price = bumped > now_price ? bumped : now_price;
+	uint64_t now_price = 0, price = bump(row->gas_price_wei);
+	if (row->tx_type != EVM_TX_EIP1559) {
+		if (!rpc_quantity(e, "eth_gasPrice", NULL, &now_price))
+			return;
+		if (now_price > price)
+			price = now_price;
+	}
 	if (price > (uint64_t)LIMIT_EVM_GAS_PRICE_MAX_WEI) {
 		log_error("evm: payout %s: replacing %s would pass the gas price cap: waiting",
 			  row->idempotency_key, row->hash);
@@ -683,6 +743,8 @@ static void replace(struct evm *e, struct store_chain_tx *row)
 	snprintf(next.prior_hashes + used, sizeof next.prior_hashes - used, "%s%s", used ? "," : "",
 		 row->hash);
 	next.gas_price_wei = (int64_t)price;
+	if (next.tx_type == EVM_TX_EIP1559)
+		next.tip_wei = (int64_t)bump(row->tip_wei);
 	next.replacements++;
 	next.sent_at_ms = (int64_t)clock_now_ms();
 	if (!row_sign(e, &next) || store_run(e->store, true, update_tx, &next) != STORE_OK)

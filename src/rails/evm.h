@@ -38,8 +38,14 @@ struct evm_config {
 	} chains[LIMIT_EVM_CHAINS];
 	int n_chains;
 	int confirmations;        /* >= 1 */
+	int tx_type;              /* EVM_TXPREF_*: which transactions to send */
 	int64_t replace_after_ms; /* unmined this long: replaced at a higher fee */
 };
+
+/* --evm-tx-type: auto sends EIP-1559 transactions when the node's latest
+ * block has a base fee (London and later), legacy EIP-155 ones otherwise. */
+enum { EVM_TXPREF_AUTO = 0, EVM_TXPREF_LEGACY, EVM_TXPREF_EIP1559 };
+bool evm_config_tx_type(struct evm_config *c, const char *word);
 
 /* "ASSET:NETWORK:0xCONTRACT" and "NETWORK:ID" into c; false with why in
  * err when malformed or past the caps. */

@@ -1,6 +1,7 @@
 /*
  * evm_codec.h - what the EVM rail writes on chain, byte for byte:
- * Keccak-256, RLP, EIP-155 legacy transactions signed with secp256k1, the
+ * Keccak-256, RLP, EIP-155 legacy and EIP-1559 (type 2) transactions signed
+ * with secp256k1, the
  * ERC-20 transfer(address,uint256) call data, and the exact conversion of
  * our minor units into a token's base units.
  *

@@ -317,7 +317,9 @@ struct store_chain_tx {
 	char contract[43];      /* the token: the transaction's to */
 	char calldata[140];     /* "0x" + hex of transfer(address,uint256) */
 	int64_t gas_limit;
-	int64_t gas_price_wei;
+	int tx_type;            /* 0 legacy (EIP-155), 2 EIP-1559 */
+	int64_t gas_price_wei;  /* legacy: gasPrice; type 2: maxFeePerGas */
+	int64_t tip_wei;        /* type 2: maxPriorityFeePerGas; 0 for legacy */
 	char raw[STORE_CHAIN_RAW_MAX];
 	char hash[67];          /* keccak of raw: what nodes call it */
 	char prior_hashes[STORE_CHAIN_HASHES_MAX]; /* replaced ones, oldest first */
@@ -515,7 +517,7 @@ struct store_ops {
 	/* STORE_EXISTS for a taken key, or a (chain, sender, nonce) taken. */
 	enum store_status (*chain_tx_insert)(struct store_tx *, const struct store_chain_tx *);
 	/* Every field but the key's, tenant, session, chain, sender, nonce,
-	 * amount and created_at; NOT_FOUND when no row has the key. */
+	 * type, amount and created_at; NOT_FOUND when no row has the key. */
 	enum store_status (*chain_tx_update)(struct store_tx *, const struct store_chain_tx *);
 	/* The token units the sender's transactions of contract that are not
 	 * mined yet will take (0 when none): what the wallet's balance on

@@ -247,6 +247,9 @@ def test_payouts_settle_on_chain_after_confirmations(tmp_path, chain):
             r = chain.receipt(h)
             assert r and int(r["status"], 16) == 1 and r["to"].lower() == chain.token.lower(), r
             blocks[sid] = int(r["blockNumber"], 16)
+            # --evm-tx-type auto on a London chain: EIP-1559, from the hot wallet.
+            tx = chain.rpc("eth_getTransactionByHash", h)
+            assert tx["type"] == "0x2" and tx["from"].lower() == chain.hot.lower(), tx
         # One confirmation is not two: the transfer in the head block stays
         # executed, waiting, a few steps later.
         head = int(chain.rpc("eth_blockNumber"), 16)
@@ -406,7 +409,8 @@ def test_stuck_transaction_is_replaced_not_duplicated(tmp_path, chain):
 def test_kill_between_sign_broadcast_commit_never_pays_twice(tmp_path, chain, point):
     d = tmp_path / "crash"
     d.mkdir()
-    args = evm_args(chain, key_file(d), 1)
+    # Legacy EIP-155 transactions here, so both kinds are paid on chain.
+    args = evm_args(chain, key_file(d), 1, extra=("--evm-tx-type", "legacy"))
     s = Server(d, step_ms=STEP_MS, extra_args=args, env={"OFFRAMP_TEST_EVM_CRASH": point})
     s.start()
     recipient = new_address()
@@ -426,6 +430,7 @@ def test_kill_between_sign_broadcast_commit_never_pays_twice(tmp_path, chain, po
         st = wait_for(lambda: (lambda x: x if x["status"] == "settled" else None)(
             s2.request("GET", f"/off-ramp-sessions/{sid}", key=p.tenant.key).json), 20, "settled after restart")
         assert st["payout_reference"] == stored, "the stored transaction, not a new one"
+        assert chain.rpc("eth_getTransactionByHash", stored)["type"] == "0x0"
         assert chain.balance(chain.token, recipient) == units("50.00")
         assert chain.nonce(chain.hot) - sent_before == 1
         assert db_scalar(s2, f"SELECT count(*) FROM chain_txs WHERE session_id = '{sid}'") == 1

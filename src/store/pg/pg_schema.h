@@ -180,6 +180,7 @@ static const char *const pg_migrations[] = {
 	"  gas_limit BIGINT NOT NULL, gas_price_wei BIGINT NOT NULL, raw TEXT NOT NULL,"
 	"  hash TEXT NOT NULL, prior_hashes TEXT NOT NULL, replacements BIGINT NOT NULL,"
 	"  amount_units BIGINT NOT NULL CHECK (amount_units >= 0),"
+	"  tx_type BIGINT NOT NULL CHECK (tx_type IN (0, 2)), tip_wei BIGINT NOT NULL,"
 	"  state TEXT NOT NULL CHECK (state IN ('signed','sent','mined')), sent_at_ms BIGINT NOT NULL,"
 	"  created_at BIGINT NOT NULL, UNIQUE (chain_id, sender, nonce));"
 	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"

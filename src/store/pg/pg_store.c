@@ -2223,7 +2223,7 @@ static enum store_status pg_chain_nonce_take(struct store_tx *t, const char *acc
 #define PG_CHAIN_COLS                                                                       \
 	"idempotency_key, tenant_id, session_id, network, chain_id, sender, nonce, contract,"  \
 	" calldata, gas_limit, gas_price_wei, raw, hash, prior_hashes, replacements, state,"   \
-	" sent_at_ms, created_at, amount_units"
+	" sent_at_ms, created_at, amount_units, tx_type, tip_wei"
 
 static void pg_chain_row(PGresult *res, int row, struct store_chain_tx *r)
 {
@@ -2247,9 +2247,11 @@ static void pg_chain_row(PGresult *res, int row, struct store_chain_tx *r)
 	r->sent_at_ms = ci(res, row, i++);
 	r->created_at = ci(res, row, i++);
 	r->amount_units = ci(res, row, i++);
+	r->tx_type = (int)ci(res, row, i++);
+	r->tip_wei = ci(res, row, i++);
 }
 
-/* $1..$19 in PG_CHAIN_COLS order. */
+/* $1..$21 in PG_CHAIN_COLS order. */
 static void pg_chain_bind(struct pg_q *q, const struct store_chain_tx *r)
 {
 	int i = 1;
@@ -2272,6 +2274,8 @@ static void pg_chain_bind(struct pg_q *q, const struct store_chain_tx *r)
 	qi(q, i++, r->sent_at_ms);
 	qi(q, i++, r->created_at);
 	qi(q, i++, r->amount_units);
+	qi(q, i++, r->tx_type);
+	qi(q, i++, r->tip_wei);
 }
 
 static enum store_status pg_chain_tx_get(struct store_tx *t, const char *key,
@@ -2293,7 +2297,7 @@ static enum store_status pg_chain_tx_get(struct store_tx *t, const char *key,
 static enum store_status pg_chain_tx_insert(struct store_tx *t, const struct store_chain_tx *r)
 {
 	static const char sql[] = "INSERT INTO chain_txs(" PG_CHAIN_COLS ") VALUES ($1, $2, $3,"
-				  " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+				  " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
 				  " ON CONFLICT DO NOTHING";
 	struct pg_q q = {0};
 	pg_chain_bind(&q, r);
@@ -2305,7 +2309,7 @@ static enum store_status pg_chain_tx_update(struct store_tx *t, const struct sto
 	static const char sql[] =
 		"UPDATE chain_txs SET network = $2, contract = $3, calldata = $4, gas_limit = $5,"
 		" gas_price_wei = $6, raw = $7, hash = $8, prior_hashes = $9, replacements = $10,"
-		" state = $11, sent_at_ms = $12 WHERE idempotency_key = $1";
+		" state = $11, sent_at_ms = $12, tip_wei = $13 WHERE idempotency_key = $1";
 	struct pg_q q = {0};
 	qt(&q, 1, r->idempotency_key);
 	qt(&q, 2, r->network);
@@ -2319,6 +2323,7 @@ static enum store_status pg_chain_tx_update(struct store_tx *t, const struct sto
 	qi(&q, 10, r->replacements);
 	qt(&q, 11, r->state);
 	qi(&q, 12, r->sent_at_ms);
+	qi(&q, 13, r->tip_wei);
 	return pg_exec1(t, sql, &q, "chain tx update", STORE_NOT_FOUND);
 }
 

@@ -226,6 +226,7 @@ static const char *const sq_migrations[] = {
 	"  gas_limit INTEGER NOT NULL, gas_price_wei INTEGER NOT NULL, raw TEXT NOT NULL,"
 	"  hash TEXT NOT NULL, prior_hashes TEXT NOT NULL, replacements INTEGER NOT NULL,"
 	"  amount_units INTEGER NOT NULL CHECK (amount_units >= 0),"
+	"  tx_type INTEGER NOT NULL CHECK (tx_type IN (0, 2)), tip_wei INTEGER NOT NULL,"
 	"  state TEXT NOT NULL CHECK (state IN ('signed','sent','mined')), sent_at_ms INTEGER NOT NULL,"
 	"  created_at INTEGER NOT NULL, UNIQUE (chain_id, sender, nonce)) STRICT;"
 	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"

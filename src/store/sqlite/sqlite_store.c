@@ -2056,7 +2056,7 @@ static enum store_status sq_chain_nonce_take(struct store_tx *t, const char *acc
 #define SQ_CHAIN_COLS                                                                       \
 	"idempotency_key, tenant_id, session_id, network, chain_id, sender, nonce, contract,"  \
 	" calldata, gas_limit, gas_price_wei, raw, hash, prior_hashes, replacements, state,"   \
-	" sent_at_ms, created_at, amount_units"
+	" sent_at_ms, created_at, amount_units, tx_type, tip_wei"
 
 static void sq_chain_row(sqlite3_stmt *st, struct store_chain_tx *r)
 {
@@ -2080,9 +2080,11 @@ static void sq_chain_row(sqlite3_stmt *st, struct store_chain_tx *r)
 	r->sent_at_ms = ci(st, i++);
 	r->created_at = ci(st, i++);
 	r->amount_units = ci(st, i++);
+	r->tx_type = (int)ci(st, i++);
+	r->tip_wei = ci(st, i++);
 }
 
-/* ?1..?19 in SQ_CHAIN_COLS order. */
+/* ?1..?21 in SQ_CHAIN_COLS order. */
 static void sq_chain_bind(sqlite3_stmt *st, const struct store_chain_tx *r)
 {
 	int i = 1;
@@ -2105,6 +2107,8 @@ static void sq_chain_bind(sqlite3_stmt *st, const struct store_chain_tx *r)
 	bi(st, i++, r->sent_at_ms);
 	bi(st, i++, r->created_at);
 	bi(st, i++, r->amount_units);
+	bi(st, i++, r->tx_type);
+	bi(st, i++, r->tip_wei);
 }
 
 static enum store_status sq_chain_tx_get(struct store_tx *t, const char *key,
@@ -2127,7 +2131,7 @@ static enum store_status sq_chain_tx_get(struct store_tx *t, const char *key,
 static enum store_status sq_chain_tx_insert(struct store_tx *t, const struct store_chain_tx *r)
 {
 	static const char sql[] = "INSERT INTO chain_txs(" SQ_CHAIN_COLS ") VALUES (?1, ?2, ?3,"
-				  " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+				  " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -2140,7 +2144,8 @@ static enum store_status sq_chain_tx_update(struct store_tx *t, const struct sto
 	static const char sql[] =
 		"UPDATE chain_txs SET network = ?4, contract = ?8, calldata = ?9, gas_limit = ?10,"
 		" gas_price_wei = ?11, raw = ?12, hash = ?13, prior_hashes = ?14,"
-		" replacements = ?15, state = ?16, sent_at_ms = ?17 WHERE idempotency_key = ?1";
+		" replacements = ?15, state = ?16, sent_at_ms = ?17, tip_wei = ?21"
+		" WHERE idempotency_key = ?1";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;

@@ -1670,6 +1670,8 @@ static void chain_row(struct store_chain_tx *t, const char *hash_digit, int64_t 
 	t->gas_limit = 62000;
 	t->gas_price_wei = 2000000000;
 	t->amount_units = 1000 + nonce;
+	t->tx_type = 2;
+	t->tip_wei = 1000000000;
 	snprintf(t->raw, sizeof t->raw, "0xf8a9%01020d", 1); /* a long raw: near the cap */
 	t->hash[0] = '0';
 	t->hash[1] = 'x';
@@ -1727,6 +1729,8 @@ static enum store_status chain_update_tx(struct store_tx *tx, void *arg)
 	/* A replacement: new fee, raw and hash, the old hash kept, sent. */
 	struct store_chain_tx next = k->t1;
 	next.gas_price_wei = 2500000001;
+	next.tip_wei = 1250000001;
+	next.tx_type = 0; /* not an updated column: stays */
 	memset(next.hash + 2, 'b', 64);
 	snprintf(next.raw, sizeof next.raw, "0xf86b");
 	snprintf(next.prior_hashes, sizeof next.prior_hashes, "%s", k->t1.hash);
@@ -1788,6 +1792,8 @@ static void test_chain_txs(void **state)
 	assert_int_equal(k->got.nonce, 10);
 	assert_int_equal(k->got.created_at, 1000);
 	assert_int_equal(k->got.amount_units, 1010);
+	assert_int_equal(k->got.tip_wei, 1250000001);
+	assert_int_equal(k->got.tx_type, 2);
 	assert_int_equal(k->pending[0], 1010 + 1011); /* sent is still in flight */
 	run_ok(c->s[1], true, chain_mined_tx, k);
 	expect(&k->p, "update mined", STORE_OK);
