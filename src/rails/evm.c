@@ -12,9 +12,10 @@
  * (RFC 6979), so a rerun of that write transaction signs the same bytes.
  *
  * Stuck transactions. A transaction with no receipt replace_after_ms after
- * its last broadcast is re-signed at the same nonce with a gas price 25%
- * higher (at least the node's current price; at most
- * LIMIT_EVM_GAS_PRICE_MAX_WEI, at most LIMIT_EVM_REPLACEMENTS times); the
+ * its last broadcast is re-signed at the same nonce with a fee 25% higher
+ * (legacy: at least the node's current gas price; EIP-1559: tip and max
+ * fee both; at most LIMIT_EVM_GAS_PRICE_MAX_WEI, at most
+ * LIMIT_EVM_REPLACEMENTS times); the
  * row is rewritten (keeping the replaced hashes) before the broadcast. The
  * nonce admits only one of them on chain, and receipts are looked for
  * under every hash the row ever had, so whichever is mined is the payout.

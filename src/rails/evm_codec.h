@@ -1,9 +1,8 @@
 /*
  * evm_codec.h - what the EVM rail writes on chain, byte for byte:
  * Keccak-256, RLP, EIP-155 legacy and EIP-1559 (type 2) transactions signed
- * with secp256k1, the
- * ERC-20 transfer(address,uint256) call data, and the exact conversion of
- * our minor units into a token's base units.
+ * with secp256k1, the ERC-20 transfer(address,uint256) call data, and the
+ * exact conversion of our minor units into a token's base units.
  *
  * Nothing here is home-made cryptography. Keccak-256 is domain/ident.c's
  * sponge (rate 136, Keccak's pad 0x01..0x80) over nettle's Keccak-f[1600]
