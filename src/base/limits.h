@@ -29,6 +29,9 @@
 
 /* JSON */
 #define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */
+/* A bank account identifier masked in an answer (api_mask_bank_numbers);
+ * every one a request may carry is shorter. */
+#define LIMIT_BANK_ID_MASKED_BYTES 128
 #define LIMIT_IF_MATCH_TAGS 8               /* entity tags read from one If-Match */
 #define LIMIT_JSON_BAD_STRINGS 16           /* bad bytes patched to name an invalid_string field */
 #define LIMIT_JSON_EXACT_DEPTH 64           /* documents read keeping number text (json_exact.h) */

@@ -113,6 +113,27 @@ SEED_REQUEST, SEED_RESPONSE = _load_seed()
 SEED_DEST = SEED_REQUEST["destination"]["destination"]  # the typed SEPA destination
 
 
+BANK_NUMBER_KEYS = ("iban", "account_number", "accountNumber", "clabe")
+
+
+def mask_bank_number(v):
+    """A bank account identifier as an answer other than the one that saved
+    it shows it (docs/API.md "Bank identifiers in answers"): the first and
+    last 4 characters kept, each other one a '*'; 8 or fewer: all '*'."""
+    n = len(v)
+    return "".join(c if (i < 4 or i + 4 >= n) and n > 8 else "*" for i, c in enumerate(v))
+
+
+def masked(doc):
+    """doc (a destination as saved, on either surface) as a GET shows it."""
+    if isinstance(doc, dict):
+        return {k: mask_bank_number(x) if k in BANK_NUMBER_KEYS and isinstance(x, str) else masked(x)
+                for k, x in doc.items()}
+    if isinstance(doc, list):
+        return [masked(x) for x in doc]
+    return doc
+
+
 def sepa_destination(**changes):
     """A fresh copy of the seed's typed destination; bank_coordinates keys may be
     changed with bc_<name>=value, top-level keys with <name>=value."""

@@ -46,6 +46,7 @@
 #include "base/log.h"
 #include "domain/session.h"
 #include "store/sqlite/sqlite_schema.h"
+#include "store/sqlite/fault_vfs.h"
 
 #define SQ_STMT_CACHE 128
 
@@ -113,7 +114,7 @@ static sqlite3 *sq_open_db(const char *path)
 	int rc = sqlite3_open_v2(path, &db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-				 NULL);
+				 sq_fault_vfs());
 	if (rc != SQLITE_OK) {
 		log_error("sqlite: open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
