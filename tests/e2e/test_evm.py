@@ -225,16 +225,49 @@ class Payee:
                                  f"{self.tenant.server.stderr()[-3000:]}") from None
 
 
+class Receiver:
+    """A webhook receiver on loopback: every body it is sent, parsed."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        got = self.bodies = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def of(self, sid, type_):
+        return [b for b in self.bodies if b.get("type") == type_ and b["data"]["id"] == sid]
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def units(value):
     whole, _, frac = value.partition(".")
     return int(whole) * 10**6 + int((frac + "000000")[:6])
 
 
 def test_payouts_settle_on_chain_after_confirmations(tmp_path, chain):
-    s = start_evm(tmp_path, chain, confirmations=2)
+    s = start_evm(tmp_path, chain, confirmations=2, extra=("--webhook-allow-loopback",))
+    hooks = Receiver()
     try:
         recipient = new_address()
         p = Payee(s, recipient)
+        r = p.tenant.req("POST", "/webhook-endpoints",
+                         {"url": hooks.url, "event_types": ["*"], "format": "standard"})
+        assert r.status == 201, describe(r)
         sent_before = chain.nonce(chain.hot)
         amounts = ["250.00", "0.123457"]
         sids = [p.create(a) for a in amounts]
@@ -272,6 +305,12 @@ def test_payouts_settle_on_chain_after_confirmations(tmp_path, chain):
         executed = [e for e in evs if e["type"] == "off_ramp_session.executed"]
         assert executed and executed[0]["data"]["payout_reference"] == p.session(sids[0])["payout_reference"]
         assert [e for e in evs if e["type"] == "off_ramp_session.settled"][0]["data"]["payout_reference"]
+        # ... and in the webhooks themselves.
+        for sid in sids:
+            h = p.session(sid)["payout_reference"]
+            for t in ("off_ramp_session.executed", "off_ramp_session.settled"):
+                got = wait_for(lambda: hooks.of(sid, t), 10, f"the {t} webhook")
+                assert got[0]["data"]["payout_reference"] == h, got[0]
         s.verify_ledger()
         # A crypto payout on a network without --evm-chain-id stays on the sandbox.
         other = Payee(s, new_address(), network="polygon")
@@ -283,6 +322,7 @@ def test_payouts_settle_on_chain_after_confirmations(tmp_path, chain):
         assert HOT_KEY[2:] not in s.stderr() and HOT_KEY[2:].upper() not in s.stderr()
     finally:
         s.stop_checked()
+        hooks.stop()
 
 
 def test_reverting_transfers_fail_and_release(tmp_path, chain):
