@@ -24,6 +24,7 @@ struct api_call {
 	char etag[40];
 	const char *content_type;  /* static; NULL: application/json */
 	unsigned alloc_failures;   /* json_in_alloc_failures() at the start */
+	int retry_after_s;         /* > 0: the answer's Retry-After (a 429) */
 };
 
 /* The idempotency context of this call, or NULL when no key was sent. */

@@ -26,6 +26,13 @@ uint64_t clock_mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t clock_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1])
 {
 	time_t t = (time_t)unix_s;

@@ -528,7 +528,8 @@ class Server:
             self.stderr_path = self.dir / f"serve-{n}.stderr"
             self._stderr_file = open(self.stderr_path, "wb")
             self._stdout_file = open(self.dir / f"serve-{n}.stdout", "wb")
-            cmd = [BIN, "serve", *self.db_args(), "--listen", f"127.0.0.1:{self.port}"]
+            cmd = [BIN, "serve", *self.db_args(), "--listen", f"127.0.0.1:{self.port}",
+                   *self.secret_key_args()]
             if not any(a == "--node-id" or a.startswith("--node-id=") for a in self.extra_args):
                 cmd += ["--node-id", self.node_id]
             if self.step_ms is not None:
@@ -646,6 +647,23 @@ class Server:
         return http_request(self.port, method, path, body=body, key=key, headers=headers, timeout=timeout)
 
     # -- admin -------------------------------------------------------------
+
+    def secret_key_args(self):
+        """serve's key for webhook secrets at rest (docs/OPERATIONS.md): on SQLite the
+        binary's own default, <db>.secret-key, made on first start; on PostgreSQL it has
+        none, so the same path is made here (one key per database, shared by its nodes)
+        unless the test names a key itself."""
+        if not self.database_url or any(a == "--secret-key-file" or a.startswith("--secret-key-file=")
+                                        for a in self.extra_args):
+            return []
+        path = str(self.db) + ".secret-key"
+        with _pg_lock:
+            if not os.path.exists(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.write(fd, os.urandom(32).hex().encode() + b"\n")
+                os.close(fd)
+        return ["--secret-key-file", path]
 
     def db_args(self):
         """The flags that name this node's database to a command."""
