@@ -117,6 +117,8 @@ json_t *api_session_json(const struct store_session *s)
 			? api_money_json_code(s->target_currency, s->delivered_minor) : json_null(),
 		"etag", etag);
 	json_object_set_new(o, "subject_attribution", attribution);
+	json_object_set_new(o, "payout_reference", str_or_null(s->payout_reference));
+	json_object_set_new(o, "waiting_reason", str_or_null(s->waiting_reason));
 	json_object_set_new(
 		o, "destination",
 		json_pack("{s:s, s:o, s:o, s:o, s:s}", "method", s->method, "fiat_rail",
@@ -252,6 +254,8 @@ static void session_out(struct json_out *o, const struct store_session *s)
 	}
 	json_out_raw(o, ",\"id\":");
 	json_out_str(o, s->id);
+	json_out_raw(o, ",\"payout_reference\":");
+	json_out_str_or_null(o, s->payout_reference);
 	json_out_raw(o, ",\"principal_amount\":");
 	money_out(o, s->currency, s->principal_minor);
 	json_out_raw(o, ",\"settled_at\":");
@@ -266,6 +270,8 @@ static void session_out(struct json_out *o, const struct store_session *s)
 	json_out_str(o, s->target_currency);
 	json_out_raw(o, ",\"updated_at\":");
 	time_out(o, s->updated_at, false);
+	json_out_raw(o, ",\"waiting_reason\":");
+	json_out_str_or_null(o, s->waiting_reason);
 	json_out_raw(o, "}");
 }
 

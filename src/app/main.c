@@ -47,6 +47,7 @@
 #include "cli/cli.h"
 #include "domain/capability.h"
 #include "http/server.h"
+#include "rails/evm.h"
 #include "rails/rail.h"
 #include "webhooks/hooks.h"
 #include "workers/dispatcher.h"
@@ -84,6 +85,7 @@ struct opts {
 	const char *args[4]; /* positional arguments of set-rate */
 	int nargs;
 	long sessions, accounts; /* bulk-load */
+	struct evm_config evm;   /* --rails evm (rails/evm.h) */
 };
 
 #define STR_(x) #x
@@ -94,6 +96,10 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]\n"
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
+	      "                [--rails evm --evm-rpc-url URL --evm-key-file FILE\n"
+	      "                 --evm-token ASSET:NETWORK:CONTRACT... --evm-chain-id NETWORK:ID...\n"
+	      "                 --evm-confirmations N [--evm-replace-after-ms N]\n"
+	      "                 [--evm-tx-type auto|legacy|eip1559]]\n"
 	      "                [--commit-batch-max N] [--database-pool-size N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
@@ -206,6 +212,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"old-secret-key-file", required_argument, NULL, 'O'},
 		{"sessions", required_argument, NULL, 'S'},
 		{"accounts", required_argument, NULL, 'A'},
+		{"evm-rpc-url", required_argument, NULL, 0x200},
+		{"evm-key-file", required_argument, NULL, 0x201},
+		{"evm-token", required_argument, NULL, 0x202},
+		{"evm-chain-id", required_argument, NULL, 0x203},
+		{"evm-confirmations", required_argument, NULL, 0x204},
+		{"evm-replace-after-ms", required_argument, NULL, 0x205},
+		{"evm-tx-type", required_argument, NULL, 0x206},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -217,6 +230,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->secret_key_file = env_or("OFFRAMP_SECRET_KEY_FILE", NULL);
 	o->old_secret_key_file = env_or("OFFRAMP_OLD_SECRET_KEY_FILE", NULL);
 	o->rails = "sandbox";
+	o->evm.confirmations = 1;
+	o->evm.replace_after_ms = LIMIT_EVM_REPLACE_AFTER_MS_DEFAULT;
 	o->kind = "user";
 	o->http_threads = 16;
 	o->commit_batch_max = LIMIT_COMMIT_BATCH_DEFAULT;
@@ -367,6 +382,39 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
+		case 0x200: o->evm.rpc_url = optarg; break;
+		case 0x206:
+			if (!evm_config_tx_type(&o->evm, optarg)) {
+				fprintf(stderr, "offramp: --evm-tx-type: auto, legacy or eip1559\n");
+				return 2;
+			}
+			break;
+		case 0x201: o->evm.key_file = optarg; break;
+		case 0x202:
+		case 0x203: {
+			char why[160];
+			if (!(c == 0x202 ? evm_config_token : evm_config_chain)(&o->evm, optarg, why,
+										 sizeof why)) {
+				fprintf(stderr, "offramp: %s\n", why);
+				return 2;
+			}
+			break;
+		}
+		case 0x204:
+		case 0x205: {
+			long v;
+			bool conf = c == 0x204;
+			if (!parse_long(optarg, conf ? 1 : 0, conf ? LIMIT_EVM_CONFIRMATIONS_MAX : 86400000, &v)) {
+				fprintf(stderr, "offramp: --evm-%s out of range\n",
+					conf ? "confirmations" : "replace-after-ms");
+				return 2;
+			}
+			if (conf)
+				o->evm.confirmations = (int)v;
+			else
+				o->evm.replace_after_ms = v;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
@@ -927,8 +975,8 @@ static bool workers_alive(void *arg) { return workers_running(arg); }
 
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
-	if (strcmp(o->rails, "sandbox") != 0) {
-		fprintf(stderr, "offramp: --rails: only 'sandbox' exists\n");
+	if (strcmp(o->rails, "sandbox") != 0 && strcmp(o->rails, "evm") != 0) {
+		fprintf(stderr, "offramp: --rails: 'sandbox' or 'evm'\n");
 		return 2;
 	}
 	sigset_t set;
@@ -939,6 +987,16 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct rail *rail = rail_sandbox_new(svc->store);
+	if (rail && strcmp(o->rails, "evm") == 0) {
+		/* Crypto payouts on the configured networks go on chain; the
+		 * sandbox answers every other call. */
+		char why[256];
+		rail = evm_rail_new(&o->evm, svc->store, rail, why, sizeof why);
+		if (!rail) {
+			fprintf(stderr, "offramp: %s\n", why);
+			return 2;
+		}
+	}
 	if (!rail)
 		return 1;
 	/* Workers first: every unfinished session resumes at once. */

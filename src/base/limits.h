@@ -137,6 +137,21 @@ _Static_assert(LIMIT_LOG_LINE_BYTES > LIMIT_LOG_MSG_BYTES + 256, "a request line
 #define LIMIT_BULK_BATCH 4000               /* sessions per commit: ~44,000 rows */
 #define LIMIT_BULK_SPAN_S (30 * 24 * 3600)  /* the history spans at most this */
 
+/* The EVM rail (docs/RAILS.md, "EVM rail"): a JSON-RPC node's answers are
+ * hostile input, read within these bounds. */
+#define LIMIT_EVM_RPC_BYTES (256 * 1024)   /* read at most this much of an answer */
+#define LIMIT_EVM_RPC_CONNECT_MS 2000
+#define LIMIT_EVM_RPC_TIMEOUT_MS 5000      /* one call, connect included */
+#define LIMIT_EVM_TOKENS 16                /* --evm-token options */
+#define LIMIT_EVM_CHAINS 8                 /* --evm-chain-id options */
+#define LIMIT_EVM_REPLACEMENTS 4           /* fee bumps of one stuck transaction */
+#define LIMIT_EVM_GAS_MAX 500000           /* an ERC-20 transfer takes ~52,000 */
+#define LIMIT_EVM_GAS_PRICE_MAX_WEI 1000000000000LL /* 1,000 gwei: above it, wait */
+#define LIMIT_EVM_REPLACE_AFTER_MS_DEFAULT 120000   /* a transaction unmined this long is stuck */
+#define LIMIT_EVM_CONFIRMATIONS_MAX 1000
+_Static_assert(LIMIT_EVM_RPC_CONNECT_MS < LIMIT_EVM_RPC_TIMEOUT_MS, "connect is part of the call");
+_Static_assert(LIMIT_EVM_REPLACEMENTS * 67 < 280, "STORE_CHAIN_HASHES_MAX (280) holds the replaced hashes");
+
 /* Webhook delivery (docs/WEBHOOKS.md, "Fairness and caps") */
 #define LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS 5000
 #define LIMIT_WEBHOOK_SEND_TIMEOUT_MS 10000      /* one attempt, connect included (libcurl's total) */

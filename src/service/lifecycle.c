@@ -329,6 +329,8 @@ static void step_call(struct step_arg *a)
 		.currency = money_currency(chain ? s->currency : s->target_currency),
 		.amount_minor = chain ? s->principal_minor : s->delivered_minor,
 		.attempt = s->attempts,
+		.network = s->network,
+		.destination_id = s->destination_id,
 	};
 }
 
@@ -368,6 +370,8 @@ static void step_answer(struct step_arg *a, int64_t now)
 		plan_fail(p, r->reason);
 		return;
 	}
+	if (r->outcome == RAIL_PENDING)
+		return; /* not decided yet (confirmations, a wallet's funds): a step later, nothing failed */
 	if (r->outcome != RAIL_OK) {
 		/* Before the payout nothing was paid: give up in the end.
 		 * From the payout on the rail may have taken it: ask again. */
@@ -494,6 +498,15 @@ static bool step_next(struct step_arg *a)
 	snprintf(s->status, sizeof s->status, "%s", session_status_name(p->status));
 	snprintf(s->stage, sizeof s->stage, "%s", p->stage);
 	snprintf(s->failure_reason, sizeof s->failure_reason, "%s", p->reason);
+	if (a->asked) {
+		/* What the rail calls the payout (a transaction hash), and why
+		 * the session waits, while it does. */
+		const struct rail_result *r = &a->result;
+		if (r->reference[0])
+			snprintf(s->payout_reference, sizeof s->payout_reference, "%s", r->reference);
+		bool waits = r->outcome == RAIL_PENDING || r->outcome == RAIL_TRANSIENT;
+		snprintf(s->waiting_reason, sizeof s->waiting_reason, "%s", waits ? r->reason : "");
+	}
 	s->attempts = p->attempts;
 	s->next_run_ms = p->next_run_ms;
 	s->lease_owner[0] = '\0';

@@ -212,6 +212,81 @@ static void test_late_answer_never_overwrites_a_terminal_state(void **state)
 	rail_close(l.inner);
 }
 
+/* A rail that answers "pending" (RAIL_PENDING) before it answers: a wallet
+ * short of funds at submit, confirmations at status. Each later call sees
+ * what the last pending answer left on the session. */
+struct pending_rail {
+	struct rail base;
+	struct fx *f;
+	int submits, statuses;
+};
+
+static void pending_chain(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	memset(out, 0, sizeof *out);
+	out->outcome = RAIL_OK;
+}
+
+static void pending_submit(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct pending_rail *p = (struct pending_rail *)r;
+	struct store_session s = get(p->f, c->session_id);
+	memset(out, 0, sizeof *out);
+	if (p->submits++ < 2) {
+		if (p->submits == 2) { /* what the first answer left */
+			assert_string_equal(s.waiting_reason, "hot_wallet_underfunded");
+			assert_string_equal(s.status, "executing");
+			assert_int_equal(s.attempts, 0); /* pending is no failure */
+		}
+		out->outcome = RAIL_PENDING;
+		snprintf(out->reason, sizeof out->reason, "hot_wallet_underfunded");
+		return;
+	}
+	out->outcome = RAIL_OK;
+	snprintf(out->reference, sizeof out->reference, "0x%064d", 7);
+}
+
+static void pending_status(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct pending_rail *p = (struct pending_rail *)r;
+	struct store_session s = get(p->f, c->session_id);
+	assert_string_equal(s.status, "executed");
+	assert_int_equal(strlen(s.payout_reference), 66); /* kept from the submit */
+	assert_int_equal(s.attempts, 0);
+	if (p->statuses > 0)
+		assert_string_equal(s.waiting_reason, "awaiting_confirmations");
+	else
+		assert_string_equal(s.waiting_reason, ""); /* cleared by the submit's OK */
+	memset(out, 0, sizeof *out);
+	out->outcome = p->statuses++ < 3 ? RAIL_PENDING : RAIL_OK;
+	if (out->outcome == RAIL_PENDING)
+		snprintf(out->reason, sizeof out->reason, "awaiting_confirmations");
+}
+
+static const struct rail_ops pending_ops = {
+	.name = "pending",
+	.chain_transfer = pending_chain,
+	.payout_submit = pending_submit,
+	.payout_status = pending_status,
+	.close = late_close,
+};
+
+static void test_pending_answers_wait_without_failing(void **state)
+{
+	struct fx *f = *state;
+	struct pending_rail p = {.base = {&pending_ops}, .f = f};
+	char id[UUID_STR_LEN + 1];
+	create(f, 50000000, id);
+	run(f, &p.base);
+	struct store_session s = get(f, id);
+	assert_string_equal(s.status, "settled");
+	assert_string_equal(s.failure_reason, "");
+	assert_string_equal(s.waiting_reason, "");
+	assert_int_equal(strlen(s.payout_reference), 66);
+	assert_int_equal(p.submits, 3);
+	assert_int_equal(p.statuses, 4);
+}
+
 static void test_rail_keys_are_stable_across_repeats(void **state)
 {
 	/* A payout submitted twice (as after a crash) is one payout. */
@@ -578,6 +653,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_outcomes_by_cents, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_answers_wait_without_failing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_writes_the_row_once, fx_setup, fx_teardown),
