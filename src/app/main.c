@@ -41,6 +41,8 @@
 #include "domain/capability.h"
 #include "http/server.h"
 #include "rails/rail.h"
+#include "rails/registry.h"
+#include "rails/sepa_file.h"
 #include "webhooks/hooks.h"
 #include "workers/dispatcher.h"
 #include "workers/workers.h"
@@ -73,6 +75,9 @@ struct opts {
 	const char *args[4]; /* positional arguments of set-rate */
 	int nargs;
 	long sessions, accounts; /* bulk-load */
+	/* --rails sepa_file (rails/sepa_file.h) */
+	const char *rail_dir, *sepa_name, *sepa_iban, *sepa_bic, *schema_dir;
+	long sepa_batch_ms;
 };
 
 #define STR_(x) #x
@@ -87,6 +92,8 @@ static void usage(FILE *f)
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
+	      "                [--rails sepa_file --rail-dir DIR --sepa-debtor-name NAME\n"
+	      "                 --sepa-debtor-iban IBAN --sepa-debtor-bic BIC [--sepa-batch-ms N]]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -98,6 +105,7 @@ static void usage(FILE *f)
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
+	      "  offramp admin import-bank-file FILE --rail-dir DIR\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
@@ -173,6 +181,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"header-timeout-ms", required_argument, NULL, 'H'},
 		{"sessions", required_argument, NULL, 'S'},
 		{"accounts", required_argument, NULL, 'A'},
+		{"rail-dir", required_argument, NULL, 0x100},
+		{"bank-dir", required_argument, NULL, 0x100},
+		{"sepa-debtor-name", required_argument, NULL, 0x101},
+		{"sepa-debtor-iban", required_argument, NULL, 0x102},
+		{"sepa-debtor-bic", required_argument, NULL, 0x103},
+		{"sepa-batch-ms", required_argument, NULL, 0x104},
+		{"sepa-schema-dir", required_argument, NULL, 0x105},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -180,7 +195,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->database_url = env_or("OFFRAMP_DATABASE_URL", NULL);
 	o->listen = env_or("OFFRAMP_LISTEN", "127.0.0.1:8080");
 	o->node_id = env_or("OFFRAMP_NODE_ID", NULL);
-	o->rails = "sandbox";
+	o->rails = env_or("OFFRAMP_RAILS", "sandbox");
+	o->rail_dir = env_or("OFFRAMP_RAIL_DIR", NULL);
+	o->sepa_name = env_or("OFFRAMP_SEPA_DEBTOR_NAME", NULL);
+	o->sepa_iban = env_or("OFFRAMP_SEPA_DEBTOR_IBAN", NULL);
+	o->sepa_bic = env_or("OFFRAMP_SEPA_DEBTOR_BIC", NULL);
+	o->schema_dir = env_or("OFFRAMP_SEPA_SCHEMA_DIR", NULL);
+	if (!parse_long(env_or("OFFRAMP_SEPA_BATCH_MS", STR(LIMIT_SEPA_BATCH_MS_DEFAULT)), 0,
+			3600000, &o->sepa_batch_ms)) {
+		fprintf(stderr, "offramp: OFFRAMP_SEPA_BATCH_MS must be 0..3600000\n");
+		return 2;
+	}
 	o->kind = "user";
 	o->http_threads = 16;
 	o->commit_batch_max = LIMIT_COMMIT_BATCH_DEFAULT;
@@ -236,6 +261,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'l': o->listen = optarg; break;
 		case 'N': o->node_id = optarg; break;
 		case 'r': o->rails = optarg; break;
+		case 0x100: o->rail_dir = optarg; break;
+		case 0x101: o->sepa_name = optarg; break;
+		case 0x102: o->sepa_iban = optarg; break;
+		case 0x103: o->sepa_bic = optarg; break;
+		case 0x105: o->schema_dir = optarg; break;
+		case 0x104:
+			if (!parse_long(optarg, 0, 3600000, &o->sepa_batch_ms)) {
+				fprintf(stderr, "offramp: --sepa-batch-ms must be 0..3600000\n");
+				return 2;
+			}
+			break;
 		case 's':
 			if (!parse_long(optarg, 0, 3600000, &o->sandbox_step_ms)) {
 				fprintf(stderr, "offramp: --sandbox-step-ms must be 0..3600000\n");
@@ -752,15 +788,106 @@ static bool node_id(const struct opts *o, char out[LIMIT_NODE_ID_BYTES + 1])
 	return true;
 }
 
+/* The schemas shipped with the binary: <exe>/../schemas/iso20022
+ * (build/offramp in a checkout), unless --sepa-schema-dir says. */
+static void schema_dir_default(char *out, size_t cap)
+{
+	char exe[2048];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	snprintf(out, cap, "schemas/iso20022");
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash) {
+		*slash = '\0';
+		snprintf(out, cap, "%s/../schemas/iso20022", exe);
+	}
+}
+
+/* --rail-dir and, for serve, the debtor: the file rail's configuration. */
+static bool sepa_options(const struct opts *o, struct sepa_config *c, bool serve)
+{
+	static char schemas[2300];
+	if (o->schema_dir)
+		snprintf(schemas, sizeof schemas, "%s", o->schema_dir);
+	else
+		schema_dir_default(schemas, sizeof schemas);
+	*c = (struct sepa_config){.dir = o->rail_dir, .schema_dir = schemas,
+				  .batch_ms = o->sepa_batch_ms};
+	if (!o->rail_dir) {
+		fprintf(stderr, "offramp: the sepa_file rail needs --rail-dir DIR\n");
+		return false;
+	}
+	if (!serve)
+		return true;
+	if (!o->sepa_name || !o->sepa_iban || !o->sepa_bic) {
+		fprintf(stderr, "offramp: --rails sepa_file needs --sepa-debtor-name, "
+				"--sepa-debtor-iban and --sepa-debtor-bic\n");
+		return false;
+	}
+	snprintf(c->debtor.name, sizeof c->debtor.name, "%s", o->sepa_name);
+	snprintf(c->debtor.iban, sizeof c->debtor.iban, "%s", o->sepa_iban);
+	snprintf(c->debtor.bic, sizeof c->debtor.bic, "%s", o->sepa_bic);
+	return true;
+}
+
+/* The rails of serve: the sandbox for every rail name, and with sepa the
+ * file rail for the two SEPA rails (rails/registry.h). */
+static struct rail *rails_new(struct service *svc, const struct sepa_config *sepa)
+{
+	struct rail *reg = rail_registry_new(rail_sandbox_new(svc->store));
+	if (!reg || !sepa)
+		return reg;
+	iso_init();
+	struct rail *file = rail_sepa_file_new(sepa, svc->store, true);
+	if (!file || !rail_registry_route(reg, "sepa_credit_transfer", file)) {
+		rail_close(file);
+		rail_close(reg);
+		return NULL;
+	}
+	rail_registry_route(reg, "sepa_instant", file);
+	return reg;
+}
+
+/* admin import-bank-file FILE --rail-dir DIR: one report applied as the
+ * inbound watcher would, the file left where it is. */
+static int cmd_import_bank_file(const struct opts *o)
+{
+	struct sepa_config c;
+	if (o->nargs != 1) {
+		fprintf(stderr, "offramp: import-bank-file takes one FILE\n");
+		return 2;
+	}
+	if (!sepa_options(o, &c, false))
+		return 2;
+	iso_init();
+	char why[512] = "";
+	int count = 0;
+	enum sepa_import r = sepa_import_file(&c, o->args[0], &count, why, sizeof why);
+	json_t *j = r == SEPA_IMPORTED ? json_pack("{s:s, s:i}", "status", "imported", "payments", count)
+			: json_pack("{s:s, s:s}", "status", r == SEPA_REFUSED ? "refused" : "error",
+				    "reason", why);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	json_decref(j);
+	return r == SEPA_IMPORTED ? 0 : 1;
+}
+
 /* struct service.workers_running (GET /readyz). */
 static bool workers_alive(void *arg) { return workers_running(arg); }
 
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
-	if (strcmp(o->rails, "sandbox") != 0) {
-		fprintf(stderr, "offramp: --rails: only 'sandbox' exists\n");
+	struct sepa_config sepa;
+	bool use_sepa = strcmp(o->rails, "sepa_file") == 0;
+	if (!use_sepa && strcmp(o->rails, "sandbox") != 0) {
+		fprintf(stderr, "offramp: --rails: 'sandbox' or 'sepa_file'\n");
 		return 2;
 	}
+	if (use_sepa && !sepa_options(o, &sepa, true))
+		return 2;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -768,7 +895,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct rail *rail = rail_sandbox_new(svc->store);
+	struct rail *rail = rails_new(svc, use_sepa ? &sepa : NULL);
 	if (!rail)
 		return 1;
 	/* Workers first: every unfinished session resumes at once. */
@@ -805,7 +932,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		rail_close(rail);
 		return 1;
 	}
-	log_info("serve: ready (sandbox rails, step %ld ms)", o->sandbox_step_ms);
+	log_info("serve: ready (%s rails, step %ld ms)", o->rails, o->sandbox_step_ms);
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -844,7 +971,8 @@ int main(int argc, char **argv)
 	if (sub && strcmp(sub, "create-tenant") != 0 && strcmp(sub, "create-api-key") != 0 &&
 	    strcmp(sub, "verify-ledger") != 0 && strcmp(sub, "set-rate") != 0 &&
 	    strcmp(sub, "set-fees") != 0 && strcmp(sub, "bulk-load") != 0 &&
-	    strcmp(sub, "query-plans") != 0 && strcmp(sub, "migrate-sqlite") != 0) {
+	    strcmp(sub, "query-plans") != 0 && strcmp(sub, "migrate-sqlite") != 0 &&
+	    strcmp(sub, "import-bank-file") != 0) {
 		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
 		usage(stderr);
 		return 2;
@@ -896,6 +1024,8 @@ int main(int argc, char **argv)
 		rc = cmd_query_plans(&svc);
 	else if (strcmp(sub, "migrate-sqlite") == 0)
 		rc = cmd_migrate_sqlite(&svc, &o);
+	else if (strcmp(sub, "import-bank-file") == 0)
+		rc = cmd_import_bank_file(&o);
 	else if (o.nargs) {
 		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
 		rc = 2;

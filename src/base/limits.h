@@ -72,6 +72,13 @@
 #define LIMIT_SETTINGS_MANY 8              /* tenant settings read by one statement (a create reads 6) */
 #define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
+/* Rails (rails/registry.h, rails/sepa_file.c). */
+#define LIMIT_RAIL_ROUTES 16                 /* rail names the registry routes */
+#define LIMIT_SEPA_BATCH_MS_DEFAULT 1000     /* --sepa-batch-ms: a file's collection window */
+#define LIMIT_SEPA_FILE_TXS LIMIT_WORKER_BATCH /* payments in one pain.001 file */
+#define LIMIT_BANK_REPORT_BYTES (4 * 1024 * 1024) /* an inbound report larger is refused unread */
+#define LIMIT_BANK_REPORT_DEPTH 32           /* element nesting of an inbound report */
+#define LIMIT_BANK_REPORT_ENTRIES 4096       /* payments one inbound report may name */
 /* serve --node-id: names this process's leases ("<node>/<kind>/<i>"), so a
  * restart drops its own and never another node's. */
 #define LIMIT_NODE_ID_BYTES 40

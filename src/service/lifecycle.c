@@ -297,20 +297,52 @@ static void plan_retry(struct plan *p, bool may_give_up, int64_t now)
 		p->next_run_ms = now + backoff_ms(p->attempts);
 }
 
+/* The stages, as one table: a session resting at (status, stage) makes
+ * the call `what`, and the rail's RAIL_OK moves it to (next, next_stage)
+ * with that money effect. Every other pair has no step (STEP_STUCK). A
+ * session at conversion without its rate fixes it first (STEP_CONVERT),
+ * in its own commit, so a retried payout always asks for the same
+ * amount. */
+static const struct stage_row {
+	enum session_status status;
+	const char *stage;
+	enum rail_kind what;
+	enum session_status next;
+	const char *next_stage;
+	enum money_action money;
+} stage_rows[] = {
+	{SESSION_EXECUTING, "stablecoin_transfer", RAIL_CHAIN_TRANSFER, SESSION_EXECUTING,
+	 "conversion", MONEY_NONE},
+	{SESSION_EXECUTING, "conversion", RAIL_PAYOUT_SUBMIT, SESSION_EXECUTED, "payout", MONEY_NONE},
+	{SESSION_EXECUTED, NULL, RAIL_PAYOUT_STATUS, SESSION_SETTLED, NULL, MONEY_SETTLE},
+};
+
+static const struct stage_row *stage_of(enum session_status status, const char *stage)
+{
+	for (size_t i = 0; i < sizeof stage_rows / sizeof *stage_rows; i++)
+		if (stage_rows[i].status == status &&
+		    (!stage_rows[i].stage || strcmp(stage_rows[i].stage, stage) == 0))
+			return &stage_rows[i];
+	return NULL;
+}
+
+static const struct stage_row *stage_by_call(enum rail_kind what)
+{
+	for (size_t i = 0; i < sizeof stage_rows / sizeof *stage_rows; i++)
+		if (stage_rows[i].what == what)
+			return &stage_rows[i];
+	return NULL;
+}
+
 /* What a session resting at status/stage asks next. */
 static int step_what(enum session_status status, const struct store_session *s)
 {
-	if (status == SESSION_EXECUTED)
-		return RAIL_PAYOUT_STATUS;
-	if (status != SESSION_EXECUTING)
+	const struct stage_row *row = stage_of(status, s->stage);
+	if (!row)
 		return STEP_STUCK;
-	if (strcmp(s->stage, "stablecoin_transfer") == 0)
-		return RAIL_CHAIN_TRANSFER;
-	if (strcmp(s->stage, "conversion") != 0)
-		return STEP_STUCK;
-	/* Fix the rate and amount first, in their own commit, so a retried
-	 * payout always asks the rail for the same amount. */
-	return s->fill_rate_value == 0 ? STEP_CONVERT : RAIL_PAYOUT_SUBMIT;
+	if (row->what == RAIL_PAYOUT_SUBMIT && s->fill_rate_value == 0)
+		return STEP_CONVERT;
+	return (int)row->what;
 }
 
 /* The call a step makes: the session's own key for its kind. */
@@ -368,24 +400,25 @@ static void step_answer(struct step_arg *a, int64_t now)
 		plan_fail(p, r->reason);
 		return;
 	}
+	if (r->outcome == RAIL_PENDING) {
+		/* Not decided yet (a bank that answers by file): look again a
+		 * step later, no attempt spent. */
+		return;
+	}
 	if (r->outcome != RAIL_OK) {
 		/* Before the payout nothing was paid: give up in the end.
 		 * From the payout on the rail may have taken it: ask again. */
 		plan_retry(p, a->what == RAIL_CHAIN_TRANSFER, now);
 		return;
 	}
-	if (a->what == RAIL_CHAIN_TRANSFER) {
-		snprintf(p->stage, sizeof p->stage, "conversion");
-		p->attempts = 0;
-	} else if (a->what == RAIL_PAYOUT_SUBMIT) {
-		p->status = SESSION_EXECUTED;
-		snprintf(p->stage, sizeof p->stage, "payout");
-		p->attempts = 0;
-	} else {
-		p->status = SESSION_SETTLED;
-		p->money = MONEY_SETTLE;
+	const struct stage_row *row = stage_by_call((enum rail_kind)a->what);
+	p->status = row->next;
+	if (row->next_stage)
+		snprintf(p->stage, sizeof p->stage, "%s", row->next_stage);
+	p->attempts = 0;
+	p->money = row->money;
+	if (row->money == MONEY_SETTLE)
 		p->next_run_ms = 0;
-	}
 }
 
 /* Every change goes along the table: checked here, our bug if not. */
