@@ -47,6 +47,7 @@ struct rail_call {
 struct rail_result {
 	enum rail_outcome outcome;
 	char reason[48]; /* stable failure_reason code when REJECTED */
+	char detail[16]; /* the rail's own code when REJECTED (ISO 20022 "AC04"); "" for none */
 };
 
 /* The kinds of call, in the order of a session's life. */

@@ -206,6 +206,7 @@ struct plan {
 	enum session_status status;
 	char stage[24];
 	char reason[48];
+	char detail[16]; /* failure_detail: the rail's own code */
 	int attempts;
 	int64_t next_run_ms;
 	bool convert;      /* fix fill_rate and the delivered amount */
@@ -398,6 +399,7 @@ static void step_answer(struct step_arg *a, int64_t now)
 	const struct rail_result *r = &a->result;
 	if (r->outcome == RAIL_REJECTED) {
 		plan_fail(p, r->reason);
+		snprintf(p->detail, sizeof p->detail, "%s", r->detail);
 		return;
 	}
 	if (r->outcome == RAIL_PENDING) {
@@ -527,6 +529,7 @@ static bool step_next(struct step_arg *a)
 	snprintf(s->status, sizeof s->status, "%s", session_status_name(p->status));
 	snprintf(s->stage, sizeof s->stage, "%s", p->stage);
 	snprintf(s->failure_reason, sizeof s->failure_reason, "%s", p->reason);
+	snprintf(s->failure_detail, sizeof s->failure_detail, "%s", p->detail);
 	s->attempts = p->attempts;
 	s->next_run_ms = p->next_run_ms;
 	s->lease_owner[0] = '\0';

@@ -177,6 +177,8 @@ struct store_session {
 	int64_t fee_partner_minor; /* part of fee_total_minor owed to the partner */
 	int64_t locked_rate_value; /* 0 unless a LOCKED rate fixed the conversion */
 	int locked_rate_scale;
+	/* Schema 9 (SQLite) / 2 (PostgreSQL). */
+	char failure_detail[16]; /* the rail's own code (ISO reason "AC04"); "" for none */
 };
 
 struct store_exchange_rate {

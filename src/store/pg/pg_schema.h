@@ -167,6 +167,10 @@ static const char *const pg_migrations[] = {
 	"  status_code BIGINT NOT NULL, error TEXT NOT NULL, duration_ms BIGINT NOT NULL,"
 	"  created_at BIGINT NOT NULL);"
 	"CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts(tenant_id, endpoint_id, id);",
+
+	/* 2 (bank file rail, docs/RAILS.md): the rail's own code for a
+	 * failure or a return (the ISO 20022 reason, "AC04"). */
+	"ALTER TABLE sessions ADD COLUMN failure_detail TEXT NOT NULL DEFAULT '';",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof *pg_migrations))

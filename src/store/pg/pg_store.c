@@ -1248,8 +1248,8 @@ static enum store_status pg_destination_list(struct store_tx *t, const char *ten
 	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
 	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
 	" approved_by_kind, network, event_seq, fee_partner_minor, locked_rate_value,"        \
-	" locked_rate_scale"
-#define PG_SESSION_NCOLS 40
+	" locked_rate_scale, failure_detail"
+#define PG_SESSION_NCOLS 41
 
 static void pg_session_row(PGresult *res, int row, void *out)
 {
@@ -1295,6 +1295,7 @@ static void pg_session_row(PGresult *res, int row, void *out)
 	r->fee_partner_minor = ci(res, row, i++);
 	r->locked_rate_value = ci(res, row, i++);
 	r->locked_rate_scale = (int)ci(res, row, i++);
+	ct(res, row, i++, r->failure_detail, sizeof r->failure_detail);
 	assert(i == PG_SESSION_NCOLS);
 }
 
@@ -1303,7 +1304,7 @@ static enum store_status pg_session_insert(struct store_tx *t, const struct stor
 	static const char sql[] =
 		"INSERT INTO sessions(" PG_SESSION_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
 		" $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
-		" $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)"
+		" $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41)"
 		" ON CONFLICT DO NOTHING";
 	struct pg_q q = {0};
 	int i = 1;
@@ -1347,6 +1348,7 @@ static enum store_status pg_session_insert(struct store_tx *t, const struct stor
 	qi(&q, i++, r->fee_partner_minor);
 	qi(&q, i++, r->locked_rate_value);
 	qi(&q, i++, r->locked_rate_scale);
+	qte(&q, i++, r->failure_detail);
 	assert(i == PG_SESSION_NCOLS + 1);
 	return pg_insert(t, sql, &q, "session insert");
 }
@@ -1360,7 +1362,7 @@ static enum store_status pg_session_update(struct store_tx *t, const struct stor
 		" updated_at = $7, settled_at = $8, next_run_ms = $9, lease_owner = $10,"
 		" lease_until_ms = $11, attempts = $12, fill_rate_value = $13, fill_rate_scale = $14,"
 		" delivered_minor = $15, approval_id = $16, approved_by_id = $17,"
-		" approved_by_kind = $18, event_seq = $19"
+		" approved_by_kind = $18, event_seq = $19, failure_detail = $21"
 		" WHERE id = $1 AND tenant_id = $2 AND version = $20";
 	struct pg_q q = {0};
 	qt(&q, 1, r->id);
@@ -1383,6 +1385,7 @@ static enum store_status pg_session_update(struct store_tx *t, const struct stor
 	qte(&q, 18, r->approved_by_kind);
 	qi(&q, 19, r->event_seq);
 	qi(&q, 20, expect_version);
+	qte(&q, 21, r->failure_detail);
 	return pg_exec1(t, sql, &q, "session update", STORE_NOT_FOUND);
 }
 

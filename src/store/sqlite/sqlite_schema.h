@@ -211,6 +211,10 @@ static const char *const sq_migrations[] = {
 	 * status (GET /off-ramp-sessions?account_ref=&status=) seeks its rows
 	 * rather than reading the account's sessions of every status. */
 	"CREATE INDEX sessions_by_account_status ON sessions(tenant_id, account_id, status, id);",
+
+	/* 9 (bank file rail, docs/RAILS.md): the rail's own code for a
+	 * failure or a return (the ISO 20022 reason, "AC04"). */
+	"ALTER TABLE sessions ADD COLUMN failure_detail TEXT NOT NULL DEFAULT '';",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))
