@@ -6,6 +6,7 @@
 #                   ASan+UBSan with -Werror, run unit and end-to-end tests
 #   make unit       unit tests only (sanitised)
 #   make e2e        end-to-end tests only (sanitised binary)
+#   make faults     fault injection walk and disk-full test (build/offramp-fault)
 #   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each,
 #                   new inputs added to the corpora
 #   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
@@ -72,7 +73,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit unit-pg e2e e2e-pg deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: all run check unit unit-pg e2e e2e-pg faults deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -88,6 +89,24 @@ $(SAN_DIR)/%.o: src/%.c
 
 build/offramp-san: $(SAN_LIB_OBJS) $(SAN_MAIN_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+
+# Fault-injection build: the sanitised build with the hooks of
+# src/base/fault.h compiled in (tests/e2e/test_faults.py).
+FAULT_DIR := build/fault
+FAULT_OBJS := $(patsubst src/%.c,$(FAULT_DIR)/%.o,$(SRCS))
+FAULT_CFLAGS := $(SAN_CFLAGS) -DOFFRAMP_FAULTS
+
+$(FAULT_DIR)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(FAULT_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/offramp-fault: $(FAULT_OBJS)
+	$(CC) $(FAULT_CFLAGS) -o $@ $^ $(LIBS)
+
+# The fault walk and the disk-full test (make check runs it).
+faults: build/offramp-fault build/offramp-san
+	env OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_FAULT_BIN=$(CURDIR)/build/offramp-fault \
+		$(PYTHON) -m pytest -q tests/e2e/test_faults.py $(E2E_ARGS)
 
 $(SAN_DIR)/tests/%: tests/unit/%.c $(SAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -181,7 +200,8 @@ unit: $(UNIT_BINS)
 E2E_TESTS ?= tests/e2e
 E2E_RUN = env OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_LOADGEN=$(CURDIR)/build/bench/loadgen OFFRAMP_SLOW=1 \
 	$(PYTHON) -m pytest -q $(E2E_TESTS) $(E2E_ARGS)
-e2e: build/offramp-san build/bench/loadgen
+# tests/e2e/test_faults.py runs build/offramp-fault (sqlite_only).
+e2e: build/offramp-san build/bench/loadgen build/offramp-fault
 	$(E2E_RUN)
 
 # The store conformance suite on PostgreSQL (make unit runs it on SQLite).

@@ -6,7 +6,7 @@
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev
 libssl-dev libcurl4-openssl-dev libpq-dev libxml2-dev libxml2-utils libcmocka-dev nettle-dev python3 python3-pytest sqlite3 curl jq
-postgresql postgresql-client haproxy"
+postgresql postgresql-client haproxy prometheus"
 missing=""
 for p in $PKGS "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

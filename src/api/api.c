@@ -22,6 +22,7 @@
 #include "base/crypto.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "domain/capability.h"
 
 /* X(method, pattern, handler, capabilities, authenticated, lumx): the key
@@ -68,9 +69,11 @@
 	X("GET", "/webhook-endpoints/{id}/attempts", api_h_hook_attempts, CAP_WEBHOOKS_MANAGE, true, false) \
 	X("POST", "/webhook-endpoints/{id}/resend", api_h_hook_resend, CAP_WEBHOOKS_MANAGE, true, false) \
 	X("GET", "/healthz", api_h_healthz, 0, false, false)                                          \
+	X("GET", "/metrics", api_h_metrics, 0, false, false)                                          \
 	X("GET", "/livez", api_h_livez, 0, false, false)                                              \
 	X("GET", "/readyz", api_h_readyz, 0, false, false)                                            \
-	X("GET", "/errors.json", api_h_errors, 0, false, false)
+	X("GET", "/errors.json", api_h_errors, 0, false, false)                                     \
+	API_FAULT_ROUTES(X)
 
 static API_HANDLER(api_h_healthz);
 static API_HANDLER(api_h_livez);
@@ -91,6 +94,29 @@ static const struct api_route api_routes[] = {
 	API_ROUTES(X)
 #undef X
 };
+
+/* The same rows as the metrics' route labels: slot i + 1 is api_routes[i]. */
+static const struct metrics_route api_metric_labels[] = {
+#define X(m, p, h, cap, auth, lumx) {m, p},
+	API_ROUTES(X)
+#undef X
+};
+#define API_ROUTE_COUNT (sizeof api_routes / sizeof *api_routes)
+_Static_assert(API_ROUTE_COUNT + 1 <= LIMIT_METRICS_ROUTES,
+	       "every route, and unmatched, has a metrics slot");
+
+const char *api_route_name(int metrics_route)
+{
+	if (metrics_route < 1 || metrics_route > (int)API_ROUTE_COUNT)
+		return "unmatched";
+	return api_routes[metrics_route - 1].pattern;
+}
+
+const struct metrics_route *api_metric_routes(int *n)
+{
+	*n = (int)API_ROUTE_COUNT;
+	return api_metric_labels;
+}
 
 /* ---- answers ----------------------------------------------------------- */
 
@@ -272,6 +298,12 @@ static void reject_render(void *ctx, const struct svc_outcome *o, const void *re
 
 void api_reject(struct api_call *c, enum err e, const char *field)
 {
+	if (json_in_alloc_failures() != c->alloc_failures) {
+		/* The decode lost an allocation: what it blames may be untrue,
+		 * and a 500 is not kept under the idempotency key. */
+		api_fail(c, ERR_INTERNAL, NULL);
+		return;
+	}
 	struct reject_ctx x = {c, e, field};
 	struct svc_render r = {reject_render, &x};
 	svc_reject(c->api->svc, &c->auth, api_idem(c), e, &r, &c->answer);
@@ -469,6 +501,11 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 		if (canon) {
 			crypto_sha256_hex(canon, strlen(canon), c->idem.request_hash);
 			free(canon);
+		} else if (c->body) {
+			/* Out of memory: the raw bytes' hash would name another
+			 * request than the canonical one a retry gets. */
+			api_fail(c, ERR_INTERNAL, NULL);
+			return false;
 		} else {
 			crypto_sha256_hex(req->body ? req->body : "", req->body_len,
 					  c->idem.request_hash);
@@ -517,14 +554,30 @@ static void route_allow(const char *path, char out[API_ALLOW_MAX])
 	}
 }
 
+/* --metrics-listen moves GET /metrics to a listener of its own, which
+ * serves nothing else (struct api.metrics). */
+static bool route_here(const struct api *api, const struct api_route *rt)
+{
+	bool metrics = rt->handler == api_h_metrics;
+	switch (api->metrics) {
+	case API_METRICS_ELSEWHERE:
+		return !metrics;
+	case API_METRICS_ONLY:
+		return metrics;
+	default:
+		return true;
+	}
+}
+
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
-	struct api_call c = {.api = api, .req = req};
+	struct api_call c = {.api = api, .req = req, .alloc_failures = json_in_alloc_failures()};
 	const struct api_route *rt = NULL;
 	bool path_known = false, id_ok = true;
 	for (size_t i = 0; i < sizeof api_routes / sizeof *api_routes; i++) {
 		bool ok = true;
-		if (!route_match(api_routes[i].pattern, req->path, c.id, &ok))
+		if (!route_here(api, &api_routes[i]) ||
+		    !route_match(api_routes[i].pattern, req->path, c.id, &ok))
 			continue;
 		path_known = true;
 		if (route_serves(&api_routes[i], req->method)) {
@@ -548,6 +601,10 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	res->body = c.answer.body;
 	res->len = c.answer.len;
 	res->cached = c.answer.cached;
+	res->content_type = c.content_type;
+	res->metrics_route = rt ? (int)(rt - api_routes) + 1 : METRICS_ROUTE_UNMATCHED;
+	if (c.authenticated)
+		memcpy(res->principal_id, c.auth.principal_id, sizeof res->principal_id);
 	res->www_authenticate = res->status == 401;
 	snprintf(res->etag, sizeof res->etag, "%s", c.etag);
 	if (!rt && path_known)
@@ -557,7 +614,7 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	if (res->status == 503)
 		res->retry_after_s = LIMIT_RETRY_AFTER_UNAVAILABLE_S;
 	if (res->status >= 500)
-		log_error("api: %s %s answered %d (request %s)", req->method, req->path,
-			  res->status, req->request_id);
+		log_error("api: %s %s answered %d (request %s)", req->method,
+			  api_route_name(res->metrics_route), res->status, req->request_id);
 	json_decref(c.body);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/limits.h"
 #include "base/uuid.h"
 #include "service/service.h"
 
@@ -34,7 +35,8 @@ struct api_request {
 	bool body_too_large;       /* past LIMIT_BODY_BYTES: answered 413 after auth */
 	const char *body;          /* NULL or len bytes, not NUL-terminated */
 	size_t body_len;
-	char request_id[UUID_STR_LEN + 1];
+	/* The client's X-Request-Id when sane (http/server.c), else a UUIDv7. */
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
 };
 
 struct api_response {
@@ -46,10 +48,21 @@ struct api_response {
 	char etag[40];         /* "" for none */
 	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
 	int retry_after_s;     /* > 0: Retry-After (a 503: try again this soon) */
+	const char *content_type; /* static; NULL: application/json */
+	int metrics_route;     /* metrics_http_observe's slot: 0 unmatched, else the route's */
+	store_id principal_id; /* the authenticated principal (the log's); "" for none */
+};
+
+/* Where GET /metrics is served (serve --metrics-listen). */
+enum api_metrics_where {
+	API_METRICS_HERE = 0,  /* a route like the others */
+	API_METRICS_ELSEWHERE, /* not here: /metrics answers 404 */
+	API_METRICS_ONLY,      /* the metrics listener: /metrics and nothing else */
 };
 
 struct api {
 	struct service *svc;
+	enum api_metrics_where metrics;
 };
 
 /* Handle one request. Always fills res (status and a JSON body). */
@@ -85,6 +98,16 @@ int api_hook_payloads(const char *format, const struct store_session *s,
 		      struct svc_hook_payload *out);
 /* Whether endpoint URLs may be on loopback (serve --webhook-allow-loopback). */
 extern bool api_webhook_allow_loopback;
+
+/* GET /metrics: the Prometheus text (exposition format 0.0.4) of every
+ * series (docs/OPERATIONS.md), malloc'd, *len its length; NULL when out of
+ * memory. */
+#define API_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+char *api_metrics_text(struct api *api, size_t *len);
+
+/* The route template of a metrics_route slot ("/off-ramp-sessions/{id}"),
+ * "unmatched" for 0 or a slot out of range. Static. */
+const char *api_route_name(int metrics_route);
 
 /* The errors.json catalogue, built from base/errors.def. Owned by caller. */
 char *api_errors_catalogue(size_t *len);

@@ -22,6 +22,8 @@ struct api_call {
 	json_t *body;              /* parsed request body (POST), owned */
 	struct svc_answer answer;  /* what goes back */
 	char etag[40];
+	const char *content_type;  /* static; NULL: application/json */
+	unsigned alloc_failures;   /* json_in_alloc_failures() at the start */
 };
 
 /* The idempotency context of this call, or NULL when no key was sent. */
@@ -170,6 +172,10 @@ API_HANDLER(api_h_hook_delete);
 API_HANDLER(api_h_hook_rotate);
 API_HANDLER(api_h_hook_attempts);
 API_HANDLER(api_h_hook_resend);
+void api_h_metrics(struct api_call *c); /* api_metrics.c */
+/* The route table's labels for the metrics (slot i + 1 is routes[i]). */
+struct metrics_route;
+const struct metrics_route *api_metric_routes(int *n);
 /* The Lumx view of a session (ext: its Lumx document or NULL). state: the
  * Lumx state to show (a failure's webhooks show FAILED, REFUNDING and
  * REFUNDED in turn), or NULL for the session's own. */
@@ -201,5 +207,15 @@ void api_decode_destination(struct jd *d, struct jd_obj *o, struct destination *
 void api_validate_destination(struct jd *d, const struct jd_obj *o, struct destination *dst);
 /* Canonical JSON of a normalised destination (malloc'd). */
 char *api_destination_canonical(const struct destination *dst);
+
+/* The route table's test-build tail (api.c API_ROUTES): the fault switch
+ * of api_faults.c. Kept out of api.c's table text, which tests read as
+ * the production route list; the production binary has no such route. */
+#ifdef OFFRAMP_FAULTS
+#define API_FAULT_ROUTES(X) X("POST", "/_test/faults", api_h_faults, CAP_POLICIES_MANAGE, true, false)
+API_HANDLER(api_h_faults);
+#else
+#define API_FAULT_ROUTES(X)
+#endif
 
 #endif

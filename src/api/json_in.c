@@ -9,6 +9,8 @@
  */
 #include "api/json_in.h"
 
+#include "base/fault.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,11 +165,35 @@ static void bad_string_field(const char *body, size_t len, const json_error_t *f
 	free(buf);
 }
 
+/* Failed allocations on this thread, ever: a caller compares two reads. */
+static _Thread_local unsigned ji_alloc_failures;
+
+static void *ji_malloc(size_t n)
+{
+	void *p = fault_hit(FAULT_ALLOC) ? NULL : malloc(n);
+	if (!p)
+		ji_alloc_failures++;
+	return p;
+}
+
+unsigned json_in_alloc_failures(void)
+{
+	return ji_alloc_failures;
+}
+
+void json_in_init(void)
+{
+	json_set_alloc_funcs(ji_malloc, free);
+}
+
 json_t *json_in_parse_at(const char *body, size_t len, enum err *e, char field[JD_PATH_MAX])
 {
-	json_error_t jerr;
+	/* Zeroed: jansson sets no error at all when it cannot allocate its
+	 * lexer, leaving text "" and the code json_error_unknown. */
+	json_error_t jerr = {0};
 	field[0] = '\0';
 	body = body ? body : "";
+	unsigned failures = ji_alloc_failures;
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
 		/* An integer past int64 is valid JSON, and a client's metadata
@@ -184,6 +210,10 @@ json_t *json_in_parse_at(const char *body, size_t len, enum err *e, char field[J
 		*e = ERR_INVALID_JSON;
 		return NULL;
 	}
+	if (!root && (ji_alloc_failures != failures || !jerr.text[0])) {
+		*e = ERR_INTERNAL; /* out of memory before any byte was read */
+		return NULL;
+	}
 	if (!root) {
 		switch (json_error_code(&jerr)) {
 		case json_error_duplicate_key:
@@ -196,6 +226,11 @@ json_t *json_in_parse_at(const char *body, size_t len, enum err *e, char field[J
 			break;
 		case json_error_stack_overflow:
 			*e = ERR_JSON_TOO_DEEP;
+			break;
+		case json_error_out_of_memory:
+			/* Ours, not the client's: a 500, which is never kept
+			 * under an idempotency key, so the retry is served. */
+			*e = ERR_INTERNAL;
 			break;
 		default:
 			*e = raw_control(&jerr) ? ERR_INVALID_STRING : ERR_INVALID_JSON;

@@ -40,6 +40,17 @@ struct jd {
 	char field[JD_PATH_MAX]; /* pointer of the failing field */
 };
 
+/* Route jansson's allocations through ours, so a parse that failed for
+ * want of memory answers ERR_INTERNAL rather than blame the client's
+ * bytes (jansson 2.14 reports some such failures as invalid syntax).
+ * Call once at start, before any JSON is made; not thread-safe. */
+void json_in_init(void);
+/* How many JSON allocations failed on this thread so far: a request
+ * reads it at its start and before blaming the client, since a decode
+ * that lost an allocation is our failure (500), not a 400 to keep under
+ * an idempotency key. Counts only after json_in_init. */
+unsigned json_in_alloc_failures(void);
+
 /* Parse; on failure *e is set and NULL returned. The caller owns the
  * result (json_decref). */
 json_t *json_in_parse(const char *body, size_t len, enum err *e);

@@ -5,7 +5,7 @@
  *   offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]
  *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
  *                 [--max-connections N] [--max-connections-per-ip N] [--header-timeout-ms N]
- *                 [--node-id ID] [--session-lease-ms N]
+ *                 [--node-id ID] [--session-lease-ms N] [--metrics-listen HOST:PORT]
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
@@ -35,8 +35,10 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/json_in.h"
 #include "base/clock.h"
 #include "base/limits.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "domain/capability.h"
 #include "http/server.h"
@@ -54,6 +56,7 @@ struct opts {
 	bool db_flag; /* --db was given */
 	const char *database_url;
 	const char *listen;
+	const char *metrics_listen; /* NULL: GET /metrics on listen */
 	const char *node_id; /* NULL: "<hostname>:<listen>" */
 	const char *rails;
 	long sandbox_step_ms;
@@ -92,6 +95,7 @@ static void usage(FILE *f)
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
+	      "                [--metrics-listen HOST:PORT]\n"
 	      "                [--rails sepa_file --rail-dir DIR --sepa-debtor-name NAME\n"
 	      "                 --sepa-debtor-iban IBAN --sepa-debtor-bic BIC [--sepa-batch-ms N]]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
@@ -107,6 +111,7 @@ static void usage(FILE *f)
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
 	      "  offramp admin import-bank-file FILE --rail-dir DIR\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
+	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
 	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
 	      "             (flags win over the environment)\n"
@@ -160,6 +165,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"db", required_argument, NULL, 'd'},
 		{"database-url", required_argument, NULL, 'u'},
 		{"listen", required_argument, NULL, 'l'},
+		{"metrics-listen", required_argument, NULL, 'M'},
 		{"node-id", required_argument, NULL, 'N'},
 		{"rails", required_argument, NULL, 'r'},
 		{"sandbox-step-ms", required_argument, NULL, 's'},
@@ -194,6 +200,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->db = env_or("OFFRAMP_DB", "./offramp.db");
 	o->database_url = env_or("OFFRAMP_DATABASE_URL", NULL);
 	o->listen = env_or("OFFRAMP_LISTEN", "127.0.0.1:8080");
+	o->metrics_listen = env_or("OFFRAMP_METRICS_LISTEN", NULL);
 	o->node_id = env_or("OFFRAMP_NODE_ID", NULL);
 	o->rails = env_or("OFFRAMP_RAILS", "sandbox");
 	o->rail_dir = env_or("OFFRAMP_RAIL_DIR", NULL);
@@ -259,6 +266,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'd': o->db = optarg; db_flag = true; break;
 		case 'u': o->database_url = optarg; url_flag = true; break;
 		case 'l': o->listen = optarg; break;
+		case 'M': o->metrics_listen = optarg; break;
 		case 'N': o->node_id = optarg; break;
 		case 'r': o->rails = optarg; break;
 		case 0x100: o->rail_dir = optarg; break;
@@ -925,8 +933,21 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 				 .max_connections = (unsigned)o->max_connections,
 				 .max_per_ip = (unsigned)o->max_per_ip,
 				 .header_timeout_ms = (unsigned)o->header_timeout_ms};
+	/* --metrics-listen: /metrics on its own listener, and not on this one. */
+	struct api metrics_api = {.svc = svc, .metrics = API_METRICS_ONLY};
+	struct http_metrics *metrics = NULL;
+	if (o->metrics_listen) {
+		api.metrics = API_METRICS_ELSEWHERE;
+		if (!(metrics = http_metrics_start(o->metrics_listen, &metrics_api))) {
+			dispatcher_stop(hooks);
+			workers_stop(workers);
+			rail_close(rail);
+			return 1;
+		}
+	}
 	struct http_server *http = http_start(&hc, &api);
 	if (!http) {
+		http_metrics_stop(metrics);
 		dispatcher_stop(hooks);
 		workers_stop(workers);
 		rail_close(rail);
@@ -937,6 +958,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	http_stop(http);
+	http_metrics_stop(metrics);
 	svc->workers_running = NULL;
 	workers_stop(workers);
 	dispatcher_stop(hooks);
@@ -983,6 +1005,9 @@ int main(int argc, char **argv)
 		return rc;
 	if (sub)
 		log_set_level(LOG_WARN); /* admin output is the JSON line */
+	json_in_init();
+	if (!sub && !fault_init())
+		return 2; /* a malformed OFFRAMP_FAULT (test build only) */
 
 	struct store *st = open_store(&o);
 	if (!st)
@@ -994,8 +1019,11 @@ int main(int argc, char **argv)
 			      .hook_payloads = api_hook_payloads,
 			      .destination_read = api_destination_read,
 			      .hook_retry_base_ms = o.webhook_retry_base_ms};
-	/* serve caches authenticated keys; admin commands need none. */
-	if (!sub && !(svc.auth_cache = svc_auth_cache_new())) {
+	/* serve caches authenticated keys and the metrics' database gauges;
+	 * admin commands need neither. */
+	if (!sub && (!(svc.auth_cache = svc_auth_cache_new()) ||
+		     !(svc.gauge_cache = svc_gauge_cache_new()))) {
+		svc_auth_cache_free(svc.auth_cache);
 		fprintf(stderr, "offramp: out of memory\n");
 		store_close(st);
 		return 1;
@@ -1033,6 +1061,7 @@ int main(int argc, char **argv)
 		rc = cmd_verify_ledger(&svc);
 	store_close(st);
 	svc_auth_cache_free(svc.auth_cache);
+	svc_gauge_cache_free(svc.gauge_cache);
 	hook_global_fini();
 	return rc;
 }

@@ -19,6 +19,13 @@ uint64_t clock_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1])
 {
 	time_t t = (time_t)unix_s;

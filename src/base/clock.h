@@ -14,6 +14,8 @@
 uint64_t clock_now_ms(void);
 /* Monotonic milliseconds, for durations and timeouts only. */
 uint64_t clock_mono_ms(void);
+/* Monotonic microseconds, for durations measured finer (GET /metrics). */
+uint64_t clock_mono_us(void);
 /* Format Unix seconds as RFC 3339 UTC with second precision. */
 void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1]);
 /* The first second of the UTC calendar month holding unix_s. */

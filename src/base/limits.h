@@ -96,6 +96,21 @@
 #define LIMIT_COMMIT_BULK_SHARE 64          /* bulk writes (a worker pass's steps) taken first per batch */
 #define LIMIT_RESPONSE_BYTES (256 * 1024)   /* a stored idempotent answer */
 
+/* GET /metrics (base/metrics.h, docs/OPERATIONS.md). */
+#define LIMIT_METRICS_ROUTES 64             /* route slots: every route of the table, and "unmatched" */
+#define LIMIT_METRICS_GAUGE_CACHE_MS 1000   /* sessions by status and held totals read at most this often */
+#define LIMIT_METRICS_GAUGE_COST_FACTOR 10  /* ... and at most a tenth of the time: a read that took
+					       t ms is kept 10 t ms, so a large table is not scanned
+					       back to back */
+#define LIMIT_METRICS_CONNECTIONS 16        /* --metrics-listen: connections at once */
+#define LIMIT_METRICS_TIMEOUT_S 10          /* ... each closed when idle this long */
+
+/* Logs (base/log.h, docs/OPERATIONS.md). */
+#define LIMIT_LOG_MSG_BYTES 1024            /* a line's msg; longer is cut */
+#define LIMIT_LOG_LINE_BYTES 2048           /* a line dumped on the stack; longer goes to the heap */
+#define LIMIT_REQUEST_ID_BYTES 64           /* an incoming X-Request-Id kept; longer is replaced */
+_Static_assert(LIMIT_LOG_LINE_BYTES > LIMIT_LOG_MSG_BYTES + 256, "a request line fits on the stack");
+
 /* admin bulk-load (docs/SCALE.md). */
 #define LIMIT_BULK_SESSIONS_MAX 100000000   /* sessions in one load */
 #define LIMIT_BULK_ACCOUNTS_MAX 10000       /* client accounts they are spread over */

@@ -76,6 +76,8 @@
 #include "base/fiber.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/metrics.h"
+#include "http/internal.h"
 
 /* Where a connection is; the deadline runs in HEADERS and BODY only. */
 enum http_phase {
@@ -129,10 +131,12 @@ struct http_req {
 	size_t len;
 	bool too_large;
 	bool dispatched; /* counted in inflight: the handler has run */
-	uint64_t start_ms;
+	uint64_t start_us; /* headers in: latency and the duration histogram */
+	uint64_t latency_us; /* to the answer queued */
 	int status;
+	int route;          /* the answer's metrics_route slot, for the log */
+	store_id principal; /* the answer's authenticated principal, "" for none */
 	char method[16];
-	char path[128];
 	/* A write's fiber, its hooks and its answer (see Threading). */
 	struct fiber *fiber;
 	struct fiber_hooks hooks;
@@ -286,18 +290,46 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req *hr,
-				   struct api_response *res)
+/* A client's id is kept when it could not bend a log line or a header:
+ * 1..LIMIT_REQUEST_ID_BYTES of letters, digits and - _ . : (a UUID, a
+ * trace id), not shaped like one of our secrets. Anything else is
+ * replaced, not cleaned: a half-kept id would match neither side's records. */
+static bool request_id_sane(const char *v)
+{
+	size_t n = 0;
+	for (; v[n]; n++) {
+		unsigned char ch = (unsigned char)v[n];
+		if (n >= LIMIT_REQUEST_ID_BYTES ||
+		    !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+			return false;
+	}
+	/* A client that sends its API key or a webhook secret as its request
+	 * id must not get it logged: ids shaped like our secrets are replaced. */
+	return n > 0 && strncmp(v, "ofr_sk_", 7) != 0 && strncmp(v, "whsec_", 6) != 0;
+}
+
+void http_request_id(struct MHD_Connection *conn, char out[LIMIT_REQUEST_ID_BYTES + 1])
+{
+	const char *in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	if (in && request_id_sane(in))
+		snprintf(out, LIMIT_REQUEST_ID_BYTES + 1, "%s", in);
+	else if (!uuid_v7(out))
+		snprintf(out, LIMIT_REQUEST_ID_BYTES + 1, "unknown");
+}
+
+struct MHD_Response *http_response_of(struct api_response *res, const char *request_id)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		api_response_clear(res);
-		return MHD_NO;
+		return NULL;
 	}
 	res->body = NULL; /* now MHD's, freed with free() */
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	MHD_add_response_header(resp, "X-Request-Id", hr->r.request_id);
+	MHD_add_response_header(resp, "Content-Type",
+				res->content_type ? res->content_type : "application/json");
+	MHD_add_response_header(resp, "X-Request-Id", request_id);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (res->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
@@ -312,7 +344,21 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req 
 		snprintf(ra, sizeof ra, "%d", res->retry_after_s);
 		MHD_add_response_header(resp, "Retry-After", ra);
 	}
+	return resp;
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_req *hr,
+				   struct api_response *res)
+{
+	/* Counted when queued: what the client waits for is this answer. */
+	hr->latency_us = clock_mono_us() - hr->start_us;
+	metrics_http_observe(res->metrics_route, res->status, hr->latency_us);
 	hr->status = res->status;
+	hr->route = res->metrics_route;
+	memcpy(hr->principal, res->principal_id, sizeof hr->principal);
+	struct MHD_Response *resp = http_response_of(res, hr->r.request_id);
+	if (!resp)
+		return MHD_NO;
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -453,11 +499,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		hr->hooks = (struct fiber_hooks){.on_park = on_park, .on_wake = on_wake, .ctx = hr};
 		atomic_fetch_add(&s->uploading, 1);
 		(void)conn_enter(s, conn, HTTP_PHASE_BODY); /* headers are in */
-		hr->start_ms = clock_mono_ms();
+		hr->start_us = clock_mono_us();
 		snprintf(hr->method, sizeof hr->method, "%s", method);
-		snprintf(hr->path, sizeof hr->path, "%s", url);
-		if (!uuid_v7(hr->r.request_id))
-			snprintf(hr->r.request_id, sizeof hr->r.request_id, "unknown");
+		http_request_id(conn, hr->r.request_id);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (strlen(url) > LIMIT_URL_BYTES)
@@ -497,9 +541,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_req *hr = *con_cls;
 	if (!hr)
 		return;
-	log_info("http %s %s %d %llums request=%s%s", hr->method, hr->path, hr->status,
-		 (unsigned long long)(clock_mono_ms() - hr->start_ms), hr->r.request_id,
-		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	log_request(&(struct log_request){
+		.request_id = hr->r.request_id,
+		.method = hr->method,
+		.route = api_route_name(hr->route),
+		.principal = hr->principal,
+		.status = hr->status,
+		.latency_us = hr->status ? hr->latency_us : clock_mono_us() - hr->start_us,
+		.ended_early = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK});
 	atomic_fetch_sub(hr->dispatched ? &s->inflight : &s->uploading, 1);
 	*con_cls = NULL;
 	if (hr->fiber) {
@@ -566,9 +615,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("microhttpd: %s", line);
 }
 
-/* Parse "HOST:PORT" into a socket address. */
-static bool parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
-			 bool *v6)
+bool http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+		       bool *v6)
 {
 	char host[256];
 	const char *colon = strrchr(listen, ':');
@@ -656,7 +704,7 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	bool v6 = false;
-	if (!parse_listen(cfg->listen, &ss, &sl, &v6)) {
+	if (!http_parse_listen(cfg->listen, &ss, &sl, &v6)) {
 		log_error("http: cannot parse listen address '%s' (want HOST:PORT)", cfg->listen);
 		return NULL;
 	}

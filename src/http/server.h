@@ -30,4 +30,17 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api);
  * LIMIT_SHUTDOWN_DRAIN_MS), then close everything and free. */
 void http_stop(struct http_server *s);
 
+/*
+ * serve --metrics-listen: GET /metrics (and HEAD) on an address of its own,
+ * served by a libmicrohttpd daemon of its own (one thread, at most
+ * LIMIT_METRICS_CONNECTIONS connections), so that scraping never competes
+ * with clients for the API's connections and a crowded API listener
+ * cannot hide the numbers that show it. api must have metrics =
+ * API_METRICS_ONLY (any other path answers 404). Returns NULL (and logs
+ * why) when the address cannot be bound.
+ */
+struct http_metrics;
+struct http_metrics *http_metrics_start(const char *listen, struct api *api);
+void http_metrics_stop(struct http_metrics *m);
+
 #endif

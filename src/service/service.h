@@ -27,6 +27,7 @@
 #include "domain/fees.h"
 #include "domain/fx.h"
 #include "domain/money.h"
+#include "domain/session.h"
 #include "store/store.h"
 
 struct store_session;
@@ -67,6 +68,7 @@ struct service {
 	svc_destination_read_fn destination_read; /* required to create sessions */
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
+	struct svc_gauge_cache *gauge_cache; /* owned; NULL: every svc_gauges_read reads the store */
 	/* Whether the lifecycle's worker threads run (set by serve once they
 	 * are started; svc_ready reads it). NULL: none run. */
 	bool (*workers_running)(void *arg);
@@ -626,6 +628,25 @@ void svc_bulk_report_clear(struct svc_bulk_report *r);
  * (store_ops.query_plans), in one read transaction. */
 enum err svc_query_plans(struct service *s,
 			 void (*each)(void *arg, const struct store_plan_step *step), void *arg);
+
+/* ---- operations gauges (GET /metrics; docs/OPERATIONS.md) ---------------- */
+
+/* What the database holds at one instant, across every tenant. */
+struct svc_gauges {
+	int64_t sessions[SESSION__COUNT]; /* by status */
+	int64_t held_minor[CUR__COUNT];   /* by currency: holds not yet posted or voided */
+};
+/* The last read kept, so a storm of scrapes reads the database at most
+ * once every LIMIT_METRICS_GAUGE_CACHE_MS, and a slow read (a large
+ * table) at most a tenth of the time. new returns NULL when out of memory. */
+struct svc_gauge_cache *svc_gauge_cache_new(void);
+void svc_gauge_cache_free(struct svc_gauge_cache *c);
+/* The gauges: the cached read while it is fresh (a failed read is kept as
+ * long, so a lost database is not asked again by every scrape), else one
+ * read transaction; callers arriving meanwhile wait for that read rather
+ * than make their own. ERR_OK or an infrastructure error (out untouched).
+ * Thread-safe. */
+enum err svc_gauges_read(struct service *s, struct svc_gauges *out);
 
 /* ---- audit ------------------------------------------------------------- */
 

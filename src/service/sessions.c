@@ -49,12 +49,17 @@ struct session_arg {
 	struct store_session rec;
 };
 
-/* The inline copy must be the saved destination, value for value. */
-static bool same_destination(const struct session_arg *c, const char *saved_body)
+/* The inline copy must be the saved destination, value for value. We
+ * wrote the saved text, so one that does not read back (out of memory)
+ * is our failure, STORE_FAIL, never the client's mismatch. */
+static enum store_status same_destination(const struct session_arg *c, const char *saved_body,
+					  bool *same)
 {
 	struct destination saved;
-	return c->s->destination_read(saved_body, &saved) &&
-	       destination_equal(&saved, c->req->inline_dest);
+	if (!c->s->destination_read(saved_body, &saved))
+		return STORE_FAIL;
+	*same = destination_equal(&saved, c->req->inline_dest);
+	return STORE_OK;
 }
 
 static enum store_status pre_tx(struct store_tx *tx, void *arg)
@@ -66,7 +71,9 @@ static enum store_status pre_tx(struct store_tx *tx, void *arg)
 	p->dest_st = STORE_CALL(tx, destination_get, c->a->tenant_id, c->req->destination_id,
 				&p->dest);
 	/* Parsing the saved text is work the single writer need not do. */
-	p->dest_same = p->dest_st == STORE_OK && same_destination(c, p->dest.body);
+	p->dest_same = false;
+	if (p->dest_st == STORE_OK && same_destination(c, p->dest.body, &p->dest_same) != STORE_OK)
+		p->dest_st = STORE_FAIL; /* the write transaction reads it again */
 	p->holds_st = STORE_CALL(tx, account_get_system, c->a->tenant_id, "holds", &p->holds);
 	return STORE_OK;
 }
@@ -153,9 +160,13 @@ static enum store_status session_effect(struct store_tx *tx, void *arg, struct s
 		return st;
 	bool same_owner = strcmp(dest.client_id, q->route_owner_client_id) == 0;
 	bool own_client = strcmp(acct.client_id, q->route_owner_client_id) == 0;
-	bool same_dest = same_owner && own_client &&
-			 (c->pre.dest_st == STORE_OK ? c->pre.dest_same
-						     : same_destination(c, dest.body));
+	bool same_dest = c->pre.dest_same;
+	if (same_owner && own_client && c->pre.dest_st != STORE_OK &&
+	    same_destination(c, dest.body, &same_dest) != STORE_OK) {
+		store_destination_clear(&dest);
+		return STORE_FAIL;
+	}
+	same_dest = same_dest && same_owner && own_client;
 	store_destination_clear(&dest);
 	if (!same_owner || !own_client)
 		return svc_refuse(o, ERR_DESTINATION_MISMATCH, SVC_FIELD_ROUTE_OWNER);

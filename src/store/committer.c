@@ -14,6 +14,8 @@
 #include <assert.h>
 #include <signal.h>
 
+#include "base/metrics.h"
+
 static _Thread_local bool cm_on_thread;
 
 bool committer_on_thread(void) { return cm_on_thread; }
@@ -57,6 +59,7 @@ static void *cm_main(void *arg)
 		w->queued -= n;
 		pthread_mutex_unlock(&w->mu);
 		w->run_batch(w->ctx, jobs, n);
+		metrics_commit_batch_observe(n);
 		pthread_mutex_lock(&w->mu);
 		w->commits++;
 		w->writes += (uint64_t)n;

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/fault.h"
 #include "base/limits.h"
 #include "base/uuid.h"
 #include "domain/ledger.h"
@@ -318,6 +319,14 @@ struct store_session_filter {
 	int limit;
 };
 
+/* One row of a count (store_ops.session_count_by_status,
+ * held_by_currency): what was counted (a status, a currency code) and the
+ * total. Borrowed for the callback. */
+struct store_count {
+	const char *name;
+	int64_t n;
+};
+
 /* One step of a statement's plan (store_ops.query_plans): the statement's
  * name (its store op and variant, e.g. "session_list status+account
  * before") and the backend's text for the step. Both borrowed for the
@@ -479,6 +488,14 @@ struct store_ops {
 	/* Principal of a client's sessions created at or after since, not
 	 * failed or cancelled (daily limits). */
 	enum store_status (*session_sum)(struct store_tx *, const char *tenant_id, const char *client_id, int64_t since, int64_t *sum_minor);
+	/* GET /metrics, across every tenant (rows: struct store_count, for
+	 * the callback only). Sessions counted by status: one pass over the
+	 * status index, so O(sessions); the service reads it at most once a
+	 * second (LIMIT_METRICS_GAUGE_CACHE_MS, longer when it is slow). */
+	enum store_status (*session_count_by_status)(struct store_tx *, store_each_fn, void *);
+	/* What the holds system accounts hold pending (credits_pending),
+	 * summed per currency: every hold not yet posted or voided. O(tenants). */
+	enum store_status (*held_by_currency)(struct store_tx *, store_each_fn, void *);
 
 	enum store_status (*hook_endpoint_insert)(struct store_tx *, const struct store_hook_endpoint *);
 	enum store_status (*hook_endpoint_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_hook_endpoint *);
@@ -618,6 +635,9 @@ void store_destination_clear(struct store_destination *d);
 void store_idem_clear(struct store_idem *r);
 
 /* Call-through helpers, so callers write store_client_get(tx, ...). */
-#define STORE_CALL(tx, fn, ...) ((tx)->store->ops->fn((tx), __VA_ARGS__))
+/* In the test build (base/fault.h) the armed call fails as the
+ * infrastructure would; elsewhere fault_hit is a constant false. */
+#define STORE_CALL(tx, fn, ...) \
+	(fault_hit(FAULT_STORE) ? STORE_FAIL : (tx)->store->ops->fn((tx), __VA_ARGS__))
 
 #endif

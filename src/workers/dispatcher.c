@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "service/service.h"
 #include "webhooks/hooks.h"
 #include "workers/pool.h"
@@ -40,11 +41,21 @@ struct dispatcher {
 	struct svc_hook_job batch[LIMIT_WEBHOOK_IN_FLIGHT];
 };
 
+/* An attempt's result as offramp_webhook_deliveries_total counts it; the
+ * service decides the same way (svc_hook_complete). */
+static enum metrics_hook_result attempt_result(int status)
+{
+	if (status >= 200 && status < 300)
+		return METRICS_HOOK_DELIVERED;
+	return status == 410 ? METRICS_HOOK_GONE : METRICS_HOOK_FAILED;
+}
+
 /* hook_done_fn: record the outcome, free the slot, claim again soon. */
 static void on_done(void *arg, void *tag, const struct hook_outcome *o)
 {
 	struct dispatcher *d = arg;
 	struct svc_hook_job *j = tag;
+	metrics_hook_observe(attempt_result(o->status));
 	svc_hook_complete(d->svc, j, o->status, o->error, o->duration_ms);
 	d->busy[j - d->slots] = false;
 	d->next_claim_ms = 0;

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "service/service.h"
 #include "workers/pool.h"
 
@@ -30,10 +31,12 @@ struct workers {
 };
 
 /* The lifecycle's lag (how late the oldest due session is) made visible:
- * a line when it passes LAG_WARN_MS, at most every LAG_LOG_EVERY_MS. */
+ * every measure as offramp_worker_lag_seconds, and a line when it passes
+ * LAG_WARN_MS, at most every LAG_LOG_EVERY_MS. */
 static void note_lag(struct workers *w, int64_t next_due_ms, int64_t now)
 {
 	int64_t lag = next_due_ms > 0 ? now - next_due_ms : 0;
+	metrics_worker_lag_set(lag);
 	int64_t last = atomic_load(&w->lag_logged_ms);
 	if (lag < LAG_WARN_MS || now - last < LAG_LOG_EVERY_MS ||
 	    !atomic_compare_exchange_strong(&w->lag_logged_ms, &last, now))

@@ -167,6 +167,9 @@ def fmt_money(d):
 # HTTP.
 # ---------------------------------------------------------------------------
 
+# A line of the ASan/UBSan runtime ("==1234==WARNING: ..."), not of the service.
+SANITIZER_LINE = re.compile(r"^==\d+==")
+
 Resp = namedtuple("Resp", "status headers json raw")
 
 
@@ -546,6 +549,32 @@ class Server:
             return self.stderr_path.read_text(encoding="utf-8", errors="replace")[-20000:]
         except (OSError, AttributeError):
             return ""
+
+    def log_lines(self):
+        """Every line this start has written to stderr, each parsed as the
+        JSON object it must be (docs/OPERATIONS.md "Logs"); the sanitizer
+        runtime's own lines (offramp-san) are not the service's and are left
+        out."""
+        try:
+            text = self.stderr_path.read_text(encoding="utf-8")
+        except (OSError, AttributeError):
+            return []
+        out = []
+        for ln in text.splitlines():
+            if SANITIZER_LINE.match(ln):
+                continue
+            try:
+                obj = json.loads(ln)
+            except ValueError:
+                raise AssertionError(f"a log line is not JSON: {ln[:300]!r}")
+            assert isinstance(obj, dict), ln[:300]
+            out.append(obj)
+        return out
+
+    def requests_logged(self, **match):
+        """The request lines (msg "request") whose fields equal match."""
+        return [o for o in self.log_lines()
+                if o.get("msg") == "request" and all(o.get(k) == v for k, v in match.items())]
 
     def _close_files(self):
         for f in (self._stderr_file, self._stdout_file):

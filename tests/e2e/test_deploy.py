@@ -71,8 +71,7 @@ class Proxy:
 
 def creates_served(node):
     """How many POST /off-ramp-sessions this node answered 201 (its log)."""
-    return sum(1 for ln in node.stderr().splitlines()
-               if "POST" in ln and "/off-ramp-sessions" in ln and " 201" in ln and "cancel" not in ln)
+    return len(node.requests_logged(method="POST", route="/off-ramp-sessions", status=201))
 
 
 def served_since(nodes, bases, total):

@@ -1572,6 +1572,38 @@ static enum store_status pg_session_sum(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+/* ---- operations gauges (GET /metrics) ---------------------------------- */
+
+static void pg_count_row(PGresult *r, int i, void *row)
+{
+	struct store_count *c = row;
+	c->name = PQgetvalue(r, i, 0);
+	c->n = ci(r, i, 1);
+}
+
+/* READ COMMITTED: one snapshot per statement, so the counts are of one
+ * instant; an index-only scan of sessions_by_status when the visibility
+ * map allows. */
+static enum store_status pg_session_count_by_status(struct store_tx *t, store_each_fn fn,
+						    void *arg)
+{
+	static const char sql[] = "SELECT status, count(*) FROM sessions GROUP BY status";
+	struct store_count row;
+	return pg_each(t, sql, NULL, "session count by status", pg_count_row, &row, fn, arg);
+}
+
+/* SUM of bigint is numeric in PostgreSQL: cast back, an overflow is an
+ * error rather than a wrong number. */
+static enum store_status pg_held_by_currency(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT b.currency, sum(b.credits_pending)::bigint FROM accounts a"
+		" JOIN balances b ON b.account_id = a.id"
+		" WHERE a.code = 'holds' AND a.kind = 'system' GROUP BY b.currency";
+	struct store_count row;
+	return pg_each(t, sql, NULL, "held by currency", pg_count_row, &row, fn, arg);
+}
+
 /* ---- idempotency ------------------------------------------------------- */
 
 static enum store_status pg_idem_insert(struct store_tx *t, const struct store_idem *r)
@@ -2729,6 +2761,8 @@ static const struct store_ops pg_ops = {
 	.partner_fee_insert = pg_partner_fee_insert,
 	.partner_fee_get = pg_partner_fee_get,
 	.session_sum = pg_session_sum,
+	.session_count_by_status = pg_session_count_by_status,
+	.held_by_currency = pg_held_by_currency,
 	.hook_endpoint_insert = pg_hook_endpoint_insert,
 	.hook_endpoint_get = pg_hook_endpoint_get,
 	.hook_endpoint_update = pg_hook_endpoint_update,

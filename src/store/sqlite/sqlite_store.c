@@ -88,6 +88,12 @@ static enum store_status sq_status(sqlite3 *db, int rc, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return STORE_RETRY;
+	case SQLITE_FULL:
+		/* Disk full: nothing of the transaction was written, and a
+		 * retry succeeds once space returns; the client hears 503
+		 * database_unavailable, the operator this line. */
+		log_error("sqlite: %s: the disk is full (%d)", what, rc);
+		return STORE_UNAVAILABLE;
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 			return STORE_EXISTS;
@@ -266,7 +272,7 @@ static char *cdup(sqlite3_stmt *st, int i, size_t *len)
 		*len = n;
 	if (!v && sqlite3_column_type(st, i) == SQLITE_NULL)
 		return NULL;
-	char *p = malloc(n + 1);
+	char *p = fault_hit(FAULT_ALLOC) ? NULL : malloc(n + 1);
 	if (p) {
 		if (n)
 			memcpy(p, v, n);
@@ -369,8 +375,11 @@ static void sq_batch_run(void *ctx, struct committer_job **jobs, int n)
 			goto rollback;
 		}
 	}
-	sqlite3_stmt *commit = sq_conn_stmt(c, "COMMIT");
-	int rc = commit ? sqlite3_step(commit) : SQLITE_ERROR;
+	/* The test build's commit fault: the disk is full at COMMIT (a
+	 * failed fsync, SQLITE_IOERR, stops the process below by design). */
+	bool fault = fault_hit(FAULT_COMMIT);
+	sqlite3_stmt *commit = fault ? NULL : sq_conn_stmt(c, "COMMIT");
+	int rc = fault ? SQLITE_FULL : commit ? sqlite3_step(commit) : SQLITE_ERROR;
 	if (commit)
 		sqlite3_reset(commit);
 	if ((rc & 0xff) == SQLITE_IOERR) {
@@ -385,8 +394,9 @@ static void sq_batch_run(void *ctx, struct committer_job **jobs, int n)
 	st = sq_status(c->db, rc, "commit");
 	if (st == STORE_OK)
 		return;
-	/* Nothing of the batch is durable: no job may report success. */
-	sq_batch_fail(jobs, 0, n, st == STORE_RETRY ? STORE_RETRY : STORE_FAIL);
+	/* Nothing of the batch is durable: no job may report success. A
+	 * full disk stays STORE_UNAVAILABLE (503, retry later). */
+	sq_batch_fail(jobs, 0, n, st == STORE_RETRY || st == STORE_UNAVAILABLE ? st : STORE_FAIL);
 rollback:
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1364,10 +1374,12 @@ static enum store_status sq_idem_get(struct store_tx *t, const char *tenant_id,
 	r->status = (int)ci(st, 4);
 	free(r->body);
 	r->body = cdup(st, 5, &r->body_len);
+	/* A NULL answer is kept as such; a lost copy of one is a failure. */
+	bool lost = !r->body && sqlite3_column_type(st, 5) != SQLITE_NULL;
 	r->created_at = ci(st, 6);
 	r->expires_at = ci(st, 7);
 	sqlite3_reset(st);
-	return STORE_OK;
+	return lost ? STORE_FAIL : STORE_OK;
 }
 
 /* ---- approvals, policies, rates, settings ------------------------------- */
@@ -1877,6 +1889,43 @@ static enum store_status sq_session_sum(struct store_tx *t, const char *tenant_i
 	return STORE_OK;
 }
 
+/* ---- operations gauges (GET /metrics) ---------------------------------- */
+
+static void sq_count_row(sqlite3_stmt *st, void *row)
+{
+	struct store_count *r = row;
+	r->name = (const char *)sqlite3_column_text(st, 0);
+	r->n = ci(st, 1);
+}
+
+/* The status index (tenant_id, status, id) is read whole, table rows
+ * never: COUNT needs no column outside it. */
+static enum store_status sq_session_count_by_status(struct store_tx *t, store_each_fn fn,
+						    void *arg)
+{
+	static const char sql[] = "SELECT status, COUNT(*) FROM sessions GROUP BY status";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_count row;
+	return sq_each(t, st, "session count by status", sq_count_row, &row, fn, arg);
+}
+
+/* The holds accounts through the partial index of system accounts, then
+ * their balance rows by primary key: a few rows per tenant. */
+static enum store_status sq_held_by_currency(struct store_tx *t, store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT b.currency, SUM(b.credits_pending) FROM accounts a"
+		" JOIN balances b ON b.account_id = a.id"
+		" WHERE a.code = 'holds' AND a.kind = 'system' GROUP BY b.currency";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	struct store_count row;
+	return sq_each(t, st, "held by currency", sq_count_row, &row, fn, arg);
+}
+
 /* ---- the sandbox rail's book ------------------------------------------- */
 
 #define SQ_PAYOUT_COLS                                                                     \
@@ -2258,15 +2307,19 @@ static enum store_status sq_hook_delivery_of_event(struct store_tx *t, const cha
 	bt(st, 2, event_id);
 	struct store_hook_delivery rows[16];
 	int n = 0, rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 16) {
 		sq_delivery_row(st, &rows[n]);
 		rows[n].body = cdup(st, 6, NULL);
-		if (!rows[n].body)
+		if ((lost = !rows[n].body))
 			break;
 		n++;
 	}
-	enum store_status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
-								: sq_status(sq_db(t), rc, "deliveries of event");
+	/* A row whose copy was lost must not read as a shorter list. */
+	enum store_status s = lost ? STORE_FAIL
+			      : rc == SQLITE_ROW || rc == SQLITE_DONE
+				      ? STORE_OK
+				      : sq_status(sq_db(t), rc, "deliveries of event");
 	sqlite3_reset(st);
 	for (int i = 0; i < n; i++) {
 		if (s == STORE_OK)
@@ -2542,6 +2595,8 @@ static const struct store_ops sq_ops = {
 	.partner_fee_insert = sq_partner_fee_insert,
 	.partner_fee_get = sq_partner_fee_get,
 	.session_sum = sq_session_sum,
+	.session_count_by_status = sq_session_count_by_status,
+	.held_by_currency = sq_held_by_currency,
 	.hook_endpoint_insert = sq_hook_endpoint_insert,
 	.hook_endpoint_get = sq_hook_endpoint_get,
 	.hook_endpoint_update = sq_hook_endpoint_update,

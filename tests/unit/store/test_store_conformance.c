@@ -51,7 +51,7 @@
 
 /* Every op of struct store_ops (with its name) has a test below: adding
  * one changes this count, and the suite must say how the new op behaves. */
-_Static_assert(sizeof(struct store_ops) == 81 * sizeof(void *),
+_Static_assert(sizeof(struct store_ops) == 83 * sizeof(void *),
 	       "a new store op needs a conformance test (then update this count)");
 
 /* ---- backends ----------------------------------------------------------- */
@@ -832,6 +832,102 @@ static void test_destinations_and_ext(void **state)
 	free(d->ext);
 	free(d->ext_other);
 	free(d);
+}
+
+/* ---- operations gauges (GET /metrics) ------------------------------------ */
+
+/* session_count_by_status and held_by_currency count across every tenant:
+ * two tenants' rows, each op's rows summed as the service sums them. */
+struct gauges_case {
+	struct cf_world w[2];
+	struct store_session s[5];
+	int64_t executing, settled, failed, other, usdc, usdt, eur, other_cur;
+	struct cf_steps p;
+};
+
+static void gauge_status_row(void *arg, const void *row)
+{
+	const struct store_count *r = row;
+	struct gauges_case *k = arg;
+	int64_t *to = !strcmp(r->name, "executing") ? &k->executing
+		      : !strcmp(r->name, "settled") ? &k->settled
+		      : !strcmp(r->name, "failed")  ? &k->failed
+						    : &k->other;
+	*to += r->n;
+}
+
+static void gauge_held_row(void *arg, const void *row)
+{
+	const struct store_count *r = row;
+	struct gauges_case *k = arg;
+	int64_t *to = !strcmp(r->name, "USDC") ? &k->usdc
+		      : !strcmp(r->name, "USDT") ? &k->usdt
+		      : !strcmp(r->name, "EUR")  ? &k->eur
+						 : &k->other_cur;
+	*to += r->n;
+}
+
+static enum store_status gauges_holds_tx(struct store_tx *tx, void *arg)
+{
+	struct gauges_case *k = arg;
+	k->p.n = 0;
+	/* Held is what the holds accounts hold pending; a client account's
+	 * pending credits and the holds' posted ones are not held. */
+	const struct ledger_balance h0 = {.credits_pending = 40, .credits_posted = 1000},
+				    h1 = {.credits_pending = 2},
+				    t1 = {.credits_pending = 5},
+				    client = {.credits_pending = 900};
+	rec(&k->p, "holds 0 USDC", STORE_CALL(tx, balance_put, k->w[0].holds, "USDC", &h0));
+	rec(&k->p, "holds 1 USDC", STORE_CALL(tx, balance_put, k->w[1].holds, "USDC", &h1));
+	rec(&k->p, "holds 1 USDT", STORE_CALL(tx, balance_put, k->w[1].holds, "USDT", &t1));
+	rec(&k->p, "client USDC", STORE_CALL(tx, balance_put, k->w[0].account, "USDC", &client));
+	return STORE_OK;
+}
+
+static enum store_status gauges_read_tx(struct store_tx *tx, void *arg)
+{
+	struct gauges_case *k = arg;
+	k->p.n = 0;
+	k->executing = k->settled = k->failed = k->other = 0;
+	k->usdc = k->usdt = k->eur = k->other_cur = 0;
+	rec(&k->p, "session_count_by_status",
+	    STORE_CALL(tx, session_count_by_status, gauge_status_row, k));
+	rec(&k->p, "held_by_currency", STORE_CALL(tx, held_by_currency, gauge_held_row, k));
+	return STORE_OK;
+}
+
+static void test_gauges(void **state)
+{
+	struct cf *c = *state;
+	struct gauges_case *k = calloc(1, sizeof *k);
+	world_make(c->s[0], &k->w[0]);
+	world_make(c->s[0], &k->w[1]);
+	run_ok(c->s[1], false, gauges_read_tx, k);
+	expect(&k->p, "session_count_by_status", STORE_OK);
+	expect(&k->p, "held_by_currency", STORE_OK);
+	assert_int_equal(k->executing + k->settled + k->failed + k->other, 0);
+	assert_int_equal(k->usdc + k->usdt + k->eur + k->other_cur, 0);
+
+	static const char *const st[5] = {"executing", "settled", "executing", "failed",
+					  "pending_approval"};
+	for (int i = 0; i < 5; i++)
+		session_fill(&k->s[i], &k->w[i % 2], st[i], 10 + i, 100 + i, 0);
+	sessions_make(c->s[0], k->s, 5);
+	run_ok(c->s[0], true, gauges_holds_tx, k);
+	for (int i = 0; i < k->p.n; i++)
+		assert_int_equal(k->p.s[i].st, STORE_OK);
+
+	run_ok(c->s[1], false, gauges_read_tx, k);
+	expect(&k->p, "session_count_by_status", STORE_OK);
+	assert_int_equal(k->executing, 2); /* one per tenant, summed */
+	assert_int_equal(k->settled, 1);
+	assert_int_equal(k->failed, 1);
+	assert_int_equal(k->other, 1);
+	expect(&k->p, "held_by_currency", STORE_OK);
+	assert_int_equal(k->usdc, 42);
+	assert_int_equal(k->usdt, 5);
+	assert_int_equal(k->eur + k->other_cur, 0);
+	free(k);
 }
 
 /* ---- sessions: rows, lists, sums ---------------------------------------------- */
@@ -3352,6 +3448,7 @@ int main(void)
 		T(test_ledger),
 		T(test_destinations_and_ext),
 		T(test_sessions),
+		T(test_gauges),
 		T(test_leases),
 		T(test_approvals_policies_settings),
 		T(test_event_paging),
