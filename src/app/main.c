@@ -840,14 +840,28 @@ static bool sepa_options(const struct opts *o, struct sepa_config *c, bool serve
 	return true;
 }
 
+/* sepa_config.on_return: a bank return, recorded by the service. */
+static enum sepa_return sepa_on_return(void *arg, const char *tenant_id, const char *session_id,
+				       const char *reason)
+{
+	enum svc_return_outcome out;
+	if (svc_session_return(arg, tenant_id, session_id, reason, &out) != ERR_OK)
+		return SEPA_RETURN_ERROR;
+	return out == SVC_RETURNED || out == SVC_RETURN_ALREADY ? SEPA_RETURN_DONE
+	       : out == SVC_RETURN_NOT_YET			 ? SEPA_RETURN_LATER
+								 : SEPA_RETURN_NONE;
+}
+
 /* The rails of serve: the sandbox for every rail name, and with sepa the
  * file rail for the two SEPA rails (rails/registry.h). */
-static struct rail *rails_new(struct service *svc, const struct sepa_config *sepa)
+static struct rail *rails_new(struct service *svc, struct sepa_config *sepa)
 {
 	struct rail *reg = rail_registry_new(rail_sandbox_new(svc->store));
 	if (!reg || !sepa)
 		return reg;
 	iso_init();
+	sepa->on_return = sepa_on_return;
+	sepa->on_return_arg = svc;
 	struct rail *file = rail_sepa_file_new(sepa, svc->store, true);
 	if (!file || !rail_registry_route(reg, "sepa_credit_transfer", file)) {
 		rail_close(file);
@@ -860,7 +874,7 @@ static struct rail *rails_new(struct service *svc, const struct sepa_config *sep
 
 /* admin import-bank-file FILE --rail-dir DIR: one report applied as the
  * inbound watcher would, the file left where it is. */
-static int cmd_import_bank_file(const struct opts *o)
+static int cmd_import_bank_file(struct service *svc, const struct opts *o)
 {
 	struct sepa_config c;
 	if (o->nargs != 1) {
@@ -869,12 +883,15 @@ static int cmd_import_bank_file(const struct opts *o)
 	}
 	if (!sepa_options(o, &c, false))
 		return 2;
+	c.on_return = sepa_on_return;
+	c.on_return_arg = svc;
 	iso_init();
 	char why[512] = "";
 	int count = 0;
 	enum sepa_import r = sepa_import_file(&c, o->args[0], &count, why, sizeof why);
 	json_t *j = r == SEPA_IMPORTED ? json_pack("{s:s, s:i}", "status", "imported", "payments", count)
-			: json_pack("{s:s, s:s}", "status", r == SEPA_REFUSED ? "refused" : "error",
+			: json_pack("{s:s, s:s}", "status",
+				    r == SEPA_REFUSED ? "refused" : r == SEPA_LATER ? "later" : "error",
 				    "reason", why);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	printf("%s\n", text ? text : "{}");
@@ -1053,7 +1070,7 @@ int main(int argc, char **argv)
 	else if (strcmp(sub, "migrate-sqlite") == 0)
 		rc = cmd_migrate_sqlite(&svc, &o);
 	else if (strcmp(sub, "import-bank-file") == 0)
-		rc = cmd_import_bank_file(&o);
+		rc = cmd_import_bank_file(&svc, &o);
 	else if (o.nargs) {
 		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
 		rc = 2;

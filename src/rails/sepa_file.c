@@ -67,11 +67,12 @@ struct sepa {
 
 /* ---- files --------------------------------------------------------------- */
 
-/* A test hook (sanitised builds only): OFFRAMP_TEST_STALL=<point> stops
- * the process at that point for a kill -9 to find it there. */
+/* A test hook (the fault build, build/offramp-fault, only):
+ * OFFRAMP_TEST_STALL=<point> stops the process at that point for a
+ * kill -9 to find it there (tests/e2e/test_sepa_file.py). */
 static void stall(const char *point)
 {
-#ifdef __SANITIZE_ADDRESS__
+#ifdef OFFRAMP_FAULTS
 	const char *at = getenv("OFFRAMP_TEST_STALL");
 	if (at && strcmp(at, point) == 0) {
 		log_warn("sepa: test stall at %s", point);
@@ -205,10 +206,11 @@ static bool index_get(const char *dir, const char *e2e, char batch[ISO_ID_MAX + 
 	return len > 0 && len <= ISO_ID_MAX;
 }
 
-static json_t *payment_json(const struct iso_payment *p, const char *session_id)
+static json_t *payment_json(const struct iso_payment *p, const char *tenant_id,
+			    const char *session_id)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b}", "session_id",
-			 session_id, "end_to_end_id", p->end_to_end_id, "name", p->creditor.name,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:b}", "tenant_id",
+			 tenant_id, "session_id", session_id, "end_to_end_id", p->end_to_end_id, "name", p->creditor.name,
 			 "iban", p->creditor.iban, "bic", p->creditor.bic, "currency", p->currency,
 			 "amount_minor", (json_int_t)p->amount_minor, "scale", p->scale, "reference",
 			 p->reference, "instant", p->instant);
@@ -405,14 +407,16 @@ static bool batch_record(struct sepa *sp, const struct rail_call *calls, const i
 	if (ok && !exists(p)) {
 		json_t *arr = json_array();
 		for (int i = 0; arr && i < n; i++) {
-			const char *sid = "";
+			const char *sid = "", *tid = "";
 			for (int k = 0; k < n; k++) {
 				char e[ISO_ID_MAX + 1];
 				e2e_of(calls[which[k]].session_id, e);
-				if (strcmp(e, pay[i].end_to_end_id) == 0)
+				if (strcmp(e, pay[i].end_to_end_id) == 0) {
 					sid = calls[which[k]].session_id;
+					tid = calls[which[k]].tenant_id;
+				}
 			}
-			json_array_append_new(arr, payment_json(&pay[i], sid));
+			json_array_append_new(arr, payment_json(&pay[i], tid, sid));
 		}
 		json_t *j = json_pack("{s:s, s:I, s:o}", "msg_id", msg_id, "created",
 				      (json_int_t)(clock_now_ms() / 1000), "payments", arr);
@@ -519,9 +523,10 @@ static void sf_status(struct rail *rail, const struct rail_call *c, struct rail_
 	char e2e[ISO_ID_MAX + 1], outcome[16], reason[8];
 	e2e_of(c->session_id, e2e);
 	result_of(sp->dir, e2e, outcome, reason);
-	if (strcmp(outcome, "rejected") == 0)
+	if (strcmp(outcome, "rejected") == 0) {
 		answer(r, RAIL_REJECTED, "bank_rejected");
-	else if (outcome[0])
+		snprintf(r->detail, sizeof r->detail, "%s", reason);
+	} else if (outcome[0])
 		answer(r, RAIL_OK, NULL); /* booked (a return comes after) */
 	else
 		answer(r, RAIL_PENDING, NULL);
@@ -650,6 +655,67 @@ static bool apply(const char *dir, const struct effect *e, const char *report_id
 	return ok;
 }
 
+/* The tenant and session of payment e2e, from its batch's record. */
+static bool owner_of(const char *dir, const char *e2e, char tenant[64], char session[64])
+{
+	char batch[ISO_ID_MAX + 1], name[64], p[4096];
+	if (!index_get(dir, e2e, batch))
+		return false;
+	snprintf(name, sizeof name, "%s.json", batch);
+	path_of(p, sizeof p, dir, "state/batches", name);
+	json_t *j = json_load_file(p, 0, NULL);
+	json_t *arr = json_object_get(j, "payments");
+	bool found = false;
+	for (size_t i = 0; !found && i < json_array_size(arr); i++) {
+		json_t *x = json_array_get(arr, i);
+		const char *e = json_string_value(json_object_get(x, "end_to_end_id"));
+		const char *t = json_string_value(json_object_get(x, "tenant_id"));
+		const char *s = json_string_value(json_object_get(x, "session_id"));
+		if (e && t && s && strcmp(e, e2e) == 0) {
+			snprintf(tenant, 64, "%s", t);
+			snprintf(session, 64, "%s", s);
+			found = true;
+		}
+	}
+	json_decref(j);
+	return found;
+}
+
+/* Hand every payment the book now records as returned to on_return.
+ * SEPA_IMPORTED when all are done, SEPA_LATER when one is not settled
+ * yet, SEPA_ERROR when one could not be recorded. */
+static enum sepa_import returns_apply(const struct sepa_config *cfg, const struct effects *fx,
+				      char *why, size_t why_cap)
+{
+	enum sepa_import res = SEPA_IMPORTED;
+	for (int i = 0; i < fx->n && cfg->on_return; i++) {
+		const struct effect *e = &fx->e[i];
+		char have[16], reason[8], tenant[64], session[64];
+		if (e->outcome != ISO_RETURNED)
+			continue;
+		result_of(cfg->dir, e->e2e, have, reason);
+		if (strcmp(have, "returned") != 0)
+			continue; /* the bank's earlier word (a rejection) stands */
+		if (!owner_of(cfg->dir, e->e2e, tenant, session)) {
+			snprintf(why, why_cap, "the book has no session for EndToEndId %s", e->e2e);
+			return SEPA_ERROR;
+		}
+		enum sepa_return r = cfg->on_return(cfg->on_return_arg, tenant, session, reason);
+		if (r == SEPA_RETURN_NONE)
+			log_warn("sepa: %s returned, but session %s was never paid: ignored", e->e2e,
+				 session);
+		if (r == SEPA_RETURN_LATER && res == SEPA_IMPORTED) {
+			snprintf(why, why_cap, "session %s is not settled yet", session);
+			res = SEPA_LATER;
+		}
+		if (r == SEPA_RETURN_ERROR) {
+			snprintf(why, why_cap, "cannot record the return of session %s", session);
+			return SEPA_ERROR;
+		}
+	}
+	return res;
+}
+
 enum sepa_import sepa_import_file(const struct sepa_config *cfg, const char *path, int *count,
 				  char *why, size_t why_cap)
 {
@@ -677,6 +743,8 @@ enum sepa_import sepa_import_file(const struct sepa_config *cfg, const char *pat
 				res = SEPA_ERROR;
 			}
 		}
+		if (res == SEPA_IMPORTED)
+			res = returns_apply(cfg, &fx, why, why_cap);
 		*count = fx.n;
 	}
 	free(fx.e);
@@ -735,6 +803,8 @@ static void scan_inbound(struct sepa *sp)
 		} else if (r == SEPA_REFUSED) {
 			log_warn("sepa: refused %s: %s", de->d_name, why);
 			move_to(sp->dir, de->d_name, "failed", why);
+		} else if (r == SEPA_LATER) {
+			/* Stays in inbound/; the next scan reads it again. */
 		} else {
 			log_error("sepa: cannot import %s now: %s", de->d_name, why);
 		}

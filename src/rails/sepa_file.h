@@ -29,11 +29,27 @@
 #include "rails/iso20022.h"
 #include "rails/rail.h"
 
+enum sepa_return {
+	SEPA_RETURN_DONE,  /* returned now, or before */
+	SEPA_RETURN_LATER, /* not settled yet: read the report again later */
+	SEPA_RETURN_NONE,  /* nothing to return (never paid): logged, the report stands */
+	SEPA_RETURN_ERROR, /* could not record it now: read the report again later */
+};
+
 struct sepa_config {
 	const char *dir;        /* the rail directory (copied) */
 	const char *schema_dir; /* the XSDs (schemas/iso20022; copied) */
 	struct iso_party debtor;
 	int64_t batch_ms;       /* a batch collects payouts this long */
+	/* A report returned session_id's payment (ISO reason code reason),
+	 * called after that result is durable in the rail's book, so a crash
+	 * before the call is made good by reading the report again. The rail
+	 * cannot move a settled session itself (rails sit below the service):
+	 * serve and import-bank-file wire this to svc_session_return. NULL:
+	 * returns are recorded only. Called from the importing thread. */
+	enum sepa_return (*on_return)(void *arg, const char *tenant_id, const char *session_id,
+				      const char *reason);
+	void *on_return_arg;
 };
 
 struct store;
@@ -46,6 +62,7 @@ enum sepa_import {
 	SEPA_IMPORTED, /* applied (or applied before: nothing changed) */
 	SEPA_REFUSED,  /* invalid or unmatched: nothing changed; why says why */
 	SEPA_ERROR,    /* could not read or write the directory; retry */
+	SEPA_LATER,    /* recorded, but a returned payment is not settled yet: read again later */
 };
 
 /* Read the report at path and apply it to the rail directory cfg->dir.
