@@ -59,7 +59,9 @@ struct sepa {
 	char schema_dir[2048];
 	struct store *store;
 	pthread_mutex_t mu;
-	int64_t window_start_ms; /* first unbatched payout seen; 0 for none */
+	int64_t window_start_ms; /* when the first queued payout came; 0 for none */
+	struct queued *queue;    /* payouts waiting for the window (mu) */
+	int nq;
 	pthread_t watcher;
 	bool watching;
 	_Atomic bool stop;
@@ -445,44 +447,93 @@ static void sf_chain_transfer(struct rail *rail, const struct rail_call *c, stru
 	answer(r, RAIL_OK, NULL);
 }
 
+/* A payout waiting for the batch window: a copy of its call (the
+ * worker's strings do not outlive the call). Memory only: a crash loses
+ * the queue, never a file; the sessions are asked again after it. */
+struct queued {
+	char tenant_id[64], session_id[64], rail_name[40];
+	enum currency source, currency;
+	int64_t principal_minor, amount_minor;
+};
+
+static bool is_queued(const struct sepa *sp, const char *session_id)
+{
+	for (int i = 0; i < sp->nq; i++)
+		if (strcmp(sp->queue[i].session_id, session_id) == 0)
+			return true;
+	return false;
+}
+
+static void enqueue(struct sepa *sp, const struct rail_call *c)
+{
+	if (sp->nq >= LIMIT_SEPA_FILE_TXS || is_queued(sp, c->session_id))
+		return;
+	struct queued *q = &sp->queue[sp->nq++];
+	snprintf(q->tenant_id, sizeof q->tenant_id, "%s", c->tenant_id);
+	snprintf(q->session_id, sizeof q->session_id, "%s", c->session_id);
+	snprintf(q->rail_name, sizeof q->rail_name, "%s", c->rail_name);
+	q->source = c->source;
+	q->currency = c->currency;
+	q->principal_minor = c->principal_minor;
+	q->amount_minor = c->amount_minor;
+	if (sp->nq == 1)
+		sp->window_start_ms = (int64_t)clock_now_ms();
+}
+
+/* Write the queue as one batch (steps 1-4) once its window has passed
+ * or it is full; the queue empties when its file is written. */
+static void flush_queue(struct sepa *sp)
+{
+	int64_t now = (int64_t)clock_now_ms();
+	if (sp->nq == 0 ||
+	    (sp->nq < LIMIT_SEPA_FILE_TXS && now - sp->window_start_ms < sp->cfg.batch_ms))
+		return;
+	struct rail_call calls[LIMIT_SEPA_FILE_TXS];
+	int which[LIMIT_SEPA_FILE_TXS];
+	for (int i = 0; i < sp->nq; i++) {
+		const struct queued *q = &sp->queue[i];
+		calls[i] = (struct rail_call){.tenant_id = q->tenant_id,
+					      .session_id = q->session_id,
+					      .rail_name = q->rail_name,
+					      .source = q->source,
+					      .principal_minor = q->principal_minor,
+					      .currency = q->currency,
+					      .amount_minor = q->amount_minor};
+		which[i] = i;
+	}
+	char msg_id[ISO_ID_MAX + 1];
+	if (batch_record(sp, calls, which, sp->nq, msg_id) && batch_complete(sp, msg_id)) {
+		sp->nq = 0;
+		sp->window_start_ms = 0;
+	} else {
+		log_error("sepa: cannot write the batch of %d payouts now; trying again", sp->nq);
+	}
+}
+
+/* Each call: in a written batch, RAIL_OK; queued for the next batch,
+ * RAIL_PENDING; the book unreadable, RAIL_TRANSIENT. */
 static void submit_locked(struct sepa *sp, const struct rail_call *c, struct rail_result *r, int n)
 {
-	int *fresh = malloc((size_t)n * sizeof *fresh);
-	int nf = 0;
+	for (int i = 0; i < n; i++) {
+		char e2e[ISO_ID_MAX + 1], batch[ISO_ID_MAX + 1];
+		e2e_of(c[i].session_id, e2e);
+		if (!index_get(sp->dir, e2e, batch))
+			enqueue(sp, &c[i]);
+	}
+	flush_queue(sp);
 	for (int i = 0; i < n; i++) {
 		char e2e[ISO_ID_MAX + 1], batch[ISO_ID_MAX + 1];
 		e2e_of(c[i].session_id, e2e);
 		answer(&r[i], RAIL_TRANSIENT, "rail_unavailable");
 		if (index_get(sp->dir, e2e, batch)) {
+			/* The index decides (a payment may have gone to an
+			 * older record's file): OK once its batch is written. */
 			if (batch_complete(sp, batch))
 				answer(&r[i], RAIL_OK, NULL);
-		} else if (fresh) {
-			fresh[nf++] = i;
+		} else if (is_queued(sp, c[i].session_id)) {
+			answer(&r[i], RAIL_PENDING, NULL);
 		}
 	}
-	int64_t now = (int64_t)clock_now_ms();
-	if (nf > 0 && sp->window_start_ms == 0)
-		sp->window_start_ms = now;
-	if (nf > 0 && now - sp->window_start_ms < sp->cfg.batch_ms) {
-		for (int k = 0; k < nf; k++)
-			answer(&r[fresh[k]], RAIL_PENDING, NULL);
-		nf = 0;
-	}
-	if (nf > 0) {
-		char msg_id[ISO_ID_MAX + 1];
-		bool ok = batch_record(sp, c, fresh, nf, msg_id) && batch_complete(sp, msg_id);
-		if (ok)
-			sp->window_start_ms = 0;
-		for (int k = 0; k < nf; k++) {
-			char e2e[ISO_ID_MAX + 1], batch[ISO_ID_MAX + 1];
-			e2e_of(c[fresh[k]].session_id, e2e);
-			/* The index decides (a payment may have gone to an older
-			 * record's file): OK once its own batch is written. */
-			if (ok && index_get(sp->dir, e2e, batch) && batch_complete(sp, batch))
-				answer(&r[fresh[k]], RAIL_OK, NULL);
-		}
-	}
-	free(fresh);
 }
 
 static void sf_submit_many(struct rail *rail, const struct rail_call *c, struct rail_result *r,
@@ -830,6 +881,7 @@ static void sf_close(struct rail *rail)
 	if (sp->watching)
 		pthread_join(sp->watcher, NULL);
 	pthread_mutex_destroy(&sp->mu);
+	free(sp->queue);
 	free(sp);
 }
 
@@ -856,6 +908,11 @@ struct rail *rail_sepa_file_new(const struct sepa_config *cfg, struct store *sto
 	sp->cfg.dir = sp->dir;
 	sp->cfg.schema_dir = sp->schema_dir;
 	sp->store = store;
+	sp->queue = calloc(LIMIT_SEPA_FILE_TXS, sizeof *sp->queue);
+	if (!sp->queue) {
+		free(sp);
+		return NULL;
+	}
 	pthread_mutex_init(&sp->mu, NULL);
 	if (watch) {
 		if (pthread_create(&sp->watcher, NULL, watch_main, sp) != 0) {
