@@ -94,7 +94,7 @@ json_t *api_session_json(const struct store_session *s)
 	if (s->fill_rate_value > 0)
 		fx_rate_format(&(struct fx_rate){s->fill_rate_value, s->fill_rate_scale}, rate);
 	json_t *o = json_pack(
-		"{s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:o, s:o,"
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:o, s:o,"
 		" s:o, s:s, s:s, s:s, s:o, s:s}",
 		"id", s->id,
 		"account_ref", api_ref_json("client-accounts", s->account_id),
