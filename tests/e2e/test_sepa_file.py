@@ -573,3 +573,23 @@ def test_kill_during_file_write_and_import(tmp_path, hooks):
     assert len(bank.outbound()) == 1
     w.ledger_ok()
     s.stop_checked()
+
+
+def test_worked_example_runs(rail):
+    """docs/RAILS.md's worked example (examples/sepa-file.sh) against this
+    module's server: file, booking, return, verify-ledger."""
+    server, bank, w = rail
+    env = dict(os.environ, OFFRAMP_URL=f"http://127.0.0.1:{server.port}", OFFRAMP_BIN=BIN,
+               OFFRAMP_DB=str(server.db), OFFRAMP_RAIL_DIR=str(bank.dir), OFFRAMP_SCHEMAS=str(SCHEMAS))
+    if server.database_url:
+        env["OFFRAMP_DATABASE_URL"] = server.database_url
+    p = subprocess.run(["sh", str(REPO / "examples" / "sepa-file.sh")], cwd=str(REPO), env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"sepa-file.sh failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
+    out = p.stdout
+    assert "validates" in p.stderr, p.stderr
+    assert "230.00 EUR to GB29NWBK60161331926819" in out, out
+    assert '"available":"749.00","currency":"USDC","held":"0.00","total":"749.00"' in out, out
+    assert '{"status":"returned","failure_reason":"bank_returned","failure_detail":"AC04"}' in out, out
+    assert '"available":"999.00","currency":"USDC","held":"0.00","total":"999.00"' in out, out
+    assert "off_ramp_session.returned" in out and '"ok":true' in out, out
