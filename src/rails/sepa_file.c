@@ -2,9 +2,11 @@
  * sepa_file.c - the SEPA file rail (sepa_file.h).
  *
  * Paying (payout_submit). Under the rail's mutex: a payout already in a
- * batch (index/<EndToEndId>) waits for that batch's file; the others,
+ * batch (index/<EndToEndId>) waits for that batch's file; the others join
+ * one queue in memory (RAIL_PENDING), shared by every worker's calls, and
  * once the batch window (--sepa-batch-ms) since the first of them has
- * passed, become a new batch. A batch is made durable in this order:
+ * passed, or the queue is full, the queue becomes one batch. A batch is
+ * made durable in this order:
  *   1. state/batches/<MsgId>.json: its payments, as read from the store,
  *      and its creation time; MsgId is a hash of its sessions, so the same
  *      sessions make the same batch;
@@ -25,9 +27,11 @@
  * the importer writes; none yet is RAIL_PENDING.
  *
  * Importing: validate (iso20022.c), match every payment the report names
- * against the index (one unknown refuses the whole report), then write
- * each result once (the first word of the bank on a payment stands, but a
- * return follows a booking). Importing again writes nothing new.
+ * against the index (one unknown payment, or a booking of another amount,
+ * refuses the whole report), then write each result once (the first word
+ * of the bank on a payment stands, but a return follows a booking), then
+ * hand each return to the service (sepa_config.on_return). Importing
+ * again writes nothing new and returns nothing twice.
  */
 #include "rails/sepa_file.h"
 
@@ -395,11 +399,14 @@ static bool batch_record(struct sepa *sp, const struct rail_call *calls, const i
 	char *ids = malloc((size_t)n * 33 + 1);
 	bool ok = ids != NULL;
 	if (ok) {
-		ids[0] = '\0';
-		for (int i = 0; i < n; i++)
-			strcat(ids, pay[i].end_to_end_id);
+		size_t len = 0;
+		for (int i = 0; i < n; i++) {
+			size_t l = strlen(pay[i].end_to_end_id);
+			memcpy(ids + len, pay[i].end_to_end_id, l);
+			len += l;
+		}
 		char hex[CRYPTO_SHA256_HEX_LEN + 1];
-		crypto_sha256_hex(ids, strlen(ids), hex);
+		crypto_sha256_hex(ids, len, hex);
 		snprintf(msg_id, ISO_ID_MAX + 1, "OFR%.32s", hex);
 	}
 	free(ids);
@@ -647,6 +654,61 @@ static bool expand(const char *dir, const struct iso_item *it, struct effects *f
 	return ok && any;
 }
 
+/* What the book says of payment e2e: its tenant, session, amount and
+ * currency, from its batch's record (the one its index names). */
+struct book_entry {
+	char tenant[64], session[64], currency[4];
+	int64_t amount_minor;
+};
+
+static bool book_entry_of(const char *dir, const char *e2e, struct book_entry *out)
+{
+	char batch[ISO_ID_MAX + 1], name[64], p[4096];
+	if (!index_get(dir, e2e, batch))
+		return false;
+	snprintf(name, sizeof name, "%s.json", batch);
+	path_of(p, sizeof p, dir, "state/batches", name);
+	json_t *j = json_load_file(p, 0, NULL);
+	json_t *arr = json_object_get(j, "payments");
+	bool found = false;
+	for (size_t i = 0; !found && i < json_array_size(arr); i++) {
+		json_t *x = json_array_get(arr, i);
+		const char *e = json_string_value(json_object_get(x, "end_to_end_id"));
+		const char *t = json_string_value(json_object_get(x, "tenant_id"));
+		const char *s = json_string_value(json_object_get(x, "session_id"));
+		const char *c = json_string_value(json_object_get(x, "currency"));
+		json_t *amt = json_object_get(x, "amount_minor");
+		if (e && t && s && c && json_is_integer(amt) && strcmp(e, e2e) == 0) {
+			snprintf(out->tenant, sizeof out->tenant, "%s", t);
+			snprintf(out->session, sizeof out->session, "%s", s);
+			snprintf(out->currency, sizeof out->currency, "%s", c);
+			out->amount_minor = json_integer_value(amt);
+			found = true;
+		}
+	}
+	json_decref(j);
+	return found;
+}
+
+/* A booking must book what was paid: a debit of another amount or
+ * currency is not this payment, and the report is refused. (A return may
+ * be less, by the banks' charges: not checked.) */
+static bool amount_matches(const char *dir, const struct iso_item *it, char *why, size_t cap)
+{
+	struct book_entry b;
+	if (it->outcome != ISO_BOOKED || it->amount_minor < 0)
+		return true;
+	if (!book_entry_of(dir, it->end_to_end_id, &b)) {
+		snprintf(why, cap, "the book has no record of EndToEndId %.35s", it->end_to_end_id);
+		return false;
+	}
+	if (b.amount_minor == it->amount_minor && strcmp(b.currency, it->currency) == 0)
+		return true;
+	snprintf(why, cap, "books EndToEndId %.35s for another amount than was paid",
+		 it->end_to_end_id);
+	return false;
+}
+
 static bool match(const char *dir, const struct iso_report *rep, struct effects *fx, char *why,
 		  size_t cap)
 {
@@ -667,6 +729,8 @@ static bool match(const char *dir, const struct iso_report *rep, struct effects 
 				 it->end_to_end_id);
 			return false;
 		}
+		if (!amount_matches(dir, it, why, cap))
+			return false;
 		if (!effect_add(fx, it->end_to_end_id, it)) {
 			snprintf(why, cap, "too many payments");
 			return false;
@@ -706,32 +770,6 @@ static bool apply(const char *dir, const struct effect *e, const char *report_id
 	return ok;
 }
 
-/* The tenant and session of payment e2e, from its batch's record. */
-static bool owner_of(const char *dir, const char *e2e, char tenant[64], char session[64])
-{
-	char batch[ISO_ID_MAX + 1], name[64], p[4096];
-	if (!index_get(dir, e2e, batch))
-		return false;
-	snprintf(name, sizeof name, "%s.json", batch);
-	path_of(p, sizeof p, dir, "state/batches", name);
-	json_t *j = json_load_file(p, 0, NULL);
-	json_t *arr = json_object_get(j, "payments");
-	bool found = false;
-	for (size_t i = 0; !found && i < json_array_size(arr); i++) {
-		json_t *x = json_array_get(arr, i);
-		const char *e = json_string_value(json_object_get(x, "end_to_end_id"));
-		const char *t = json_string_value(json_object_get(x, "tenant_id"));
-		const char *s = json_string_value(json_object_get(x, "session_id"));
-		if (e && t && s && strcmp(e, e2e) == 0) {
-			snprintf(tenant, 64, "%s", t);
-			snprintf(session, 64, "%s", s);
-			found = true;
-		}
-	}
-	json_decref(j);
-	return found;
-}
-
 /* Hand every payment the book now records as returned to on_return.
  * SEPA_IMPORTED when all are done, SEPA_LATER when one is not settled
  * yet, SEPA_ERROR when one could not be recorded. */
@@ -741,26 +779,27 @@ static enum sepa_import returns_apply(const struct sepa_config *cfg, const struc
 	enum sepa_import res = SEPA_IMPORTED;
 	for (int i = 0; i < fx->n && cfg->on_return; i++) {
 		const struct effect *e = &fx->e[i];
-		char have[16], reason[8], tenant[64], session[64];
+		char have[16], reason[8];
+		struct book_entry b;
 		if (e->outcome != ISO_RETURNED)
 			continue;
 		result_of(cfg->dir, e->e2e, have, reason);
 		if (strcmp(have, "returned") != 0)
 			continue; /* the bank's earlier word (a rejection) stands */
-		if (!owner_of(cfg->dir, e->e2e, tenant, session)) {
+		if (!book_entry_of(cfg->dir, e->e2e, &b)) {
 			snprintf(why, why_cap, "the book has no session for EndToEndId %s", e->e2e);
 			return SEPA_ERROR;
 		}
-		enum sepa_return r = cfg->on_return(cfg->on_return_arg, tenant, session, reason);
+		enum sepa_return r = cfg->on_return(cfg->on_return_arg, b.tenant, b.session, reason);
 		if (r == SEPA_RETURN_NONE)
 			log_warn("sepa: %s returned, but session %s was never paid: ignored", e->e2e,
-				 session);
+				 b.session);
 		if (r == SEPA_RETURN_LATER && res == SEPA_IMPORTED) {
-			snprintf(why, why_cap, "session %s is not settled yet", session);
+			snprintf(why, why_cap, "session %s is not settled yet", b.session);
 			res = SEPA_LATER;
 		}
 		if (r == SEPA_RETURN_ERROR) {
-			snprintf(why, why_cap, "cannot record the return of session %s", session);
+			snprintf(why, why_cap, "cannot record the return of session %s", b.session);
 			return SEPA_ERROR;
 		}
 	}

@@ -473,6 +473,7 @@ def test_hostile_and_unmatched_reports_change_nothing(rail):
     # One known payment and one unknown: the whole report is refused.
     reports["half-known.xml"] = camt054([(e2e_of(m["id"]), sess["delivered_amount"]["value"], "DBIT", None),
                                          (uuid.uuid4().hex, "1.00", "DBIT", None)]).encode()
+    reports["wrong-amount.xml"] = camt054([(e2e_of(m["id"]), "999.99", "DBIT", None)]).encode()
     reports["unknown-file.xml"] = pain002("OFR" + "0" * 32, "RJCT", group_reason="AM04").encode()
     reports["oversized.xml"] = (b'<?xml version="1.0"?>\n<!--' + b"x" * (4 * 1024 * 1024 + 16) + b"-->\n"
                                 + camt054([(e2e_of(m["id"]), "1.00", "DBIT", None)]).split("\n", 1)[1].encode())
@@ -487,6 +488,7 @@ def test_hostile_and_unmatched_reports_change_nothing(rail):
     assert "too large" in why["oversized.xml"]
     assert "unknown payment" in why["unmatched.xml"] and "unknown payment" in why["half-known.xml"]
     assert "not valid" in why["wrong-schema.xml"]
+    assert "another amount" in why["wrong-amount.xml"]
     # The admin command refuses the same way, exit 1, and moves nothing.
     p = bank.dir / "xxe-admin.xml"
     p.write_bytes(HOSTILE["xxe.xml"])
