@@ -194,9 +194,10 @@ bool iso_pain001_build(const struct iso_party *debtor, const char *msg_id, int64
 	xmlFreeDoc(doc);
 	if (!buf || size <= 0)
 		return false;
-	*out = malloc((size_t)size);
+	*out = malloc((size_t)size + 1);
 	if (*out) {
 		memcpy(*out, buf, (size_t)size);
+		(*out)[size] = '\0';
 		*len = (size_t)size;
 	}
 	xmlFree(buf);

@@ -45,7 +45,8 @@ struct iso_payment {
 /* Build a pain.001.001.09 document: one PmtInf per instrument present
  * (plain SEPA, then INST), payments in their given order. created_utc is
  * Unix seconds (the file's CreDtTm and ReqdExctnDt), so the same inputs
- * give the same bytes. *out is malloc'd (free() it), *len its length.
+ * give the same bytes. *out is malloc'd and NUL-terminated (free() it),
+ * *len its length without the NUL.
  * False when out of memory or n is not 1..LIMIT_SEPA_FILE_TXS. */
 bool iso_pain001_build(const struct iso_party *debtor, const char *msg_id, int64_t created_utc,
 		       const struct iso_payment *p, int n, char **out, size_t *len);
