@@ -40,6 +40,7 @@
 #include "base/limits.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "domain/bank.h"
 #include "domain/capability.h"
 #include "http/server.h"
 #include "rails/rail.h"
@@ -832,6 +833,14 @@ static bool sepa_options(const struct opts *o, struct sepa_config *c, bool serve
 	if (!o->sepa_name || !o->sepa_iban || !o->sepa_bic) {
 		fprintf(stderr, "offramp: --rails sepa_file needs --sepa-debtor-name, "
 				"--sepa-debtor-iban and --sepa-debtor-bic\n");
+		return false;
+	}
+	/* The debtor is in every file: a bad IBAN or BIC would have the bank
+	 * refuse every one of them, so refuse to start instead. */
+	if (bank_iban_check(o->sepa_iban) != ERR_OK || bank_bic_check(o->sepa_bic) != ERR_OK ||
+	    !o->sepa_name[0] || strlen(o->sepa_name) > ISO_NAME_MAX) {
+		fprintf(stderr, "offramp: --sepa-debtor-iban, --sepa-debtor-bic or --sepa-debtor-name "
+				"is not valid\n");
 		return false;
 	}
 	snprintf(c->debtor.name, sizeof c->debtor.name, "%s", o->sepa_name);

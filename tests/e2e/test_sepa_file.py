@@ -595,3 +595,21 @@ def test_worked_example_runs(rail):
     assert '{"status":"returned","failure_reason":"bank_returned","failure_detail":"AC04"}' in out, out
     assert '"available":"999.00","currency":"USDC","held":"0.00","total":"999.00"' in out, out
     assert "off_ramp_session.returned" in out and '"ok":true' in out, out
+
+
+def test_serve_refuses_a_bad_debtor(tmp_path):
+    """The debtor is in every file: serve refuses to start without a valid
+    one, or without a rail directory, rather than write files the bank refuses."""
+    base = [BIN, "serve", "--db", str(tmp_path / "x.db"), "--listen", "127.0.0.1:1"]
+    bad = [
+        rail_args(tmp_path / "r")[:6] + ["--sepa-debtor-iban", "DE00370400440532013000",
+                                         "--sepa-debtor-bic", DEBTOR["bic"]],
+        rail_args(tmp_path / "r")[:6] + ["--sepa-debtor-iban", DEBTOR["iban"], "--sepa-debtor-bic", "cobadeff"],
+        ["--rails", "sepa_file", "--sepa-debtor-name", "X", "--sepa-debtor-iban", DEBTOR["iban"],
+         "--sepa-debtor-bic", DEBTOR["bic"]],
+        ["--rails", "sepa_file", "--rail-dir", str(tmp_path / "r")],
+    ]
+    for args in bad:
+        p = subprocess.run(base + args, capture_output=True, timeout=30, env=child_env())
+        assert p.returncode == 2, (args, p.returncode, p.stderr[-500:])
+        assert b"sepa" in p.stderr or b"rail-dir" in p.stderr, p.stderr[-500:]
