@@ -311,11 +311,14 @@ static const struct stage_row {
 	enum session_status next;
 	const char *next_stage;
 	enum money_action money;
+	enum session_event ev; /* the state table's event for status -> next */
 } stage_rows[] = {
 	{SESSION_EXECUTING, "stablecoin_transfer", RAIL_CHAIN_TRANSFER, SESSION_EXECUTING,
-	 "conversion", MONEY_NONE},
-	{SESSION_EXECUTING, "conversion", RAIL_PAYOUT_SUBMIT, SESSION_EXECUTED, "payout", MONEY_NONE},
-	{SESSION_EXECUTED, NULL, RAIL_PAYOUT_STATUS, SESSION_SETTLED, NULL, MONEY_SETTLE},
+	 "conversion", MONEY_NONE, SEV__COUNT /* same status */},
+	{SESSION_EXECUTING, "conversion", RAIL_PAYOUT_SUBMIT, SESSION_EXECUTED, "payout", MONEY_NONE,
+	 SEV_PAYOUT_SUBMITTED},
+	{SESSION_EXECUTED, NULL, RAIL_PAYOUT_STATUS, SESSION_SETTLED, NULL, MONEY_SETTLE,
+	 SEV_RAIL_CONFIRMED},
 };
 
 static const struct stage_row *stage_of(enum session_status status, const char *stage)
@@ -433,9 +436,11 @@ static bool step_in_table(const struct step_arg *a)
 	if (a->plan.status == status)
 		return true;
 	enum session_status next;
-	enum session_event ev = a->plan.status == SESSION_FAILED     ? SEV_STAGE_FAILED
-				: a->plan.status == SESSION_EXECUTED ? SEV_PAYOUT_SUBMITTED
-								     : SEV_RAIL_CONFIRMED;
+	const struct stage_row *row = a->what < RAIL_KINDS ? stage_by_call((enum rail_kind)a->what)
+							   : NULL;
+	enum session_event ev = a->plan.status == SESSION_FAILED ? SEV_STAGE_FAILED
+				: row			       ? row->ev
+							       : SEV__COUNT;
 	if (!session_transition(status, ev, &next) || next != a->plan.status) {
 		log_error("lifecycle: session %s: %s -> %s is not in the table", s->id, s->status,
 			  session_status_name(a->plan.status));
