@@ -42,14 +42,22 @@ SRCS    := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/app/main.c,$(SRCS))
 UNIT_SRCS := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 
+# docs/openapi.json, embedded as a C array (src/api/api_openapi.c serves it).
+GEN_OPENAPI := build/gen/openapi_json.c
+
+# The dashboard's files (web/dashboard/), embedded as C arrays at build time
+# (scripts/embed.sh: od and sha256sum, no network); one object in each build.
+DASH_FILES := $(sort $(wildcard web/dashboard/*))
+DASH_GEN := build/gen/dashboard_assets.c
+
 # Release build.
 REL_DIR := build/rel
-REL_OBJS := $(patsubst src/%.c,$(REL_DIR)/%.o,$(SRCS))
+REL_OBJS := $(patsubst src/%.c,$(REL_DIR)/%.o,$(SRCS)) $(REL_DIR)/gen/openapi_json.o $(REL_DIR)/gen/dashboard_assets.o
 REL_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 # Sanitised build, used by every test.
 SAN_DIR := build/san
-SAN_LIB_OBJS := $(patsubst src/%.c,$(SAN_DIR)/%.o,$(LIB_SRCS))
+SAN_LIB_OBJS := $(patsubst src/%.c,$(SAN_DIR)/%.o,$(LIB_SRCS)) $(SAN_DIR)/gen/openapi_json.o $(SAN_DIR)/gen/dashboard_assets.o
 SAN_MAIN_OBJ := $(SAN_DIR)/app/main.o
 SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(SAN_DIR)/tests/%,$(UNIT_SRCS))
@@ -63,7 +71,7 @@ FUZZ_REPLAY := $(patsubst %,$(SAN_DIR)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_DIR := build/fuzz
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS)
-FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
+FUZZ_LIB_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS)) $(FUZZ_DIR)/obj/gen/openapi_json.o $(FUZZ_DIR)/obj/gen/dashboard_assets.o
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 30
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
@@ -73,7 +81,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: all run check unit unit-pg e2e e2e-pg faults deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: install all run check unit unit-pg e2e e2e-pg faults deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -82,6 +90,33 @@ build/offramp: $(REL_OBJS)
 $(REL_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GEN_OPENAPI): docs/openapi.json
+	@mkdir -p $(dir $@)
+	cd docs && xxd -i openapi.json | sed 's/^unsigned/const unsigned/' > ../$@.tmp
+	mv $@.tmp $@
+
+# (Three rules: one pattern rule with three targets would be one recipe.)
+$(REL_DIR)/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+$(SAN_DIR)/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+$(FUZZ_DIR)/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c -o $@ $<
+
+$(DASH_GEN): $(DASH_FILES) scripts/embed.sh
+	scripts/embed.sh $@ $(DASH_FILES)
+
+$(REL_DIR)/gen/dashboard_assets.o $(SAN_DIR)/gen/dashboard_assets.o: $(DASH_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(if $(findstring $(SAN_DIR),$@),$(SAN_CFLAGS),$(REL_CFLAGS)) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/gen/dashboard_assets.o: $(DASH_GEN) | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(SAN_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -93,7 +128,7 @@ build/offramp-san: $(SAN_LIB_OBJS) $(SAN_MAIN_OBJ)
 # Fault-injection build: the sanitised build with the hooks of
 # src/base/fault.h compiled in (tests/e2e/test_faults.py).
 FAULT_DIR := build/fault
-FAULT_OBJS := $(patsubst src/%.c,$(FAULT_DIR)/%.o,$(SRCS))
+FAULT_OBJS := $(patsubst src/%.c,$(FAULT_DIR)/%.o,$(SRCS)) $(SAN_DIR)/gen/openapi_json.o $(SAN_DIR)/gen/dashboard_assets.o
 FAULT_CFLAGS := $(SAN_CFLAGS) -DOFFRAMP_FAULTS
 
 $(FAULT_DIR)/%.o: src/%.c
@@ -219,5 +254,22 @@ check:
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its man page, the
+# systemd unit (ExecStart pointed at $(PREFIX)/bin) and the docs, for a
+# package (DESTDIR) or a host. tests/e2e/test_packaging.py installs into a
+# DESTDIR and runs the installed binary.
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MANDIR  := $(PREFIX)/share/man/man1
+DOCDIR  := $(PREFIX)/share/doc/offramp
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: build/offramp
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 build/offramp $(DESTDIR)$(BINDIR)/offramp
+	install -m 0644 docs/offramp.1 $(DESTDIR)$(MANDIR)/offramp.1
+	sed 's|/usr/local/bin/offramp|$(BINDIR)/offramp|' deploy/offramp.service > $(DESTDIR)$(UNITDIR)/offramp.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/offramp.service
+	install -m 0644 README.md docs/*.md docs/openapi.json $(DESTDIR)$(DOCDIR)/
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -39,6 +39,7 @@
 	X("POST", "/off-ramp-sessions", api_h_session_create, CAP_RAMPS_CREATE, true, false)          \
 	X("GET", "/off-ramp-sessions", api_h_session_list, CAP_RAMPS_READ, true, false)               \
 	X("GET", "/off-ramp-sessions/{id}", api_h_session_get, CAP_RAMPS_READ, true, false)           \
+	X("GET", "/off-ramp-sessions/{id}/ledger", api_h_session_ledger, CAP_RAMPS_READ, true, false) \
 	X("POST", "/off-ramp-sessions/{id}/cancel", api_h_session_cancel, CAP_RAMPS_CANCEL, true, false) \
 	X("GET", "/approvals", api_h_approval_list, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true, false)  \
 	X("GET", "/approvals/{id}", api_h_approval_get, CAP_RAMPS_APPROVE | CAP_RAMPS_READ, true, false) \
@@ -72,7 +73,8 @@
 	X("GET", "/metrics", api_h_metrics, 0, false, false)                                          \
 	X("GET", "/livez", api_h_livez, 0, false, false)                                              \
 	X("GET", "/readyz", api_h_readyz, 0, false, false)                                            \
-	X("GET", "/errors.json", api_h_errors, 0, false, false)                                     \
+	X("GET", "/errors.json", api_h_errors, 0, false, false)                                       \
+	X("GET", "/openapi.json", api_h_openapi, 0, false, false)                                     \
 	API_FAULT_ROUTES(X)
 
 static API_HANDLER(api_h_healthz);
@@ -571,6 +573,8 @@ static bool route_here(const struct api *api, const struct api_route *rt)
 
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res)
 {
+	if (api->metrics != API_METRICS_ONLY && api_dashboard(req, res))
+		return;
 	struct api_call c = {.api = api, .req = req, .alloc_failures = json_in_alloc_failures()};
 	const struct api_route *rt = NULL;
 	bool path_known = false, id_ok = true;

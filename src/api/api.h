@@ -32,6 +32,7 @@ struct api_request {
 	const char *content_type;
 	const char *idempotency_key;
 	const char *if_match;
+	const char *if_none_match; /* the dashboard's assets answer 304 on their ETag */
 	bool body_too_large;       /* past LIMIT_BODY_BYTES: answered 413 after auth */
 	const char *body;          /* NULL or len bytes, not NUL-terminated */
 	size_t body_len;
@@ -48,7 +49,10 @@ struct api_response {
 	char etag[40];         /* "" for none */
 	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
 	int retry_after_s;     /* > 0: Retry-After (a 503: try again this soon) */
-	const char *content_type; /* static; NULL: application/json */
+	/* static text; NULL: application/json (the dashboard's files, /metrics) */
+	const char *content_type;
+	const char *cache_control; /* static text; NULL: no-store */
+	bool dashboard;            /* add the dashboard's CSP and security headers */
 	int metrics_route;     /* metrics_http_observe's slot: 0 unmatched, else the route's */
 	store_id principal_id; /* the authenticated principal (the log's); "" for none */
 };
@@ -68,6 +72,17 @@ struct api {
 /* Handle one request. Always fills res (status and a JSON body). */
 void api_handle(struct api *api, const struct api_request *req, struct api_response *res);
 void api_response_clear(struct api_response *res);
+
+/* GET or HEAD of /dashboard or /dashboard/<file>: fills res with the
+ * embedded file (or a 404/405 JSON error) and returns true; false for any
+ * other path. The body is malloc'd, owned by res. Thread-safe. */
+bool api_dashboard(const struct api_request *req, struct api_response *res);
+/* What every dashboard answer carries (CONTRACT §15): nothing but our own
+ * files, no inline script or style, never framed. */
+#define API_DASHBOARD_CSP                                                                \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "     \
+	"img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
 
 /* An error answer with no request context (used by the HTTP adapter for
  * 413 and the like). */

@@ -145,6 +145,7 @@ API_HANDLER(api_h_destination_create);
 API_HANDLER(api_h_destination_get);
 API_HANDLER(api_h_session_create);
 API_HANDLER(api_h_session_get);
+API_HANDLER(api_h_session_ledger);
 API_HANDLER(api_h_session_list);
 API_HANDLER(api_h_session_cancel);
 API_HANDLER(api_h_approval_list);
@@ -176,6 +177,7 @@ void api_h_metrics(struct api_call *c); /* api_metrics.c */
 /* The route table's labels for the metrics (slot i + 1 is routes[i]). */
 struct metrics_route;
 const struct metrics_route *api_metric_routes(int *n);
+API_HANDLER(api_h_openapi); /* api_openapi.c */
 /* The Lumx view of a session (ext: its Lumx document or NULL). state: the
  * Lumx state to show (a failure's webhooks show FAILED, REFUNDING and
  * REFUNDED in turn), or NULL for the session's own. */

@@ -111,6 +111,31 @@ API_HANDLER(api_h_session_get)
 	api_answer_text(api_session_render(&s, NULL), 200, &c->answer);
 }
 
+static void ledger_each(void *arg, const struct store_transfer *t)
+{
+	json_array_append_new(
+		arg, json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o}", "id", t->id, "op", t->op,
+			       "kind", t->kind, "pending_id", t->pending_id[0] ? json_string(t->pending_id) : json_null(),
+			       "debit_account_id", t->debit_account_id, "credit_account_id",
+			       t->credit_account_id, "amount",
+			       api_money_json_code(t->currency, t->amount_minor), "created_at",
+			       api_time_json(t->created_at, false)));
+}
+
+/* GET /off-ramp-sessions/{id}/ledger: the session's ledger transfers, for
+ * the dashboard (docs/DASHBOARD.md). */
+API_HANDLER(api_h_session_ledger)
+{
+	json_t *items = json_array();
+	enum err e = svc_session_transfers(c->api->svc, &c->auth, c->id, ledger_each, items);
+	if (e) {
+		json_decref(items);
+		api_fail(c, e, NULL);
+		return;
+	}
+	api_answer_json(json_pack("{s:o}", "items", items), 200, &c->answer);
+}
+
 static void list_each(void *arg, const struct store_session *s)
 {
 	json_array_append_new(arg, api_session_json(s));

@@ -40,6 +40,7 @@
 #include "base/limits.h"
 #include "base/fault.h"
 #include "base/log.h"
+#include "cli/cli.h"
 #include "domain/bank.h"
 #include "domain/capability.h"
 #include "http/server.h"
@@ -111,6 +112,9 @@ static void usage(FILE *f)
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
 	      "  offramp admin import-bank-file FILE --rail-dir DIR\n"
+	      "  offramp sessions list|get, accounts get, approvals list|approve|reject,\n"
+	      "          webhooks list|attempts [--url URL] [--json]  (a running server;\n"
+	      "          OFFRAMP_API_KEY; `offramp sessions --help`, man offramp)\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
@@ -507,10 +511,48 @@ static json_t *ledger_json(const struct svc_ledger_report *rp)
 			 net);
 }
 
+/* Progress of a long admin operation, shown only when stderr is a
+ * terminal (scripts and logs get the JSON answer alone): one line redrawn
+ * at most every LIMIT_PROGRESS_REDRAW_MS and at each phase's end. */
+struct tty_progress {
+	const char *op;
+	uint64_t start_ms, last_ms;
+	bool shown;
+};
+
+static void tty_progress_fn(void *arg, const char *phase, int64_t rows, bool done)
+{
+	struct tty_progress *p = arg;
+	uint64_t now = clock_mono_ms();
+	if (p->shown && now - p->last_ms < LIMIT_PROGRESS_REDRAW_MS && !done)
+		return; /* a phase's end is always drawn */
+	p->last_ms = now;
+	p->shown = true;
+	uint64_t ms = now - p->start_ms;
+	fprintf(stderr, "\r\033[K%s: %s: %lld rows, %llu.%01llu s", p->op, phase, (long long)rows,
+		(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000 / 100));
+}
+
+/* A progress for op on a terminal, else none (NULL fn). */
+static struct store_progress tty_progress(struct tty_progress *p, const char *op)
+{
+	*p = (struct tty_progress){.op = op, .start_ms = clock_mono_ms()};
+	return (struct store_progress){.fn = isatty(STDERR_FILENO) ? tty_progress_fn : NULL, .arg = p};
+}
+
+static void tty_progress_end(const struct tty_progress *p)
+{
+	if (p->shown)
+		fputc('\n', stderr);
+}
+
 static int cmd_verify_ledger(struct service *svc)
 {
 	struct svc_ledger_report r;
-	enum err e = svc_verify_ledger(svc, &r);
+	struct tty_progress tp;
+	struct store_progress prog = tty_progress(&tp, "verify-ledger");
+	enum err e = svc_verify_ledger_progress(svc, &prog, &r);
+	tty_progress_end(&tp);
 	if (e) {
 		fprintf(stderr, "offramp: verify-ledger: %s\n", err_message(e));
 		return 1;
@@ -539,14 +581,19 @@ static int cmd_migrate_sqlite(struct service *svc, const struct opts *o)
 		return 1;
 	}
 	static struct store_copy_report r; /* 4 KiB of table names: off the stack */
-	enum store_status st = store_copy(from, svc->store, &r);
+	struct tty_progress tp;
+	struct store_progress prog = tty_progress(&tp, "migrate-sqlite");
+	enum store_status st = store_copy(from, svc->store, &prog, &r);
+	tty_progress_end(&tp);
 	store_close(from);
 	if (st != STORE_OK) {
 		fprintf(stderr, "offramp: migrate-sqlite: %s\n", r.problem);
 		return 1;
 	}
 	struct svc_ledger_report lr;
-	enum err e = svc_verify_ledger(svc, &lr);
+	prog = tty_progress(&tp, "migrate-sqlite: verify-ledger");
+	enum err e = svc_verify_ledger_progress(svc, &prog, &lr);
+	tty_progress_end(&tp);
 	if (e) {
 		fprintf(stderr, "offramp: migrate-sqlite: copied, but verify-ledger failed: %s\n",
 			err_message(e));
@@ -1001,6 +1048,8 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	const char *sub = NULL;
+	if (cli_is_command(cmd))
+		return cli_main(argc - 1, argv + 1); /* src/cli: a client of a running server */
 	int shift = 1;
 	if (strcmp(cmd, "admin") == 0) {
 		if (argc < 3) {

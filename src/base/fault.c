@@ -20,7 +20,7 @@ static _Atomic int64_t fault_count[FAULT_KINDS];
 static _Atomic int64_t fault_target[FAULT_KINDS];
 static _Atomic int64_t fault_fired;
 
-static const char *const fault_names[FAULT_KINDS] = {"store", "alloc", "commit", "rail"};
+static const char *const fault_names[FAULT_KINDS] = {"store", "alloc", "commit", "rail", "fsync"};
 
 const char *fault_kind_name(enum fault_kind k)
 {

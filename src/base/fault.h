@@ -4,7 +4,7 @@
  * constant false the compiler removes: the production binary has none.
  *
  * Each kind of point (a store call, a JSON allocation, a commit, a rail
- * call) has its own counter. Arming a kind at n makes its n-th point
+ * call, a SQLite fsync) has its own counter. Arming a kind at n makes its n-th point
  * after the arm fail, once; n = 0 only counts. So a test first arms at 0
  * and reads how many points a request passed, then walks n over them.
  * Armed at start-up by OFFRAMP_FAULT="kind:n", re-armed while running by
@@ -23,6 +23,7 @@ enum fault_kind {
 	FAULT_ALLOC,  /* an allocation of ours or jansson's answers NULL */
 	FAULT_COMMIT, /* a write batch's COMMIT fails as on a full disk */
 	FAULT_RAIL,   /* a rail call's answer is lost: RAIL_TRANSIENT */
+	FAULT_FSYNC,  /* a SQLite file's sync fails (store/sqlite/fault_vfs.c) */
 	FAULT_KINDS
 };
 
@@ -35,7 +36,7 @@ bool fault_hit(enum fault_kind k);
  * previous arm. */
 void fault_arm(enum fault_kind k, int64_t n, int64_t counts_out[FAULT_KINDS],
 	       int64_t *fired_out);
-/* "store" | "alloc" | "commit" | "rail" -> kind; false for another word. */
+/* "store" | "alloc" | "commit" | "rail" | "fsync" -> kind; false for another word. */
 bool fault_kind_parse(const char *word, enum fault_kind *k);
 const char *fault_kind_name(enum fault_kind k);
 /* Read OFFRAMP_FAULT; call once at start. False (logged) for a malformed OFFRAMP_FAULT. */

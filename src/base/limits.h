@@ -40,6 +40,7 @@
 #define LIMIT_IDEMPOTENCY_TTL_S (24 * 3600)
 #define LIMIT_PAGE_SIZE_DEFAULT 20
 #define LIMIT_PAGE_SIZE_MAX 100
+#define LIMIT_SESSION_TRANSFERS_MAX 16 /* a session's ledger transfers (hold, post or void, return): GET .../ledger */
 #define LIMIT_API_KEY_BYTES 128             /* longer bearer tokens are refused unhashed */
 #define LIMIT_AUTH_CACHE_ENTRIES 1024       /* authenticated keys kept in memory */
 #define LIMIT_AUTH_CACHE_MS 1000            /* ... each trusted this long (revocation bound) */
@@ -62,8 +63,17 @@
 /* admin migrate-sqlite: tables and columns of one row a copy handles. */
 #define LIMIT_COPY_TABLES 64
 #define LIMIT_COPY_COLUMNS 64
+/* A long admin operation (migrate-sqlite, verify-ledger) reports its progress
+ * every this many rows (shown only on a terminal). */
+#define LIMIT_PROGRESS_ROWS 10000
+#define LIMIT_PROGRESS_REDRAW_MS 200
 /* Retry-After of a 503 (the database is unavailable, or the service busy). */
 #define LIMIT_RETRY_AFTER_UNAVAILABLE_S 1
+
+/* The operator CLI (src/cli/): one answer read from the server, one request. */
+#define LIMIT_CLI_RESPONSE_BYTES (8 * 1024 * 1024)
+#define LIMIT_CLI_TIMEOUT_MS 30000
+#define LIMIT_CLI_ROWS 1000 /* rows one table prints (a page is at most LIMIT_PAGE_SIZE_MAX) */
 /* Session workers. A pass waits for a few commits (its leases, the rail's
  * book, its steps), each queued behind whatever the API is writing, so
  * under load the lifecycle's pace is the sessions in flight per wait:
@@ -152,6 +162,7 @@ _Static_assert(LIMIT_FD_RESERVE >= 3 * LIMIT_STORE_CONNECTIONS + 2 * LIMIT_HTTP_
 	       "room for SQLite (db, wal, shm per connection), an epoll and a wake-up fd per thread");
 _Static_assert(LIMIT_SHUTDOWN_UPLOAD_MS <= LIMIT_SHUTDOWN_DRAIN_MS, "uploads drain within the drain");
 _Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
+_Static_assert(LIMIT_PAGE_SIZE_MAX <= LIMIT_CLI_ROWS, "the CLI prints a whole page");
 _Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");
 _Static_assert(LIMIT_JSON_EXACT_DEPTH >= LIMIT_JSON_DEPTH + 4, "a stored body inside its answer and webhook");
 _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may echo a body");

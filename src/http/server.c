@@ -330,7 +330,14 @@ struct MHD_Response *http_response_of(struct api_response *res, const char *requ
 	MHD_add_response_header(resp, "Content-Type",
 				res->content_type ? res->content_type : "application/json");
 	MHD_add_response_header(resp, "X-Request-Id", request_id);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Cache-Control",
+				res->cache_control ? res->cache_control : "no-store");
+	if (res->dashboard) {
+		MHD_add_response_header(resp, "Content-Security-Policy", API_DASHBOARD_CSP);
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	}
 	if (res->www_authenticate)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
 	if (res->cached)
@@ -462,6 +469,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	r->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 	r->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
 	r->if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-Match");
+	r->if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
 	r->body_too_large = hr->too_large;
 	r->body = hr->too_large ? NULL : hr->body;
 	r->body_len = hr->too_large ? 0 : hr->len;

@@ -74,7 +74,26 @@ struct audit {
 	store_id *accts;
 	size_t na, capa;
 	bool oom;
+	const struct store_progress *progress; /* may be NULL */
+	const char *phase;                     /* what is being read */
+	int64_t rows;                          /* of it so far */
 };
+
+/* One more row of the phase read; the progress sees every
+ * LIMIT_PROGRESS_ROWS-th, and audit_phase the phase's last. */
+static void audit_row(struct audit *au)
+{
+	if (++au->rows % LIMIT_PROGRESS_ROWS == 0 && au->progress && au->progress->fn)
+		au->progress->fn(au->progress->arg, au->phase, au->rows, false);
+}
+
+static void audit_phase(struct audit *au, const char *next)
+{
+	if (au->phase && au->progress && au->progress->fn)
+		au->progress->fn(au->progress->arg, au->phase, au->rows, true);
+	au->phase = next;
+	au->rows = 0;
+}
 
 static void problem(struct audit *au, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct audit *au, const char *fmt, ...)
@@ -186,6 +205,7 @@ static void on_account(void *arg, const void *row)
 {
 	struct audit *au = arg;
 	const struct store_account *a = row;
+	audit_row(au);
 	au->rep->accounts++;
 	if (!grow((void **)&au->accts, &au->capa, au->na, sizeof *au->accts) ||
 	    !(au->flags = realloc(au->flags, au->capa * sizeof *au->flags))) {
@@ -200,6 +220,7 @@ static void on_balance(void *arg, const void *row)
 {
 	struct audit *au = arg;
 	const struct store_balance *b = row;
+	audit_row(au);
 	au->rep->balances++;
 	struct derived *x = derived_of(au, b->account_id, b->currency);
 	if (x) {
@@ -304,6 +325,7 @@ static void on_transfer(void *arg, const void *row)
 {
 	struct audit *au = arg;
 	const struct store_transfer *t = row;
+	audit_row(au);
 	au->rep->transfers++;
 	enum ledger_op op;
 	if (!ledger_op_parse(t->op, &op)) {
@@ -345,6 +367,7 @@ static void on_session(void *arg, const void *row)
 {
 	struct audit *au = arg;
 	const struct store_session *s = row;
+	audit_row(au);
 	au->rep->sessions++;
 	struct hold *h = hold_of(au, s->hold_transfer_id);
 	if (!h || strcmp(h->session_id, s->id) != 0) {
@@ -386,18 +409,33 @@ static enum store_status audit_tx(struct store_tx *tx, void *arg)
 	if (au->ri.slot)
 		memset(au->ri.slot, 0, au->ri.cap * sizeof *au->ri.slot);
 	memset(rep, 0, sizeof *rep);
+	au->phase = NULL;
 	enum store_status st;
-	if ((st = STORE_CALL(tx, account_each, on_account, au)) != STORE_OK ||
-	    (st = STORE_CALL(tx, balance_each, on_balance, au)) != STORE_OK ||
-	    (st = STORE_CALL(tx, transfer_each, on_transfer, au)) != STORE_OK ||
-	    (st = STORE_CALL(tx, session_each, on_session, au)) != STORE_OK)
+	audit_phase(au, "accounts");
+	if ((st = STORE_CALL(tx, account_each, on_account, au)) != STORE_OK)
 		return st;
+	audit_phase(au, "balances");
+	if ((st = STORE_CALL(tx, balance_each, on_balance, au)) != STORE_OK)
+		return st;
+	audit_phase(au, "transfers");
+	if ((st = STORE_CALL(tx, transfer_each, on_transfer, au)) != STORE_OK)
+		return st;
+	audit_phase(au, "sessions");
+	if ((st = STORE_CALL(tx, session_each, on_session, au)) != STORE_OK)
+		return st;
+	audit_phase(au, NULL);
 	return au->oom ? STORE_FAIL : STORE_OK;
 }
 
 enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *rep)
 {
-	struct audit au = {.rep = rep};
+	return svc_verify_ledger_progress(s, NULL, rep);
+}
+
+enum err svc_verify_ledger_progress(struct service *s, const struct store_progress *progress,
+				    struct svc_ledger_report *rep)
+{
+	struct audit au = {.rep = rep, .progress = progress};
 	enum store_status st = store_run(s->store, false, audit_tx, &au);
 	if (st != STORE_OK) {
 		free(au.d);

@@ -364,6 +364,11 @@ void svc_session_create(struct service *s, const struct auth *a, const struct sv
 			struct svc_answer *out);
 enum err svc_session_get(struct service *s, const struct auth *a, const char *id,
 			 struct store_session *out);
+/* The ledger transfers of the tenant's session id, oldest first: each(arg,
+ * transfer) after the read, outside any transaction. ERR_NOT_FOUND when the
+ * session is absent or another tenant's. */
+enum err svc_session_transfers(struct service *s, const struct auth *a, const char *id,
+			       void (*each)(void *arg, const struct store_transfer *), void *arg);
 
 struct svc_session_query {
 	const char *status;     /* NULL: any */
@@ -662,5 +667,9 @@ struct svc_ledger_report {
 /* Check every invariant of CONTRACT §8. ERR_OK when the audit ran
  * (report->ok says whether the ledger is sound). */
 enum err svc_verify_ledger(struct service *s, struct svc_ledger_report *report);
+/* The same, telling progress (borrowed, may be NULL) the rows read per
+ * phase (accounts, balances, transfers, sessions). */
+enum err svc_verify_ledger_progress(struct service *s, const struct store_progress *progress,
+				    struct svc_ledger_report *report);
 
 #endif

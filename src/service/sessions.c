@@ -17,6 +17,7 @@
  */
 #include "service/internal.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,49 @@ enum err svc_session_get(struct service *s, const struct auth *a, const char *id
 {
 	struct session_get_arg g = {a, id, out};
 	enum store_status st = store_run(s->store, false, session_get_tx, &g);
+	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
+}
+
+struct transfers_arg {
+	const struct auth *a;
+	const char *id;
+	struct store_session s;
+	struct store_transfer rows[LIMIT_SESSION_TRANSFERS_MAX];
+	int n;
+};
+
+static void transfer_row(void *arg, const void *row)
+{
+	struct transfers_arg *t = arg;
+	/* A session moves its hold at most a few times (hold, post or void,
+	 * return); more would be our bug, not a client's. */
+	assert(t->n < LIMIT_SESSION_TRANSFERS_MAX);
+	if (t->n < LIMIT_SESSION_TRANSFERS_MAX)
+		t->rows[t->n++] = *(const struct store_transfer *)row;
+}
+
+static enum store_status transfers_tx(struct store_tx *tx, void *arg)
+{
+	struct transfers_arg *t = arg;
+	t->n = 0;
+	enum store_status st = STORE_CALL(tx, session_get, t->a->tenant_id, t->id, &t->s);
+	if (st == STORE_OK)
+		st = STORE_CALL(tx, transfer_each_session, t->id, transfer_row, t);
+	return st;
+}
+
+enum err svc_session_transfers(struct service *s, const struct auth *a, const char *id,
+			       void (*each)(void *arg, const struct store_transfer *), void *arg)
+{
+	struct transfers_arg *t = calloc(1, sizeof *t);
+	if (!t)
+		return ERR_INTERNAL;
+	t->a = a;
+	t->id = id;
+	enum store_status st = store_run(s->store, false, transfers_tx, t);
+	for (int i = 0; st == STORE_OK && i < t->n; i++)
+		each(arg, &t->rows[i]);
+	free(t);
 	return st == STORE_OK ? ERR_OK : st == STORE_NOT_FOUND ? ERR_NOT_FOUND : svc_store_err(st);
 }
 

@@ -61,7 +61,15 @@ struct copy_job {
 	struct store_copy_report *r;
 	struct store_tx *to_tx; /* the target's transaction, while the source streams */
 	int cur;                /* the table being copied: r->tables[cur] */
+	const struct store_progress *progress; /* may be NULL */
 };
+
+static void copy_progress(const struct copy_job *j, bool done)
+{
+	if (j->progress && j->progress->fn)
+		j->progress->fn(j->progress->arg, j->r->tables[j->cur].name, j->r->tables[j->cur].rows,
+				done);
+}
 
 static enum store_status copy_row(void *arg, const struct store_copy_row *row)
 {
@@ -75,6 +83,8 @@ static enum store_status copy_row(void *arg, const struct store_copy_row *row)
 	}
 	j->r->tables[j->cur].rows++;
 	j->r->rows++;
+	if (j->r->tables[j->cur].rows % LIMIT_PROGRESS_ROWS == 0)
+		copy_progress(j, false);
 	return STORE_OK;
 }
 
@@ -89,6 +99,7 @@ static enum store_status stream_tx(struct store_tx *tx, void *arg)
 		enum store_status st = STORE_CALL(tx, copy_rows, j->r->tables[i].name, copy_row, j);
 		if (st != STORE_OK)
 			return st;
+		copy_progress(j, true);
 	}
 	return STORE_OK;
 }
@@ -176,7 +187,8 @@ static enum store_status copy_check(struct store *from, struct store *to,
 	return STORE_OK;
 }
 
-enum store_status store_copy(struct store *from, struct store *to, struct store_copy_report *r)
+enum store_status store_copy(struct store *from, struct store *to, const struct store_progress *progress,
+			     struct store_copy_report *r)
 {
 	memset(r, 0, sizeof *r);
 	const struct store_ops *f = from->ops, *t = to->ops;
@@ -202,7 +214,8 @@ enum store_status store_copy(struct store *from, struct store *to, struct store_
 				 source.names[i]);
 			return STORE_NOT_FOUND;
 		}
-	struct copy_job j = {.from = from, .target = &target, .source = &source, .r = r};
+	struct copy_job j = {.from = from, .target = &target, .source = &source, .r = r,
+			     .progress = progress};
 	st = store_run(to, true, load_tx, &j);
 	if (st != STORE_OK) {
 		if (!r->problem[0])

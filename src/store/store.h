@@ -410,6 +410,9 @@ struct store_ops {
 	enum store_status (*balance_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_balance */
 	enum store_status (*transfer_insert)(struct store_tx *, const struct store_transfer *);
 	enum store_status (*transfer_each)(struct store_tx *, store_each_fn, void *); /* rows: struct store_transfer */
+	/* One session's transfers, oldest first (index transfers_session); the
+	 * caller has checked the session is the tenant's. */
+	enum store_status (*transfer_each_session)(struct store_tx *, const char *session_id, store_each_fn, void *);
 
 	enum store_status (*destination_insert)(struct store_tx *, const struct store_destination *);
 	enum store_status (*destination_get)(struct store_tx *, const char *tenant_id, const char *id, struct store_destination *);
@@ -602,6 +605,16 @@ enum store_status store_run(struct store *s, bool write, store_tx_fn fn, void *a
 void store_run_all(struct store *s, store_tx_fn fn, void *const *args, int n,
 		   enum store_status *out);
 
+/* Progress of a long admin operation (migrate-sqlite, verify-ledger):
+ * fn(arg, phase, rows, phase_done) with the rows read so far in phase (a
+ * table's name), called every LIMIT_PROGRESS_ROWS rows and once at the end
+ * of a phase (phase_done).
+ * Borrowed by the call it is passed to; a NULL pointer or fn: none. */
+struct store_progress {
+	void (*fn)(void *arg, const char *phase, int64_t rows, bool phase_done);
+	void *arg;
+};
+
 /* What store_copy did: each table of the target with the rows copied
  * into it (names borrowed from a static buffer of the report). */
 struct store_copy_report {
@@ -620,9 +633,11 @@ struct store_copy_report {
  * ones, then each table's count compared. Returns STORE_OK; STORE_EXISTS
  * when to already holds rows (nothing written); STORE_NOT_FOUND when from
  * has a table to lacks; else the failure. r->problem says which in words.
+ * progress (may be NULL) sees each table's rows as they are copied.
  * Admin use: neither store should be serving meanwhile.
  */
-enum store_status store_copy(struct store *from, struct store *to, struct store_copy_report *r);
+enum store_status store_copy(struct store *from, struct store *to, const struct store_progress *progress,
+			     struct store_copy_report *r);
 
 /* Whether the database answers now (store_ops.ping): STORE_OK or
  * STORE_UNAVAILABLE, within about timeout_ms. Thread-safe. */

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from openapi_check import openapi_answers_valid  # noqa: E402,F401  (autouse: answers vs docs/openapi.json)
 from offramp_e2e import DEFAULT_STEP_MS, LIFECYCLE_STEP_MS, SHARED, SHARED_NEEDS, TEST_DATABASE_URL, Server  # noqa: E402
 
 

@@ -6,8 +6,12 @@ creates work on the loaded accounts and destinations, and another tenant
 sees none of it."""
 
 import json
+import os
+import pty
+import re
+import subprocess
 
-from offramp_e2e import LIFECYCLE_STEP_MS, TERMINAL, World, describe, sepa_destination
+from offramp_e2e import BIN, LIFECYCLE_STEP_MS, TERMINAL, World, child_env, describe, sepa_destination
 
 N = 2000
 K = 3
@@ -123,6 +127,49 @@ def test_a_second_load_appends(server):
     ids = [s["id"] for s in t.paged("/off-ramp-sessions", page_size=100)]
     assert len(ids) == 500 and len(set(ids)) == 500
     _ledger_ok(server)
+
+
+def _verify_on_a_terminal(server):
+    """verify-ledger with its stderr on a pseudo-terminal: (stdout, what the terminal showed)."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([BIN, "admin", "verify-ledger", *server.db_args()], stdout=subprocess.PIPE,
+                           stderr=slave, env=child_env(), timeout=60, cwd=str(server.dir))
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 0, p
+    return p.stdout.decode(), shown.decode("utf-8", "replace")
+
+
+def test_verify_ledger_shows_progress_on_a_terminal_only(server):
+    """A long admin operation tells a person at a terminal where it is; a
+    script reading its output gets the JSON answer alone."""
+    t = server.new_tenant()
+    _load(server, t, n=1500, k=2)
+    out, shown = _verify_on_a_terminal(server)
+    assert json.loads(out.strip().splitlines()[-1])["ok"], out
+    phases = {m.group(1): int(m.group(2))
+              for m in re.finditer(r"verify-ledger: (\w+): (\d+) rows, \d+\.\d s", shown)}
+    assert set(phases) == {"accounts", "balances", "transfers", "sessions"}, shown
+    assert phases["sessions"] >= 1500, phases
+    assert phases["transfers"] >= 2 * 1500, phases  # a hold and its post per settled session
+    assert shown.endswith("\n"), repr(shown[-40:])  # the progress line is closed
+    piped = server.admin_raw("verify-ledger")
+    assert piped.returncode == 0
+    assert b"rows" not in piped.stderr, piped.stderr
 
 
 def test_bulk_load_refusals(server):

@@ -409,3 +409,61 @@ def test_disk_full_answers_503_and_recovers(tmp_path, small_fs):
     finally:
         if s.proc is not None and s.proc.poll() is None:
             s.stop_checked()
+
+
+# ---------------------------------------------------------------------------
+# fsync: a failed sync stops the process; the next start decides the outcome
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_fsync_failure_stops_and_a_retry_converges(tmp_path, n):
+    """The n-th sync after the arm fails (the VFS of store/sqlite/fault_vfs.c):
+    no 2xx for what it carried, the process stops rather than guess, and
+    after a restart every request retried under its key answers one session,
+    the same one where a 201 had been given, with the ledger sound."""
+    s = Server(tmp_path / "srv", step_ms=3_600_000)  # sessions stay parked
+    s.start()
+    t = s.new_tenant()
+    w = t.setup("1000.00")
+    before = held(w)
+    t.create_session(w, "1.00", idem=f"fsync-{n}-count")
+    per_hold = held(w) - before
+    assert per_hold > 0
+    before = held(w)
+    counts = arm(t, "fsync", n)
+    assert set(counts) >= {"fsync"}, counts
+    answered, sent = {}, []
+    for i in range(20):
+        key = f"fsync-{n}-{i}"
+        sent.append(key)
+        try:
+            r = t.req("POST", "/off-ramp-sessions", w.body("1.00"), headers={"Idempotency-Key": key})
+        except OSError:
+            break  # the process stopped under this request
+        assert r.status == 201 or (r.status >= 500 and clean(r, key)), describe(r)
+        if r.status == 201:
+            answered[key] = r.json["id"]
+        if s.proc.poll() is not None:
+            break
+    try:
+        rc = s.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"fsync fault {n} armed: the server kept running\n{s.stderr()}")
+    assert rc != 0, f"exit status {rc} after a failed fsync"
+    assert "I/O error" in s.stderr(), s.stderr()[-3000:]
+    print(f"fsync fault {n}: {len(answered)} of {len(sent)} answered 201 before the stop")
+    s.stop()
+    s.start()
+    ids = {}
+    for key in sent:
+        r = t.req("POST", "/off-ramp-sessions", w.body("1.00"), headers={"Idempotency-Key": key})
+        assert r.status == 201, f"{key} after the restart: {describe(r)}"
+        ids[key] = r.json["id"]
+        if key in answered:
+            assert ids[key] == answered[key], f"{key}: a 201 was given for another session"
+    assert len(set(ids.values())) == len(sent)
+    assert len(t.session_ids()) == len(sent) + 1  # and the first, before the arm
+    assert held(w) - before == per_hold * len(sent)  # one hold per key, none lost or doubled
+    s.verify_ledger()
+    healthy(s)
+    s.stop_checked()

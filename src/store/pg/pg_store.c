@@ -1169,6 +1169,18 @@ static enum store_status pg_transfer_each(struct store_tx *t, store_each_fn fn, 
 	return pg_each(t, sql, NULL, "transfer each", pg_transfer_row, &row, fn, arg);
 }
 
+static enum store_status pg_transfer_each_session(struct store_tx *t, const char *session_id,
+						   store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT id, op, pending_id, debit_account_id, credit_account_id, currency, amount,"
+		" session_id, kind, created_at FROM transfers WHERE session_id = $1 ORDER BY id";
+	struct pg_q q = {0};
+	qt(&q, 1, session_id);
+	struct store_transfer row;
+	return pg_each(t, sql, &q, "transfer each session", pg_transfer_row, &row, fn, arg);
+}
+
 /* ---- destinations ------------------------------------------------------ */
 
 #define PG_DEST_COLS "id, tenant_id, client_id, account_id, method, fiat_rail, currency, body, created_at"
@@ -2725,6 +2737,7 @@ static const struct store_ops pg_ops = {
 	.balance_each = pg_balance_each,
 	.transfer_insert = pg_transfer_insert,
 	.transfer_each = pg_transfer_each,
+	.transfer_each_session = pg_transfer_each_session,
 	.destination_insert = pg_destination_insert,
 	.destination_get = pg_destination_get,
 	.session_insert = pg_session_insert,

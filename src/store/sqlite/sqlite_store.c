@@ -46,6 +46,7 @@
 #include "base/log.h"
 #include "domain/session.h"
 #include "store/sqlite/sqlite_schema.h"
+#include "store/sqlite/fault_vfs.h"
 
 #define SQ_STMT_CACHE 128
 
@@ -113,7 +114,7 @@ static sqlite3 *sq_open_db(const char *path)
 	int rc = sqlite3_open_v2(path, &db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-				 NULL);
+				 sq_fault_vfs());
 	if (rc != SQLITE_OK) {
 		log_error("sqlite: open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
@@ -924,6 +925,20 @@ static enum store_status sq_transfer_each(struct store_tx *t, store_each_fn fn, 
 		return STORE_FAIL;
 	struct store_transfer row;
 	return sq_each(t, st, "transfer each", sq_transfer_row, &row, fn, arg);
+}
+
+static enum store_status sq_transfer_each_session(struct store_tx *t, const char *session_id,
+						   store_each_fn fn, void *arg)
+{
+	static const char sql[] =
+		"SELECT id, op, pending_id, debit_account_id, credit_account_id, currency, amount,"
+		" session_id, kind, created_at FROM transfers WHERE session_id = ?1 ORDER BY id";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, session_id);
+	struct store_transfer row;
+	return sq_each(t, st, "transfer each session", sq_transfer_row, &row, fn, arg);
 }
 
 /* ---- destinations ------------------------------------------------------ */
@@ -2559,6 +2574,7 @@ static const struct store_ops sq_ops = {
 	.balance_each = sq_balance_each,
 	.transfer_insert = sq_transfer_insert,
 	.transfer_each = sq_transfer_each,
+	.transfer_each_session = sq_transfer_each_session,
 	.destination_insert = sq_destination_insert,
 	.destination_get = sq_destination_get,
 	.session_insert = sq_session_insert,

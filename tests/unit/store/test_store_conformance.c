@@ -51,7 +51,7 @@
 
 /* Every op of struct store_ops (with its name) has a test below: adding
  * one changes this count, and the suite must say how the new op behaves. */
-_Static_assert(sizeof(struct store_ops) == 83 * sizeof(void *),
+_Static_assert(sizeof(struct store_ops) == 84 * sizeof(void *),
 	       "a new store op needs a conformance test (then update this count)");
 
 /* ---- backends ----------------------------------------------------------- */
@@ -609,8 +609,9 @@ struct ledger_case {
 	char hold_id[UUID_STR_LEN + 1], dep_id[UUID_STR_LEN + 1], post_id[UUID_STR_LEN + 1];
 	char over_id[UUID_STR_LEN + 1];
 	store_id again_id; /* made outside: a write fn never asserts */
+	store_id sess_id;  /* the session the hold and its post belong to */
 	enum ledger_result lr_dep, lr_hold, lr_post, lr_over;
-	struct cf_rows balances, transfers;
+	struct cf_rows balances, transfers, of_session, of_none;
 	struct cf_steps p;
 };
 
@@ -640,10 +641,10 @@ static enum store_status ledger_moves_tx(struct store_tx *tx, void *arg)
 			     NULL, "deposit", 1000, l->dep_id, &l->lr_dep);
 	if (st == STORE_OK)
 		st = svc_ledger_move(tx, LEDGER_OP_PENDING, &l->acct, &l->holds, CUR_USDC, 60000000,
-				     NULL, NULL, "session_hold", 1000, l->hold_id, &l->lr_hold);
+				     NULL, l->sess_id, "session_hold", 1000, l->hold_id, &l->lr_hold);
 	if (st == STORE_OK)
 		st = svc_ledger_move(tx, LEDGER_OP_POST, &l->acct, &l->holds, CUR_USDC, 60000000,
-				     l->hold_id, NULL, "session_post", 1000, l->post_id, &l->lr_post);
+				     l->hold_id, l->sess_id, "session_post", 1000, l->post_id, &l->lr_post);
 	if (st == STORE_OK)
 		st = svc_ledger_move(tx, LEDGER_OP_PENDING, &l->acct, &l->holds, CUR_USDC, 50000000,
 				     NULL, NULL, "session_hold", 1000, l->over_id, &l->lr_over);
@@ -663,12 +664,16 @@ static enum store_status ledger_read_tx(struct store_tx *tx, void *arg)
 {
 	struct ledger_case *l = arg;
 	l->p.n = 0;
-	l->balances.n = l->transfers.n = 0;
+	l->balances.n = l->transfers.n = l->of_session.n = l->of_none.n = 0;
 	rec(&l->p, "balance_get usdt", STORE_CALL(tx, balance_get, l->w.account, "USDT", &l->got));
 	rec(&l->p, "balance_get acct", STORE_CALL(tx, balance_get, l->w.account, "USDC", &l->got_acct));
 	rec(&l->p, "balance_get holds", STORE_CALL(tx, balance_get, l->w.holds, "USDC", &l->got_holds));
 	rec(&l->p, "balance_each", STORE_CALL(tx, balance_each, row_balance, &l->balances));
 	rec(&l->p, "transfer_each", STORE_CALL(tx, transfer_each, row_transfer, &l->transfers));
+	rec(&l->p, "transfer_each_session", STORE_CALL(tx, transfer_each_session, l->sess_id,
+						       row_transfer, &l->of_session));
+	rec(&l->p, "transfer_each_session none", STORE_CALL(tx, transfer_each_session, l->again_id,
+							    row_transfer, &l->of_none));
 	return STORE_OK;
 }
 
@@ -687,6 +692,7 @@ static void test_ledger(void **state)
 	world_make(c->s[0], &l->w);
 	run_ok(c->s[0], false, accounts_of_tx, l);
 	new_id(l->again_id);
+	new_id(l->sess_id);
 	new_id(l->raw.id);
 	snprintf(l->raw.op, sizeof l->raw.op, "posted");
 	memcpy(l->raw.debit_account_id, l->w.holds, sizeof l->raw.debit_account_id);
@@ -744,6 +750,15 @@ static void test_ledger(void **state)
 	assert_string_equal(l->transfers.text[rows_find(&l->transfers, l->post_id)],
 			    ledger_op_name(LEDGER_OP_POST));
 	assert_true(rows_find(&l->transfers, l->post_again.id) < 0);
+	/* One session's transfers: its hold and post only, by id (oldest first). */
+	expect(&l->p, "transfer_each_session", STORE_OK);
+	assert_int_equal(l->of_session.n, 2);
+	const char *first = strcmp(l->hold_id, l->post_id) < 0 ? l->hold_id : l->post_id;
+	assert_int_equal(rows_find(&l->of_session, first), 0);
+	assert_true(rows_find(&l->of_session, l->raw.id) < 0);
+	assert_true(rows_find(&l->of_session, l->dep_id) < 0);
+	expect(&l->p, "transfer_each_session none", STORE_OK);
+	assert_int_equal(l->of_none.n, 0);
 	free(l);
 }
 
@@ -3408,7 +3423,7 @@ static void test_copy_and_ping(void **state)
 
 	struct store_copy_report *r = calloc(1, sizeof *r);
 	assert_non_null(r);
-	enum store_status st = store_copy(src, c->s[0], r);
+	enum store_status st = store_copy(src, c->s[0], NULL, r);
 	if (!c->s[0]->ops->copy_insert) {
 		assert_int_equal(st, STORE_FAIL);
 		assert_non_null(strstr(r->problem, "cannot copy"));
@@ -3425,7 +3440,7 @@ static void test_copy_and_ping(void **state)
 		run_ok(c->s[1], false, copy_read_tx, &got);
 		assert_int_equal(got.st, STORE_OK);
 		assert_string_equal(got.t.name, "conformance");
-		assert_int_equal(store_copy(src, c->s[0], r), STORE_EXISTS);
+		assert_int_equal(store_copy(src, c->s[0], NULL, r), STORE_EXISTS);
 	}
 	free(r);
 	store_close(src);
