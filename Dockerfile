@@ -4,8 +4,9 @@
 #   docker build -t offramp .
 #   docker run -p 8080:8080 -v offramp-data:/var/lib/offramp offramp
 #   docker run --rm offramp admin create-tenant --name acme --db /var/lib/offramp/offramp.db
-# PostgreSQL: -e OFFRAMP_DATABASE_URL=postgresql://... (the flag below is
-# then dropped by giving a CMD of your own).
+# PostgreSQL: -e OFFRAMP_DATABASE_URL=postgresql://... and
+# -e OFFRAMP_SECRET_KEY_FILE=/run/secrets/offramp.key (a mounted 0600 file of
+# 64 hex digits; the flag below is then dropped by giving a CMD of your own).
 
 FROM debian:12-slim AS build
 RUN apt-get update \

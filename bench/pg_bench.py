@@ -146,6 +146,17 @@ class Cluster:
 LIVE = []
 
 
+def secret_key_file():
+    """serve on PostgreSQL needs --secret-key-file (docs/OPERATIONS.md): one for the run."""
+    path = os.path.join(PG_DIR, "secret.key")
+    if not os.path.exists(path):
+        os.makedirs(PG_DIR, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+    return path
+
+
 class PgServer(bench.Server):
     """One `offramp serve --database-url`; call/account/cpu_s/hwm_mib are bench.Server's."""
 
@@ -154,7 +165,7 @@ class PgServer(bench.Server):
         self.port = bench.free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         args = [BIN, "serve", "--database-url", url, "--listen", "127.0.0.1:%d" % self.port,
-                "--sandbox-step-ms", str(STEP_MS)] + list(extra)
+                "--sandbox-step-ms", str(STEP_MS), "--secret-key-file", secret_key_file()] + list(extra)
         if HTTP_THREADS:
             args += ["--http-threads", HTTP_THREADS]
         os.makedirs(os.path.join(PG_DIR, "logs"), exist_ok=True)

@@ -5,11 +5,14 @@
  * HTTP status and an error body (api_render_error).
  *
  * Order of checks (each answers before the next runs):
- *   404/405 route -> 401 key -> 403 capability -> 413 body size ->
+ *   404/405 route -> 401 key -> 429 rate -> 403 capability -> 413 body size ->
  *   415 content type -> 400 idempotency key -> replay / 409 -> 400 JSON ->
  *   handler.
  * (The HTTP adapter flags an oversized body without reading it, so 413
  * still costs no more than the headers.)
+ * The rate limit comes right after the key is known and before anything
+ * that reads or keeps the request: a 429 creates nothing and leaves its
+ * Idempotency-Key unused, so the same request can be retried as it was.
  */
 #include "api/api_internal.h"
 
@@ -458,6 +461,10 @@ static bool api_prepare(struct api_call *c, const struct api_route *rt)
 			return false;
 		}
 		c->authenticated = true;
+		if (svc_rate_check(c->api->svc, &c->auth, &c->retry_after_s) != ERR_OK) {
+			api_fail(c, ERR_RATE_LIMITED, NULL);
+			return false;
+		}
 		if (rt->cap && (c->auth.caps & rt->cap) == 0) {
 			api_render_error(c, ERR_MISSING_CAPABILITY, NULL, &c->answer);
 			return false;
@@ -617,6 +624,8 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	 * queue): say when to come back rather than leave clients to guess. */
 	if (res->status == 503)
 		res->retry_after_s = LIMIT_RETRY_AFTER_UNAVAILABLE_S;
+	if (res->status == 429)
+		res->retry_after_s = c.retry_after_s > 0 ? c.retry_after_s : 1;
 	if (res->status >= 500)
 		log_error("api: %s %s answered %d (request %s)", req->method,
 			  api_route_name(res->metrics_route), res->status, req->request_id);

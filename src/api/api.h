@@ -48,7 +48,7 @@ struct api_response {
 	bool www_authenticate; /* 401: WWW-Authenticate: Bearer */
 	char etag[40];         /* "" for none */
 	char allow[API_ALLOW_MAX]; /* 405: the path's methods ("GET, HEAD, POST"); else "" */
-	int retry_after_s;     /* > 0: Retry-After (a 503: try again this soon) */
+	int retry_after_s;     /* > 0: Retry-After (a 503 or 429: try again this soon) */
 	/* static text; NULL: application/json (the dashboard's files, /metrics) */
 	const char *content_type;
 	const char *cache_control; /* static text; NULL: no-store */

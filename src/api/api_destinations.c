@@ -321,6 +321,14 @@ API_HANDLER(api_h_destination_create)
 	free(canon);
 }
 
+/* A saved destination read back: its account identifiers masked. */
+static json_t *masked(json_t *v)
+{
+	if (v)
+		api_mask_bank_numbers(v);
+	return v;
+}
+
 API_HANDLER(api_h_destination_get)
 {
 	struct store_destination dst = {0};
@@ -328,6 +336,6 @@ API_HANDLER(api_h_destination_get)
 	if (e)
 		api_fail(c, e, NULL);
 	else
-		api_answer_json(api_destination_json(&dst), 200, &c->answer);
+		api_answer_json(masked(api_destination_json(&dst)), 200, &c->answer);
 	store_destination_clear(&dst);
 }

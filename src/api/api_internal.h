@@ -24,6 +24,7 @@ struct api_call {
 	char etag[40];
 	const char *content_type;  /* static; NULL: application/json */
 	unsigned alloc_failures;   /* json_in_alloc_failures() at the start */
+	int retry_after_s;         /* > 0: the answer's Retry-After (a 429) */
 };
 
 /* The idempotency context of this call, or NULL when no key was sent. */
@@ -113,6 +114,11 @@ json_t *api_session_json(const struct store_session *s);
 json_t *api_client_json(const struct store_client *c);
 json_t *api_account_json(const struct svc_account_view *v);
 json_t *api_destination_json(const struct store_destination *d);
+/* Mask, in place, every bank account identifier in v (an IBAN, an account
+ * number, a CLABE: on both surfaces' spellings) to its first and last 4
+ * characters: only the answer that saved a destination shows it whole
+ * (CONTRACT §12; docs/API.md "Bank identifiers in answers"). */
+void api_mask_bank_numbers(json_t *v);
 json_t *api_deposit_json(const struct store_transfer *t);
 json_t *api_approval_json(const struct store_approval *a);
 json_t *api_policy_json(const struct store_policy *p);

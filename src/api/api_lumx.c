@@ -454,6 +454,16 @@ static json_t *lumx_destination_json(const struct store_destination *d, json_t *
 	return o;
 }
 
+/* A saved destination read back (GET, lists): its account identifiers
+ * masked; only the answer that saved it shows them whole. */
+static json_t *lumx_destination_read(const struct store_destination *d, json_t *ext)
+{
+	json_t *o = lumx_destination_json(d, ext);
+	if (o)
+		api_mask_bank_numbers(o);
+	return o;
+}
+
 struct dest_ctx {
 	struct api_call *c;
 	json_t *ext;
@@ -661,7 +671,7 @@ API_HANDLER(api_h_lumx_destination_get)
 		return;
 	}
 	json_t *ext = ext_of(c, dst.id);
-	answer_exact(lumx_destination_json(&dst, ext), 200, &c->answer);
+	answer_exact(lumx_destination_read(&dst, ext), 200, &c->answer);
 	json_decref(ext);
 	store_destination_clear(&dst);
 }
@@ -675,7 +685,7 @@ static void dest_each(void *arg, const struct store_destination *d)
 {
 	struct dest_list_ctx *x = arg;
 	json_t *ext = ext_of(x->c, d->id);
-	json_array_append_new(x->data, lumx_destination_json(d, ext));
+	json_array_append_new(x->data, lumx_destination_read(d, ext));
 	json_decref(ext);
 }
 

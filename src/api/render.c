@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "domain/fx.h"
 
 json_t *api_money_json(enum currency cur, int64_t minor)
@@ -413,6 +414,46 @@ json_t *api_account_json(const struct svc_account_view *v)
 	return json_pack("{s:s, s:o, s:o, s:o}", "id", v->account.id, "client_ref",
 			 api_ref_json("clients", v->account.client_id), "balances", balances,
 			 "created_at", api_time_json(v->account.created_at, false));
+}
+
+/* The members whose string values are account identifiers. PIX keys and
+ * routing numbers, sort codes and BICs name a bank or a key, not the
+ * account behind it, and stay. */
+static bool bank_number_key(const char *k)
+{
+	static const char *const keys[] = {"iban", "account_number", "accountNumber", "clabe"};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		if (!strcmp(k, keys[i]))
+			return true;
+	return false;
+}
+
+static void mask_at(json_t *v, int depth)
+{
+	if (depth > LIMIT_JSON_DEPTH)
+		return; /* our own stored documents are shallower than any request */
+	const char *k;
+	json_t *x;
+	size_t i;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			mask_at(x, depth + 1);
+		return;
+	}
+	json_object_foreach(v, k, x) {
+		if (json_is_string(x) && bank_number_key(k)) {
+			char masked[LIMIT_BANK_ID_MASKED_BYTES];
+			log_mask(json_string_value(x), masked, sizeof masked);
+			json_object_set_new(v, k, json_string(masked));
+		} else {
+			mask_at(x, depth + 1);
+		}
+	}
+}
+
+void api_mask_bank_numbers(json_t *v)
+{
+	mask_at(v, 0);
 }
 
 json_t *api_destination_json(const struct store_destination *d)

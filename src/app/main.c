@@ -6,6 +6,8 @@
  *                 [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]
  *                 [--max-connections N] [--max-connections-per-ip N] [--header-timeout-ms N]
  *                 [--node-id ID] [--session-lease-ms N] [--metrics-listen HOST:PORT]
+ *                 [--rate-limit RPS] [--rate-burst N]
+ *                 [--secret-key-file FILE] [--old-secret-key-file FILE]
  *   offramp admin create-tenant --name NAME
  *   offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b [--kind user|service]
  *   offramp admin verify-ledger
@@ -15,6 +17,7 @@
  *   offramp admin bulk-load --tenant enterprises/<uuid> --sessions N [--accounts K]
  *   offramp admin query-plans
  *   offramp admin migrate-sqlite --db FILE --database-url URL
+ *   offramp admin rotate-secret-key --secret-key-file NEW --old-secret-key-file OLD
  *
  * Admin commands print one JSON object on stdout. Exit status: 0 success,
  * 1 failure of the operation (or an unsound ledger), 2 bad usage.
@@ -37,6 +40,7 @@
 #include "api/api.h"
 #include "api/json_in.h"
 #include "base/clock.h"
+#include "base/crypto.h"
 #include "base/limits.h"
 #include "base/fault.h"
 #include "base/log.h"
@@ -67,6 +71,9 @@ struct opts {
 	long commit_batch_max;
 	long pool_size; /* PostgreSQL read connections */
 	long max_connections, max_per_ip, header_timeout_ms;
+	long rate_limit, rate_burst; /* per API key; either 0: no limit */
+	const char *secret_key_file;     /* NULL: "<db>.secret-key" (SQLite only) */
+	const char *old_secret_key_file; /* NULL: none */
 	const char *name;
 	const char *tenant;
 	const char *capabilities;
@@ -97,7 +104,8 @@ static void usage(FILE *f)
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
-	      "                [--metrics-listen HOST:PORT]\n"
+	      "                [--metrics-listen HOST:PORT] [--rate-limit RPS] [--rate-burst N]\n"
+	      "                [--secret-key-file FILE] [--old-secret-key-file FILE]\n"
 	      "                [--rails sepa_file --rail-dir DIR --sepa-debtor-name NAME\n"
 	      "                 --sepa-debtor-iban IBAN --sepa-debtor-bic BIC [--sepa-batch-ms N]]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
@@ -112,18 +120,26 @@ static void usage(FILE *f)
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
 	      "  offramp admin import-bank-file FILE --rail-dir DIR\n"
+	      "  offramp admin rotate-secret-key --secret-key-file NEW --old-secret-key-file OLD\n"
+	      "                [--db PATH | --database-url URL]\n"
 	      "  offramp sessions list|get, accounts get, approvals list|approve|reject,\n"
 	      "          webhooks list|attempts [--url URL] [--json]  (a running server;\n"
 	      "          OFFRAMP_API_KEY; `offramp sessions --help`, man offramp)\n"
 	      "environment: OFFRAMP_DB, OFFRAMP_DATABASE_URL, OFFRAMP_DATABASE_POOL_SIZE, OFFRAMP_LISTEN, OFFRAMP_NODE_ID,\n"
 	      "             OFFRAMP_METRICS_LISTEN,\n"
 	      "             OFFRAMP_SANDBOX_STEP_MS, OFFRAMP_SESSION_LEASE_MS, OFFRAMP_MAX_CONNECTIONS,\n"
-	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS\n"
+	      "             OFFRAMP_MAX_CONNECTIONS_PER_IP, OFFRAMP_HEADER_TIMEOUT_MS,\n"
+	      "             OFFRAMP_RATE_LIMIT, OFFRAMP_RATE_BURST, OFFRAMP_SECRET_KEY_FILE,\n"
+	      "             OFFRAMP_OLD_SECRET_KEY_FILE\n"
 	      "             (flags win over the environment)\n"
 	      "serve defaults: --max-connections " STR(LIMIT_CONNECTIONS_DEFAULT)
 	      ", --max-connections-per-ip " STR(LIMIT_CONNECTIONS_PER_IP_DEFAULT)
 	      ",\n  --header-timeout-ms " STR(LIMIT_HEADER_TIMEOUT_MS_DEFAULT)
-	      " (headers, then the body, each within it)\n",
+	      " (headers, then the body, each within it),\n"
+	      "  --rate-limit " STR(LIMIT_RATE_RPS_DEFAULT) " --rate-burst " STR(LIMIT_RATE_BURST_DEFAULT)
+	      " (per API key; 0 turns the limit off),\n"
+	      "  --secret-key-file <db>.secret-key (SQLite: made 0600 on first use;\n"
+	      "  PostgreSQL: required)\n",
 	      f);
 }
 
@@ -156,11 +172,14 @@ static const struct conn_limit {
 	 1, LIMIT_CONNECTIONS_MAX},
 	{"header-timeout-ms", "OFFRAMP_HEADER_TIMEOUT_MS", LIMIT_HEADER_TIMEOUT_MS_DEFAULT,
 	 LIMIT_HEADER_TIMEOUT_MS_MIN, LIMIT_HEADER_TIMEOUT_MS_MAX},
+	{"rate-limit", "OFFRAMP_RATE_LIMIT", LIMIT_RATE_RPS_DEFAULT, 0, LIMIT_RATE_RPS_MAX},
+	{"rate-burst", "OFFRAMP_RATE_BURST", LIMIT_RATE_BURST_DEFAULT, 0, LIMIT_RATE_BURST_MAX},
 };
 
 static long *conn_limit_field(struct opts *o, size_t i)
 {
-	long *fields[] = {&o->max_connections, &o->max_per_ip, &o->header_timeout_ms};
+	long *fields[] = {&o->max_connections, &o->max_per_ip, &o->header_timeout_ms,
+			  &o->rate_limit, &o->rate_burst};
 	return fields[i];
 }
 
@@ -190,6 +209,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"max-connections", required_argument, NULL, 'C'},
 		{"max-connections-per-ip", required_argument, NULL, 'P'},
 		{"header-timeout-ms", required_argument, NULL, 'H'},
+		{"rate-limit", required_argument, NULL, 'X'},
+		{"rate-burst", required_argument, NULL, 'Y'},
+		{"secret-key-file", required_argument, NULL, 'K'},
+		{"old-secret-key-file", required_argument, NULL, 'O'},
 		{"sessions", required_argument, NULL, 'S'},
 		{"accounts", required_argument, NULL, 'A'},
 		{"rail-dir", required_argument, NULL, 0x100},
@@ -207,6 +230,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->listen = env_or("OFFRAMP_LISTEN", "127.0.0.1:8080");
 	o->metrics_listen = env_or("OFFRAMP_METRICS_LISTEN", NULL);
 	o->node_id = env_or("OFFRAMP_NODE_ID", NULL);
+	o->secret_key_file = env_or("OFFRAMP_SECRET_KEY_FILE", NULL);
+	o->old_secret_key_file = env_or("OFFRAMP_OLD_SECRET_KEY_FILE", NULL);
 	o->rails = env_or("OFFRAMP_RAILS", "sandbox");
 	o->rail_dir = env_or("OFFRAMP_RAIL_DIR", NULL);
 	o->sepa_name = env_or("OFFRAMP_SEPA_DEBTOR_NAME", NULL);
@@ -273,6 +298,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'l': o->listen = optarg; break;
 		case 'M': o->metrics_listen = optarg; break;
 		case 'N': o->node_id = optarg; break;
+		case 'K': o->secret_key_file = optarg; break;
+		case 'O': o->old_secret_key_file = optarg; break;
 		case 'r': o->rails = optarg; break;
 		case 0x100: o->rail_dir = optarg; break;
 		case 0x101: o->sepa_name = optarg; break;
@@ -352,8 +379,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 		case 'P':
-		case 'H': {
-			size_t i = c == 'C' ? 0 : c == 'P' ? 1 : 2;
+		case 'H':
+		case 'X':
+		case 'Y': {
+			size_t i = c == 'C' ? 0 : c == 'P' ? 1 : c == 'H' ? 2 : c == 'X' ? 3 : 4;
 			per_ip_set |= c == 'P';
 			const struct conn_limit *cl = &conn_limits[i];
 			if (!parse_long(optarg, cl->lo, cl->hi, conn_limit_field(o, i))) {
@@ -956,6 +985,92 @@ static int cmd_import_bank_file(struct service *svc, const struct opts *o)
 	return r == SEPA_IMPORTED ? 0 : 1;
 }
 
+/*
+ * The operator's keys for webhook secrets at rest (docs/OPERATIONS.md):
+ * --secret-key-file, else on SQLite "<db>.secret-key", made (0600) on
+ * first use, so that the database file alone yields no secret; on
+ * PostgreSQL every node must be given the same file, so there is no
+ * default. Returns 0, or the exit status.
+ */
+static int secret_keys_load(const struct opts *o, struct svc_secret_keys *keys)
+{
+	static char dflt[4096];
+	const char *path = o->secret_key_file;
+	char err[512];
+	uint8_t key[CRYPTO_AEAD_KEY_LEN], old[CRYPTO_AEAD_KEY_LEN];
+	bool ok;
+	if (!path && o->database_url) {
+		fprintf(stderr, "offramp: on PostgreSQL, give --secret-key-file (the same file to "
+				"every node): the key that seals webhook secrets at rest\n");
+		return 2;
+	}
+	if (path) {
+		ok = crypto_key_file_read(path, key, err, sizeof err);
+	} else if (snprintf(dflt, sizeof dflt, "%s.secret-key", o->db) >= (int)sizeof dflt) {
+		fprintf(stderr, "offramp: --db path too long\n");
+		return 2;
+	} else if (access(dflt, F_OK) == 0) {
+		ok = crypto_key_file_read(path = dflt, key, err, sizeof err);
+	} else {
+		ok = crypto_key_file_create(path = dflt, key, err, sizeof err);
+		if (ok)
+			log_info("secrets: made the key file %s (mode 0600); keep it with, but apart "
+				 "from, the database's backups",
+				 dflt);
+	}
+	if (!ok) {
+		fprintf(stderr, "offramp: secret key: %s\n", err);
+		return 1;
+	}
+	if (o->old_secret_key_file &&
+	    !crypto_key_file_read(o->old_secret_key_file, old, err, sizeof err)) {
+		fprintf(stderr, "offramp: old secret key: %s\n", err);
+		memset(key, 0, sizeof key);
+		return 1;
+	}
+	svc_secret_keys_init(keys, key, o->old_secret_key_file ? old : NULL);
+	memset(key, 0, sizeof key);
+	memset(old, 0, sizeof old);
+	return 0;
+}
+
+/* Every endpoint's secrets under the current key (serve at start, admin
+ * rotate-secret-key); 0, or the exit status. */
+static int secrets_reseal(struct service *svc, struct svc_reseal_report *r)
+{
+	enum err e = svc_secrets_reseal(svc, r);
+	if (e == ERR_INVALID_VALUE) {
+		fprintf(stderr,
+			"offramp: the webhook secret of endpoint %s does not open: %s; nothing was "
+			"changed\n",
+			r->bad_endpoint,
+			r->bad_no_key ? "it was sealed with a key that is neither --secret-key-file nor "
+					"--old-secret-key-file"
+				      : "it is damaged, or was moved from another row");
+		return 1;
+	}
+	if (e != ERR_OK) {
+		fprintf(stderr, "offramp: cannot seal webhook secrets: %s\n", err_code(e));
+		return 1;
+	}
+	log_info("secrets: %d webhook endpoints, %d rewritten (%d in plaintext, %d under the old "
+		 "key), key id %s",
+		 r->endpoints, r->resealed, r->plaintext, r->old_key, svc->secret_keys->kid);
+	return 0;
+}
+
+static int cmd_rotate_secret_key(struct service *svc)
+{
+	struct svc_reseal_report r;
+	int rc = secrets_reseal(svc, &r);
+	if (rc)
+		return rc;
+	print_json(json_pack("{s:b, s:i, s:i, s:i, s:i, s:s}", "ok", 1, "endpoints", r.endpoints,
+			     "resealed", r.resealed, "plaintext", r.plaintext, "old_key", r.old_key,
+			     "key_id", svc->secret_keys->kid));
+	return 0;
+}
+
 /* struct service.workers_running (GET /readyz). */
 static bool workers_alive(void *arg) { return workers_running(arg); }
 
@@ -986,6 +1101,12 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		return 2;
 	}
 	log_info("serve: node id %s", node);
+	/* Before any thread reads an endpoint: every secret under this key. */
+	struct svc_reseal_report rr;
+	if (secrets_reseal(svc, &rr) != 0) {
+		rail_close(rail);
+		return 1;
+	}
 	struct workers *workers = workers_start(svc, rail, (int)o->workers, node);
 	if (!workers) {
 		rail_close(rail);
@@ -1027,6 +1148,11 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		return 1;
 	}
 	log_info("serve: ready (%s rails, step %ld ms)", o->rails, o->sandbox_step_ms);
+	if (svc->rate)
+		log_info("serve: at most %ld requests a second per API key, %ld at once", o->rate_limit,
+			 o->rate_burst);
+	else
+		log_info("serve: no per-key rate limit");
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -1069,7 +1195,8 @@ int main(int argc, char **argv)
 	    strcmp(sub, "verify-ledger") != 0 && strcmp(sub, "set-rate") != 0 &&
 	    strcmp(sub, "set-fees") != 0 && strcmp(sub, "bulk-load") != 0 &&
 	    strcmp(sub, "query-plans") != 0 && strcmp(sub, "migrate-sqlite") != 0 &&
-	    strcmp(sub, "import-bank-file") != 0) {
+	    strcmp(sub, "import-bank-file") != 0 &&
+	    strcmp(sub, "rotate-secret-key") != 0) {
 		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
 		usage(stderr);
 		return 2;
@@ -1103,6 +1230,31 @@ int main(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
+	/* serve's per-key rate limit; --rate-limit 0 or --rate-burst 0: none. */
+	if (!sub && o.rate_limit > 0 && o.rate_burst > 0 &&
+	    !(svc.rate = svc_rate_new((uint64_t)o.rate_limit, (uint64_t)o.rate_burst))) {
+		fprintf(stderr, "offramp: out of memory\n");
+		svc_auth_cache_free(svc.auth_cache);
+		svc_gauge_cache_free(svc.gauge_cache);
+		store_close(st);
+		return 1;
+	}
+	/* serve and rotate-secret-key seal webhook secrets; the other admin
+	 * commands never read one. */
+	struct svc_secret_keys keys;
+	if (!sub || strcmp(sub, "rotate-secret-key") == 0) {
+		if (sub && !o.old_secret_key_file)
+			log_info("rotate-secret-key: no --old-secret-key-file: only secrets in "
+				 "plaintext are sealed");
+		if ((rc = secret_keys_load(&o, &keys)) != 0) {
+			svc_auth_cache_free(svc.auth_cache);
+			svc_gauge_cache_free(svc.gauge_cache);
+			svc_rate_free(svc.rate);
+			store_close(st);
+			return rc;
+		}
+		svc.secret_keys = &keys;
+	}
 	if (!hook_global_init()) {
 		fprintf(stderr, "offramp: cannot start libcurl\n");
 		store_close(st);
@@ -1129,6 +1281,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate_sqlite(&svc, &o);
 	else if (strcmp(sub, "import-bank-file") == 0)
 		rc = cmd_import_bank_file(&svc, &o);
+	else if (strcmp(sub, "rotate-secret-key") == 0)
+		rc = cmd_rotate_secret_key(&svc);
 	else if (o.nargs) {
 		fprintf(stderr, "offramp: unexpected argument '%s'\n", o.args[0]);
 		rc = 2;
@@ -1137,6 +1291,9 @@ int main(int argc, char **argv)
 	store_close(st);
 	svc_auth_cache_free(svc.auth_cache);
 	svc_gauge_cache_free(svc.gauge_cache);
+	svc_rate_free(svc.rate);
+	if (svc.secret_keys)
+		svc_secret_keys_clear(&keys);
 	hook_global_fini();
 	return rc;
 }

@@ -12,10 +12,18 @@
 
 /* Current Unix time in milliseconds (CLOCK_REALTIME). */
 uint64_t clock_now_ms(void);
+#ifdef OFFRAMP_FAULTS
+/* Test build only (tests/sim): clock_now_ms answers ms from now on, until
+ * set to 0 (the real clock again). The production build has no such
+ * hook: clock_now_ms reads CLOCK_REALTIME and nothing else. */
+void clock_fake_set(uint64_t ms);
+#endif
 /* Monotonic milliseconds, for durations and timeouts only. */
 uint64_t clock_mono_ms(void);
 /* Monotonic microseconds, for durations measured finer (GET /metrics). */
 uint64_t clock_mono_us(void);
+/* Monotonic nanoseconds (the rate limiter's token arithmetic). */
+uint64_t clock_mono_ns(void);
 /* Format Unix seconds as RFC 3339 UTC with second precision. */
 void clock_rfc3339(int64_t unix_s, char out[CLOCK_RFC3339_LEN + 1]);
 /* The first second of the UTC calendar month holding unix_s. */

@@ -10,7 +10,9 @@
 /* HTTP */
 #define LIMIT_BODY_BYTES (64 * 1024)        /* larger bodies get 413 */
 #define LIMIT_URL_BYTES 2048                /* path plus query */
-#define LIMIT_HEADER_POOL_BYTES (32 * 1024) /* per-connection header memory; MHD answers 431 past it */
+#define LIMIT_HEADER_BYTES (16 * 1024)      /* header fields of one request; 431 past it */
+#define LIMIT_HEADER_POOL_BYTES (32 * 1024) /* per-connection header memory; past it libmicrohttpd
+					       itself answers 414 (request line) or 431 (headers) */
 #define LIMIT_CONNECTIONS_DEFAULT 4096      /* --max-connections: concurrent, in all */
 #define LIMIT_CONNECTIONS_PER_IP_DEFAULT 512 /* --max-connections-per-ip: a platform's backend fits */
 #define LIMIT_CONNECTIONS_MAX 65536         /* highest --max-connections */
@@ -29,6 +31,9 @@
 
 /* JSON */
 #define LIMIT_JSON_DEPTH 16                 /* objects/arrays nested deeper get 400 */
+/* A bank account identifier masked in an answer (api_mask_bank_numbers);
+ * every one a request may carry is shorter. */
+#define LIMIT_BANK_ID_MASKED_BYTES 128
 #define LIMIT_IF_MATCH_TAGS 8               /* entity tags read from one If-Match */
 #define LIMIT_JSON_BAD_STRINGS 16           /* bad bytes patched to name an invalid_string field */
 #define LIMIT_JSON_EXACT_DEPTH 64           /* documents read keeping number text (json_exact.h) */
@@ -45,6 +50,18 @@
 #define LIMIT_AUTH_CACHE_ENTRIES 1024       /* authenticated keys kept in memory */
 #define LIMIT_AUTH_CACHE_MS 1000            /* ... each trusted this long (revocation bound) */
 #define LIMIT_CAPABILITIES 16
+/* Per-key rate limit (CONTRACT §12, service/ratelimit.c): a token bucket of
+ * --rate-burst tokens refilled at --rate-limit a second. The defaults sit far
+ * above what one key of `make bench` sends on this kind of machine (~60,000
+ * GETs/s, ~8,000 creates/s), so only a runaway client meets them. */
+#define LIMIT_RATE_RPS_DEFAULT 200000       /* --rate-limit: requests a second per key; 0: off */
+#define LIMIT_RATE_BURST_DEFAULT 400000     /* --rate-burst: requests at once past the rate */
+#define LIMIT_RATE_RPS_MAX 100000000        /* one token per 10 ns at most */
+#define LIMIT_RATE_BURST_MAX 100000000
+#define LIMIT_RATE_BUCKETS 4096             /* keys tracked at once; then the fullest bucket goes */
+#define LIMIT_RATE_WAYS 8                   /* ... looked at per key (one lock each) */
+#define LIMIT_RATE_RETRY_AFTER_MAX_S 3600   /* the longest Retry-After a refusal names */
+#define LIMIT_SECRET_RESEAL_PAGE 100        /* webhook endpoints read at once by the reseal pass */
 
 /* Store */
 #define LIMIT_STORE_BUSY_TIMEOUT_MS 5000    /* SQLite busy handler */
@@ -150,6 +167,8 @@ _Static_assert(LIMIT_WEBHOOK_LEASE_MS > LIMIT_WEBHOOK_SEND_TIMEOUT_MS +
 					(LIMIT_STORE_RETRIES + 1) * 2 * LIMIT_STORE_BUSY_TIMEOUT_MS,
 	       "a lease outlives the longest send and the commit of its result");
 
+_Static_assert(LIMIT_URL_BYTES < LIMIT_HEADER_BYTES && LIMIT_HEADER_BYTES < LIMIT_HEADER_POOL_BYTES,
+	       "our 414 and 431 (JSON) come before libmicrohttpd's own (its pool is full)");
 _Static_assert(LIMIT_CONNECTIONS_PER_IP_DEFAULT >= 512, "CONTRACT 12: the per-address default");
 _Static_assert(LIMIT_CONNECTIONS_PER_IP_DEFAULT < LIMIT_CONNECTIONS_DEFAULT,
 	       "one address at its cap leaves room for every other");
@@ -161,6 +180,11 @@ _Static_assert(5 * LIMIT_DEADLINE_TICK_MS <= LIMIT_HEADER_TIMEOUT_MS_MIN, "a cut
 _Static_assert(LIMIT_FD_RESERVE >= 3 * LIMIT_STORE_CONNECTIONS + 2 * LIMIT_HTTP_THREADS_MAX + 64,
 	       "room for SQLite (db, wal, shm per connection), an epoll and a wake-up fd per thread");
 _Static_assert(LIMIT_SHUTDOWN_UPLOAD_MS <= LIMIT_SHUTDOWN_DRAIN_MS, "uploads drain within the drain");
+_Static_assert(LIMIT_RATE_RPS_DEFAULT <= LIMIT_RATE_RPS_MAX && LIMIT_RATE_BURST_DEFAULT <= LIMIT_RATE_BURST_MAX,
+	       "rate defaults within their caps");
+_Static_assert((long long)LIMIT_RATE_BURST_MAX * 1000000000LL < 9000000000000000000LL,
+	       "a full bucket's nanoseconds (burst x one token's) fit an int64 even at 1 rps");
+_Static_assert(LIMIT_RATE_BUCKETS % LIMIT_RATE_WAYS == 0, "buckets come in whole sets");
 _Static_assert(LIMIT_PAGE_SIZE_DEFAULT <= LIMIT_PAGE_SIZE_MAX, "default page within max");
 _Static_assert(LIMIT_PAGE_SIZE_MAX <= LIMIT_CLI_ROWS, "the CLI prints a whole page");
 _Static_assert(LIMIT_JSON_DEPTH >= 4, "the session body nests 4 deep");

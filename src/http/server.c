@@ -40,6 +40,14 @@
  * over a cap, cut-offs and lines past LIMIT_HTTP_LOG_LINES_PER_S are
  * counted instead and reported once a second.
  *
+ * Request size: a request target (path and query, as sent) over
+ * LIMIT_URL_BYTES is answered 414, header fields over LIMIT_HEADER_BYTES
+ * 431, both with the JSON error body and before any key is looked at. The
+ * target's length is taken in the URI log callback, where libmicrohttpd
+ * still has it whole. Past LIMIT_HEADER_POOL_BYTES (the connection's
+ * memory) the request never reaches us: libmicrohttpd answers 414 or 431
+ * itself, with its own short HTML body, and closes the connection.
+ *
  * Body cap: a Content-Length over LIMIT_BODY_BYTES is answered 413 before
  * any body is read; a chunked body is counted as it arrives and answered
  * 413 once it passes the cap, without buffering the excess.
@@ -92,6 +100,7 @@ struct http_conn {
 	MHD_socket fd;
 	enum http_phase phase;
 	uint64_t deadline_ms; /* clock_mono_ms(); HEADERS and BODY only */
+	size_t target_len;    /* the current request's target as sent (its thread's only) */
 	struct http_conn *next_free;
 };
 
@@ -229,6 +238,42 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		*socket_context = NULL;
 	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request target as sent, before the
+ * path and the query are split and decoded. Leaves *con_cls NULL. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn *c = ci ? ci->socket_context : NULL;
+	if (c)
+		c->target_len = uri ? strlen(uri) : 0;
+	return NULL;
+}
+
+static size_t target_len(struct MHD_Connection *conn, const char *url)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct http_conn *c = ci ? ci->socket_context : NULL;
+	return c ? c->target_len : strlen(url);
+}
+
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	size_t *n = cls;
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* The header fields' bytes as sent (near enough: names, values, separators). */
+static size_t header_bytes(struct MHD_Connection *conn)
+{
+	size_t n = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_bytes, &n);
+	return n;
 }
 
 /* Log what was counted since the last report: connections cut off,
@@ -512,8 +557,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		http_request_id(conn, hr->r.request_id);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (strlen(url) > LIMIT_URL_BYTES)
-			return send_error(conn, hr, ERR_ROUTE_NOT_FOUND);
+		if (target_len(conn, url) > LIMIT_URL_BYTES || strlen(url) > LIMIT_URL_BYTES)
+			return send_error(conn, hr, ERR_URI_TOO_LONG);
+		if (header_bytes(conn) > LIMIT_HEADER_BYTES)
+			return send_error(conn, hr, ERR_HEADERS_TOO_LARGE);
 		if (cl && strtoull(cl, NULL, 10) > LIMIT_BODY_BYTES) {
 			/* Answer now, without reading the body; the api still
 			 * checks route, key and capability first. */
@@ -777,6 +824,7 @@ struct http_server *http_start(const struct http_config *cfg, struct api *api)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HEADER_POOL_BYTES,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,

@@ -118,6 +118,7 @@ enum err svc_authenticate(struct service *s, const char *secret, struct auth *ou
 	memset(out, 0, sizeof *out);
 	memcpy(out->tenant_id, x.key.tenant_id, sizeof out->tenant_id);
 	memcpy(out->principal_id, x.key.principal_id, sizeof out->principal_id);
+	memcpy(out->key_id, x.key.id, sizeof out->key_id);
 	memcpy(out->principal_kind, x.key.principal_kind, sizeof out->principal_kind);
 	out->caps = x.key.capabilities;
 	cache_put(s->auth_cache, x.hash, out);

@@ -21,6 +21,10 @@
  * infrastructure) are not kept, so the client may retry them with the
  * same key.
  *
+ * Answers that carry a secret (svc_commit_sealed: a webhook endpoint's
+ * creation and rotation) are kept sealed (secrets.c), bound to their
+ * tenant, endpoint and key; a replay opens them, so the bytes are the same.
+ *
  * Outcomes are typed (struct svc_outcome): the render callback alone turns
  * them into a surface's status, JSON pointer and details; what it renders
  * is stored as it is, so a replay is the same bytes.
@@ -94,6 +98,24 @@ enum err svc_idem_replay(struct service *s, const struct auth *a, const struct s
 	} else if (r.rec.status == 0) {
 		/* Only reachable by a backend that shows uncommitted rows. */
 		e = ERR_IDEMPOTENCY_KEY_IN_FLIGHT;
+	} else if (svc_sealed_bytes(r.rec.body, r.rec.body_len)) {
+		/* A kept answer is JSON: this prefix is one sealed by
+		 * svc_commit_sealed. */
+		char *plain = NULL;
+		size_t n = 0;
+		enum svc_unseal u = svc_answer_open(s, a, idem, r.rec.body, r.rec.body_len, &plain, &n);
+		if (u == SVC_UNSEAL_CURRENT || u == SVC_UNSEAL_OLD) {
+			svc_answer_clear(out);
+			out->status = r.rec.status;
+			out->body = plain;
+			out->len = n;
+			out->cached = true;
+		} else {
+			log_error("service: a kept answer (%s) does not open: its key is not in the "
+				  "ring (--old-secret-key-file)",
+				  idem->endpoint);
+			e = ERR_INTERNAL;
+		}
 	} else {
 		svc_answer_clear(out);
 		out->status = r.rec.status;
@@ -107,6 +129,8 @@ enum err svc_idem_replay(struct service *s, const struct auth *a, const struct s
 }
 
 struct commit_arg {
+	const struct service *s;
+	bool seal; /* keep the answer sealed (it carries a secret) */
 	const struct auth *a;
 	const struct svc_idem *idem;
 	svc_effect_fn effect;
@@ -148,9 +172,17 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 		snprintf(rec.endpoint, sizeof rec.endpoint, "%s", c->idem->endpoint);
 		snprintf(rec.key, sizeof rec.key, "%s", c->idem->key);
 		memcpy(rec.request_hash, c->idem->request_hash, sizeof rec.request_hash);
-		/* rec.body is borrowed from out. STORE_EXISTS: the key is taken;
-		 * replay after rollback. */
+		char *sealed = NULL;
+		if (c->seal && c->s->secret_keys) {
+			if (!(sealed = svc_answer_seal(c->s, c->a, c->idem, c->out->body, c->out->len,
+						       &rec.body_len)))
+				return STORE_FAIL;
+			rec.body = sealed;
+		}
+		/* rec.body is borrowed from out (or sealed). STORE_EXISTS: the
+		 * key is taken; replay after rollback. */
 		st = STORE_CALL(tx, idem_insert, &rec);
+		free(sealed);
 		if (st != STORE_OK)
 			return st;
 		if (!err_kept(e))
@@ -160,11 +192,11 @@ static enum store_status commit_tx(struct store_tx *tx, void *arg)
 	return e == ERR_OK ? STORE_OK : STORE_ABORT;
 }
 
-void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *idem,
-		svc_effect_fn effect, void *effect_arg, enum err preset,
-		const struct svc_render *r, struct svc_answer *out)
+static void commit(struct service *s, bool seal, const struct auth *a,
+		   const struct svc_idem *idem, svc_effect_fn effect, void *effect_arg,
+		   enum err preset, const struct svc_render *r, struct svc_answer *out)
 {
-	struct commit_arg c = {a, idem, effect, effect_arg, preset, r, out};
+	struct commit_arg c = {s, seal, a, idem, effect, effect_arg, preset, r, out};
 	enum store_status st = store_run(s->store, true, commit_tx, &c);
 	if (st == STORE_OK || st == STORE_ABORT)
 		return;
@@ -180,6 +212,20 @@ void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *
 		log_error("service: write transaction failed: %s", store_status_name(st));
 	}
 	r->fn(r->ctx, &(struct svc_outcome){.err = e}, NULL, out);
+}
+
+void svc_commit(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		svc_effect_fn effect, void *effect_arg, enum err preset,
+		const struct svc_render *r, struct svc_answer *out)
+{
+	commit(s, false, a, idem, effect, effect_arg, preset, r, out);
+}
+
+void svc_commit_sealed(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		       svc_effect_fn effect, void *effect_arg, const struct svc_render *r,
+		       struct svc_answer *out)
+{
+	commit(s, true, a, idem, effect, effect_arg, ERR_OK, r, out);
 }
 
 void svc_reject(struct service *s, const struct auth *a, const struct svc_idem *idem,

@@ -29,6 +29,32 @@ static inline enum store_status svc_refuse(struct svc_outcome *o, enum err e,
 	return STORE_OK;
 }
 
+/* ---- secrets at rest (secrets.c) ---- */
+enum svc_unseal {
+	SVC_UNSEAL_PLAIN,   /* not sealed: a value stored before encryption */
+	SVC_UNSEAL_CURRENT, /* opened with the current key */
+	SVC_UNSEAL_OLD,     /* opened with the old key */
+	SVC_UNSEAL_NO_KEY,  /* sealed with a key not in the ring */
+	SVC_UNSEAL_BAD,     /* does not open: damaged, or bound to another row */
+	SVC_UNSEAL_NOMEM,
+};
+/* Whether text is a sealed value ("ofrk1." ...). */
+bool svc_sealed(const char *text);
+bool svc_sealed_bytes(const char *p, size_t n); /* the same for n bytes, not NUL-ended */
+/* ep's secret and previous_secret sealed in place (those already sealed
+ * are kept); no keys: left as they are. False when out of memory. */
+bool svc_hook_secrets_seal(const struct service *s, struct store_hook_endpoint *ep);
+/* Both opened in place; false (logged, no secret in it) when one does not. */
+bool svc_hook_secrets_open(const struct service *s, struct store_hook_endpoint *ep);
+/* A kept answer that carries a secret, sealed to its tenant, endpoint and
+ * key (malloc'd text, *out_len its length; NULL out of memory). */
+char *svc_answer_seal(const struct service *s, const struct auth *a, const struct svc_idem *idem,
+		      const char *body, size_t len, size_t *out_len);
+/* Open it: SVC_UNSEAL_CURRENT or _OLD with *out malloc'd (NUL-ended). */
+enum svc_unseal svc_answer_open(const struct service *s, const struct auth *a,
+				const struct svc_idem *idem, const char *text, size_t n,
+				char **out, size_t *out_len);
+
 /*
  * Run effect (or, with effect NULL, just the error preset) under idem in
  * one write transaction, render the outcome with r into out, and keep it
@@ -137,6 +163,11 @@ enum store_status svc_limits_read(struct store_tx *tx, const struct svc_settings
  * endpoint of the session's tenant that wants them, in tx. */
 enum store_status svc_outbox_event(struct store_tx *tx, const struct service *svc,
 				   const struct store_session *s, const struct store_event *ev);
+
+/* svc_commit for an answer that carries a secret: kept sealed (secrets.c). */
+void svc_commit_sealed(struct service *s, const struct auth *a, const struct svc_idem *idem,
+		       svc_effect_fn effect, void *effect_arg, const struct svc_render *r,
+		       struct svc_answer *out);
 
 /* Map a store status met outside svc_commit to an infrastructure error. */
 enum err svc_store_err(enum store_status st);

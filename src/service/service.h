@@ -69,6 +69,10 @@ struct service {
 	int64_t hook_retry_base_ms;         /* first retry wait; doubles */
 	struct svc_auth_cache *auth_cache;  /* owned; NULL: every request reads its key */
 	struct svc_gauge_cache *gauge_cache; /* owned; NULL: every svc_gauges_read reads the store */
+	struct svc_rate *rate;              /* owned; NULL: no per-key rate limit */
+	/* The operator's keys for secrets at rest (secrets.c); borrowed.
+	 * NULL: webhook secrets are stored as given (unit tests, admin). */
+	const struct svc_secret_keys *secret_keys;
 	/* Whether the lifecycle's worker threads run (set by serve once they
 	 * are started; svc_ready reads it). NULL: none run. */
 	bool (*workers_running)(void *arg);
@@ -82,10 +86,53 @@ struct service {
 struct svc_auth_cache *svc_auth_cache_new(void);
 void svc_auth_cache_free(struct svc_auth_cache *c);
 
+/* The per-key rate limit (ratelimit.c; CONTRACT §12): a token bucket of
+ * burst requests refilled at rps a second, per API key, in bounded memory
+ * (LIMIT_RATE_BUCKETS). new returns NULL when either is 0 (no limit), out
+ * of range or out of memory. Thread-safe. */
+struct svc_rate *svc_rate_new(uint64_t rps, uint64_t burst);
+void svc_rate_free(struct svc_rate *r);
+/* Take one token from key's bucket at now_ns (a monotonic clock): 0 when
+ * admitted; else the whole seconds (>= 1, rounded up) until the next
+ * token, and the bucket is left as it was. r NULL admits everything. */
+int svc_rate_take(struct svc_rate *r, const char *key, uint64_t now_ns);
+
+/*
+ * Webhook secrets at rest (secrets.c; docs/OPERATIONS.md): sealed with
+ * AES-256-GCM under key, each value naming its key by kid. old (from
+ * --old-secret-key-file, may be NULL) only opens; init copies both.
+ */
+#define SVC_SECRET_KID_LEN 8
+struct svc_secret_keys {
+	uint8_t key[32];
+	char kid[SVC_SECRET_KID_LEN + 1];
+	bool has_old;
+	uint8_t old[32];
+	char old_kid[SVC_SECRET_KID_LEN + 1];
+};
+void svc_secret_keys_init(struct svc_secret_keys *k, const uint8_t key[32], const uint8_t *old);
+void svc_secret_keys_clear(struct svc_secret_keys *k); /* wipes the key bytes */
+/* What svc_secrets_reseal found: endpoints read, rows rewritten, values
+ * found in plaintext or under the old key; on failure the endpoint whose
+ * secret did not open (bad_no_key: sealed with a key not in the ring). */
+struct svc_reseal_report {
+	int endpoints, resealed, plaintext, old_key;
+	store_id bad_endpoint;
+	bool bad_no_key;
+};
+/* Seal every endpoint's secrets under s->secret_keys->key, in one write
+ * transaction: values in plaintext (stored before encryption) or under the
+ * old key are rewritten, the others checked. ERR_OK; ERR_INVALID_VALUE
+ * when a value does not open (nothing is written; r says which); else an
+ * infrastructure error. serve runs it at start; admin rotate-secret-key
+ * runs it alone. */
+enum err svc_secrets_reseal(struct service *s, struct svc_reseal_report *r);
+
 /* Who is calling: the authenticated principal and its tenant. */
 struct auth {
 	store_id tenant_id;
 	store_id principal_id;
+	store_id key_id; /* the API key's id: what the rate limit counts by */
 	char principal_kind[8];
 	uint32_t caps;
 };
@@ -232,6 +279,11 @@ bool svc_ready(struct service *s, struct svc_readiness *out);
 /* Resolve a bearer secret. ERR_UNAUTHENTICATED for unknown, revoked or
  * malformed keys; an infrastructure error (svc_store_err) if the store failed. */
 enum err svc_authenticate(struct service *s, const char *secret, struct auth *out);
+/* Take a request of a's key from s->rate: ERR_OK, or ERR_RATE_LIMITED with
+ * *retry_after_s the seconds until the key's next token. Call it before
+ * anything the request could change or keep (its idempotency key
+ * included): a refused request has no effect at all. */
+enum err svc_rate_check(struct service *s, const struct auth *a, int *retry_after_s);
 
 struct svc_new_key {
 	store_id tenant_id;

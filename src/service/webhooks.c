@@ -12,6 +12,11 @@
  * caps, round-robin: docs/WEBHOOKS.md); the dispatcher sends them all at
  * once with no transaction open; each result is recorded (attempt and
  * outcome) in one transaction, provided the claim's lease still holds.
+ *
+ * Secrets at rest (secrets.c): an endpoint is written with its secrets
+ * sealed (ep_put) and read back opened only where a secret is used (the
+ * answer of an update or rotation, a claim's signatures: ep_get); lists
+ * and existence checks leave them sealed, and a list never hands them on.
  */
 #include "service/internal.h"
 
@@ -19,8 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
+#include "base/crypto.h"
 #include "base/log.h"
 
 #define HOOK_ATTEMPTS_MAX 16
@@ -136,7 +140,31 @@ enum store_status svc_outbox_event(struct store_tx *tx, const struct service *sv
 
 /* ---- endpoints -------------------------------------------------------------- */
 
+/* Write ep (plaintext secrets) with its secrets sealed. */
+static enum store_status ep_put(struct store_tx *tx, const struct service *s,
+				const struct store_hook_endpoint *ep, bool insert)
+{
+	struct store_hook_endpoint sealed = *ep;
+	if (!svc_hook_secrets_seal(s, &sealed))
+		return STORE_FAIL;
+	return insert ? STORE_CALL(tx, hook_endpoint_insert, &sealed)
+		      : STORE_CALL(tx, hook_endpoint_update, &sealed);
+}
+
+/* Read an endpoint with its secrets opened; one that does not open is an
+ * infrastructure failure (the operator's key is missing or wrong). */
+static enum store_status ep_get(struct store_tx *tx, const struct service *s,
+				const char *tenant_id, const char *id,
+				struct store_hook_endpoint *out)
+{
+	enum store_status st = STORE_CALL(tx, hook_endpoint_get, tenant_id, id, out);
+	if (st == STORE_OK && !svc_hook_secrets_open(s, out))
+		return STORE_FAIL;
+	return st;
+}
+
 struct hook_arg {
+	const struct service *s;
 	const struct auth *a;
 	const char *url, *format, *types, *secret;
 	struct store_hook_endpoint ep;
@@ -168,19 +196,20 @@ static enum store_status hook_effect(struct store_tx *tx, void *arg, struct svc_
 	snprintf(ep->secret, sizeof ep->secret, "%s", c->secret);
 	ep->created_at = ep->updated_at = svc_now();
 	*result = ep;
-	return STORE_CALL(tx, hook_endpoint_insert, ep);
+	return ep_put(tx, c->s, ep, true);
 }
 
 void svc_hook_create(struct service *s, const struct auth *a, const struct svc_idem *idem,
 		     const char *url, const char *format, const char *event_types,
 		     const char *secret, const struct svc_render *r, struct svc_answer *out)
 {
-	struct hook_arg c = {.a = a, .url = url, .format = format, .types = event_types,
+	struct hook_arg c = {.s = s, .a = a, .url = url, .format = format, .types = event_types,
 			     .secret = secret};
-	svc_commit(s, a, idem, hook_effect, &c, ERR_OK, r, out);
+	svc_commit_sealed(s, a, idem, hook_effect, &c, r, out);
 }
 
 struct hook_op {
+	const struct service *s;
 	const struct auth *a;
 	const char *id;
 	int enabled;
@@ -194,7 +223,7 @@ struct hook_op {
 static enum store_status hook_op_tx(struct store_tx *tx, void *arg)
 {
 	struct hook_op *o = arg;
-	enum store_status st = STORE_CALL(tx, hook_endpoint_get, o->a->tenant_id, o->id, o->out);
+	enum store_status st = ep_get(tx, o->s, o->a->tenant_id, o->id, o->out);
 	if (st != STORE_OK || o->op == 0)
 		return st;
 	if (o->op == 2) {
@@ -217,7 +246,7 @@ static enum store_status hook_op_tx(struct store_tx *tx, void *arg)
 		snprintf(ep->secret, sizeof ep->secret, "%s", o->secret);
 	}
 	ep->updated_at = svc_now();
-	return STORE_CALL(tx, hook_endpoint_update, ep);
+	return ep_put(tx, o->s, ep, false);
 }
 
 static enum err hook_op(struct service *s, struct hook_op *o, bool write)
@@ -229,14 +258,14 @@ static enum err hook_op(struct service *s, struct hook_op *o, bool write)
 enum err svc_hook_get(struct service *s, const struct auth *a, const char *id,
 		      struct store_hook_endpoint *out)
 {
-	struct hook_op o = {.a = a, .id = id, .out = out, .op = 0};
+	struct hook_op o = {.s = s, .a = a, .id = id, .out = out, .op = 0};
 	return hook_op(s, &o, false);
 }
 
 enum err svc_hook_update(struct service *s, const struct auth *a, const char *id, int enabled,
 			 const char *event_types, struct store_hook_endpoint *out)
 {
-	struct hook_op o = {.a = a, .id = id, .enabled = enabled, .types = event_types,
+	struct hook_op o = {.s = s, .a = a, .id = id, .enabled = enabled, .types = event_types,
 			    .out = out, .op = 1};
 	return hook_op(s, &o, true);
 }
@@ -244,7 +273,7 @@ enum err svc_hook_update(struct service *s, const struct auth *a, const char *id
 enum err svc_hook_delete(struct service *s, const struct auth *a, const char *id)
 {
 	struct store_hook_endpoint ep;
-	struct hook_op o = {.a = a, .id = id, .out = &ep, .op = 2};
+	struct hook_op o = {.s = s, .a = a, .id = id, .out = &ep, .op = 2};
 	return hook_op(s, &o, true);
 }
 
@@ -252,6 +281,7 @@ enum err svc_hook_delete(struct service *s, const struct auth *a, const char *id
  * (same key) replays the first answer instead of minting a second secret,
  * which would end the first secret's grace early. */
 struct rotate_arg {
+	const struct service *s;
 	const struct auth *a;
 	const char *id, *secret;
 	int64_t grace_s;
@@ -262,7 +292,7 @@ static enum store_status rotate_effect(struct store_tx *tx, void *arg, struct sv
 				       const void **result)
 {
 	struct rotate_arg *r = arg;
-	struct hook_op op = {.a = r->a, .id = r->id, .secret = r->secret, .grace_s = r->grace_s,
+	struct hook_op op = {.s = r->s, .a = r->a, .id = r->id, .secret = r->secret, .grace_s = r->grace_s,
 			     .out = &r->ep, .op = 3};
 	enum store_status st = hook_op_tx(tx, &op);
 	if (st == STORE_NOT_FOUND) {
@@ -277,8 +307,8 @@ void svc_hook_rotate(struct service *s, const struct auth *a, const struct svc_i
 		     const char *id, const char *new_secret, int64_t grace_s,
 		     const struct svc_render *r, struct svc_answer *out)
 {
-	struct rotate_arg ra = {.a = a, .id = id, .secret = new_secret, .grace_s = grace_s};
-	svc_commit(s, a, idem, rotate_effect, &ra, ERR_OK, r, out);
+	struct rotate_arg ra = {.s = s, .a = a, .id = id, .secret = new_secret, .grace_s = grace_s};
+	svc_commit_sealed(s, a, idem, rotate_effect, &ra, r, out);
 }
 
 struct hook_list {
@@ -297,8 +327,11 @@ enum err svc_hook_list(struct service *s, const struct auth *a,
 {
 	struct hook_list l = {.a = a};
 	enum store_status st = store_run(s->store, false, hook_list_tx, &l);
-	for (int i = 0; st == STORE_OK && i < l.el.n; i++)
+	for (int i = 0; st == STORE_OK && i < l.el.n; i++) {
+		/* Sealed or not, a list has no use for them. */
+		l.el.rows[i].secret[0] = l.el.rows[i].previous_secret[0] = '\0';
 		each(arg, &l.el.rows[i]);
+	}
 	free(l.el.rows);
 	return st == STORE_OK ? ERR_OK : svc_store_err(st);
 }
@@ -435,6 +468,7 @@ void svc_hook_resend(struct service *s, const struct auth *a, const struct svc_i
 /* ---- dispatch ----------------------------------------------------------------- */
 
 struct claim {
+	const struct service *s;
 	int64_t now;
 	const char *owner;
 	int limit, n, leased;
@@ -467,7 +501,7 @@ static enum store_status claim_endpoints(struct store_tx *tx, struct claim *c)
 		struct svc_hook_job *j = &c->jobs[i];
 		enum store_status st = STORE_OK;
 		if (strcmp(c->ep.id, j->d.endpoint_id) != 0) {
-			st = STORE_CALL(tx, hook_endpoint_get, j->d.tenant_id, j->d.endpoint_id, &c->ep);
+			st = ep_get(tx, c->s, j->d.tenant_id, j->d.endpoint_id, &c->ep);
 			if (st == STORE_NOT_FOUND)
 				c->ep.id[0] = '\0';
 			else if (st != STORE_OK)
@@ -537,7 +571,7 @@ int svc_hook_claim(struct service *s, const char *owner, int max, struct svc_hoo
 	struct claim *c = calloc(1, sizeof *c);
 	if (!c)
 		return -1;
-	*c = (struct claim){.now = svc_now_ms(), .owner = owner, .limit = max, .jobs = jobs};
+	*c = (struct claim){.s = s, .now = svc_now_ms(), .owner = owner, .limit = max, .jobs = jobs};
 	/* A read first: when nothing is due the write lock is not taken. */
 	enum store_status st = store_run(s->store, false, next_due_tx, &c->next_due);
 	if (st == STORE_NOT_FOUND || (st == STORE_OK && c->next_due > c->now)) {
@@ -610,7 +644,7 @@ static int64_t hook_wait_ms(const struct service *s, int attempts)
 	if (w > HOOK_WAIT_CAP_MS)
 		w = HOOK_WAIT_CAP_MS;
 	unsigned char r = 0;
-	RAND_bytes(&r, 1);
+	crypto_random(&r, 1);
 	return w + w * ((int)r - 128) / 640; /* ±20% */
 }
 

@@ -196,6 +196,7 @@ struct store_exchange_rate {
 };
 
 #define STORE_URL_MAX 2048
+#define STORE_HOOK_SECRET_MAX 256
 struct store_hook_endpoint {
 	store_id id;
 	store_id tenant_id;
@@ -204,8 +205,11 @@ struct store_hook_endpoint {
 	char event_types[1024];   /* canonical JSON array of types, or ["*"] */
 	bool enabled;
 	char disabled_reason[24]; /* "" | "gone" | "disabled" */
-	char secret[96];          /* kept to sign; never shown after creation */
-	char previous_secret[96]; /* signs too until previous_until */
+	/* Kept to sign, never shown after creation; as the service gives
+	 * them: sealed (service/secrets.c) in serve, so up to
+	 * STORE_HOOK_SECRET_MAX - 1 characters of text. */
+	char secret[STORE_HOOK_SECRET_MAX];
+	char previous_secret[STORE_HOOK_SECRET_MAX]; /* signs too until previous_until */
 	int64_t previous_until;
 	int64_t created_at, updated_at;
 };
@@ -506,6 +510,10 @@ struct store_ops {
 	enum store_status (*hook_endpoint_delete)(struct store_tx *, const char *tenant_id, const char *id);
 	/* A tenant's endpoints, oldest first (rows: struct store_hook_endpoint). */
 	enum store_status (*hook_endpoint_list)(struct store_tx *, const char *tenant_id, store_each_fn, void *);
+	/* Every tenant's endpoints with an id after after_id ("": from the
+	 * first), by id, at most limit (rows: struct store_hook_endpoint): the
+	 * passes over every secret (service/secrets.c). */
+	enum store_status (*hook_endpoint_page)(struct store_tx *, const char *after_id, int limit, store_each_fn, void *);
 	enum store_status (*hook_delivery_insert)(struct store_tx *, const struct store_hook_delivery *);
 	/* Lease up to limit due pending deliveries, fairly: round-robin over
 	 * tenants and, within a tenant, over endpoints (each one's oldest

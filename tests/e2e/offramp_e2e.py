@@ -113,6 +113,27 @@ SEED_REQUEST, SEED_RESPONSE = _load_seed()
 SEED_DEST = SEED_REQUEST["destination"]["destination"]  # the typed SEPA destination
 
 
+BANK_NUMBER_KEYS = ("iban", "account_number", "accountNumber", "clabe")
+
+
+def mask_bank_number(v):
+    """A bank account identifier as an answer other than the one that saved
+    it shows it (docs/API.md "Bank identifiers in answers"): the first and
+    last 4 characters kept, each other one a '*'; 8 or fewer: all '*'."""
+    n = len(v)
+    return "".join(c if (i < 4 or i + 4 >= n) and n > 8 else "*" for i, c in enumerate(v))
+
+
+def masked(doc):
+    """doc (a destination as saved, on either surface) as a GET shows it."""
+    if isinstance(doc, dict):
+        return {k: mask_bank_number(x) if k in BANK_NUMBER_KEYS and isinstance(x, str) else masked(x)
+                for k, x in doc.items()}
+    if isinstance(doc, list):
+        return [masked(x) for x in doc]
+    return doc
+
+
 def sepa_destination(**changes):
     """A fresh copy of the seed's typed destination; bank_coordinates keys may be
     changed with bc_<name>=value, top-level keys with <name>=value."""
@@ -507,7 +528,8 @@ class Server:
             self.stderr_path = self.dir / f"serve-{n}.stderr"
             self._stderr_file = open(self.stderr_path, "wb")
             self._stdout_file = open(self.dir / f"serve-{n}.stdout", "wb")
-            cmd = [BIN, "serve", *self.db_args(), "--listen", f"127.0.0.1:{self.port}"]
+            cmd = [BIN, "serve", *self.db_args(), "--listen", f"127.0.0.1:{self.port}",
+                   *self.secret_key_args()]
             if not any(a == "--node-id" or a.startswith("--node-id=") for a in self.extra_args):
                 cmd += ["--node-id", self.node_id]
             if self.step_ms is not None:
@@ -625,6 +647,23 @@ class Server:
         return http_request(self.port, method, path, body=body, key=key, headers=headers, timeout=timeout)
 
     # -- admin -------------------------------------------------------------
+
+    def secret_key_args(self):
+        """serve's key for webhook secrets at rest (docs/OPERATIONS.md): on SQLite the
+        binary's own default, <db>.secret-key, made on first start; on PostgreSQL it has
+        none, so the same path is made here (one key per database, shared by its nodes)
+        unless the test names a key itself."""
+        if not self.database_url or any(a == "--secret-key-file" or a.startswith("--secret-key-file=")
+                                        for a in self.extra_args):
+            return []
+        path = str(self.db) + ".secret-key"
+        with _pg_lock:
+            if not os.path.exists(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.write(fd, os.urandom(32).hex().encode() + b"\n")
+                os.close(fd)
+        return ["--secret-key-file", path]
 
     def db_args(self):
         """The flags that name this node's database to a command."""

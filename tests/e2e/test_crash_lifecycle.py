@@ -32,11 +32,13 @@ EVENTS_FOR = {
 
 def _load_then_kill(srv, t, w, rnd, round_no, acked, cut_off, unexpected):
     """THREADS threads create sessions against srv; SIGKILL it after a random
-    0.8-1.4 s, while they are still sending. Acknowledged (201) sessions go
+    0.8-1.4 s (and at least 10 acknowledgements in), while they are still
+    sending. Acknowledged (201) sessions go
     to `acked` {id: amount}; requests the kill cut off to `cut_off`
     [(idempotency key, amount)]."""
     stop = threading.Event()
     lock = threading.Lock()
+    n_before = len(acked)
 
     def hammer(n):
         i = 0
@@ -60,6 +62,15 @@ def _load_then_kill(srv, t, w, rnd, round_no, acked, cut_off, unexpected):
     with concurrent.futures.ThreadPoolExecutor(THREADS) as ex:
         futs = [ex.submit(hammer, n) for n in range(THREADS)]
         time.sleep(rnd.uniform(0.8, 1.4))
+        # A loaded machine may not have answered enough yet: the kill waits
+        # for the round's 10th acknowledgement (the point is killing under
+        # load, not at a given second).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with lock:
+                if len(acked) - n_before >= 10:
+                    break
+            time.sleep(0.02)
         srv.kill()
         stop.set()
         for f in futs:

@@ -14,7 +14,8 @@ answer, every webhook delivered and every log line is kept. Then:
   template, status, latency_ms and, when authenticated, the principal;
 - an API key or a webhook secret appears in exactly one answer, the one that
   made it, and in no log line or webhook; the full IBAN and account number
-  never reach a log line, nor does any long run of their digits.
+  never reach a log line, nor does any long run of their digits, and appear
+  whole only in the answer that saved them (GETs show them masked).
 
 Backend-independent: SQLite only.
 """
@@ -120,6 +121,7 @@ def test_sentinels_only_where_they_are_made(server):
                  headers={"Idempotency-Key": f"d-{uuid.uuid4()}"})
         assert r.status == 201, describe(r)
         dest = r.json
+        bank_made = {iban: len(answers) - 1}  # bank identifier -> the one answer showing it whole
         acct_no = "".join(random.choice("0123456789") for _ in range(17))
         ach = {"method": "bank_transfer", "fiat_rail": "ach", "currency": "USD", "beneficiary_name": "Sentinel Ltd",
                "bank_coordinates": {"scheme": "aba", "routing_number": "011000015", "account_number": acct_no,
@@ -128,6 +130,7 @@ def test_sentinels_only_where_they_are_made(server):
                  headers={"Idempotency-Key": f"d-{uuid.uuid4()}"})
         assert r.status == 201, describe(r)
         ach_id = r.json["id"]
+        bank_made[acct_no] = len(answers) - 1
 
         eps = []
         for fmt in ("standard", "lumx"):
@@ -204,6 +207,12 @@ def test_sentinels_only_where_they_are_made(server):
         assert not any(s.encode() in b for b in hooks.bodies), f"secret made by {lbl} sent in a webhook"
         if s.startswith("whsec_"):
             assert s[6:] not in raw_log
+    # Bank identifiers: whole only in the answer that saved them (a GET
+    # shows them masked), never in a webhook.
+    for ident, made_at in bank_made.items():
+        where = [answers[i][0] for i, (_, raw) in enumerate(answers) if ident.encode() in raw]
+        assert where == [answers[made_at][0]], f"{ident[:4]}… shown whole in {where}"
+        assert not any(ident.encode() in b for b in hooks.bodies), "a bank identifier sent in a webhook"
     # Bank identifiers: never whole in a log line, nor a run of 10 of their digits.
     for ident in (iban, iban[4:], acct_no):
         assert ident not in raw_log, "a full bank identifier was logged"

@@ -40,6 +40,8 @@ from decimal import ROUND_DOWN, Decimal
 import pytest
 
 from offramp_e2e import (
+    mask_bank_number,
+    masked,
     EXACT_META, SHARED, TS_RE, UUID_RE, World, assert_error, assert_exact_metadata, describe, exact_json,
     exact_tx_text, fmt_money, poll_until, same_exact, sepa_destination,
 )
@@ -959,7 +961,7 @@ def test_destination_per_rail(lx, key):
         assert d.get(k) == v, f"{key}: {k} should be as sent: {v!r} vs {d.get(k)!r}"
     _ts(d["createdAt"]), _ts(d["updatedAt"])
     g = lx.req("GET", f"/destinations/{d['id']}")
-    assert g.status == 200 and g.json == d, f"GET differs from POST: {describe(g)} vs {d}"
+    assert g.status == 200 and g.json == masked(d), f"GET differs from POST, masked: {describe(g)} vs {d}"
     # it is a saved withdrawal destination of the customer's account
     w = lx.req("GET", f"/withdrawal-destinations/{d['id']}")
     assert w.status == 200, describe(w)
@@ -1961,6 +1963,10 @@ def test_limits_apply_to_sessions_api(server):
     dest = x.destination(cust)
     x.set_limits(cust["id"], "500.00", "800.00")
     saved = _ok(x.req("GET", f"/withdrawal-destinations/{dest['id']}"), 200, "GET /withdrawal-destinations")
+    # A GET shows the IBAN masked; the client has its own copy (what it sent).
+    inline = copy.deepcopy(saved["destination"])
+    assert inline["bank_coordinates"]["iban"] == mask_bank_number(IDENT["SEPA"][1]["iban"]), inline
+    inline["bank_coordinates"]["iban"] = IDENT["SEPA"][1]["iban"]
 
     def session_body(amount):
         return {
@@ -1971,7 +1977,7 @@ def test_limits_apply_to_sessions_api(server):
             "destination": {"method": "bank_transfer", "fiat_rail": "sepa_credit_transfer",
                             "payment_reference": None, "route_owner_ref": f"clients/{cust['id']}",
                             "withdrawal_destination_id": dest["id"],
-                            "destination": copy.deepcopy(saved["destination"])},
+                            "destination": copy.deepcopy(inline)},
         }
     before = x.balance(cust)
     r = x.req("POST", "/off-ramp-sessions", session_body("500.01"))

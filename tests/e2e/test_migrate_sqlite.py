@@ -122,7 +122,9 @@ def test_migrate_a_sqlite_deployment(tmp_path, receiver):
     assert report["rows"] == sum(report["tables"].values()), report
 
     # -- served from PostgreSQL ----------------------------------------------
-    pg = Server(tmp_path / "pg", db=pg_key, step_ms=DEFAULT_STEP_MS, extra_args=WH_ARGS)
+    # The webhook secrets came sealed with the SQLite deployment's key file.
+    pg = Server(tmp_path / "pg", db=pg_key, step_ms=DEFAULT_STEP_MS,
+                extra_args=[*WH_ARGS, "--secret-key-file", str(sq.db) + ".secret-key"])
     assert pg.database_url == url
     pg.start()
     try:
@@ -160,7 +162,8 @@ def test_migrate_a_sqlite_deployment(tmp_path, receiver):
     p = migrate(sq.db, url)
     assert p.returncode != 0, p.stdout
     assert b"not empty" in p.stderr, p.stderr
-    pg2 = Server(tmp_path / "pg2", db=pg_key, step_ms=DEFAULT_STEP_MS)
+    pg2 = Server(tmp_path / "pg2", db=pg_key, step_ms=DEFAULT_STEP_MS,
+                 extra_args=["--secret-key-file", str(sq.db) + ".secret-key"])
     pg2.start()
     try:
         a.server = pg2

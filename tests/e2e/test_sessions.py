@@ -10,6 +10,7 @@ import uuid
 from decimal import Decimal
 
 from offramp_e2e import (
+    masked,
     MAX_BODY, SEED_RESPONSE, TS_RE, UUID_RE, assert_error, describe, fmt_money,
     sepa_destination,
 )
@@ -95,7 +96,8 @@ def test_withdrawal_destination_get_by_id(server):
     d = t.create_destination(c["default_account_ref"])
     g = t.req("GET", f"/withdrawal-destinations/{d['id']}")
     assert g.status == 200, describe(g)
-    assert g.json["id"] == d["id"] and g.json["destination"] == d["destination"]
+    assert g.json["id"] == d["id"] and g.json["destination"] == masked(d["destination"])
+    assert g.json["destination"] != d["destination"], "the IBAN shows whole after its creation"
     assert g.json["route_owner_ref"] == f"clients/{c['id']}"
 
 

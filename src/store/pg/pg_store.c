@@ -2292,6 +2292,18 @@ static enum store_status pg_hook_endpoint_list(struct store_tx *t, const char *t
 	return pg_each(t, sql, &q, "webhook endpoint list", pg_hook_row, &row, fn, arg);
 }
 
+static enum store_status pg_hook_endpoint_page(struct store_tx *t, const char *after_id, int limit,
+					       store_each_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " PG_HOOK_COLS " FROM webhook_endpoints"
+				  " WHERE id > $1 ORDER BY id LIMIT $2";
+	struct pg_q q = {0};
+	qte(&q, 1, after_id); /* "": every id is after it */
+	qi(&q, 2, limit);
+	struct store_hook_endpoint row;
+	return pg_each(t, sql, &q, "webhook endpoint page", pg_hook_row, &row, fn, arg);
+}
+
 #define PG_DELIVERY_COLS                                                                   \
 	"id, tenant_id, endpoint_id, event_id, message_id, type, body, status, attempts,"  \
 	" next_attempt_ms, lease_owner, lease_until_ms, last_status, created_at, updated_at"
@@ -2781,6 +2793,7 @@ static const struct store_ops pg_ops = {
 	.hook_endpoint_update = pg_hook_endpoint_update,
 	.hook_endpoint_delete = pg_hook_endpoint_delete,
 	.hook_endpoint_list = pg_hook_endpoint_list,
+	.hook_endpoint_page = pg_hook_endpoint_page,
 	.hook_delivery_insert = pg_hook_delivery_insert,
 	.hook_delivery_claim = pg_hook_delivery_claim,
 	.hook_delivery_finish = pg_hook_delivery_finish,

@@ -127,12 +127,17 @@ static sqlite3 *sq_open_db(const char *path)
 	 * the savepoint journal (every page a job first touches, so that its
 	 * savepoint can be rolled back alone) in memory: in a temporary file
 	 * it cost two pwrite calls per page, most of the committer's system
-	 * time. It is scratch either way: the WAL holds what is durable. */
+	 * time. It is scratch either way: the WAL holds what is durable.
+	 * secure_delete=FAST zeroes what a rewrite frees inside a page at no
+	 * extra I/O, so a value rewritten in place (a webhook secret sealed
+	 * at start, service/secrets.c) leaves no copy in the page's free
+	 * space. */
 	const char *pragmas = "PRAGMA journal_mode=WAL;"
 			      "PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON;"
 			      "PRAGMA trusted_schema=OFF;"
-			      "PRAGMA temp_store=MEMORY;";
+			      "PRAGMA temp_store=MEMORY;"
+			      "PRAGMA secure_delete=FAST;";
 	char *msg = NULL;
 	rc = sqlite3_exec(db, pragmas, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
@@ -2140,6 +2145,20 @@ static enum store_status sq_hook_endpoint_list(struct store_tx *t, const char *t
 	return sq_each(t, st, "webhook endpoint list", sq_hook_row, &row, fn, arg);
 }
 
+static enum store_status sq_hook_endpoint_page(struct store_tx *t, const char *after_id, int limit,
+					       store_each_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " SQ_HOOK_COLS " FROM webhook_endpoints"
+				  " WHERE id > ?1 ORDER BY id LIMIT ?2";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bte(st, 1, after_id); /* "": every id is after it */
+	bi(st, 2, limit);
+	struct store_hook_endpoint row;
+	return sq_each(t, st, "webhook endpoint page", sq_hook_row, &row, fn, arg);
+}
+
 #define SQ_DELIVERY_COLS                                                                   \
 	"id, tenant_id, endpoint_id, event_id, message_id, type, body, status, attempts,"  \
 	" next_attempt_ms, lease_owner, lease_until_ms, last_status, created_at, updated_at"
@@ -2618,6 +2637,7 @@ static const struct store_ops sq_ops = {
 	.hook_endpoint_update = sq_hook_endpoint_update,
 	.hook_endpoint_delete = sq_hook_endpoint_delete,
 	.hook_endpoint_list = sq_hook_endpoint_list,
+	.hook_endpoint_page = sq_hook_endpoint_page,
 	.hook_delivery_insert = sq_hook_delivery_insert,
 	.hook_delivery_claim = sq_hook_delivery_claim,
 	.hook_delivery_finish = sq_hook_delivery_finish,

@@ -243,6 +243,41 @@ static void test_random(void **state)
 	assert_memory_not_equal(a, b, sizeof a);
 }
 
+/* ---- AES-256-GCM ------------------------------------------------------- */
+
+/* NIST's GCM test case 15-style check is OpenSSL's own; here: our framing
+ * round-trips, and a wrong key, other aad or any changed byte fails. */
+static void test_aead(void **state)
+{
+	uint8_t key[CRYPTO_AEAD_KEY_LEN], other[CRYPTO_AEAD_KEY_LEN];
+	memset(key, 7, sizeof key);
+	memset(other, 8, sizeof other);
+	const char msg[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+	size_t len = sizeof msg - 1, n = len + CRYPTO_AEAD_OVERHEAD;
+	uint8_t *sealed = malloc(n), *again = malloc(n), *out = malloc(len);
+	assert_true(crypto_aead_seal(key, "row-1", 5, msg, len, sealed));
+	assert_true(crypto_aead_seal(key, "row-1", 5, msg, len, again));
+	assert_memory_not_equal(sealed, again, n); /* a fresh nonce */
+	assert_true(crypto_aead_open(key, "row-1", 5, sealed, n, out));
+	assert_memory_equal(out, msg, len);
+	assert_false(crypto_aead_open(other, "row-1", 5, sealed, n, out));
+	assert_false(crypto_aead_open(key, "row-2", 5, sealed, n, out));
+	assert_false(crypto_aead_open(key, NULL, 0, sealed, n, out));
+	for (size_t i = 0; i < n; i++) {
+		sealed[i] ^= 1;
+		assert_false(crypto_aead_open(key, "row-1", 5, sealed, n, out));
+		sealed[i] ^= 1;
+	}
+	assert_false(crypto_aead_open(key, "row-1", 5, sealed, n - 1, out));
+	assert_false(crypto_aead_open(key, "row-1", 5, sealed, CRYPTO_AEAD_OVERHEAD - 1, out));
+	/* Empty plaintext and no aad. */
+	assert_true(crypto_aead_seal(key, NULL, 0, "", 0, again));
+	assert_true(crypto_aead_open(key, NULL, 0, again, CRYPTO_AEAD_OVERHEAD, out));
+	free(sealed);
+	free(again);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_base64url),
 		cmocka_unit_test(test_base64url_decode),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_aead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,7 +51,7 @@
 
 /* Every op of struct store_ops (with its name) has a test below: adding
  * one changes this count, and the suite must say how the new op behaves. */
-_Static_assert(sizeof(struct store_ops) == 84 * sizeof(void *),
+_Static_assert(sizeof(struct store_ops) == 85 * sizeof(void *),
 	       "a new store op needs a conformance test (then update this count)");
 
 /* ---- backends ----------------------------------------------------------- */
@@ -1760,7 +1760,7 @@ struct hooks_case {
 	int64_t now, until;
 	const char *owner, *prefix;
 	int limit, per_endpoint;
-	struct cf_rows rows, rows2;
+	struct cf_rows rows, rows2, page, rest, first;
 	struct cf_steps p;
 };
 
@@ -1785,8 +1785,13 @@ static enum store_status hooks_read_tx(struct store_tx *tx, void *arg)
 {
 	struct hooks_case *k = arg;
 	k->p.n = 0;
-	k->rows.n = k->rows2.n = 0;
+	k->rows.n = k->rows2.n = k->page.n = k->rest.n = k->first.n = 0;
 	rec(&k->p, "hook_endpoint_get", STORE_CALL(tx, hook_endpoint_get, k->w.tenant, k->e[0].id, &k->got));
+	rec(&k->p, "hook_endpoint_page", STORE_CALL(tx, hook_endpoint_page, k->e[0].id, 1, row_hook, &k->page));
+	rec(&k->p, "hook_endpoint_page first",
+	    STORE_CALL(tx, hook_endpoint_page, "", CF_ROWS_MAX, row_hook, &k->first));
+	rec(&k->p, "hook_endpoint_page rest",
+	    STORE_CALL(tx, hook_endpoint_page, k->e[1].id, CF_ROWS_MAX, row_hook, &k->rest));
 	rec(&k->p, "hook_endpoint_list", STORE_CALL(tx, hook_endpoint_list, k->w.tenant, row_hook, &k->rows));
 	rec(&k->p, "hook_attempt_list",
 	    STORE_CALL(tx, hook_attempt_list, k->w.tenant, k->e[0].id, NULL, 10, row_attempt, &k->rows2));
@@ -1893,7 +1898,8 @@ static void hooks_make(struct hooks_case *k)
 	snprintf(k->upd.url, sizeof k->upd.url, "https://hooks.example/moved");
 	k->upd.enabled = false;
 	snprintf(k->upd.disabled_reason, sizeof k->upd.disabled_reason, "disabled");
-	snprintf(k->upd.previous_secret, sizeof k->upd.previous_secret, "whsec_old");
+	/* A sealed secret's length (service/secrets.c): the whole column. */
+	memset(k->upd.previous_secret, 'p', sizeof k->upd.previous_secret - 1);
 	k->upd.previous_until = 4000;
 	k->upd.updated_at = 3000;
 	k->missing = k->upd;
@@ -1957,7 +1963,19 @@ static void test_webhooks(void **state)
 	assert_false(k->got.enabled);
 	assert_string_equal(k->got.disabled_reason, "disabled");
 	assert_string_equal(k->got.secret, "whsec_0");
-	assert_string_equal(k->got.previous_secret, "whsec_old");
+	assert_int_equal(strlen(k->got.previous_secret), STORE_HOOK_SECRET_MAX - 1);
+	assert_string_equal(k->got.previous_secret, k->upd.previous_secret);
+	/* Pages by id across tenants: after e0 one row (e1); after e1, e2 first. */
+	expect(&k->p, "hook_endpoint_page", STORE_OK);
+	assert_int_equal(k->page.n, 1);
+	assert_string_equal(k->page.id[0], k->e[1].id);
+	expect(&k->p, "hook_endpoint_page first", STORE_OK); /* "": from the first */
+	for (int i = 0; i < 3; i++)
+		assert_true(rows_find(&k->first, k->e[i].id) >= 0);
+	expect(&k->p, "hook_endpoint_page rest", STORE_OK);
+	assert_true(k->rest.n >= 1);
+	assert_string_equal(k->rest.id[0], k->e[2].id);
+	assert_true(rows_find(&k->rest, k->e[0].id) < 0 && rows_find(&k->rest, k->e[1].id) < 0);
 	assert_int_equal(k->got.previous_until, 4000);
 	assert_string_equal(k->got.event_types, "[\"*\"]");
 	assert_int_equal(k->got.updated_at, 3000);
