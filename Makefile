@@ -29,7 +29,7 @@
 # src/ except src/app/main.c.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yajl sqlite3 openssl libcurl nettle libpq libsecp256k1
+PKGS    := libmicrohttpd jansson yajl sqlite3 openssl libcurl nettle libpq libsecp256k1 libxml-2.0
 CSTD    := -std=c17 -D_GNU_SOURCE
 # -Wno-format-truncation: snprintf is our bounded copy and truncating is its job.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla -Wno-unused-parameter -Wno-format-truncation

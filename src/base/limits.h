@@ -99,6 +99,13 @@
 #define LIMIT_SETTINGS_MANY 8              /* tenant settings read by one statement (a create reads 6) */
 #define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
+/* Rails (rails/registry.h, rails/sepa_file.c). */
+#define LIMIT_RAIL_ROUTES 16                 /* rail names the registry routes */
+#define LIMIT_SEPA_BATCH_MS_DEFAULT 1000     /* --sepa-batch-ms: a file's collection window */
+#define LIMIT_SEPA_FILE_TXS LIMIT_WORKER_BATCH /* payments in one pain.001 file */
+#define LIMIT_BANK_REPORT_BYTES (4 * 1024 * 1024) /* an inbound report larger is refused unread */
+#define LIMIT_BANK_REPORT_DEPTH 32           /* element nesting of an inbound report */
+#define LIMIT_BANK_REPORT_ENTRIES 4096       /* payments one inbound report may name */
 /* serve --node-id: names this process's leases ("<node>/<kind>/<i>"), so a
  * restart drops its own and never another node's. */
 #define LIMIT_NODE_ID_BYTES 40
@@ -201,6 +208,10 @@ _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may ech
 _Static_assert(LIMIT_HTTP_THREADS_MAX + LIMIT_WORKERS_MAX + 8 <= LIMIT_STORE_CONNECTIONS,
 	       "every thread gets a connection");
 _Static_assert(LIMIT_WORKER_BATCH <= LIMIT_COMMIT_BATCH_MAX, "a pass's steps go to store_run_all at once");
+_Static_assert(LIMIT_SEPA_FILE_TXS >= LIMIT_WORKER_BATCH, "one pass's payouts fit one file's queue");
+_Static_assert(LIMIT_BANK_REPORT_BYTES < 0x7fffffff, "xmlReadMemory takes the length as an int");
+_Static_assert(LIMIT_BANK_REPORT_DEPTH >= 12, "a camt.054 return nests 11 deep");
+_Static_assert(LIMIT_BANK_REPORT_ENTRIES >= LIMIT_SEPA_FILE_TXS, "a report may name a whole file");
 _Static_assert(LIMIT_READY_DB_TIMEOUT_MS < LIMIT_PG_CONNECT_TIMEOUT_MS,
 	       "a readiness probe answers before a connection attempt to a silent host would end");
 _Static_assert(LIMIT_READY_WORKER_STALL_MS > LIMIT_STORE_RETRIES * LIMIT_PG_CONNECT_TIMEOUT_MS,

@@ -52,6 +52,7 @@ struct rail_result {
 			  * waits when PENDING or TRANSIENT ("" for none) */
 	char reference[80]; /* what the rail calls the payout (a transaction
 			     * hash), kept on the session; "" for none */
+	char detail[16]; /* the rail's own code when REJECTED (ISO 20022 "AC04"); "" for none */
 };
 
 /* The kinds of call, in the order of a session's life. */

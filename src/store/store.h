@@ -183,6 +183,8 @@ struct store_session {
 	 * ("hot_wallet_underfunded"); "" for null. */
 	char payout_reference[80];
 	char waiting_reason[48];
+	/* Schema 10 (SQLite) / 3 (PostgreSQL). */
+	char failure_detail[16]; /* the rail's own code (ISO reason "AC04"); "" for none */
 };
 
 struct store_exchange_rate {

@@ -1023,7 +1023,7 @@ static void drain(struct world *w)
 					sim_failf(w, "drain: decide s%d: %s", i, a.body ? a.body : "");
 				}
 				svc_answer_clear(&a);
-			} else if (!session_status_terminal(w->sess[i].last)) {
+			} else if (!sim_final(w->sess[i].last)) {
 				moving = true;
 			}
 		}
@@ -1036,7 +1036,7 @@ static void drain(struct world *w)
 		sim_audit(w);
 	}
 	for (int i = 0; i < w->nsess && !w->fail[0]; i++)
-		if (!session_status_terminal(w->sess[i].last))
+		if (!sim_final(w->sess[i].last))
 			sim_failf(w, "s%d still %s after %d calm rounds", i,
 			      session_status_name(w->sess[i].last), SIM_DRAIN_ROUNDS);
 	if (!w->fail[0])

@@ -209,6 +209,12 @@ struct sim_session *sim_sess_find(struct world *w, const char *id);
 
 /* to is from, or reached from it along the table's edges. */
 bool sim_reachable(enum session_status from, enum session_status to);
+/* Final in the sim: terminal, or settled (its one way out is a bank
+ * return, docs/RAILS.md, which the sim's rail never makes). */
+static inline bool sim_final(enum session_status s)
+{
+	return session_status_terminal(s) || s == SESSION_SETTLED;
+}
 /* Every invariant, after a step; failures through sim_failf. Updates what
  * the world knows of each session (its last status and version). */
 void sim_audit(struct world *w);

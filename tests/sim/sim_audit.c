@@ -142,7 +142,7 @@ static void audit_session(struct world *w, const struct store_session *row, stru
 		      session_status_name(m->want));
 	if (!m->moved && prev == SESSION_PENDING_APPROVAL && cur != prev)
 		sim_failf(w, "s%d left pending_approval for %s with no decision", idx, row->status);
-	if (session_status_terminal(prev) && cur != prev)
+	if (sim_final(prev) && cur != prev)
 		sim_failf(w, "s%d was %s (terminal) and is now %s", idx, session_status_name(prev),
 		      row->status);
 	else if (!sim_reachable(prev, cur))

@@ -185,6 +185,10 @@ static const char *const pg_migrations[] = {
 	"  created_at BIGINT NOT NULL, UNIQUE (chain_id, sender, nonce));"
 	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"
 	"  WHERE state <> 'mined';",
+
+	/* 3 (bank file rail, docs/RAILS.md): the rail's own code for a
+	 * failure or a return (the ISO 20022 reason, "AC04"). */
+	"ALTER TABLE sessions ADD COLUMN failure_detail TEXT NOT NULL DEFAULT '';",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof *pg_migrations))

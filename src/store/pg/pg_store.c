@@ -1260,8 +1260,8 @@ static enum store_status pg_destination_list(struct store_tx *t, const char *ten
 	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
 	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
 	" approved_by_kind, network, event_seq, fee_partner_minor, locked_rate_value,"        \
-	" locked_rate_scale, payout_reference, waiting_reason"
-#define PG_SESSION_NCOLS 42
+	" locked_rate_scale, payout_reference, waiting_reason, failure_detail"
+#define PG_SESSION_NCOLS 43
 
 static void pg_session_row(PGresult *res, int row, void *out)
 {
@@ -1309,6 +1309,7 @@ static void pg_session_row(PGresult *res, int row, void *out)
 	r->locked_rate_scale = (int)ci(res, row, i++);
 	ct(res, row, i++, r->payout_reference, sizeof r->payout_reference);
 	ct(res, row, i++, r->waiting_reason, sizeof r->waiting_reason);
+	ct(res, row, i++, r->failure_detail, sizeof r->failure_detail);
 	assert(i == PG_SESSION_NCOLS);
 }
 
@@ -1317,7 +1318,7 @@ static enum store_status pg_session_insert(struct store_tx *t, const struct stor
 	static const char sql[] =
 		"INSERT INTO sessions(" PG_SESSION_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
 		" $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
-		" $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42)"
+		" $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43)"
 		" ON CONFLICT DO NOTHING";
 	struct pg_q q = {0};
 	int i = 1;
@@ -1363,6 +1364,7 @@ static enum store_status pg_session_insert(struct store_tx *t, const struct stor
 	qi(&q, i++, r->locked_rate_scale);
 	qte(&q, i++, r->payout_reference);
 	qte(&q, i++, r->waiting_reason);
+	qte(&q, i++, r->failure_detail);
 	assert(i == PG_SESSION_NCOLS + 1);
 	return pg_insert(t, sql, &q, "session insert");
 }
@@ -1377,7 +1379,7 @@ static enum store_status pg_session_update(struct store_tx *t, const struct stor
 		" lease_until_ms = $11, attempts = $12, fill_rate_value = $13, fill_rate_scale = $14,"
 		" delivered_minor = $15, approval_id = $16, approved_by_id = $17,"
 		" approved_by_kind = $18, event_seq = $19, payout_reference = $21,"
-		" waiting_reason = $22"
+		" waiting_reason = $22, failure_detail = $23"
 		" WHERE id = $1 AND tenant_id = $2 AND version = $20";
 	struct pg_q q = {0};
 	qt(&q, 1, r->id);
@@ -1402,6 +1404,7 @@ static enum store_status pg_session_update(struct store_tx *t, const struct stor
 	qi(&q, 20, expect_version);
 	qte(&q, 21, r->payout_reference);
 	qte(&q, 22, r->waiting_reason);
+	qte(&q, 23, r->failure_detail);
 	return pg_exec1(t, sql, &q, "session update", STORE_NOT_FOUND);
 }
 

@@ -231,6 +231,10 @@ static const char *const sq_migrations[] = {
 	"  created_at INTEGER NOT NULL, UNIQUE (chain_id, sender, nonce)) STRICT;"
 	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"
 	"  WHERE state <> 'mined';",
+
+	/* 10 (bank file rail, docs/RAILS.md): the rail's own code for a
+	 * failure or a return (the ISO 20022 reason, "AC04"). */
+	"ALTER TABLE sessions ADD COLUMN failure_detail TEXT NOT NULL DEFAULT '';",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

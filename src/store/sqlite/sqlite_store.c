@@ -1006,8 +1006,8 @@ static enum store_status sq_destination_get(struct store_tx *t, const char *tena
 	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
 	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
 	" approved_by_kind, network, event_seq, fee_partner_minor, locked_rate_value,"        \
-	" locked_rate_scale, payout_reference, waiting_reason"
-#define SQ_SESSION_NCOLS 42
+	" locked_rate_scale, payout_reference, waiting_reason, failure_detail"
+#define SQ_SESSION_NCOLS 43
 
 static void sq_session_row(sqlite3_stmt *st, void *row)
 {
@@ -1055,6 +1055,7 @@ static void sq_session_row(sqlite3_stmt *st, void *row)
 	r->locked_rate_scale = (int)ci(st, i++);
 	ct(st, i++, r->payout_reference, sizeof r->payout_reference);
 	ct(st, i++, r->waiting_reason, sizeof r->waiting_reason);
+	ct(st, i++, r->failure_detail, sizeof r->failure_detail);
 	assert(i == SQ_SESSION_NCOLS);
 }
 
@@ -1104,6 +1105,7 @@ static void sq_session_bind(sqlite3_stmt *st, const struct store_session *r)
 	bi(st, i++, r->locked_rate_scale);
 	bte(st, i++, r->payout_reference);
 	bte(st, i++, r->waiting_reason);
+	bte(st, i++, r->failure_detail);
 	assert(i == SQ_SESSION_NCOLS + 1);
 }
 
@@ -1112,7 +1114,7 @@ static enum store_status sq_session_insert(struct store_tx *t, const struct stor
 	static const char sql[] =
 		"INSERT INTO sessions(" SQ_SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,"
-		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42)";
+		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43)";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -1131,13 +1133,13 @@ static enum store_status sq_session_update(struct store_tx *t, const struct stor
 		" lease_until_ms = ?28, attempts = ?29, fill_rate_value = ?30, fill_rate_scale = ?31,"
 		" delivered_minor = ?32, approval_id = ?33, approved_by_id = ?34,"
 		" approved_by_kind = ?35, event_seq = ?37, payout_reference = ?41,"
-		" waiting_reason = ?42"
-		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?43";
+		" waiting_reason = ?42, failure_detail = ?43"
+		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?44";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
 	sq_session_bind(st, r);
-	bi(st, 43, expect_version);
+	bi(st, 44, expect_version);
 	enum store_status s = sq_exec(t, st, "session update");
 	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
 		return STORE_NOT_FOUND;

@@ -1053,6 +1053,7 @@ static void test_sessions(void **state)
 	assert_string_equal(g->hold_transfer_id, w->hold_transfer_id);
 	assert_string_equal(g->network, "polygon");
 	assert_string_equal(g->failure_reason, "");
+	assert_string_equal(g->failure_detail, "");
 	assert_string_equal(g->lease_owner, "");
 	assert_int_equal(g->principal_minor, 10);
 	assert_int_equal(g->fee_total_minor, 1);
@@ -1111,6 +1112,7 @@ static void test_sessions(void **state)
 	k->moved.delivered_minor = 909;
 	k->moved.updated_at = 5000;
 	k->moved.event_seq = 2;
+	snprintf(k->moved.failure_detail, sizeof k->moved.failure_detail, "AC04");
 	k->dup = k->s[1];
 	run_ok(c->s[1], true, session_update_tx, k);
 	expect(&k->p, "session_update stale", STORE_NOT_FOUND);
@@ -1123,6 +1125,7 @@ static void test_sessions(void **state)
 	assert_string_equal(k->got.stage, "fiat_payout");
 	assert_int_equal(k->got.attempts, 3);
 	assert_int_equal(k->got.delivered_minor, 909);
+	assert_string_equal(k->got.failure_detail, "AC04"); /* written by session_update */
 	assert_int_equal(k->got.fill_rate_value, 91);
 	assert_int_equal(k->got.event_seq, 2);
 	assert_int_equal(k->got.principal_minor, 10); /* immutable columns stay */
