@@ -288,5 +288,7 @@ install: build/offramp
 	sed 's|/usr/local/bin/offramp|$(BINDIR)/offramp|' deploy/offramp.service > $(DESTDIR)$(UNITDIR)/offramp.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/offramp.service
 	install -m 0644 README.md docs/*.md docs/openapi.json $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/offramp/schemas/iso20022
+	install -m 0644 schemas/iso20022/*.xsd $(DESTDIR)$(PREFIX)/share/offramp/schemas/iso20022/
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -922,7 +922,8 @@ static bool node_id(const struct opts *o, char out[LIMIT_NODE_ID_BYTES + 1])
 }
 
 /* The schemas shipped with the binary: <exe>/../schemas/iso20022
- * (build/offramp in a checkout), unless --sepa-schema-dir says. */
+ * (build/offramp in a checkout), else <exe>/../share/offramp/schemas/iso20022
+ * (make install), unless --sepa-schema-dir says. */
 static void schema_dir_default(char *out, size_t cap)
 {
 	char exe[2048];
@@ -935,6 +936,8 @@ static void schema_dir_default(char *out, size_t cap)
 	if (slash) {
 		*slash = '\0';
 		snprintf(out, cap, "%s/../schemas/iso20022", exe);
+		if (access(out, R_OK) != 0)
+			snprintf(out, cap, "%s/../share/offramp/schemas/iso20022", exe);
 	}
 }
 
