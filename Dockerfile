@@ -12,12 +12,15 @@ FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config xxd \
       libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libssl-dev \
-      libcurl4-openssl-dev libpq-dev nettle-dev ca-certificates \
+      libcurl4-openssl-dev libpq-dev nettle-dev libsecp256k1-dev libxml2-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
 COPY src ./src
 COPY docs ./docs
+COPY schemas ./schemas
+COPY web ./web
+COPY scripts ./scripts
 COPY deploy ./deploy
 COPY README.md ./
 RUN make -j"$(nproc)" build/offramp \
@@ -26,7 +29,7 @@ RUN make -j"$(nproc)" build/offramp \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libmicrohttpd12 libjansson4 libyajl2 \
-      libsqlite3-0 libssl3 libcurl4 libnettle8 libpq5 ca-certificates \
+      libsqlite3-0 libssl3 libcurl4 libnettle8 libpq5 libsecp256k1-1 libxml2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/offramp --create-home --shell /usr/sbin/nologin offramp
 COPY --from=build /out/usr/local/ /usr/local/

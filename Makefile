@@ -7,6 +7,9 @@
 #   make unit       unit tests only (sanitised)
 #   make e2e        end-to-end tests only (sanitised binary)
 #   make faults     fault injection walk and disk-full test (build/offramp-fault)
+#   make sim        the deterministic simulator (tests/sim): SEEDS seeds from 1
+#                   (SEEDS=N), or one (SEED=n) to replay a failure; SIM_STEPS
+#                   steps each, SIM_ARGS more (-v: every step)
 #   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each,
 #                   new inputs added to the corpora (FUZZ_NAMES=money: one)
 #   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
@@ -26,7 +29,7 @@
 # src/ except src/app/main.c.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yajl sqlite3 openssl libcurl nettle libpq
+PKGS    := libmicrohttpd jansson yajl sqlite3 openssl libcurl nettle libpq libsecp256k1 libxml-2.0
 CSTD    := -std=c17 -D_GNU_SOURCE
 # -Wno-format-truncation: snprintf is our bounded copy and truncating is its job.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla -Wno-unused-parameter -Wno-format-truncation
@@ -81,7 +84,7 @@ BENCH_CFLAGS := $(CSTD) $(WARN) -O2 -g $(PKG_CFLAGS)
 
 PYTHON  ?= /usr/bin/python3
 
-.PHONY: install all run check unit unit-pg e2e e2e-pg faults deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
+.PHONY: install all run check unit unit-pg e2e e2e-pg faults sim deps clean bench bench-pg profile bench-scale fuzz fuzz-short fuzz-replay fuzz-deps
 all: build/offramp
 
 build/offramp: $(REL_OBJS)
@@ -142,6 +145,20 @@ build/offramp-fault: $(FAULT_OBJS)
 faults: build/offramp-fault build/offramp-san
 	env OFFRAMP_BIN=$(CURDIR)/build/offramp-san OFFRAMP_FAULT_BIN=$(CURDIR)/build/offramp-fault \
 		$(PYTHON) -m pytest -q tests/e2e/test_faults.py $(E2E_ARGS)
+
+# The deterministic simulator (tests/sim/README.md): the fault build's
+# objects, whose hooks (base/fault.h, clock_fake_set, uuid_fake_seed) it drives.
+SIM_SRCS := $(sort $(wildcard tests/sim/*.c))
+SIM_BIN := $(FAULT_DIR)/tests/sim
+FAULT_LIB_OBJS := $(filter-out $(FAULT_DIR)/app/main.o,$(FAULT_OBJS))
+SEEDS ?= 300
+SIM_STEPS ?= 150
+$(SIM_BIN): $(SIM_SRCS) tests/sim/sim.h $(FAULT_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(FAULT_CFLAGS) -o $@ $(SIM_SRCS) $(FAULT_LIB_OBJS) $(LIBS)
+
+sim: $(SIM_BIN)
+	$(SIM_BIN) $(if $(SEED),--seed $(SEED),--seeds $(SEEDS)) --steps $(SIM_STEPS) $(SIM_ARGS)
 
 $(SAN_DIR)/tests/%: tests/unit/%.c $(SAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -274,5 +291,7 @@ install: build/offramp
 	sed 's|/usr/local/bin/offramp|$(BINDIR)/offramp|' deploy/offramp.service > $(DESTDIR)$(UNITDIR)/offramp.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/offramp.service
 	install -m 0644 README.md docs/*.md docs/openapi.json $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/offramp/schemas/iso20022
+	install -m 0644 schemas/iso20022/*.xsd $(DESTDIR)$(PREFIX)/share/offramp/schemas/iso20022/
 
 -include $(shell find build -name '*.d' 2>/dev/null)

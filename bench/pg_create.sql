@@ -98,7 +98,8 @@ INSERT INTO sessions(id, tenant_id, account_id, client_id, destination_id, princ
   payment_reference, failure_reason, hold_transfer_id, version, created_at, updated_at,
   settled_at, next_run_ms, lease_owner, lease_until_ms, attempts, fill_rate_value,
   fill_rate_scale, delivered_minor, approval_id, approved_by_id, approved_by_kind, network,
-  event_seq, fee_partner_minor, locked_rate_value, locked_rate_scale)
+  event_seq, fee_partner_minor, locked_rate_value, locked_rate_scale, payout_reference,
+  waiting_reason)
   VALUES (:sid, :tenant, :account, :client, :destination, :principal, :s_principal_kind,
   :s_status, :s_stage, :currency, :s_principal_minor, :s_fee_network_minor,
   :s_fee_platform_minor, :s_fee_total_minor, :s_target_currency, :s_target_rail, :s_method,
@@ -106,7 +107,7 @@ INSERT INTO sessions(id, tenant_id, account_id, client_id, destination_id, princ
   :s_settled_at, :s_next_run_ms, '', :s_lease_until_ms, :s_attempts,
   :s_fill_rate_value, :s_fill_rate_scale, :s_delivered_minor, '',
   '', '', :s_network, :s_event_seq, :s_fee_partner_minor,
-  :s_locked_rate_value, :s_locked_rate_scale) ON CONFLICT DO NOTHING;
+  :s_locked_rate_value, :s_locked_rate_scale, '', '') ON CONFLICT DO NOTHING;
 SELECT pg_advisory_xact_lock(:event_lock);
 INSERT INTO events(id, tenant_id, resource_id, resource_seq, type, data, created_at)
   VALUES (:eid, :tenant, :sid, :e_resource_seq, :e_type, :e_data, :now)

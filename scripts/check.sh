@@ -40,6 +40,7 @@ result_line() {
 		"$(grep -c 'inputs' "$2")" \
 		"$(grep -Eo '[0-9]+ inputs' "$2" | awk '{s += $1} END {print s + 0}')" ;;
 	e2e | e2e-pg) grep -E '(passed|failed|error)' "$2" | tail -n 1 | sed 's/^=* *//; s/ *=*$//' ;;
+	sim) grep -E '^sim: [0-9]+ seeds' "$2" | tail -n 1 | sed -E 's/^sim: //; s/ \(from [0-9]+\)//; s/, rail:.*;/;/' ;;
 	*) echo "" ;;
 	esac
 }
@@ -54,6 +55,7 @@ failure_report() {
 		sed -n '/short test summary info/,$p' "$2" | head -n 40
 		return ;;
 	unit | unit-pg) grep -E 'FAILED|FAIL|ERROR|runtime error|AddressSanitizer|LeakSanitizer' "$2" | head -n 40 ;;
+	sim) grep -E -A 40 '^sim: FAIL|runtime error|AddressSanitizer' "$2" | head -n 45 ;;
 	*) grep -E 'error|Error|ERROR|FAILED|No such' "$2" | head -n 40 ;;
 	esac
 	echo "----"
@@ -75,6 +77,7 @@ stage build "$MAKE" --no-print-directory -j2 build/offramp-san build/offramp
 stage unit "$MAKE" --no-print-directory -j2 unit
 stage unit-pg "$MAKE" --no-print-directory unit-pg
 stage fuzz-replay "$MAKE" --no-print-directory fuzz-replay
+stage sim "$MAKE" --no-print-directory sim SEEDS=250 SIM_STEPS=100
 stage e2e "$MAKE" --no-print-directory e2e
 stage e2e-pg "$MAKE" --no-print-directory e2e-pg
 finish 0

@@ -5,7 +5,8 @@
 # arguments are installed too (make fuzz-short adds clang).
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev
-libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev nettle-dev python3 python3-pytest sqlite3 curl jq
+libssl-dev libcurl4-openssl-dev libpq-dev libxml2-dev libxml2-utils libcmocka-dev nettle-dev libsecp256k1-dev
+python3 python3-pytest sqlite3 curl jq
 postgresql postgresql-client haproxy prometheus
 python3-jsonschema xxd nodejs npm groff-base
 chromium chromium-driver python3-selenium"

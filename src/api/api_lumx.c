@@ -725,8 +725,8 @@ static const char *lumx_status(const struct store_session *s)
 		return "TRANSFERRING_FIAT";
 	if (strcmp(s->status, "settled") == 0)
 		return "SUCCESS";
-	if (strcmp(s->status, "failed") == 0)
-		return "REFUNDED";
+	if (strcmp(s->status, "failed") == 0 || strcmp(s->status, "returned") == 0)
+		return "REFUNDED"; /* returned: the bank sent it back, credited back (RAILS.md) */
 	if (strcmp(s->status, "pending_approval") == 0)
 		return "AWAITING_APPROVAL";
 	return "CANCELLED";
@@ -761,6 +761,11 @@ json_t *api_lumx_transaction_json(const struct store_session *s, json_t *ext, co
 		json_object_set_new(state, "error",
 				    json_pack("{s:s, s:s}", "code", s->failure_reason, "message",
 					      "the transaction failed and its funds were returned"));
+	} else if (strcmp(s->status, "returned") == 0) {
+		json_object_set_new(state, "error",
+				    json_pack("{s:s, s:s, s:s}", "code", s->failure_reason, "detail",
+					      s->failure_detail, "message",
+					      "the bank returned the payout; its principal was credited back"));
 	}
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", s->id, "customerId",
 			 s->client_id, "type", "OFF_RAMP", "request", request, "state", state,

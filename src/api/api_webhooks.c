@@ -75,6 +75,8 @@ int api_hook_payloads(const char *format, const struct store_session *s,
 		types[n++] = "offramp.transferring_fiat";
 	else if (strcmp(what, "settled") == 0)
 		types[n++] = "offramp.success";
+	else if (strcmp(what, "returned") == 0)
+		types[n++] = "offramp.refunded"; /* a bank return (docs/RAILS.md) */
 	else if ((failed = strcmp(what, "failed") == 0))
 		for (; n < (int)(sizeof failure / sizeof *failure); n++)
 			types[n] = failure[n].type;

@@ -95,7 +95,7 @@ json_t *api_session_json(const struct store_session *s)
 	if (s->fill_rate_value > 0)
 		fx_rate_format(&(struct fx_rate){s->fill_rate_value, s->fill_rate_scale}, rate);
 	json_t *o = json_pack(
-		"{s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:o, s:o,"
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:{s:s, s:s}, s:{s:o, s:o}, s:o, s:o,"
 		" s:o, s:s, s:s, s:s, s:o, s:s}",
 		"id", s->id,
 		"account_ref", api_ref_json("client-accounts", s->account_id),
@@ -103,6 +103,7 @@ json_t *api_session_json(const struct store_session *s)
 		"created_at", api_time_json(s->created_at, false),
 		"updated_at", api_time_json(s->updated_at, false),
 		"failure_reason", str_or_null(s->failure_reason),
+		"failure_detail", str_or_null(s->failure_detail),
 		"family", "off_ramp",
 		"family_params", "source_currency", s->currency, "target_rail", s->target_rail,
 		"fee_summary", "components", components, "total",
@@ -117,6 +118,8 @@ json_t *api_session_json(const struct store_session *s)
 			? api_money_json_code(s->target_currency, s->delivered_minor) : json_null(),
 		"etag", etag);
 	json_object_set_new(o, "subject_attribution", attribution);
+	json_object_set_new(o, "payout_reference", str_or_null(s->payout_reference));
+	json_object_set_new(o, "waiting_reason", str_or_null(s->waiting_reason));
 	json_object_set_new(
 		o, "destination",
 		json_pack("{s:s, s:o, s:o, s:o, s:s}", "method", s->method, "fiat_rail",
@@ -229,6 +232,8 @@ static void session_out(struct json_out *o, const struct store_session *s)
 	api_session_etag(s, etag);
 	json_out_raw(o, "},\"etag\":");
 	json_out_str(o, etag);
+	json_out_raw(o, ",\"failure_detail\":");
+	json_out_str_or_null(o, s->failure_detail);
 	json_out_raw(o, ",\"failure_reason\":");
 	json_out_str_or_null(o, s->failure_reason);
 	json_out_raw(o, ",\"family\":\"off_ramp\",\"family_params\":{\"source_currency\":");
@@ -252,6 +257,8 @@ static void session_out(struct json_out *o, const struct store_session *s)
 	}
 	json_out_raw(o, ",\"id\":");
 	json_out_str(o, s->id);
+	json_out_raw(o, ",\"payout_reference\":");
+	json_out_str_or_null(o, s->payout_reference);
 	json_out_raw(o, ",\"principal_amount\":");
 	money_out(o, s->currency, s->principal_minor);
 	json_out_raw(o, ",\"settled_at\":");
@@ -266,6 +273,8 @@ static void session_out(struct json_out *o, const struct store_session *s)
 	json_out_str(o, s->target_currency);
 	json_out_raw(o, ",\"updated_at\":");
 	time_out(o, s->updated_at, false);
+	json_out_raw(o, ",\"waiting_reason\":");
+	json_out_str_or_null(o, s->waiting_reason);
 	json_out_raw(o, "}");
 }
 

@@ -45,9 +45,13 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "cli/cli.h"
+#include "domain/bank.h"
 #include "domain/capability.h"
 #include "http/server.h"
+#include "rails/evm.h"
 #include "rails/rail.h"
+#include "rails/registry.h"
+#include "rails/sepa_file.h"
 #include "webhooks/hooks.h"
 #include "workers/dispatcher.h"
 #include "workers/workers.h"
@@ -84,6 +88,10 @@ struct opts {
 	const char *args[4]; /* positional arguments of set-rate */
 	int nargs;
 	long sessions, accounts; /* bulk-load */
+	struct evm_config evm;   /* --rails evm (rails/evm.h) */
+	/* --rails sepa_file (rails/sepa_file.h) */
+	const char *rail_dir, *sepa_name, *sepa_iban, *sepa_bic, *schema_dir;
+	long sepa_batch_ms;
 };
 
 #define STR_(x) #x
@@ -94,12 +102,18 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  offramp serve [--db PATH | --database-url URL] [--listen HOST:PORT]\n"
 	      "                [--rails sandbox] [--sandbox-step-ms N] [--http-threads N]\n"
+	      "                [--rails evm --evm-rpc-url URL --evm-key-file FILE\n"
+	      "                 --evm-token ASSET:NETWORK:CONTRACT... --evm-chain-id NETWORK:ID...\n"
+	      "                 --evm-confirmations N [--evm-replace-after-ms N]\n"
+	      "                 [--evm-tx-type auto|legacy|eip1559]]\n"
 	      "                [--commit-batch-max N] [--database-pool-size N]\n"
 	      "                [--workers N] [--webhook-allow-loopback] [--webhook-retry-base-ms N]\n"
 	      "                [--max-connections N] [--max-connections-per-ip N]\n"
 	      "                [--header-timeout-ms N] [--node-id ID] [--session-lease-ms N]\n"
 	      "                [--metrics-listen HOST:PORT] [--rate-limit RPS] [--rate-burst N]\n"
 	      "                [--secret-key-file FILE] [--old-secret-key-file FILE]\n"
+	      "                [--rails sepa_file --rail-dir DIR --sepa-debtor-name NAME\n"
+	      "                 --sepa-debtor-iban IBAN --sepa-debtor-bic BIC [--sepa-batch-ms N]]\n"
 	      "  offramp admin create-tenant --name NAME [--db PATH]\n"
 	      "  offramp admin create-api-key --tenant enterprises/<uuid> --capabilities a,b\n"
 	      "                [--kind user|service] [--db PATH]\n"
@@ -111,6 +125,7 @@ static void usage(FILE *f)
 	      "                [--accounts K] [--db PATH]\n"
 	      "  offramp admin query-plans [--db PATH]\n"
 	      "  offramp admin migrate-sqlite --db FILE --database-url URL\n"
+	      "  offramp admin import-bank-file FILE --rail-dir DIR\n"
 	      "  offramp admin rotate-secret-key --secret-key-file NEW --old-secret-key-file OLD\n"
 	      "                [--db PATH | --database-url URL]\n"
 	      "  offramp sessions list|get, accounts get, approvals list|approve|reject,\n"
@@ -206,6 +221,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"old-secret-key-file", required_argument, NULL, 'O'},
 		{"sessions", required_argument, NULL, 'S'},
 		{"accounts", required_argument, NULL, 'A'},
+		{"evm-rpc-url", required_argument, NULL, 0x200},
+		{"evm-key-file", required_argument, NULL, 0x201},
+		{"evm-token", required_argument, NULL, 0x202},
+		{"evm-chain-id", required_argument, NULL, 0x203},
+		{"evm-confirmations", required_argument, NULL, 0x204},
+		{"evm-replace-after-ms", required_argument, NULL, 0x205},
+		{"evm-tx-type", required_argument, NULL, 0x206},
+		{"rail-dir", required_argument, NULL, 0x100},
+		{"bank-dir", required_argument, NULL, 0x100},
+		{"sepa-debtor-name", required_argument, NULL, 0x101},
+		{"sepa-debtor-iban", required_argument, NULL, 0x102},
+		{"sepa-debtor-bic", required_argument, NULL, 0x103},
+		{"sepa-batch-ms", required_argument, NULL, 0x104},
+		{"sepa-schema-dir", required_argument, NULL, 0x105},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -216,7 +245,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->node_id = env_or("OFFRAMP_NODE_ID", NULL);
 	o->secret_key_file = env_or("OFFRAMP_SECRET_KEY_FILE", NULL);
 	o->old_secret_key_file = env_or("OFFRAMP_OLD_SECRET_KEY_FILE", NULL);
-	o->rails = "sandbox";
+	o->rails = env_or("OFFRAMP_RAILS", "sandbox");
+	o->evm.confirmations = 1;
+	o->evm.replace_after_ms = LIMIT_EVM_REPLACE_AFTER_MS_DEFAULT;
+	o->rail_dir = env_or("OFFRAMP_RAIL_DIR", NULL);
+	o->sepa_name = env_or("OFFRAMP_SEPA_DEBTOR_NAME", NULL);
+	o->sepa_iban = env_or("OFFRAMP_SEPA_DEBTOR_IBAN", NULL);
+	o->sepa_bic = env_or("OFFRAMP_SEPA_DEBTOR_BIC", NULL);
+	o->schema_dir = env_or("OFFRAMP_SEPA_SCHEMA_DIR", NULL);
+	if (!parse_long(env_or("OFFRAMP_SEPA_BATCH_MS", STR(LIMIT_SEPA_BATCH_MS_DEFAULT)), 0,
+			3600000, &o->sepa_batch_ms)) {
+		fprintf(stderr, "offramp: OFFRAMP_SEPA_BATCH_MS must be 0..3600000\n");
+		return 2;
+	}
 	o->kind = "user";
 	o->http_threads = 16;
 	o->commit_batch_max = LIMIT_COMMIT_BATCH_DEFAULT;
@@ -275,6 +316,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'K': o->secret_key_file = optarg; break;
 		case 'O': o->old_secret_key_file = optarg; break;
 		case 'r': o->rails = optarg; break;
+		case 0x100: o->rail_dir = optarg; break;
+		case 0x101: o->sepa_name = optarg; break;
+		case 0x102: o->sepa_iban = optarg; break;
+		case 0x103: o->sepa_bic = optarg; break;
+		case 0x105: o->schema_dir = optarg; break;
+		case 0x104:
+			if (!parse_long(optarg, 0, 3600000, &o->sepa_batch_ms)) {
+				fprintf(stderr, "offramp: --sepa-batch-ms must be 0..3600000\n");
+				return 2;
+			}
+			break;
 		case 's':
 			if (!parse_long(optarg, 0, 3600000, &o->sandbox_step_ms)) {
 				fprintf(stderr, "offramp: --sandbox-step-ms must be 0..3600000\n");
@@ -367,6 +419,39 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
+		case 0x200: o->evm.rpc_url = optarg; break;
+		case 0x206:
+			if (!evm_config_tx_type(&o->evm, optarg)) {
+				fprintf(stderr, "offramp: --evm-tx-type: auto, legacy or eip1559\n");
+				return 2;
+			}
+			break;
+		case 0x201: o->evm.key_file = optarg; break;
+		case 0x202:
+		case 0x203: {
+			char why[160];
+			if (!(c == 0x202 ? evm_config_token : evm_config_chain)(&o->evm, optarg, why,
+										 sizeof why)) {
+				fprintf(stderr, "offramp: %s\n", why);
+				return 2;
+			}
+			break;
+		}
+		case 0x204:
+		case 0x205: {
+			long v;
+			bool conf = c == 0x204;
+			if (!parse_long(optarg, conf ? 1 : 0, conf ? LIMIT_EVM_CONFIRMATIONS_MAX : 86400000, &v)) {
+				fprintf(stderr, "offramp: --evm-%s out of range\n",
+					conf ? "confirmations" : "replace-after-ms");
+				return 2;
+			}
+			if (conf)
+				o->evm.confirmations = (int)v;
+			else
+				o->evm.replace_after_ms = v;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
@@ -836,6 +921,141 @@ static bool node_id(const struct opts *o, char out[LIMIT_NODE_ID_BYTES + 1])
 	return true;
 }
 
+/* The schemas shipped with the binary: <exe>/../schemas/iso20022
+ * (build/offramp in a checkout), else <exe>/../share/offramp/schemas/iso20022
+ * (make install), unless --sepa-schema-dir says. */
+static void schema_dir_default(char *out, size_t cap)
+{
+	char exe[2048];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	snprintf(out, cap, "schemas/iso20022");
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash) {
+		*slash = '\0';
+		snprintf(out, cap, "%s/../schemas/iso20022", exe);
+		if (access(out, R_OK) != 0)
+			snprintf(out, cap, "%s/../share/offramp/schemas/iso20022", exe);
+	}
+}
+
+/* --rail-dir and, for serve, the debtor: the file rail's configuration. */
+static bool sepa_options(const struct opts *o, struct sepa_config *c, bool serve)
+{
+	static char schemas[2300];
+	if (o->schema_dir)
+		snprintf(schemas, sizeof schemas, "%s", o->schema_dir);
+	else
+		schema_dir_default(schemas, sizeof schemas);
+	*c = (struct sepa_config){.dir = o->rail_dir, .schema_dir = schemas,
+				  .batch_ms = o->sepa_batch_ms};
+	if (!o->rail_dir) {
+		fprintf(stderr, "offramp: the sepa_file rail needs --rail-dir DIR\n");
+		return false;
+	}
+	if (!serve)
+		return true;
+	if (!o->sepa_name || !o->sepa_iban || !o->sepa_bic) {
+		fprintf(stderr, "offramp: --rails sepa_file needs --sepa-debtor-name, "
+				"--sepa-debtor-iban and --sepa-debtor-bic\n");
+		return false;
+	}
+	/* The debtor is in every file: a bad IBAN or BIC would have the bank
+	 * refuse every one of them, so refuse to start instead. */
+	if (bank_iban_check(o->sepa_iban) != ERR_OK || bank_bic_check(o->sepa_bic) != ERR_OK ||
+	    !o->sepa_name[0] || strlen(o->sepa_name) > ISO_NAME_MAX) {
+		fprintf(stderr, "offramp: --sepa-debtor-iban, --sepa-debtor-bic or --sepa-debtor-name "
+				"is not valid\n");
+		return false;
+	}
+	snprintf(c->debtor.name, sizeof c->debtor.name, "%s", o->sepa_name);
+	snprintf(c->debtor.iban, sizeof c->debtor.iban, "%s", o->sepa_iban);
+	snprintf(c->debtor.bic, sizeof c->debtor.bic, "%s", o->sepa_bic);
+	return true;
+}
+
+/* sepa_config.on_return: a bank return, recorded by the service. */
+static enum sepa_return sepa_on_return(void *arg, const char *tenant_id, const char *session_id,
+				       const char *reason)
+{
+	enum svc_return_outcome out;
+	if (svc_session_return(arg, tenant_id, session_id, reason, &out) != ERR_OK)
+		return SEPA_RETURN_ERROR;
+	return out == SVC_RETURNED || out == SVC_RETURN_ALREADY ? SEPA_RETURN_DONE
+	       : out == SVC_RETURN_NOT_YET			 ? SEPA_RETURN_LATER
+								 : SEPA_RETURN_NONE;
+}
+
+/* The rails of serve: the sandbox for every rail name, and with sepa the
+ * file rail for the two SEPA rails (rails/registry.h). */
+/* --rails: a comma-separated list of sandbox (always there: it answers
+ * what no other rail takes), sepa_file and evm. */
+static bool rails_parse(const char *spec, bool *sepa, bool *evm)
+{
+	*sepa = *evm = false;
+	char buf[64];
+	if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
+		return false;
+	char *save = NULL;
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "sepa_file"))
+			*sepa = true;
+		else if (!strcmp(w, "evm"))
+			*evm = true;
+		else if (strcmp(w, "sandbox") != 0)
+			return false;
+	}
+	return true;
+}
+
+static struct rail *rails_new(struct service *svc, struct sepa_config *sepa)
+{
+	struct rail *reg = rail_registry_new(rail_sandbox_new(svc->store));
+	if (!reg || !sepa)
+		return reg;
+	iso_init();
+	sepa->on_return = sepa_on_return;
+	sepa->on_return_arg = svc;
+	struct rail *file = rail_sepa_file_new(sepa, svc->store, true);
+	if (!file || !rail_registry_route(reg, "sepa_credit_transfer", file)) {
+		rail_close(file);
+		rail_close(reg);
+		return NULL;
+	}
+	rail_registry_route(reg, "sepa_instant", file);
+	return reg;
+}
+
+/* admin import-bank-file FILE --rail-dir DIR: one report applied as the
+ * inbound watcher would, the file left where it is. */
+static int cmd_import_bank_file(struct service *svc, const struct opts *o)
+{
+	struct sepa_config c;
+	if (o->nargs != 1) {
+		fprintf(stderr, "offramp: import-bank-file takes one FILE\n");
+		return 2;
+	}
+	if (!sepa_options(o, &c, false))
+		return 2;
+	c.on_return = sepa_on_return;
+	c.on_return_arg = svc;
+	iso_init();
+	char why[512] = "";
+	int count = 0;
+	enum sepa_import r = sepa_import_file(&c, o->args[0], &count, why, sizeof why);
+	json_t *j = r == SEPA_IMPORTED ? json_pack("{s:s, s:i}", "status", "imported", "payments", count)
+			: json_pack("{s:s, s:s}", "status",
+				    r == SEPA_REFUSED ? "refused" : r == SEPA_LATER ? "later" : "error",
+				    "reason", why);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	json_decref(j);
+	return r == SEPA_IMPORTED ? 0 : 1;
+}
+
 /*
  * The operator's keys for webhook secrets at rest (docs/OPERATIONS.md):
  * --secret-key-file, else on SQLite "<db>.secret-key", made (0600) on
@@ -927,10 +1147,14 @@ static bool workers_alive(void *arg) { return workers_running(arg); }
 
 static int cmd_serve(struct service *svc, const struct opts *o)
 {
-	if (strcmp(o->rails, "sandbox") != 0) {
-		fprintf(stderr, "offramp: --rails: only 'sandbox' exists\n");
+	struct sepa_config sepa;
+	bool use_sepa, use_evm;
+	if (!rails_parse(o->rails, &use_sepa, &use_evm)) {
+		fprintf(stderr, "offramp: --rails: a comma-separated list of sandbox, sepa_file, evm\n");
 		return 2;
 	}
+	if (use_sepa && !sepa_options(o, &sepa, true))
+		return 2;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -938,7 +1162,21 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct rail *rail = rail_sandbox_new(svc->store);
+	struct rail *rail = rails_new(svc, use_sepa ? &sepa : NULL);
+	if (rail && use_evm) {
+		/* Crypto payouts on the configured networks go on chain; the
+		 * sandbox answers every other crypto call. */
+		char why[256];
+		struct rail *evm = evm_rail_new(&o->evm, svc->store, rail_sandbox_new(svc->store), why,
+						 sizeof why);
+		if (!evm || !rail_registry_route(rail, "crypto", evm)) {
+			if (!evm)
+				fprintf(stderr, "offramp: %s\n", why);
+			rail_close(evm);
+			rail_close(rail);
+			return 2;
+		}
+	}
 	if (!rail)
 		return 1;
 	/* Workers first: every unfinished session resumes at once. */
@@ -994,7 +1232,7 @@ static int cmd_serve(struct service *svc, const struct opts *o)
 		rail_close(rail);
 		return 1;
 	}
-	log_info("serve: ready (sandbox rails, step %ld ms)", o->sandbox_step_ms);
+	log_info("serve: ready (%s rails, step %ld ms)", o->rails, o->sandbox_step_ms);
 	if (svc->rate)
 		log_info("serve: at most %ld requests a second per API key, %ld at once", o->rate_limit,
 			 o->rate_burst);
@@ -1042,6 +1280,7 @@ int main(int argc, char **argv)
 	    strcmp(sub, "verify-ledger") != 0 && strcmp(sub, "set-rate") != 0 &&
 	    strcmp(sub, "set-fees") != 0 && strcmp(sub, "bulk-load") != 0 &&
 	    strcmp(sub, "query-plans") != 0 && strcmp(sub, "migrate-sqlite") != 0 &&
+	    strcmp(sub, "import-bank-file") != 0 &&
 	    strcmp(sub, "rotate-secret-key") != 0) {
 		fprintf(stderr, "offramp: unknown admin command '%s'\n", sub);
 		usage(stderr);
@@ -1125,6 +1364,8 @@ int main(int argc, char **argv)
 		rc = cmd_query_plans(&svc);
 	else if (strcmp(sub, "migrate-sqlite") == 0)
 		rc = cmd_migrate_sqlite(&svc, &o);
+	else if (strcmp(sub, "import-bank-file") == 0)
+		rc = cmd_import_bank_file(&svc, &o);
 	else if (strcmp(sub, "rotate-secret-key") == 0)
 		rc = cmd_rotate_secret_key(&svc);
 	else if (o.nargs) {

@@ -5,8 +5,22 @@
 
 #include <time.h>
 
+#ifdef OFFRAMP_FAULTS
+#include <stdatomic.h>
+
+/* The simulator's clock (tests/sim): 0 while the real one is in use. */
+static _Atomic uint64_t clock_fake_ms;
+
+void clock_fake_set(uint64_t ms) { atomic_store(&clock_fake_ms, ms); }
+#endif
+
 uint64_t clock_now_ms(void)
 {
+#ifdef OFFRAMP_FAULTS
+	uint64_t fake = atomic_load(&clock_fake_ms);
+	if (fake)
+		return fake;
+#endif
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;

@@ -12,6 +12,12 @@
 
 /* Current Unix time in milliseconds (CLOCK_REALTIME). */
 uint64_t clock_now_ms(void);
+#ifdef OFFRAMP_FAULTS
+/* Test build only (tests/sim): clock_now_ms answers ms from now on, until
+ * set to 0 (the real clock again). The production build has no such
+ * hook: clock_now_ms reads CLOCK_REALTIME and nothing else. */
+void clock_fake_set(uint64_t ms);
+#endif
 /* Monotonic milliseconds, for durations and timeouts only. */
 uint64_t clock_mono_ms(void);
 /* Monotonic microseconds, for durations measured finer (GET /metrics). */

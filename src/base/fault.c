@@ -19,6 +19,7 @@
 static _Atomic int64_t fault_count[FAULT_KINDS];
 static _Atomic int64_t fault_target[FAULT_KINDS];
 static _Atomic int64_t fault_fired;
+static _Atomic bool fault_suspended;
 
 static const char *const fault_names[FAULT_KINDS] = {"store", "alloc", "commit", "rail", "fsync"};
 
@@ -37,8 +38,12 @@ bool fault_kind_parse(const char *word, enum fault_kind *k)
 	return false;
 }
 
+void fault_suspend(bool on) { atomic_store(&fault_suspended, on); }
+
 bool fault_hit(enum fault_kind k)
 {
+	if (atomic_load(&fault_suspended))
+		return false;
 	int64_t n = atomic_fetch_add(&fault_count[k], 1) + 1;
 	int64_t target = atomic_load(&fault_target[k]);
 	if (target <= 0 || n != target)

@@ -36,6 +36,9 @@ bool fault_hit(enum fault_kind k);
  * previous arm. */
 void fault_arm(enum fault_kind k, int64_t n, int64_t counts_out[FAULT_KINDS],
 	       int64_t *fired_out);
+/* While suspended (tests/sim's auditor reading between steps), no point
+ * is counted and none fails; the arm stands for after. */
+void fault_suspend(bool on);
 /* "store" | "alloc" | "commit" | "rail" | "fsync" -> kind; false for another word. */
 bool fault_kind_parse(const char *word, enum fault_kind *k);
 const char *fault_kind_name(enum fault_kind k);

@@ -99,6 +99,13 @@
 #define LIMIT_SETTINGS_MANY 8              /* tenant settings read by one statement (a create reads 6) */
 #define LIMIT_WORKER_BATCH 256              /* sessions a pass leases; steps share a commit */
 #define LIMIT_WORKERS_MAX 32
+/* Rails (rails/registry.h, rails/sepa_file.c). */
+#define LIMIT_RAIL_ROUTES 16                 /* rail names the registry routes */
+#define LIMIT_SEPA_BATCH_MS_DEFAULT 1000     /* --sepa-batch-ms: a file's collection window */
+#define LIMIT_SEPA_FILE_TXS LIMIT_WORKER_BATCH /* payments in one pain.001 file */
+#define LIMIT_BANK_REPORT_BYTES (4 * 1024 * 1024) /* an inbound report larger is refused unread */
+#define LIMIT_BANK_REPORT_DEPTH 32           /* element nesting of an inbound report */
+#define LIMIT_BANK_REPORT_ENTRIES 4096       /* payments one inbound report may name */
 /* serve --node-id: names this process's leases ("<node>/<kind>/<i>"), so a
  * restart drops its own and never another node's. */
 #define LIMIT_NODE_ID_BYTES 40
@@ -136,6 +143,21 @@ _Static_assert(LIMIT_LOG_LINE_BYTES > LIMIT_LOG_MSG_BYTES + 256, "a request line
 #define LIMIT_BULK_ACCOUNTS_MAX 10000       /* client accounts they are spread over */
 #define LIMIT_BULK_BATCH 4000               /* sessions per commit: ~44,000 rows */
 #define LIMIT_BULK_SPAN_S (30 * 24 * 3600)  /* the history spans at most this */
+
+/* The EVM rail (docs/RAILS.md, "EVM rail"): a JSON-RPC node's answers are
+ * hostile input, read within these bounds. */
+#define LIMIT_EVM_RPC_BYTES (256 * 1024)   /* read at most this much of an answer */
+#define LIMIT_EVM_RPC_CONNECT_MS 2000
+#define LIMIT_EVM_RPC_TIMEOUT_MS 5000      /* one call, connect included */
+#define LIMIT_EVM_TOKENS 16                /* --evm-token options */
+#define LIMIT_EVM_CHAINS 8                 /* --evm-chain-id options */
+#define LIMIT_EVM_REPLACEMENTS 4           /* fee bumps of one stuck transaction */
+#define LIMIT_EVM_GAS_MAX 500000           /* an ERC-20 transfer takes ~52,000 */
+#define LIMIT_EVM_GAS_PRICE_MAX_WEI 1000000000000LL /* 1,000 gwei: above it, wait */
+#define LIMIT_EVM_REPLACE_AFTER_MS_DEFAULT 120000   /* a transaction unmined this long is stuck */
+#define LIMIT_EVM_CONFIRMATIONS_MAX 1000
+_Static_assert(LIMIT_EVM_RPC_CONNECT_MS < LIMIT_EVM_RPC_TIMEOUT_MS, "connect is part of the call");
+_Static_assert(LIMIT_EVM_REPLACEMENTS * 67 < 280, "STORE_CHAIN_HASHES_MAX (280) holds the replaced hashes");
 
 /* Webhook delivery (docs/WEBHOOKS.md, "Fairness and caps") */
 #define LIMIT_WEBHOOK_CONNECT_TIMEOUT_MS 5000
@@ -186,6 +208,10 @@ _Static_assert(LIMIT_BODY_BYTES < LIMIT_RESPONSE_BYTES, "a stored answer may ech
 _Static_assert(LIMIT_HTTP_THREADS_MAX + LIMIT_WORKERS_MAX + 8 <= LIMIT_STORE_CONNECTIONS,
 	       "every thread gets a connection");
 _Static_assert(LIMIT_WORKER_BATCH <= LIMIT_COMMIT_BATCH_MAX, "a pass's steps go to store_run_all at once");
+_Static_assert(LIMIT_SEPA_FILE_TXS >= LIMIT_WORKER_BATCH, "one pass's payouts fit one file's queue");
+_Static_assert(LIMIT_BANK_REPORT_BYTES < 0x7fffffff, "xmlReadMemory takes the length as an int");
+_Static_assert(LIMIT_BANK_REPORT_DEPTH >= 12, "a camt.054 return nests 11 deep");
+_Static_assert(LIMIT_BANK_REPORT_ENTRIES >= LIMIT_SEPA_FILE_TXS, "a report may name a whole file");
 _Static_assert(LIMIT_READY_DB_TIMEOUT_MS < LIMIT_PG_CONNECT_TIMEOUT_MS,
 	       "a readiness probe answers before a connection attempt to a silent host would end");
 _Static_assert(LIMIT_READY_WORKER_STALL_MS > LIMIT_STORE_RETRIES * LIMIT_PG_CONNECT_TIMEOUT_MS,

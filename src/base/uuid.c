@@ -66,11 +66,56 @@ void uuid_v7_from(uint64_t unix_ms, uint16_t counter, const uint8_t rnd[8],
 	*o = '\0';
 }
 
+#ifdef OFFRAMP_FAULTS
+static uint64_t uuid_fake_state; /* under uuid_lock; 0: RAND_bytes (the state
+				    * steps by an odd constant: it wraps to 0 only
+				    * after 2^64 ids) */
+
+void uuid_fake_seed(uint64_t seed)
+{
+	pthread_mutex_lock(&uuid_lock);
+	uuid_fake_state = seed;
+	uuid_last_ms = 0;
+	uuid_counter = 0;
+	pthread_mutex_unlock(&uuid_lock);
+}
+
+/* splitmix64 over the seeded state; false when no seed is set. */
+static bool uuid_fake8(uint8_t out[8])
+{
+	pthread_mutex_lock(&uuid_lock);
+	bool on = uuid_fake_state != 0;
+	uint64_t z = on ? (uuid_fake_state += 0x9e3779b97f4a7c15ULL) : 0;
+	pthread_mutex_unlock(&uuid_lock);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	memcpy(out, &z, 8);
+	return on;
+}
+
+bool uuid_fake_bytes(void *out, size_t len)
+{
+	uint8_t *o = out, b[8];
+	for (size_t i = 0; i < len; i += 8) {
+		if (!uuid_fake8(b))
+			return false;
+		memcpy(o + i, b, len - i < 8 ? len - i : 8);
+	}
+	return true;
+}
+#endif
+
 bool uuid_v7(char out[UUID_STR_LEN + 1])
 {
 	uint8_t rnd[8];
+#ifdef OFFRAMP_FAULTS
+	if (!uuid_fake8(rnd) && !uuid_random8(rnd))
+		return false;
+#else
 	if (!uuid_random8(rnd))
 		return false;
+#endif
 	uint64_t now = clock_now_ms();
 	pthread_mutex_lock(&uuid_lock);
 	if (now > uuid_last_ms) {

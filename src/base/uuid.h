@@ -10,6 +10,7 @@
 #define OFFRAMP_BASE_UUID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define UUID_STR_LEN 36 /* without the NUL */
@@ -24,6 +25,17 @@ void uuid_v7_from(uint64_t unix_ms, uint16_t counter, const uint8_t rnd[8],
 		  char out[UUID_STR_LEN + 1]);
 
 /* true when s is a canonical UUID (8-4-4-4-12 hex, either case). */
+#ifdef OFFRAMP_FAULTS
+/* Test build only (tests/sim): seed != 0 makes every later id's random
+ * bits a function of the seed and the ids made before (and restarts the
+ * monotonic counter), so a simulation run replays id for id; 0 goes back
+ * to RAND_bytes. */
+void uuid_fake_seed(uint64_t seed);
+/* While seeded: out gets len bytes of the same stream (crypto_random's
+ * source then, so retry jitter and key secrets replay too); false when
+ * not seeded. */
+bool uuid_fake_bytes(void *out, size_t len);
+#endif
 bool uuid_valid(const char *s);
 
 /* Lower-case a valid UUID in place. */

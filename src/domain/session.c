@@ -39,6 +39,9 @@ static const struct {
 	{SESSION_EXECUTING, SEV_STAGE_FAILED, SESSION_FAILED},
 	{SESSION_EXECUTED, SEV_RAIL_CONFIRMED, SESSION_SETTLED},
 	{SESSION_EXECUTED, SEV_STAGE_FAILED, SESSION_FAILED},
+	/* The one edge out of settled: the bank returned the transfer; the
+	 * hold stays posted and a reversal credits the principal back. */
+	{SESSION_SETTLED, SEV_BANK_RETURNED, SESSION_RETURNED},
 };
 
 const char *session_status_name(enum session_status s)

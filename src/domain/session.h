@@ -3,11 +3,12 @@
  * moves it (CONTRACT §5), as one table that code, docs and the event log
  * share.
  *
- *   pending_approval -> executing -> executed -> settled
+ *   pending_approval -> executing -> executed -> settled -> returned
  *   executing | executed -> failed
  *   pending_approval -> cancelled
  *
- * settled, failed and cancelled are terminal. Each status also says what
+ * failed, cancelled and returned are terminal; settled changes only to
+ * returned (a bank returns a paid-out transfer, CONTRACT §13). Each status also says what
  * must be true of the session's ledger hold, which verify-ledger checks.
  */
 #ifndef OFFRAMP_DOMAIN_SESSION_H
@@ -25,9 +26,10 @@ enum session_hold { HOLD_PENDING, HOLD_POSTED, HOLD_VOIDED };
 	X(SESSION_PENDING_APPROVAL, "pending_approval", false, false, HOLD_PENDING) \
 	X(SESSION_EXECUTING, "executing", false, true, HOLD_PENDING) \
 	X(SESSION_EXECUTED, "executed", false, true, HOLD_PENDING) \
-	X(SESSION_SETTLED, "settled", true, false, HOLD_POSTED) \
+	X(SESSION_SETTLED, "settled", false, false, HOLD_POSTED) \
 	X(SESSION_FAILED, "failed", true, false, HOLD_VOIDED) \
-	X(SESSION_CANCELLED, "cancelled", true, false, HOLD_VOIDED)
+	X(SESSION_CANCELLED, "cancelled", true, false, HOLD_VOIDED) \
+	X(SESSION_RETURNED, "returned", true, false, HOLD_POSTED)
 
 enum session_status {
 #define X(e, name, terminal, driven, hold) e,
@@ -43,7 +45,8 @@ enum session_status {
 	X(SEV_CANCEL, "cancel") \
 	X(SEV_PAYOUT_SUBMITTED, "payout_submitted") \
 	X(SEV_RAIL_CONFIRMED, "rail_confirmed") \
-	X(SEV_STAGE_FAILED, "stage_failed")
+	X(SEV_STAGE_FAILED, "stage_failed") \
+	X(SEV_BANK_RETURNED, "bank_returned")
 
 enum session_event {
 #define X(e, name) e,

@@ -42,11 +42,17 @@ struct rail_call {
 	enum currency currency;      /* what this call moves */
 	int64_t amount_minor;        /* in currency */
 	int attempt;                 /* 0 for the first try of this step */
+	const char *network;         /* crypto: "ethereum", "base", ... */
+	const char *destination_id;  /* the saved withdrawal destination */
 };
 
 struct rail_result {
 	enum rail_outcome outcome;
-	char reason[48]; /* stable failure_reason code when REJECTED */
+	char reason[48]; /* stable failure_reason code when REJECTED; why it
+			  * waits when PENDING or TRANSIENT ("" for none) */
+	char reference[80]; /* what the rail calls the payout (a transaction
+			     * hash), kept on the session; "" for none */
+	char detail[16]; /* the rail's own code when REJECTED (ISO 20022 "AC04"); "" for none */
 };
 
 /* The kinds of call, in the order of a session's life. */

@@ -10,7 +10,10 @@
  *     available balance;
  *  4. each session has exactly one hold of principal + fees, and the
  *     hold is pending, posted or voided as the session's status demands,
- *     exactly once.
+ *     exactly once;
+ *  5. a returned session has exactly one session_reversal transfer, of
+ *     its principal, from the tenant's payouts account back to its client
+ *     account (service/returns.c); any other session has none.
  *
  * Sizes: balances and holds are kept in memory (about 100 bytes a
  * session), each found through a hash index on its id, so the audit is
@@ -41,6 +44,14 @@ struct hold {
 	int posts, voids;
 };
 
+/* A session's session_reversal transfers (returns.c), by session id. */
+struct reversal {
+	store_id session_id;
+	store_id credit_account_id;
+	int64_t amount;
+	int n;
+};
+
 /* Open addressing over indexes into an array (slot value 0: empty, else
  * index + 1); a power-of-two size kept at most half full. */
 struct index {
@@ -56,6 +67,9 @@ struct audit {
 	struct hold *h;
 	size_t nh, caph;
 	struct index hi; /* holds, by transfer id */
+	struct reversal *r;
+	size_t nr, capr;
+	struct index ri; /* reversals, by session id */
 	unsigned *flags; /* per account index in accts */
 	store_id *accts;
 	size_t na, capa;
@@ -250,6 +264,63 @@ static struct hold *hold_add(struct audit *au, const char *transfer_id)
 	return h;
 }
 
+static bool reversal_same(const void *arr, size_t i, const char *session_id, const char *unused)
+{
+	return strcmp(((const struct reversal *)arr)[i].session_id, session_id) == 0;
+}
+
+static uint64_t reversal_key(const void *arr, size_t i)
+{
+	return hash2(((const struct reversal *)arr)[i].session_id, "");
+}
+
+/* The reversals of session_id; with add, a new empty entry when none. */
+static struct reversal *reversal_of(struct audit *au, const char *session_id, bool add)
+{
+	if (!add && !au->ri.cap)
+		return NULL;
+	if (add && (!index_reserve(&au->ri, au->nr, reversal_key, au->r) ||
+		    !grow((void **)&au->r, &au->capr, au->nr, sizeof *au->r))) {
+		au->oom = true;
+		return NULL;
+	}
+	uint32_t *slot = index_slot(&au->ri, hash2(session_id, ""), reversal_same, au->r,
+				    session_id, "");
+	if (*slot || !add)
+		return *slot ? &au->r[*slot - 1] : NULL;
+	struct reversal *x = &au->r[au->nr];
+	memset(x, 0, sizeof *x);
+	snprintf(x->session_id, sizeof x->session_id, "%s", session_id);
+	*slot = (uint32_t)++au->nr;
+	return x;
+}
+
+static void on_reversal(struct audit *au, const struct store_transfer *t)
+{
+	struct reversal *x = reversal_of(au, t->session_id, true);
+	if (!x)
+		return;
+	x->n++;
+	x->amount += t->amount_minor;
+	memcpy(x->credit_account_id, t->credit_account_id, sizeof x->credit_account_id);
+}
+
+/* (5): a returned session is reversed once, in full, to its account. */
+static void check_reversal(struct audit *au, const struct store_session *s, enum session_status st)
+{
+	const struct reversal *x = reversal_of(au, s->id, false);
+	int n = x ? x->n : 0;
+	if (st != SESSION_RETURNED) {
+		if (n)
+			problem(au, "session %s is %s but has %d reversals", s->id, s->status, n);
+		return;
+	}
+	if (n != 1 || x->amount != s->principal_minor ||
+	    strcmp(x->credit_account_id, s->account_id) != 0)
+		problem(au, "session %s is returned but its reversal is wrong (%d transfers, %lld)",
+			s->id, n, (long long)(x ? x->amount : 0));
+}
+
 static void on_transfer(void *arg, const void *row)
 {
 	struct audit *au = arg;
@@ -269,6 +340,8 @@ static void on_transfer(void *arg, const void *row)
 	enum ledger_result lr = ledger_apply(op, t->amount_minor, &dr->b, 0, &cr->b);
 	if (lr != LEDGER_OK)
 		problem(au, "transfer %s cannot be replayed (ledger result %d)", t->id, (int)lr);
+	if (op == LEDGER_OP_POSTED && t->session_id[0] && strcmp(t->kind, "session_reversal") == 0)
+		on_reversal(au, t);
 	if (op == LEDGER_OP_PENDING && t->session_id[0]) {
 		struct hold *h = hold_add(au, t->id);
 		if (!h)
@@ -319,6 +392,7 @@ static void on_session(void *arg, const void *row)
 	if (!ok)
 		problem(au, "session %s is %s but its hold was posted %d and voided %d times",
 			s->id, s->status, posts, voids);
+	check_reversal(au, s, st);
 }
 
 static enum store_status audit_tx(struct store_tx *tx, void *arg)
@@ -331,6 +405,9 @@ static enum store_status audit_tx(struct store_tx *tx, void *arg)
 		memset(au->di.slot, 0, au->di.cap * sizeof *au->di.slot);
 	if (au->hi.slot)
 		memset(au->hi.slot, 0, au->hi.cap * sizeof *au->hi.slot);
+	au->nr = 0;
+	if (au->ri.slot)
+		memset(au->ri.slot, 0, au->ri.cap * sizeof *au->ri.slot);
 	memset(rep, 0, sizeof *rep);
 	au->phase = NULL;
 	enum store_status st;
@@ -365,6 +442,8 @@ enum err svc_verify_ledger_progress(struct service *s, const struct store_progre
 		free(au.h);
 		free(au.di.slot);
 		free(au.hi.slot);
+		free(au.r);
+		free(au.ri.slot);
 		free(au.accts);
 		free(au.flags);
 		return svc_store_err(st);
@@ -399,6 +478,8 @@ enum err svc_verify_ledger_progress(struct service *s, const struct store_progre
 	free(au.h);
 	free(au.di.slot);
 	free(au.hi.slot);
+	free(au.r);
+	free(au.ri.slot);
 	free(au.accts);
 	free(au.flags);
 	return ERR_OK;

@@ -206,6 +206,7 @@ struct plan {
 	enum session_status status;
 	char stage[24];
 	char reason[48];
+	char detail[16]; /* failure_detail: the rail's own code */
 	int attempts;
 	int64_t next_run_ms;
 	bool convert;      /* fix fill_rate and the delivered amount */
@@ -297,20 +298,55 @@ static void plan_retry(struct plan *p, bool may_give_up, int64_t now)
 		p->next_run_ms = now + backoff_ms(p->attempts);
 }
 
+/* The stages, as one table: a session resting at (status, stage) makes
+ * the call `what`, and the rail's RAIL_OK moves it to (next, next_stage)
+ * with that money effect. Every other pair has no step (STEP_STUCK). A
+ * session at conversion without its rate fixes it first (STEP_CONVERT),
+ * in its own commit, so a retried payout always asks for the same
+ * amount. */
+static const struct stage_row {
+	enum session_status status;
+	const char *stage;
+	enum rail_kind what;
+	enum session_status next;
+	const char *next_stage;
+	enum money_action money;
+	enum session_event ev; /* the state table's event for status -> next */
+} stage_rows[] = {
+	{SESSION_EXECUTING, "stablecoin_transfer", RAIL_CHAIN_TRANSFER, SESSION_EXECUTING,
+	 "conversion", MONEY_NONE, SEV__COUNT /* same status */},
+	{SESSION_EXECUTING, "conversion", RAIL_PAYOUT_SUBMIT, SESSION_EXECUTED, "payout", MONEY_NONE,
+	 SEV_PAYOUT_SUBMITTED},
+	{SESSION_EXECUTED, NULL, RAIL_PAYOUT_STATUS, SESSION_SETTLED, NULL, MONEY_SETTLE,
+	 SEV_RAIL_CONFIRMED},
+};
+
+static const struct stage_row *stage_of(enum session_status status, const char *stage)
+{
+	for (size_t i = 0; i < sizeof stage_rows / sizeof *stage_rows; i++)
+		if (stage_rows[i].status == status &&
+		    (!stage_rows[i].stage || strcmp(stage_rows[i].stage, stage) == 0))
+			return &stage_rows[i];
+	return NULL;
+}
+
+static const struct stage_row *stage_by_call(enum rail_kind what)
+{
+	for (size_t i = 0; i < sizeof stage_rows / sizeof *stage_rows; i++)
+		if (stage_rows[i].what == what)
+			return &stage_rows[i];
+	return NULL;
+}
+
 /* What a session resting at status/stage asks next. */
 static int step_what(enum session_status status, const struct store_session *s)
 {
-	if (status == SESSION_EXECUTED)
-		return RAIL_PAYOUT_STATUS;
-	if (status != SESSION_EXECUTING)
+	const struct stage_row *row = stage_of(status, s->stage);
+	if (!row)
 		return STEP_STUCK;
-	if (strcmp(s->stage, "stablecoin_transfer") == 0)
-		return RAIL_CHAIN_TRANSFER;
-	if (strcmp(s->stage, "conversion") != 0)
-		return STEP_STUCK;
-	/* Fix the rate and amount first, in their own commit, so a retried
-	 * payout always asks the rail for the same amount. */
-	return s->fill_rate_value == 0 ? STEP_CONVERT : RAIL_PAYOUT_SUBMIT;
+	if (row->what == RAIL_PAYOUT_SUBMIT && s->fill_rate_value == 0)
+		return STEP_CONVERT;
+	return (int)row->what;
 }
 
 /* The call a step makes: the session's own key for its kind. */
@@ -329,6 +365,8 @@ static void step_call(struct step_arg *a)
 		.currency = money_currency(chain ? s->currency : s->target_currency),
 		.amount_minor = chain ? s->principal_minor : s->delivered_minor,
 		.attempt = s->attempts,
+		.network = s->network,
+		.destination_id = s->destination_id,
 	};
 }
 
@@ -366,6 +404,12 @@ static void step_answer(struct step_arg *a, int64_t now)
 	const struct rail_result *r = &a->result;
 	if (r->outcome == RAIL_REJECTED) {
 		plan_fail(p, r->reason);
+		snprintf(p->detail, sizeof p->detail, "%s", r->detail);
+		return;
+	}
+	if (r->outcome == RAIL_PENDING) {
+		/* Not decided yet (a bank that answers by file, confirmations,
+		 * a wallet's funds): look again a step later, no attempt spent. */
 		return;
 	}
 	if (r->outcome != RAIL_OK) {
@@ -374,18 +418,14 @@ static void step_answer(struct step_arg *a, int64_t now)
 		plan_retry(p, a->what == RAIL_CHAIN_TRANSFER, now);
 		return;
 	}
-	if (a->what == RAIL_CHAIN_TRANSFER) {
-		snprintf(p->stage, sizeof p->stage, "conversion");
-		p->attempts = 0;
-	} else if (a->what == RAIL_PAYOUT_SUBMIT) {
-		p->status = SESSION_EXECUTED;
-		snprintf(p->stage, sizeof p->stage, "payout");
-		p->attempts = 0;
-	} else {
-		p->status = SESSION_SETTLED;
-		p->money = MONEY_SETTLE;
+	const struct stage_row *row = stage_by_call((enum rail_kind)a->what);
+	p->status = row->next;
+	if (row->next_stage)
+		snprintf(p->stage, sizeof p->stage, "%s", row->next_stage);
+	p->attempts = 0;
+	p->money = row->money;
+	if (row->money == MONEY_SETTLE)
 		p->next_run_ms = 0;
-	}
 }
 
 /* Every change goes along the table: checked here, our bug if not. */
@@ -398,9 +438,11 @@ static bool step_in_table(const struct step_arg *a)
 	if (a->plan.status == status)
 		return true;
 	enum session_status next;
-	enum session_event ev = a->plan.status == SESSION_FAILED     ? SEV_STAGE_FAILED
-				: a->plan.status == SESSION_EXECUTED ? SEV_PAYOUT_SUBMITTED
-								     : SEV_RAIL_CONFIRMED;
+	const struct stage_row *row = a->what < RAIL_KINDS ? stage_by_call((enum rail_kind)a->what)
+							   : NULL;
+	enum session_event ev = a->plan.status == SESSION_FAILED ? SEV_STAGE_FAILED
+				: row			       ? row->ev
+							       : SEV__COUNT;
 	if (!session_transition(status, ev, &next) || next != a->plan.status) {
 		log_error("lifecycle: session %s: %s -> %s is not in the table", s->id, s->status,
 			  session_status_name(a->plan.status));
@@ -494,6 +536,16 @@ static bool step_next(struct step_arg *a)
 	snprintf(s->status, sizeof s->status, "%s", session_status_name(p->status));
 	snprintf(s->stage, sizeof s->stage, "%s", p->stage);
 	snprintf(s->failure_reason, sizeof s->failure_reason, "%s", p->reason);
+	if (a->asked) {
+		/* What the rail calls the payout (a transaction hash), and why
+		 * the session waits, while it does. */
+		const struct rail_result *r = &a->result;
+		if (r->reference[0])
+			snprintf(s->payout_reference, sizeof s->payout_reference, "%s", r->reference);
+		bool waits = r->outcome == RAIL_PENDING || r->outcome == RAIL_TRANSIENT;
+		snprintf(s->waiting_reason, sizeof s->waiting_reason, "%s", waits ? r->reason : "");
+	}
+	snprintf(s->failure_detail, sizeof s->failure_detail, "%s", p->detail);
 	s->attempts = p->attempts;
 	s->next_run_ms = p->next_run_ms;
 	s->lease_owner[0] = '\0';

@@ -454,6 +454,24 @@ int svc_worker_tick(struct service *s, struct rail *rail, const char *owner, int
  * leases are left to run out. */
 enum err svc_worker_recover(struct service *s, const char *node);
 
+/* ---- returns (bank file rail, service/returns.c) ------------------------- */
+
+enum svc_return_outcome {
+	SVC_RETURNED,        /* settled -> returned now, principal credited back */
+	SVC_RETURN_ALREADY,  /* returned before: nothing written */
+	SVC_RETURN_NOT_YET,  /* still executing/executed: ask again once it settles */
+	SVC_RETURN_REFUSED,  /* unknown, failed or cancelled: nothing to return */
+};
+/* A bank returned session_id's paid-out transfer with ISO reason code
+ * reason ("AC04"; borrowed): in one write transaction the session moves
+ * settled -> returned (failure_reason bank_returned, failure_detail
+ * reason), a posted session_reversal credits its principal back to the
+ * client account, and off_ramp_session.returned is emitted. Fees are
+ * kept (docs/RAILS.md). ERR_OK when *out says what happened; an error
+ * only when the store failed (nothing written). Thread-safe. */
+enum err svc_session_return(struct service *s, const char *tenant_id, const char *session_id,
+			    const char *reason, enum svc_return_outcome *out);
+
 /* ---- approvals, cancel, policies ---------------------------------------- */
 
 /* match: the If-Match on the session's version (ERR_PRECONDITION_FAILED

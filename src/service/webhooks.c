@@ -24,8 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
+#include "base/crypto.h"
 #include "base/log.h"
 
 #define HOOK_ATTEMPTS_MAX 16
@@ -645,7 +644,7 @@ static int64_t hook_wait_ms(const struct service *s, int attempts)
 	if (w > HOOK_WAIT_CAP_MS)
 		w = HOOK_WAIT_CAP_MS;
 	unsigned char r = 0;
-	RAND_bytes(&r, 1);
+	crypto_random(&r, 1);
 	return w + w * ((int)r - 128) / 640; /* ±20% */
 }
 

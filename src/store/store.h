@@ -178,6 +178,13 @@ struct store_session {
 	int64_t fee_partner_minor; /* part of fee_total_minor owed to the partner */
 	int64_t locked_rate_value; /* 0 unless a LOCKED rate fixed the conversion */
 	int locked_rate_scale;
+	/* Schema 9 (pg 2): what the rail calls the payout (an EVM rail's
+	 * transaction hash), and why a session waits rather than moves
+	 * ("hot_wallet_underfunded"); "" for null. */
+	char payout_reference[80];
+	char waiting_reason[48];
+	/* Schema 10 (SQLite) / 3 (PostgreSQL). */
+	char failure_detail[16]; /* the rail's own code (ISO reason "AC04"); "" for none */
 };
 
 struct store_exchange_rate {
@@ -295,6 +302,37 @@ struct store_payout {
 	int64_t amount_minor;
 	char outcome[16]; /* paid | rejected */
 	int calls;        /* how many times the rail was asked */
+	int64_t created_at;
+};
+
+/* The EVM rail's book (rails/evm.c): one row per payout, written with its
+ * nonce and signed transaction BEFORE the transaction is broadcast, so a
+ * crash or a lost answer re-sends these bytes (or finds them by hash) and
+ * never signs a second transfer. A replacement (same nonce, higher fee)
+ * rewrites the row, keeping the hashes it replaced. */
+#define STORE_CHAIN_RAW_MAX 1030    /* "0x" + hex of EVM_TX_MAX (512) bytes + NUL */
+#define STORE_CHAIN_HASHES_MAX 280  /* LIMIT_EVM_REPLACEMENTS (4) hashes, comma-separated */
+struct store_chain_tx {
+	char idempotency_key[80];
+	store_id tenant_id;
+	store_id session_id;
+	char network[16];
+	int64_t chain_id;
+	char sender[43];        /* "0x" + 40 hex digits */
+	int64_t nonce;
+	char contract[43];      /* the token: the transaction's to */
+	char calldata[140];     /* "0x" + hex of transfer(address,uint256) */
+	int64_t gas_limit;
+	int tx_type;            /* 0 legacy (EIP-155), 2 EIP-1559 */
+	int64_t gas_price_wei;  /* legacy: gasPrice; type 2: maxFeePerGas */
+	int64_t tip_wei;        /* type 2: maxPriorityFeePerGas; 0 for legacy */
+	char raw[STORE_CHAIN_RAW_MAX];
+	char hash[67];          /* keccak of raw: what nodes call it */
+	char prior_hashes[STORE_CHAIN_HASHES_MAX]; /* replaced ones, oldest first */
+	int replacements;
+	int64_t amount_units;   /* the transfer's token units (what it will take from the wallet) */
+	char state[12];         /* signed (never broadcast) | sent | mined (a receipt, either status) */
+	int64_t sent_at_ms;     /* last broadcast; 0 never */
 	int64_t created_at;
 };
 
@@ -475,6 +513,22 @@ struct store_ops {
 	enum store_status (*payout_insert)(struct store_tx *, const struct store_payout *);
 	enum store_status (*payout_touch)(struct store_tx *, const char *idempotency_key); /* calls + 1 */
 	enum store_status (*payout_list)(struct store_tx *, const char *tenant_id, const char *session_id, store_each_fn, void *);
+
+	/* The EVM rail's nonces and transactions (struct store_chain_tx).
+	 * chain_nonce_take: the next nonce of account ("<chain id>:<address>")
+	 * into *nonce, at least floor (what the node counts), and the one after
+	 * it reserved for the next call: atomic across nodes. */
+	enum store_status (*chain_nonce_take)(struct store_tx *, const char *account, int64_t floor, int64_t *nonce);
+	enum store_status (*chain_tx_get)(struct store_tx *, const char *idempotency_key, struct store_chain_tx *);
+	/* STORE_EXISTS for a taken key, or a (chain, sender, nonce) taken. */
+	enum store_status (*chain_tx_insert)(struct store_tx *, const struct store_chain_tx *);
+	/* Every field but the key's, tenant, session, chain, sender, nonce,
+	 * type, amount and created_at; NOT_FOUND when no row has the key. */
+	enum store_status (*chain_tx_update)(struct store_tx *, const struct store_chain_tx *);
+	/* The token units the sender's transactions of contract that are not
+	 * mined yet will take (0 when none): what the wallet's balance on
+	 * chain does not show yet. */
+	enum store_status (*chain_pending_units)(struct store_tx *, int64_t chain_id, const char *sender, const char *contract, int64_t *units);
 
 	/* A resource's extension document of a kind ("lumx"); owned text in
 	 * *body (free()); NOT_FOUND when none. */

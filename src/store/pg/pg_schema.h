@@ -167,6 +167,28 @@ static const char *const pg_migrations[] = {
 	"  status_code BIGINT NOT NULL, error TEXT NOT NULL, duration_ms BIGINT NOT NULL,"
 	"  created_at BIGINT NOT NULL);"
 	"CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts(tenant_id, endpoint_id, id);",
+
+	/* 2: the EVM rail, as SQLite's migration 9. */
+	"ALTER TABLE sessions ADD COLUMN payout_reference TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE sessions ADD COLUMN waiting_reason TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE chain_nonces("
+	"  account TEXT PRIMARY KEY, next_nonce BIGINT NOT NULL CHECK (next_nonce >= 0));"
+	"CREATE TABLE chain_txs("
+	"  idempotency_key TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL,"
+	"  network TEXT NOT NULL, chain_id BIGINT NOT NULL, sender TEXT NOT NULL,"
+	"  nonce BIGINT NOT NULL, contract TEXT NOT NULL, calldata TEXT NOT NULL,"
+	"  gas_limit BIGINT NOT NULL, gas_price_wei BIGINT NOT NULL, raw TEXT NOT NULL,"
+	"  hash TEXT NOT NULL, prior_hashes TEXT NOT NULL, replacements BIGINT NOT NULL,"
+	"  amount_units BIGINT NOT NULL CHECK (amount_units >= 0),"
+	"  tx_type BIGINT NOT NULL CHECK (tx_type IN (0, 2)), tip_wei BIGINT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('signed','sent','mined')), sent_at_ms BIGINT NOT NULL,"
+	"  created_at BIGINT NOT NULL, UNIQUE (chain_id, sender, nonce));"
+	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"
+	"  WHERE state <> 'mined';",
+
+	/* 3 (bank file rail, docs/RAILS.md): the rail's own code for a
+	 * failure or a return (the ISO 20022 reason, "AC04"). */
+	"ALTER TABLE sessions ADD COLUMN failure_detail TEXT NOT NULL DEFAULT '';",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof pg_migrations / sizeof *pg_migrations))

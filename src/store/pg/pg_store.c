@@ -1260,8 +1260,8 @@ static enum store_status pg_destination_list(struct store_tx *t, const char *ten
 	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
 	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
 	" approved_by_kind, network, event_seq, fee_partner_minor, locked_rate_value,"        \
-	" locked_rate_scale"
-#define PG_SESSION_NCOLS 40
+	" locked_rate_scale, payout_reference, waiting_reason, failure_detail"
+#define PG_SESSION_NCOLS 43
 
 static void pg_session_row(PGresult *res, int row, void *out)
 {
@@ -1307,6 +1307,9 @@ static void pg_session_row(PGresult *res, int row, void *out)
 	r->fee_partner_minor = ci(res, row, i++);
 	r->locked_rate_value = ci(res, row, i++);
 	r->locked_rate_scale = (int)ci(res, row, i++);
+	ct(res, row, i++, r->payout_reference, sizeof r->payout_reference);
+	ct(res, row, i++, r->waiting_reason, sizeof r->waiting_reason);
+	ct(res, row, i++, r->failure_detail, sizeof r->failure_detail);
 	assert(i == PG_SESSION_NCOLS);
 }
 
@@ -1315,7 +1318,7 @@ static enum store_status pg_session_insert(struct store_tx *t, const struct stor
 	static const char sql[] =
 		"INSERT INTO sessions(" PG_SESSION_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
 		" $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,"
-		" $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)"
+		" $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43)"
 		" ON CONFLICT DO NOTHING";
 	struct pg_q q = {0};
 	int i = 1;
@@ -1359,6 +1362,9 @@ static enum store_status pg_session_insert(struct store_tx *t, const struct stor
 	qi(&q, i++, r->fee_partner_minor);
 	qi(&q, i++, r->locked_rate_value);
 	qi(&q, i++, r->locked_rate_scale);
+	qte(&q, i++, r->payout_reference);
+	qte(&q, i++, r->waiting_reason);
+	qte(&q, i++, r->failure_detail);
 	assert(i == PG_SESSION_NCOLS + 1);
 	return pg_insert(t, sql, &q, "session insert");
 }
@@ -1372,7 +1378,8 @@ static enum store_status pg_session_update(struct store_tx *t, const struct stor
 		" updated_at = $7, settled_at = $8, next_run_ms = $9, lease_owner = $10,"
 		" lease_until_ms = $11, attempts = $12, fill_rate_value = $13, fill_rate_scale = $14,"
 		" delivered_minor = $15, approval_id = $16, approved_by_id = $17,"
-		" approved_by_kind = $18, event_seq = $19"
+		" approved_by_kind = $18, event_seq = $19, payout_reference = $21,"
+		" waiting_reason = $22, failure_detail = $23"
 		" WHERE id = $1 AND tenant_id = $2 AND version = $20";
 	struct pg_q q = {0};
 	qt(&q, 1, r->id);
@@ -1395,6 +1402,9 @@ static enum store_status pg_session_update(struct store_tx *t, const struct stor
 	qte(&q, 18, r->approved_by_kind);
 	qi(&q, 19, r->event_seq);
 	qi(&q, 20, expect_version);
+	qte(&q, 21, r->payout_reference);
+	qte(&q, 22, r->waiting_reason);
+	qte(&q, 23, r->failure_detail);
 	return pg_exec1(t, sql, &q, "session update", STORE_NOT_FOUND);
 }
 
@@ -2189,6 +2199,157 @@ static enum store_status pg_payout_list(struct store_tx *t, const char *tenant_i
 		       "payout list", pg_payout_row, &row, fn, arg);
 }
 
+/* ---- the EVM rail's book ------------------------------------------------ */
+
+static enum store_status pg_chain_nonce_take(struct store_tx *t, const char *account,
+					     int64_t floor, int64_t *nonce)
+{
+	/* One statement, atomic across nodes: the row lock of the upsert
+	 * orders two takes of one account. */
+	static const char sql[] =
+		"INSERT INTO chain_nonces(account, next_nonce) VALUES ($1, $2::bigint + 1)"
+		" ON CONFLICT (account) DO UPDATE"
+		" SET next_nonce = GREATEST(chain_nonces.next_nonce, $2::bigint) + 1"
+		" RETURNING next_nonce - 1";
+	struct pg_q q = {0};
+	qt(&q, 1, account);
+	qi(&q, 2, floor);
+	PGresult *res;
+	enum store_status s = pg_one(t, sql, &q, "chain nonce take", &res);
+	if (s != STORE_OK)
+		return s == STORE_NOT_FOUND ? STORE_FAIL : s;
+	*nonce = ci(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
+#define PG_CHAIN_COLS                                                                       \
+	"idempotency_key, tenant_id, session_id, network, chain_id, sender, nonce, contract,"  \
+	" calldata, gas_limit, gas_price_wei, raw, hash, prior_hashes, replacements, state,"   \
+	" sent_at_ms, created_at, amount_units, tx_type, tip_wei"
+
+static void pg_chain_row(PGresult *res, int row, struct store_chain_tx *r)
+{
+	int i = 0;
+	ct(res, row, i++, r->idempotency_key, sizeof r->idempotency_key);
+	ct(res, row, i++, r->tenant_id, sizeof r->tenant_id);
+	ct(res, row, i++, r->session_id, sizeof r->session_id);
+	ct(res, row, i++, r->network, sizeof r->network);
+	r->chain_id = ci(res, row, i++);
+	ct(res, row, i++, r->sender, sizeof r->sender);
+	r->nonce = ci(res, row, i++);
+	ct(res, row, i++, r->contract, sizeof r->contract);
+	ct(res, row, i++, r->calldata, sizeof r->calldata);
+	r->gas_limit = ci(res, row, i++);
+	r->gas_price_wei = ci(res, row, i++);
+	ct(res, row, i++, r->raw, sizeof r->raw);
+	ct(res, row, i++, r->hash, sizeof r->hash);
+	ct(res, row, i++, r->prior_hashes, sizeof r->prior_hashes);
+	r->replacements = (int)ci(res, row, i++);
+	ct(res, row, i++, r->state, sizeof r->state);
+	r->sent_at_ms = ci(res, row, i++);
+	r->created_at = ci(res, row, i++);
+	r->amount_units = ci(res, row, i++);
+	r->tx_type = (int)ci(res, row, i++);
+	r->tip_wei = ci(res, row, i++);
+}
+
+/* $1..$21 in PG_CHAIN_COLS order. */
+static void pg_chain_bind(struct pg_q *q, const struct store_chain_tx *r)
+{
+	int i = 1;
+	qt(q, i++, r->idempotency_key);
+	qt(q, i++, r->tenant_id);
+	qt(q, i++, r->session_id);
+	qt(q, i++, r->network);
+	qi(q, i++, r->chain_id);
+	qt(q, i++, r->sender);
+	qi(q, i++, r->nonce);
+	qt(q, i++, r->contract);
+	qt(q, i++, r->calldata);
+	qi(q, i++, r->gas_limit);
+	qi(q, i++, r->gas_price_wei);
+	qt(q, i++, r->raw);
+	qt(q, i++, r->hash);
+	qte(q, i++, r->prior_hashes);
+	qi(q, i++, r->replacements);
+	qt(q, i++, r->state);
+	qi(q, i++, r->sent_at_ms);
+	qi(q, i++, r->created_at);
+	qi(q, i++, r->amount_units);
+	qi(q, i++, r->tx_type);
+	qi(q, i++, r->tip_wei);
+}
+
+static enum store_status pg_chain_tx_get(struct store_tx *t, const char *key,
+					 struct store_chain_tx *r)
+{
+	static const char sql[] =
+		"SELECT " PG_CHAIN_COLS " FROM chain_txs WHERE idempotency_key = $1";
+	struct pg_q q = {0};
+	qt(&q, 1, key);
+	PGresult *res;
+	enum store_status s = pg_one(t, sql, &q, "chain tx get", &res);
+	if (s != STORE_OK)
+		return s;
+	pg_chain_row(res, 0, r);
+	PQclear(res);
+	return STORE_OK;
+}
+
+static enum store_status pg_chain_tx_insert(struct store_tx *t, const struct store_chain_tx *r)
+{
+	static const char sql[] = "INSERT INTO chain_txs(" PG_CHAIN_COLS ") VALUES ($1, $2, $3,"
+				  " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+				  " ON CONFLICT DO NOTHING";
+	struct pg_q q = {0};
+	pg_chain_bind(&q, r);
+	return pg_insert(t, sql, &q, "chain tx insert");
+}
+
+static enum store_status pg_chain_tx_update(struct store_tx *t, const struct store_chain_tx *r)
+{
+	static const char sql[] =
+		"UPDATE chain_txs SET network = $2, contract = $3, calldata = $4, gas_limit = $5,"
+		" gas_price_wei = $6, raw = $7, hash = $8, prior_hashes = $9, replacements = $10,"
+		" state = $11, sent_at_ms = $12, tip_wei = $13 WHERE idempotency_key = $1";
+	struct pg_q q = {0};
+	qt(&q, 1, r->idempotency_key);
+	qt(&q, 2, r->network);
+	qt(&q, 3, r->contract);
+	qt(&q, 4, r->calldata);
+	qi(&q, 5, r->gas_limit);
+	qi(&q, 6, r->gas_price_wei);
+	qt(&q, 7, r->raw);
+	qt(&q, 8, r->hash);
+	qte(&q, 9, r->prior_hashes);
+	qi(&q, 10, r->replacements);
+	qt(&q, 11, r->state);
+	qi(&q, 12, r->sent_at_ms);
+	qi(&q, 13, r->tip_wei);
+	return pg_exec1(t, sql, &q, "chain tx update", STORE_NOT_FOUND);
+}
+
+static enum store_status pg_chain_pending_units(struct store_tx *t, int64_t chain_id,
+						const char *sender, const char *contract,
+						int64_t *units)
+{
+	static const char sql[] =
+		"SELECT coalesce(sum(amount_units), 0)::bigint FROM chain_txs"
+		" WHERE chain_id = $1 AND sender = $2 AND contract = $3 AND state <> 'mined'";
+	struct pg_q q = {0};
+	qi(&q, 1, chain_id);
+	qt(&q, 2, sender);
+	qt(&q, 3, contract);
+	PGresult *res;
+	enum store_status s = pg_one(t, sql, &q, "chain pending units", &res);
+	if (s != STORE_OK)
+		return s == STORE_NOT_FOUND ? STORE_FAIL : s;
+	*units = ci(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
 /* ---- webhooks ------------------------------------------------------------ */
 
 #define PG_HOOK_COLS                                                                         \
@@ -2774,6 +2935,11 @@ static const struct store_ops pg_ops = {
 	.payout_insert = pg_payout_insert,
 	.payout_touch = pg_payout_touch,
 	.payout_list = pg_payout_list,
+	.chain_nonce_take = pg_chain_nonce_take,
+	.chain_tx_get = pg_chain_tx_get,
+	.chain_tx_insert = pg_chain_tx_insert,
+	.chain_tx_update = pg_chain_tx_update,
+	.chain_pending_units = pg_chain_pending_units,
 	.ext_get = pg_ext_get,
 	.ext_put = pg_ext_put,
 	.destination_list = pg_destination_list,

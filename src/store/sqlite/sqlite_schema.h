@@ -211,6 +211,30 @@ static const char *const sq_migrations[] = {
 	 * status (GET /off-ramp-sessions?account_ref=&status=) seeks its rows
 	 * rather than reading the account's sessions of every status. */
 	"CREATE INDEX sessions_by_account_status ON sessions(tenant_id, account_id, status, id);",
+
+	/* 9: the EVM rail (rails/evm.c): a session's payout reference and why
+	 * it waits; each account's next nonce; each payout's signed
+	 * transaction, written before it is broadcast. */
+	"ALTER TABLE sessions ADD COLUMN payout_reference TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE sessions ADD COLUMN waiting_reason TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE chain_nonces("
+	"  account TEXT PRIMARY KEY, next_nonce INTEGER NOT NULL CHECK (next_nonce >= 0)) STRICT;"
+	"CREATE TABLE chain_txs("
+	"  idempotency_key TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL,"
+	"  network TEXT NOT NULL, chain_id INTEGER NOT NULL, sender TEXT NOT NULL,"
+	"  nonce INTEGER NOT NULL, contract TEXT NOT NULL, calldata TEXT NOT NULL,"
+	"  gas_limit INTEGER NOT NULL, gas_price_wei INTEGER NOT NULL, raw TEXT NOT NULL,"
+	"  hash TEXT NOT NULL, prior_hashes TEXT NOT NULL, replacements INTEGER NOT NULL,"
+	"  amount_units INTEGER NOT NULL CHECK (amount_units >= 0),"
+	"  tx_type INTEGER NOT NULL CHECK (tx_type IN (0, 2)), tip_wei INTEGER NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('signed','sent','mined')), sent_at_ms INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL, UNIQUE (chain_id, sender, nonce)) STRICT;"
+	"CREATE INDEX chain_txs_pending ON chain_txs(chain_id, sender, contract)"
+	"  WHERE state <> 'mined';",
+
+	/* 10 (bank file rail, docs/RAILS.md): the rail's own code for a
+	 * failure or a return (the ISO 20022 reason, "AC04"). */
+	"ALTER TABLE sessions ADD COLUMN failure_detail TEXT NOT NULL DEFAULT '';",
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof sq_migrations / sizeof *sq_migrations))

@@ -1006,8 +1006,8 @@ static enum store_status sq_destination_get(struct store_tx *t, const char *tena
 	" updated_at, settled_at, next_run_ms, lease_owner, lease_until_ms, attempts,"        \
 	" fill_rate_value, fill_rate_scale, delivered_minor, approval_id, approved_by_id,"     \
 	" approved_by_kind, network, event_seq, fee_partner_minor, locked_rate_value,"        \
-	" locked_rate_scale"
-#define SQ_SESSION_NCOLS 40
+	" locked_rate_scale, payout_reference, waiting_reason, failure_detail"
+#define SQ_SESSION_NCOLS 43
 
 static void sq_session_row(sqlite3_stmt *st, void *row)
 {
@@ -1053,10 +1053,13 @@ static void sq_session_row(sqlite3_stmt *st, void *row)
 	r->fee_partner_minor = ci(st, i++);
 	r->locked_rate_value = ci(st, i++);
 	r->locked_rate_scale = (int)ci(st, i++);
+	ct(st, i++, r->payout_reference, sizeof r->payout_reference);
+	ct(st, i++, r->waiting_reason, sizeof r->waiting_reason);
+	ct(st, i++, r->failure_detail, sizeof r->failure_detail);
 	assert(i == SQ_SESSION_NCOLS);
 }
 
-/* Bind every column in SQ_SESSION_COLS order to ?1..?37. */
+/* Bind every column in SQ_SESSION_COLS order to ?1..?42. */
 static void sq_session_bind(sqlite3_stmt *st, const struct store_session *r)
 {
 	int i = 1;
@@ -1100,6 +1103,9 @@ static void sq_session_bind(sqlite3_stmt *st, const struct store_session *r)
 	bi(st, i++, r->fee_partner_minor);
 	bi(st, i++, r->locked_rate_value);
 	bi(st, i++, r->locked_rate_scale);
+	bte(st, i++, r->payout_reference);
+	bte(st, i++, r->waiting_reason);
+	bte(st, i++, r->failure_detail);
 	assert(i == SQ_SESSION_NCOLS + 1);
 }
 
@@ -1108,7 +1114,7 @@ static enum store_status sq_session_insert(struct store_tx *t, const struct stor
 	static const char sql[] =
 		"INSERT INTO sessions(" SQ_SESSION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,"
-		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40)";
+		" ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43)";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
@@ -1126,13 +1132,14 @@ static enum store_status sq_session_update(struct store_tx *t, const struct stor
 		" updated_at = ?24, settled_at = ?25, next_run_ms = ?26, lease_owner = ?27,"
 		" lease_until_ms = ?28, attempts = ?29, fill_rate_value = ?30, fill_rate_scale = ?31,"
 		" delivered_minor = ?32, approval_id = ?33, approved_by_id = ?34,"
-		" approved_by_kind = ?35, event_seq = ?37"
-		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?41";
+		" approved_by_kind = ?35, event_seq = ?37, payout_reference = ?41,"
+		" waiting_reason = ?42, failure_detail = ?43"
+		" WHERE id = ?1 AND tenant_id = ?2 AND version = ?44";
 	sqlite3_stmt *st = sq_stmt(t, sql);
 	if (!st)
 		return STORE_FAIL;
 	sq_session_bind(st, r);
-	bi(st, 41, expect_version);
+	bi(st, 44, expect_version);
 	enum store_status s = sq_exec(t, st, "session update");
 	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
 		return STORE_NOT_FOUND;
@@ -2031,6 +2038,153 @@ static enum store_status sq_payout_list(struct store_tx *t, const char *tenant_i
 	return sq_each(t, st, "payout list", sq_payout_row, &row, fn, arg);
 }
 
+/* ---- the EVM rail's book ------------------------------------------------ */
+
+static enum store_status sq_chain_nonce_take(struct store_tx *t, const char *account,
+					     int64_t floor, int64_t *nonce)
+{
+	/* One statement: the stored next nonce (or the node's count, if
+	 * higher) is taken and the one after it stored. */
+	static const char sql[] =
+		"INSERT INTO chain_nonces(account, next_nonce) VALUES (?1, ?2 + 1)"
+		" ON CONFLICT(account) DO UPDATE SET next_nonce = max(next_nonce, ?2) + 1"
+		" RETURNING next_nonce - 1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, account);
+	bi(st, 2, floor);
+	enum store_status s = sq_one(t, st, "chain nonce take");
+	if (s != STORE_OK)
+		return s == STORE_NOT_FOUND ? STORE_FAIL : s;
+	*nonce = ci(st, 0);
+	return sq_exec(t, st, "chain nonce take"); /* steps to the end, resets */
+}
+
+#define SQ_CHAIN_COLS                                                                       \
+	"idempotency_key, tenant_id, session_id, network, chain_id, sender, nonce, contract,"  \
+	" calldata, gas_limit, gas_price_wei, raw, hash, prior_hashes, replacements, state,"   \
+	" sent_at_ms, created_at, amount_units, tx_type, tip_wei"
+
+static void sq_chain_row(sqlite3_stmt *st, struct store_chain_tx *r)
+{
+	int i = 0;
+	ct(st, i++, r->idempotency_key, sizeof r->idempotency_key);
+	ct(st, i++, r->tenant_id, sizeof r->tenant_id);
+	ct(st, i++, r->session_id, sizeof r->session_id);
+	ct(st, i++, r->network, sizeof r->network);
+	r->chain_id = ci(st, i++);
+	ct(st, i++, r->sender, sizeof r->sender);
+	r->nonce = ci(st, i++);
+	ct(st, i++, r->contract, sizeof r->contract);
+	ct(st, i++, r->calldata, sizeof r->calldata);
+	r->gas_limit = ci(st, i++);
+	r->gas_price_wei = ci(st, i++);
+	ct(st, i++, r->raw, sizeof r->raw);
+	ct(st, i++, r->hash, sizeof r->hash);
+	ct(st, i++, r->prior_hashes, sizeof r->prior_hashes);
+	r->replacements = (int)ci(st, i++);
+	ct(st, i++, r->state, sizeof r->state);
+	r->sent_at_ms = ci(st, i++);
+	r->created_at = ci(st, i++);
+	r->amount_units = ci(st, i++);
+	r->tx_type = (int)ci(st, i++);
+	r->tip_wei = ci(st, i++);
+}
+
+/* ?1..?21 in SQ_CHAIN_COLS order. */
+static void sq_chain_bind(sqlite3_stmt *st, const struct store_chain_tx *r)
+{
+	int i = 1;
+	bt(st, i++, r->idempotency_key);
+	bt(st, i++, r->tenant_id);
+	bt(st, i++, r->session_id);
+	bt(st, i++, r->network);
+	bi(st, i++, r->chain_id);
+	bt(st, i++, r->sender);
+	bi(st, i++, r->nonce);
+	bt(st, i++, r->contract);
+	bt(st, i++, r->calldata);
+	bi(st, i++, r->gas_limit);
+	bi(st, i++, r->gas_price_wei);
+	bt(st, i++, r->raw);
+	bt(st, i++, r->hash);
+	bte(st, i++, r->prior_hashes);
+	bi(st, i++, r->replacements);
+	bt(st, i++, r->state);
+	bi(st, i++, r->sent_at_ms);
+	bi(st, i++, r->created_at);
+	bi(st, i++, r->amount_units);
+	bi(st, i++, r->tx_type);
+	bi(st, i++, r->tip_wei);
+}
+
+static enum store_status sq_chain_tx_get(struct store_tx *t, const char *key,
+					 struct store_chain_tx *r)
+{
+	static const char sql[] =
+		"SELECT " SQ_CHAIN_COLS " FROM chain_txs WHERE idempotency_key = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bt(st, 1, key);
+	enum store_status s = sq_one(t, st, "chain tx get");
+	if (s != STORE_OK)
+		return s;
+	sq_chain_row(st, r);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+static enum store_status sq_chain_tx_insert(struct store_tx *t, const struct store_chain_tx *r)
+{
+	static const char sql[] = "INSERT INTO chain_txs(" SQ_CHAIN_COLS ") VALUES (?1, ?2, ?3,"
+				  " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_chain_bind(st, r);
+	return sq_exec(t, st, "chain tx insert");
+}
+
+static enum store_status sq_chain_tx_update(struct store_tx *t, const struct store_chain_tx *r)
+{
+	static const char sql[] =
+		"UPDATE chain_txs SET network = ?4, contract = ?8, calldata = ?9, gas_limit = ?10,"
+		" gas_price_wei = ?11, raw = ?12, hash = ?13, prior_hashes = ?14,"
+		" replacements = ?15, state = ?16, sent_at_ms = ?17, tip_wei = ?21"
+		" WHERE idempotency_key = ?1";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	sq_chain_bind(st, r);
+	enum store_status s = sq_exec(t, st, "chain tx update");
+	if (s == STORE_OK && sqlite3_changes(sq_db(t)) != 1)
+		return STORE_NOT_FOUND;
+	return s;
+}
+
+static enum store_status sq_chain_pending_units(struct store_tx *t, int64_t chain_id,
+						const char *sender, const char *contract,
+						int64_t *units)
+{
+	static const char sql[] =
+		"SELECT coalesce(sum(amount_units), 0) FROM chain_txs"
+		" WHERE chain_id = ?1 AND sender = ?2 AND contract = ?3 AND state <> 'mined'";
+	sqlite3_stmt *st = sq_stmt(t, sql);
+	if (!st)
+		return STORE_FAIL;
+	bi(st, 1, chain_id);
+	bt(st, 2, sender);
+	bt(st, 3, contract);
+	enum store_status s = sq_one(t, st, "chain pending units");
+	if (s != STORE_OK)
+		return s == STORE_NOT_FOUND ? STORE_FAIL : s;
+	*units = ci(st, 0);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
 /* ---- webhooks ------------------------------------------------------------ */
 
 #define SQ_HOOK_COLS                                                                         \
@@ -2619,6 +2773,11 @@ static const struct store_ops sq_ops = {
 	.payout_insert = sq_payout_insert,
 	.payout_touch = sq_payout_touch,
 	.payout_list = sq_payout_list,
+	.chain_nonce_take = sq_chain_nonce_take,
+	.chain_tx_get = sq_chain_tx_get,
+	.chain_tx_insert = sq_chain_tx_insert,
+	.chain_tx_update = sq_chain_tx_update,
+	.chain_pending_units = sq_chain_pending_units,
 	.ext_get = sq_ext_get,
 	.ext_put = sq_ext_put,
 	.destination_list = sq_destination_list,

@@ -94,6 +94,8 @@ static void test_text_writer_matches_jansson(void **state)
 			snprintf(s.payment_reference, sizeof s.payment_reference, "%s", texts[t]);
 			snprintf(s.failure_reason, sizeof s.failure_reason, "%s",
 				 variant & 1 ? texts[t] : "");
+			snprintf(s.failure_detail, sizeof s.failure_detail, "%s",
+				 variant & 1 ? "AC04" : "");
 			if (variant & 1)
 				s.fiat_rail[0] = '\0';
 			if (variant & 2) {

@@ -32,6 +32,7 @@ static const struct {
 	{SESSION_EXECUTING, SEV_STAGE_FAILED, SESSION_FAILED},
 	{SESSION_EXECUTED, SEV_RAIL_CONFIRMED, SESSION_SETTLED},
 	{SESSION_EXECUTED, SEV_STAGE_FAILED, SESSION_FAILED},
+	{SESSION_SETTLED, SEV_BANK_RETURNED, SESSION_RETURNED},
 };
 
 /* Independent of SESSION_STATUSES: name, terminal, hold. */
@@ -44,9 +45,10 @@ static const struct {
 	{SESSION_PENDING_APPROVAL, "pending_approval", false, HOLD_PENDING},
 	{SESSION_EXECUTING, "executing", false, HOLD_PENDING},
 	{SESSION_EXECUTED, "executed", false, HOLD_PENDING},
-	{SESSION_SETTLED, "settled", true, HOLD_POSTED},
+	{SESSION_SETTLED, "settled", false, HOLD_POSTED},
 	{SESSION_FAILED, "failed", true, HOLD_VOIDED},
 	{SESSION_CANCELLED, "cancelled", true, HOLD_VOIDED},
+	{SESSION_RETURNED, "returned", true, HOLD_POSTED},
 };
 
 static const struct {
@@ -59,6 +61,7 @@ static const struct {
 	{SEV_PAYOUT_SUBMITTED, "payout_submitted"},
 	{SEV_RAIL_CONFIRMED, "rail_confirmed"},
 	{SEV_STAGE_FAILED, "stage_failed"},
+	{SEV_BANK_RETURNED, "bank_returned"},
 };
 
 static void test_every_pair(void **state)
@@ -140,7 +143,8 @@ static void test_paths(void **state)
 		int n;
 		enum session_status end;
 	} paths[] = {
-		{{SEV_APPROVE, SEV_PAYOUT_SUBMITTED, SEV_RAIL_CONFIRMED}, 3, SESSION_SETTLED},
+		{{SEV_APPROVE, SEV_PAYOUT_SUBMITTED, SEV_RAIL_CONFIRMED, SEV_BANK_RETURNED}, 4,
+		 SESSION_RETURNED},
 		{{SEV_APPROVE, SEV_STAGE_FAILED}, 2, SESSION_FAILED},
 		{{SEV_APPROVE, SEV_PAYOUT_SUBMITTED, SEV_STAGE_FAILED}, 3, SESSION_FAILED},
 		{{SEV_REJECT}, 1, SESSION_CANCELLED},
@@ -151,7 +155,9 @@ static void test_paths(void **state)
 
 		for (int k = 0; k < paths[p].n; k++) {
 			assert_false(session_status_terminal(s));
-			assert_int_equal(session_status_hold(s), HOLD_PENDING);
+			/* Pending until settled; settled (posted) only returns. */
+			assert_int_equal(session_status_hold(s),
+					 s == SESSION_SETTLED ? HOLD_POSTED : HOLD_PENDING);
 			enum session_status next;
 			assert_true(session_transition(s, paths[p].evs[k], &next));
 			s = next;
@@ -212,7 +218,8 @@ static void test_sql_lists(void **state)
 			 strlen("'executing', 'executed'"));
 	assert_string_equal(buf, "'executing', 'executed'");
 	session_status_sql_list(session_status_counts, buf, sizeof buf);
-	assert_string_equal(buf, "'pending_approval', 'executing', 'executed', 'settled'");
+	assert_string_equal(buf,
+			    "'pending_approval', 'executing', 'executed', 'settled', 'returned'");
 	assert_false(session_status_counts(SESSION_FAILED));
 	assert_false(session_status_counts(SESSION_CANCELLED));
 	assert_false(session_status_driven(SESSION_PENDING_APPROVAL));

@@ -212,6 +212,81 @@ static void test_late_answer_never_overwrites_a_terminal_state(void **state)
 	rail_close(l.inner);
 }
 
+/* A rail that answers "pending" (RAIL_PENDING) before it answers: a wallet
+ * short of funds at submit, confirmations at status. Each later call sees
+ * what the last pending answer left on the session. */
+struct pending_rail {
+	struct rail base;
+	struct fx *f;
+	int submits, statuses;
+};
+
+static void pending_chain(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	memset(out, 0, sizeof *out);
+	out->outcome = RAIL_OK;
+}
+
+static void pending_submit(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct pending_rail *p = (struct pending_rail *)r;
+	struct store_session s = get(p->f, c->session_id);
+	memset(out, 0, sizeof *out);
+	if (p->submits++ < 2) {
+		if (p->submits == 2) { /* what the first answer left */
+			assert_string_equal(s.waiting_reason, "hot_wallet_underfunded");
+			assert_string_equal(s.status, "executing");
+			assert_int_equal(s.attempts, 0); /* pending is no failure */
+		}
+		out->outcome = RAIL_PENDING;
+		snprintf(out->reason, sizeof out->reason, "hot_wallet_underfunded");
+		return;
+	}
+	out->outcome = RAIL_OK;
+	snprintf(out->reference, sizeof out->reference, "0x%064d", 7);
+}
+
+static void pending_status(struct rail *r, const struct rail_call *c, struct rail_result *out)
+{
+	struct pending_rail *p = (struct pending_rail *)r;
+	struct store_session s = get(p->f, c->session_id);
+	assert_string_equal(s.status, "executed");
+	assert_int_equal(strlen(s.payout_reference), 66); /* kept from the submit */
+	assert_int_equal(s.attempts, 0);
+	if (p->statuses > 0)
+		assert_string_equal(s.waiting_reason, "awaiting_confirmations");
+	else
+		assert_string_equal(s.waiting_reason, ""); /* cleared by the submit's OK */
+	memset(out, 0, sizeof *out);
+	out->outcome = p->statuses++ < 3 ? RAIL_PENDING : RAIL_OK;
+	if (out->outcome == RAIL_PENDING)
+		snprintf(out->reason, sizeof out->reason, "awaiting_confirmations");
+}
+
+static const struct rail_ops pending_ops = {
+	.name = "pending",
+	.chain_transfer = pending_chain,
+	.payout_submit = pending_submit,
+	.payout_status = pending_status,
+	.close = late_close,
+};
+
+static void test_pending_answers_wait_without_failing(void **state)
+{
+	struct fx *f = *state;
+	struct pending_rail p = {.base = {&pending_ops}, .f = f};
+	char id[UUID_STR_LEN + 1];
+	create(f, 50000000, id);
+	run(f, &p.base);
+	struct store_session s = get(f, id);
+	assert_string_equal(s.status, "settled");
+	assert_string_equal(s.failure_reason, "");
+	assert_string_equal(s.waiting_reason, "");
+	assert_int_equal(strlen(s.payout_reference), 66);
+	assert_int_equal(p.submits, 3);
+	assert_int_equal(p.statuses, 4);
+}
+
 static void test_rail_keys_are_stable_across_repeats(void **state)
 {
 	/* A payout submitted twice (as after a crash) is one payout. */
@@ -573,11 +648,81 @@ static void test_a_restart_releases_only_its_own_leases(void **state)
 	assert_int_equal(l.n, 1);
 }
 
+/* A bank return (service/returns.c): only a settled session returns, once;
+ * its principal comes back, its fees stay, verify-ledger holds, and an
+ * extra reversal is a problem verify-ledger names. */
+static enum store_status extra_reversal_tx(struct store_tx *tx, void *arg)
+{
+	const struct store_session *s = arg;
+	struct store_account client, payouts;
+	enum store_status st = STORE_CALL(tx, account_get, s->tenant_id, s->account_id, &client);
+	if (st == STORE_OK)
+		st = svc_system_account(tx, s->tenant_id, "payouts", &payouts);
+	char id[UUID_STR_LEN + 1];
+	enum ledger_result lr;
+	if (st == STORE_OK)
+		st = svc_ledger_move(tx, LEDGER_OP_POSTED, &payouts, &client, CUR_USDC, 1, NULL, s->id,
+				     "session_reversal", svc_now(), id, &lr);
+	return st;
+}
+
+/* fx_teardown without its ledger check: the test below breaks the ledger
+ * on purpose, after checking it whole, to see verify-ledger notice. */
+static int fx_teardown_tampered(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->store);
+	scratch_db_remove(f->path);
+	free(f->canon);
+	free(f);
+	return 0;
+}
+
+static void test_a_bank_return_reverses_the_principal_once(void **state)
+{
+	struct fx *f = *state;
+	struct rail *rail = rail_sandbox_new(f->store);
+	char settled[UUID_STR_LEN + 1], failed[UUID_STR_LEN + 1], pending[UUID_STR_LEN + 1];
+	create(f, 250000000, settled);
+	create(f, 10050000, failed); /* .05: fails at the chain transfer */
+	run(f, rail);
+	int64_t before = available(f);
+	enum svc_return_outcome out;
+	assert_int_equal(svc_session_return(&f->svc, f->auth.tenant_id, failed, "AC04", &out), ERR_OK);
+	assert_int_equal(out, SVC_RETURN_REFUSED);
+	assert_int_equal(svc_session_return(&f->svc, f->auth.tenant_id, settled, "AC04", &out), ERR_OK);
+	assert_int_equal(out, SVC_RETURNED);
+	struct store_session s = get(f, settled);
+	assert_string_equal(s.status, "returned");
+	assert_string_equal(s.failure_reason, "bank_returned");
+	assert_string_equal(s.failure_detail, "AC04");
+	assert_int_equal(available(f), before + s.principal_minor); /* fees kept */
+	assert_int_equal(svc_session_return(&f->svc, f->auth.tenant_id, settled, "MD07", &out), ERR_OK);
+	assert_int_equal(out, SVC_RETURN_ALREADY);
+	assert_string_equal(get(f, settled).failure_detail, "AC04");
+	assert_int_equal(available(f), before + s.principal_minor);
+	struct svc_ledger_report rep;
+	assert_int_equal(svc_verify_ledger(&f->svc, &rep), ERR_OK);
+	assert_true(rep.ok);
+	/* Still in flight: not yet (the report is read again later). */
+	create(f, 10000000, pending);
+	assert_int_equal(svc_session_return(&f->svc, f->auth.tenant_id, pending, "AC04", &out), ERR_OK);
+	assert_int_equal(out, SVC_RETURN_NOT_YET);
+	run(f, rail);
+	/* A second reversal of the returned session is what verify-ledger finds. */
+	assert_int_equal(store_run(f->store, true, extra_reversal_tx, &s), STORE_OK);
+	assert_int_equal(svc_verify_ledger(&f->svc, &rep), ERR_OK);
+	assert_false(rep.ok);
+	assert_non_null(strstr(rep.first_problem, "reversal"));
+	rail_close(rail);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_outcomes_by_cents, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_late_answer_never_overwrites_a_terminal_state, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_answers_wait_without_failing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rail_keys_are_stable_across_repeats, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_self_transfer_is_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_writes_the_row_once, fx_setup, fx_teardown),
@@ -587,6 +732,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_steps_render_their_events_outside_the_committer, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_pass_with_nothing_due_writes_nothing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_a_restart_releases_only_its_own_leases, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_a_bank_return_reverses_the_principal_once, fx_setup,
+						fx_teardown_tampered),
 	};
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }

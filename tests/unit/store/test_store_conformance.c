@@ -51,7 +51,7 @@
 
 /* Every op of struct store_ops (with its name) has a test below: adding
  * one changes this count, and the suite must say how the new op behaves. */
-_Static_assert(sizeof(struct store_ops) == 85 * sizeof(void *),
+_Static_assert(sizeof(struct store_ops) == 90 * sizeof(void *),
 	       "a new store op needs a conformance test (then update this count)");
 
 /* ---- backends ----------------------------------------------------------- */
@@ -1053,6 +1053,7 @@ static void test_sessions(void **state)
 	assert_string_equal(g->hold_transfer_id, w->hold_transfer_id);
 	assert_string_equal(g->network, "polygon");
 	assert_string_equal(g->failure_reason, "");
+	assert_string_equal(g->failure_detail, "");
 	assert_string_equal(g->lease_owner, "");
 	assert_int_equal(g->principal_minor, 10);
 	assert_int_equal(g->fee_total_minor, 1);
@@ -1111,6 +1112,7 @@ static void test_sessions(void **state)
 	k->moved.delivered_minor = 909;
 	k->moved.updated_at = 5000;
 	k->moved.event_seq = 2;
+	snprintf(k->moved.failure_detail, sizeof k->moved.failure_detail, "AC04");
 	k->dup = k->s[1];
 	run_ok(c->s[1], true, session_update_tx, k);
 	expect(&k->p, "session_update stale", STORE_NOT_FOUND);
@@ -1123,6 +1125,7 @@ static void test_sessions(void **state)
 	assert_string_equal(k->got.stage, "fiat_payout");
 	assert_int_equal(k->got.attempts, 3);
 	assert_int_equal(k->got.delivered_minor, 909);
+	assert_string_equal(k->got.failure_detail, "AC04"); /* written by session_update */
 	assert_int_equal(k->got.fill_rate_value, 91);
 	assert_int_equal(k->got.event_seq, 2);
 	assert_int_equal(k->got.principal_minor, 10); /* immutable columns stay */
@@ -1640,6 +1643,206 @@ static void test_payouts(void **state)
 	assert_string_equal(k->one.id[0], k->p2.session_id);
 	assert_string_equal(k->one.text[0], "rejected");
 	free(k);
+}
+
+/* ---- the EVM rail's book ------------------------------------------------------- */
+
+#define CHAIN_ACCOUNT "1337:0x1563915e194d8cfba1943570603f7606a3115508"
+
+struct chain_case {
+	struct store_chain_tx t1, t2, t3, got, got2, none;
+	int64_t nonce[4];
+	int64_t pending[3]; /* both in flight; another contract; after t1 is mined */
+	struct cf_steps p;
+};
+
+static void chain_row(struct store_chain_tx *t, const char *hash_digit, int64_t nonce)
+{
+	memset(t, 0, sizeof *t);
+	store_id sid;
+	new_id(sid);
+	memcpy(t->session_id, sid, sizeof t->session_id);
+	new_id(t->tenant_id);
+	snprintf(t->idempotency_key, sizeof t->idempotency_key, "%s:payout", sid);
+	snprintf(t->network, sizeof t->network, "ethereum");
+	t->chain_id = 1337;
+	snprintf(t->sender, sizeof t->sender, "0x1563915e194d8cfba1943570603f7606a3115508");
+	t->nonce = nonce;
+	snprintf(t->contract, sizeof t->contract, "0xae519fc2ba8e6ffe6473195c092bf1bae986ff90");
+	snprintf(t->calldata, sizeof t->calldata, "0xa9059cbb%0128d", 7);
+	t->gas_limit = 62000;
+	t->gas_price_wei = 2000000000;
+	t->amount_units = 1000 + nonce;
+	t->tx_type = 2;
+	t->tip_wei = 1000000000;
+	snprintf(t->raw, sizeof t->raw, "0xf8a9%01020d", 1); /* a long raw: near the cap */
+	t->hash[0] = '0';
+	t->hash[1] = 'x';
+	for (int i = 0; i < 64; i++)
+		t->hash[2 + i] = hash_digit[0];
+	snprintf(t->state, sizeof t->state, "signed");
+	t->created_at = 1000;
+}
+
+static enum store_status chain_write_tx(struct store_tx *tx, void *arg)
+{
+	struct chain_case *k = arg;
+	k->p.n = 0;
+	rec(&k->p, "nonce floor 5", STORE_CALL(tx, chain_nonce_take, CHAIN_ACCOUNT, 5, &k->nonce[0]));
+	rec(&k->p, "nonce floor 0", STORE_CALL(tx, chain_nonce_take, CHAIN_ACCOUNT, 0, &k->nonce[1]));
+	rec(&k->p, "nonce floor 10", STORE_CALL(tx, chain_nonce_take, CHAIN_ACCOUNT, 10, &k->nonce[2]));
+	rec(&k->p, "insert 1", STORE_CALL(tx, chain_tx_insert, &k->t1));
+	rec(&k->p, "insert dup key", STORE_CALL(tx, chain_tx_insert, &k->t1));
+	rec(&k->p, "insert dup nonce", STORE_CALL(tx, chain_tx_insert, &k->t2));
+	rec(&k->p, "insert 3", STORE_CALL(tx, chain_tx_insert, &k->t3));
+	return STORE_OK;
+}
+
+static enum store_status chain_read_tx(struct store_tx *tx, void *arg)
+{
+	struct chain_case *k = arg;
+	k->p.n = 0;
+	rec(&k->p, "get", STORE_CALL(tx, chain_tx_get, k->t1.idempotency_key, &k->got));
+	rec(&k->p, "get missing", STORE_CALL(tx, chain_tx_get, "no-such-key", &k->none));
+	rec(&k->p, "get 3", STORE_CALL(tx, chain_tx_get, k->t3.idempotency_key, &k->got2));
+	rec(&k->p, "pending", STORE_CALL(tx, chain_pending_units, 1337, k->t1.sender, k->t1.contract,
+					 &k->pending[0]));
+	rec(&k->p, "pending other", STORE_CALL(tx, chain_pending_units, 1337, k->t1.sender,
+					       "0x0000000000000000000000000000000000000001",
+					       &k->pending[1]));
+	return STORE_OK;
+}
+
+static enum store_status chain_mined_tx(struct store_tx *tx, void *arg)
+{
+	struct chain_case *k = arg;
+	k->p.n = 0;
+	struct store_chain_tx m = k->got; /* t1 as updated */
+	snprintf(m.state, sizeof m.state, "mined");
+	rec(&k->p, "update mined", STORE_CALL(tx, chain_tx_update, &m));
+	rec(&k->p, "pending after", STORE_CALL(tx, chain_pending_units, 1337, m.sender, m.contract,
+					       &k->pending[2]));
+	return STORE_OK;
+}
+
+static enum store_status chain_update_tx(struct store_tx *tx, void *arg)
+{
+	struct chain_case *k = arg;
+	k->p.n = 0;
+	/* A replacement: new fee, raw and hash, the old hash kept, sent. */
+	struct store_chain_tx next = k->t1;
+	next.gas_price_wei = 2500000001;
+	next.tip_wei = 1250000001;
+	next.tx_type = 0; /* not an updated column: stays */
+	memset(next.hash + 2, 'b', 64);
+	snprintf(next.raw, sizeof next.raw, "0xf86b");
+	snprintf(next.prior_hashes, sizeof next.prior_hashes, "%s", k->t1.hash);
+	next.replacements = 1;
+	snprintf(next.state, sizeof next.state, "sent");
+	next.sent_at_ms = 123456;
+	next.nonce = 99;          /* not an updated column: stays */
+	next.created_at = 5;      /* nor this */
+	rec(&k->p, "update", STORE_CALL(tx, chain_tx_update, &next));
+	rec(&k->p, "update missing", STORE_CALL(tx, chain_tx_update, &k->none));
+	rec(&k->p, "nonce other node", STORE_CALL(tx, chain_nonce_take, CHAIN_ACCOUNT, 0, &k->nonce[3]));
+	return STORE_OK;
+}
+
+static void test_chain_txs(void **state)
+{
+	struct cf *c = *state;
+	struct chain_case *k = calloc(1, sizeof *k);
+	chain_row(&k->t1, "a", 10);
+	chain_row(&k->t2, "c", 10); /* another session, the same nonce */
+	chain_row(&k->t3, "d", 11);
+	memset(&k->none, 0, sizeof k->none);
+	snprintf(k->none.idempotency_key, sizeof k->none.idempotency_key, "no-such-key");
+	snprintf(k->none.network, sizeof k->none.network, "x");
+	run_ok(c->s[0], true, chain_write_tx, k);
+	expect(&k->p, "nonce floor 5", STORE_OK);
+	expect(&k->p, "nonce floor 0", STORE_OK);
+	expect(&k->p, "nonce floor 10", STORE_OK);
+	assert_int_equal(k->nonce[0], 5);  /* first take: the node's count */
+	assert_int_equal(k->nonce[1], 6);  /* then ours, past a lower count */
+	assert_int_equal(k->nonce[2], 10); /* a higher count wins (sent elsewhere) */
+	expect(&k->p, "insert 1", STORE_OK);
+	expect(&k->p, "insert dup key", STORE_EXISTS);
+	expect(&k->p, "insert dup nonce", STORE_EXISTS);
+	expect(&k->p, "insert 3", STORE_OK);
+	run_ok(c->s[1], false, chain_read_tx, k);
+	expect(&k->p, "get", STORE_OK);
+	expect(&k->p, "get missing", STORE_NOT_FOUND);
+	expect(&k->p, "get 3", STORE_OK);
+	assert_memory_equal(&k->got, &k->t1, sizeof k->got); /* every field, byte for byte */
+	assert_int_equal(k->got2.nonce, 11);
+	expect(&k->p, "pending", STORE_OK);
+	assert_int_equal(k->pending[0], 1010 + 1011); /* t1 and t3, both signed */
+	expect(&k->p, "pending other", STORE_OK);
+	assert_int_equal(k->pending[1], 0);
+	run_ok(c->s[1], true, chain_update_tx, k);
+	expect(&k->p, "update", STORE_OK);
+	expect(&k->p, "update missing", STORE_NOT_FOUND);
+	expect(&k->p, "nonce other node", STORE_OK);
+	assert_int_equal(k->nonce[3], 11); /* the other node continues the sequence */
+	run_ok(c->s[0], false, chain_read_tx, k);
+	assert_int_equal(k->got.gas_price_wei, 2500000001);
+	assert_string_equal(k->got.state, "sent");
+	assert_string_equal(k->got.prior_hashes, k->t1.hash);
+	assert_int_equal(k->got.replacements, 1);
+	assert_int_equal(k->got.sent_at_ms, 123456);
+	assert_string_equal(k->got.raw, "0xf86b");
+	assert_int_equal(k->got.hash[2], 'b');
+	assert_int_equal(k->got.nonce, 10);
+	assert_int_equal(k->got.created_at, 1000);
+	assert_int_equal(k->got.amount_units, 1010);
+	assert_int_equal(k->got.tip_wei, 1250000001);
+	assert_int_equal(k->got.tx_type, 2);
+	assert_int_equal(k->pending[0], 1010 + 1011); /* sent is still in flight */
+	run_ok(c->s[1], true, chain_mined_tx, k);
+	expect(&k->p, "update mined", STORE_OK);
+	expect(&k->p, "pending after", STORE_OK);
+	assert_int_equal(k->pending[2], 1011); /* mined: the chain's balance shows it */
+	free(k);
+}
+
+/* Two nodes taking nonces of one account at once never take one twice. */
+#define NONCE_RACE_N 25
+struct nonce_race {
+	struct store *s;
+	int64_t got[NONCE_RACE_N];
+	enum store_status st[NONCE_RACE_N];
+};
+
+static enum store_status nonce_take_tx(struct store_tx *tx, void *arg)
+{
+	return STORE_CALL(tx, chain_nonce_take, CHAIN_ACCOUNT, 0, (int64_t *)arg);
+}
+
+static void *nonce_racer(void *arg)
+{
+	struct nonce_race *r = arg;
+	for (int i = 0; i < NONCE_RACE_N; i++)
+		r->st[i] = store_run(r->s, true, nonce_take_tx, &r->got[i]);
+	return NULL;
+}
+
+static void test_chain_nonce_race(void **state)
+{
+	struct cf *c = *state;
+	struct nonce_race r[2] = {{.s = c->s[0]}, {.s = c->s[1]}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, nonce_racer, &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	bool seen[2 * NONCE_RACE_N] = {false};
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < NONCE_RACE_N; j++) {
+			assert_int_equal(r[i].st[j], STORE_OK);
+			assert_true(r[i].got[j] >= 0 && r[i].got[j] < 2 * NONCE_RACE_N);
+			assert_false(seen[r[i].got[j]]);
+			seen[r[i].got[j]] = true;
+		}
 }
 
 /* ---- exchange rates and partner fees ------------------------------------------- */
@@ -3486,6 +3689,8 @@ int main(void)
 		T(test_approvals_policies_settings),
 		T(test_event_paging),
 		T(test_payouts),
+		T(test_chain_txs),
+		T(test_chain_nonce_race),
 		T(test_rates_and_fees),
 		T(test_webhooks),
 		T(test_idempotency_records),
