@@ -11,7 +11,7 @@
 #                   (SEEDS=N), or one (SEED=n) to replay a failure; SIM_STEPS
 #                   steps each, SIM_ARGS more (-v: every step)
 #   make fuzz       libFuzzer on every fuzz/ target (clang), FUZZ_SECONDS each,
-#                   new inputs added to the corpora
+#                   new inputs added to the corpora (FUZZ_NAMES=money: one)
 #   make fuzz-short the long-test run: every target FUZZ_SHORT_SECONDS (30),
 #                   new inputs kept out of the tree; fails on any finding
 #   make bench      benchmarks (bench/), printing figures and drawing plots
@@ -168,6 +168,9 @@ $(SAN_DIR)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/driver.c $(SAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(SAN_CFLAGS) -o $@ $< fuzz/driver.c $(SAN_LIB_OBJS) $(LIBS)
 
+# Targets may share a header (fuzz/api_harness.h).
+$(FUZZ_REPLAY) $(FUZZ_BINS): $(wildcard fuzz/*.h)
+
 fuzz-replay: $(FUZZ_REPLAY)
 	@for n in $(FUZZ_NAMES); do $(SAN_DIR)/fuzz/fuzz_$$n fuzz/corpus/$$n || exit 1; done
 
@@ -193,7 +196,7 @@ fuzz: $(FUZZ_BINS)
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	@for n in $(FUZZ_NAMES); do \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		$(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$n- fuzz/corpus/$$n || exit 1; \
 	done
 

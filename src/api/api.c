@@ -600,8 +600,8 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 	if (!rt) {
 		api_fail(&c, path_known ? ERR_METHOD_NOT_ALLOWED : ERR_ROUTE_NOT_FOUND, NULL);
 	} else if (api_prepare(&c, rt)) {
-		if (!id_ok)
-			api_fail(&c, ERR_NOT_FOUND, NULL);
+		if (!id_ok) /* a 404 is kept under the key (CONTRACT §7) */
+			api_reject(&c, ERR_NOT_FOUND, NULL);
 		else
 			rt->handler(&c);
 	}

@@ -200,7 +200,7 @@ bool api_query_ok(struct api_call *c, const char *const *allowed);
 const char *api_query(const struct api_call *c, const char *key);
 /* "1".."100" as a page size, 0 for anything else. */
 int api_page_size(const char *v);
-/* Opaque page tokens: base64url of "<tag>:<value>". */
+/* Opaque page tokens: base64url of "<tag>:<value>" (cut to 63 bytes). */
 void api_token_make(const char *tag, const char *value, char out[96]);
 bool api_token_read(const char *tok, const char *tag, char *value, size_t size);
 /* Answer {"items", "next_page_token"}; the token carries cursor_key of

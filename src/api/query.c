@@ -17,6 +17,12 @@ void api_token_make(const char *tag, const char *value, char out[96])
 {
 	char raw[64];
 	int n = snprintf(raw, sizeof raw, "%s:%s", tag, value);
+	/* snprintf answers the untruncated length: encode only what raw holds
+	 * (cursors are ids, far shorter; fuzz_codec makes longer ones). */
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof raw)
+		n = (int)sizeof raw - 1;
 	crypto_base64url((const uint8_t *)raw, (size_t)n, out);
 }
 

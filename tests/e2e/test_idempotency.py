@@ -171,6 +171,15 @@ def test_400_and_404_are_kept_and_replayed(server):
     assert_error(fixed, 409, "idempotency_key_reused")
     assert t.session_ids() == []
 
+    # a path id that is no UUID names nothing: a processed 404, kept too (fuzz_sessions_api)
+    k = f"no-uuid-{uuid.uuid4()}"
+    first = post(t, None, k, path="/off-ramp-sessions/not-a-uuid/cancel")
+    assert_error(first, 404, "not_found")
+    again = post(t, None, k, path="/off-ramp-sessions/not-a-uuid/cancel")
+    assert again.status == 404 and cached(again) and again.raw == first.raw, describe(again)
+    assert_error(post(t, {"reason": "x"}, k, path="/off-ramp-sessions/not-a-uuid/cancel"), 409,
+                 "idempotency_key_reused")
+
 
 def test_401_and_403_are_not_kept(server):
     t = server.new_tenant()
