@@ -45,7 +45,8 @@ struct svc_hook_payload {
 struct store_event;
 /* Renders an event's payloads for an endpoint format ("standard" or
  * "lumx"): 0..SVC_HOOK_PAYLOADS_MAX of them. ext is the session's Lumx
- * document or NULL. Set by the api layer; pure. */
+ * document or NULL. -1 (none) when they could not be rendered whole: the
+ * write fails. Set by the api layer; pure. */
 typedef int (*svc_hook_payloads_fn)(const char *format, const struct store_session *s,
 				    const struct store_event *ev, const char *ext,
 				    struct svc_hook_payload out[SVC_HOOK_PAYLOADS_MAX]);

@@ -108,6 +108,12 @@ enum store_status svc_outbox_event(struct store_tx *tx, const struct service *sv
 		} else if (!is_lumx && nstd < 0) {
 			nstd = svc->hook_payloads("standard", s, ev, NULL, std);
 		}
+		if ((is_lumx ? nlumx : nstd) < 0) {
+			/* Not rendered whole (out of memory): no event without
+			 * its deliveries, the write fails. */
+			st = STORE_FAIL;
+			break;
+		}
 		struct svc_hook_payload *p = is_lumx ? lumx : std;
 		int n = is_lumx ? nlumx : nstd;
 		for (int k = 0; st == STORE_OK && k < n; k++) {
